@@ -1,0 +1,1 @@
+"""Package marker: tests import our integration, not the test library's."""

@@ -1,0 +1,75 @@
+"""SMS Alerts: alerts from Home Assistant as SMS through gateways and PBXs a company already owns."""
+
+from __future__ import annotations
+
+from homeassistant.const import CONF_NAME, CONF_VERIFY_SSL, Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import discovery
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
+from homeassistant.util.hass_dict import HassKey
+
+from .api import PROVIDERS, ProviderKey
+from .api.base import AuthError, ProviderError
+from .const import CONF_PROVIDER, DOMAIN, LOGGER, REQUEST_TIMEOUT
+from .data import SmsAlertsConfigEntry, SmsAlertsData
+from .notify import CONF_ENTRY_ID
+from .outbox import Outbox
+from .services import async_setup_services
+
+PLATFORMS: list[Platform] = [Platform.NOTIFY, Platform.SENSOR]
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+DATA_HASS_CONFIG: HassKey[ConfigType] = HassKey(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Keep the configuration for the legacy notify platform and register the actions."""
+    hass.data[DATA_HASS_CONFIG] = config
+    async_setup_services(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> bool:
+    """Set up an entry; an unreachable provider never fails it, so alerts can still be handled."""
+    provider_cls = PROVIDERS[ProviderKey(entry.data[CONF_PROVIDER])]
+    session = async_get_clientsession(hass, verify_ssl=entry.data.get(CONF_VERIFY_SSL, True))
+    provider = provider_cls.from_config(session, entry.data, timeout=REQUEST_TIMEOUT)
+    entry.runtime_data = SmsAlertsData(provider=provider, outbox=Outbox(hass, entry, provider))
+
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    hass.async_create_task(
+        discovery.async_load_platform(
+            hass,
+            Platform.NOTIFY,
+            DOMAIN,
+            {CONF_NAME: entry.title, CONF_ENTRY_ID: entry.entry_id},
+            hass.data[DATA_HASS_CONFIG],
+        )
+    )
+    entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    entry.async_create_background_task(
+        hass, _async_check_credentials(hass, entry), f"{DOMAIN} credential check {entry.entry_id}"
+    )
+    return True
+
+
+async def _async_check_credentials(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
+    """Find refused credentials at start, before the first alert needs them; never block the start."""
+    try:
+        await entry.runtime_data.provider.async_validate()
+    except AuthError:
+        LOGGER.warning("%s refused the credentials; reauthentication started", entry.title)
+        entry.async_start_reauth(hass)
+    except ProviderError as err:
+        LOGGER.debug("Start-up check of %s did not pass: %s", entry.title, err.reason)
+
+
+async def _async_update_listener(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
+    """Reload after the entry, its options or its recipients changed."""
+    hass.config_entries.async_schedule_reload(entry.entry_id)
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> bool:
+    """Unload the platforms; the legacy service is unregistered by its own unload hook."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

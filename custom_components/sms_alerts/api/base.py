@@ -1,0 +1,228 @@
+"""Provider interface, targets, results and the error tree shared by every SMS provider."""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ClassVar
+
+import aiohttp
+
+_LOGGER = logging.getLogger(__package__)
+
+DEFAULT_TIMEOUT = 30.0
+BODY_LOG_LIMIT = 500
+_MIN_MASKED_LENGTH = 9
+
+
+class TargetKind(StrEnum):
+    """The forms a target can take."""
+
+    NUMBER = "number"
+    GROUP = "group"
+    CONTACT = "contact"
+    EXTENSION = "ext"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """A resolved recipient: an E.164 number, or a named group, contact or extension."""
+
+    kind: TargetKind
+    value: str
+
+    def __str__(self) -> str:
+        """Return the form users write (numbers as E.164, others with their prefix)."""
+        if self.kind is TargetKind.NUMBER:
+            return self.value
+        return f"{self.kind}:{self.value}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutboundSms:
+    """One prepared message and the provider options asked for."""
+
+    text: str
+    telegram: bool = False
+    telegram_only: bool = False
+    ring: bool = False
+    flash: bool = False
+
+
+class Outcome(StrEnum):
+    """The result classes every provider response maps onto."""
+
+    SENT = "sent"
+    TRANSIENT = "transient"
+    TARGET = "target"
+    AUTH = "auth"
+    CONFIG = "config"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Receipt:
+    """What became of one target of a send."""
+
+    target: Target
+    outcome: Outcome
+    error: str | None = None
+    error_key: str | None = None
+    message_id: str | None = None
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountInfo:
+    """What a credential check learned about the account."""
+
+    unique_id: str
+    title: str
+
+
+class ProviderError(Exception):
+    """A provider refused or could not take a request; the message never holds a secret."""
+
+    outcome: ClassVar[Outcome] = Outcome.TARGET
+    default_key: ClassVar[str] = "unknown"
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        """Keep the reason text and a key naming the cause (flow error and translation key)."""
+        super().__init__(message)
+        self.reason = message
+        self.key = key or self.default_key
+
+
+class TransientError(ProviderError):
+    """Unreachable or busy: the same request may work later."""
+
+    outcome = Outcome.TRANSIENT
+    default_key = "cannot_connect"
+
+    def __init__(self, message: str, *, key: str | None = None, retry_after: float | None = None) -> None:
+        """Add the delay the provider asked for, if any."""
+        super().__init__(message, key=key)
+        self.retry_after = retry_after
+
+
+class TargetRejectedError(ProviderError):
+    """The recipient cannot be served."""
+
+    outcome = Outcome.TARGET
+    default_key = "target_rejected"
+
+
+class AuthError(ProviderError):
+    """The credentials were refused."""
+
+    outcome = Outcome.AUTH
+    default_key = "invalid_auth"
+
+
+class EntryRejectedError(ProviderError):
+    """The account or device is set up so that nothing can be sent."""
+
+    outcome = Outcome.CONFIG
+    default_key = "entry_rejected"
+
+
+class Provider(abc.ABC):
+    """One SMS provider account: checks credentials and sends prepared messages."""
+
+    key: ClassVar[str]
+    target_kinds: ClassVar[frozenset[TargetKind]]
+    options: ClassVar[frozenset[str]]
+
+    def __init__(self, session: aiohttp.ClientSession, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Take the shared HTTP session; the caller decides on TLS verification."""
+        self._session = session
+        self._timeout = timeout
+
+    @classmethod
+    @abc.abstractmethod
+    def from_config(
+        cls, session: aiohttp.ClientSession, config: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT
+    ) -> Provider:
+        """Build the client from the entry's settings."""
+
+    @abc.abstractmethod
+    async def async_validate(self) -> AccountInfo:
+        """Check the credentials without sending an SMS; raise a ProviderError if they fail."""
+
+    @abc.abstractmethod
+    async def async_send_one(self, sms: OutboundSms, target: Target) -> Receipt:
+        """Send the message to one target; raise a ProviderError if it is not taken."""
+
+    async def async_send(self, sms: OutboundSms, targets: Sequence[Target]) -> list[Receipt]:
+        """Send to every target one at a time and return one receipt per target, in order.
+
+        After an error that concerns the whole entry or the provider's reachability, the
+        remaining targets get the same outcome without a request: the device is down or
+        refuses us, and asking again for each recipient would only cost time.
+        """
+        receipts: list[Receipt] = []
+        stop: ProviderError | None = None
+        for target in targets:
+            if stop is not None:
+                receipts.append(self._receipt_for_error(target, stop))
+                continue
+            try:
+                receipts.append(await self.async_send_one(sms, target))
+            except ProviderError as err:
+                receipts.append(self._receipt_for_error(target, err))
+                if err.outcome is not Outcome.TARGET:
+                    stop = err
+        return receipts
+
+    @staticmethod
+    def _receipt_for_error(target: Target, err: ProviderError) -> Receipt:
+        """Turn a provider error into the receipt of one target."""
+        return Receipt(
+            target=target,
+            outcome=err.outcome,
+            error=err.reason,
+            error_key=err.key,
+            retry_after=err.retry_after if isinstance(err, TransientError) else None,
+        )
+
+    @abc.abstractmethod
+    def redacted_view(self) -> dict[str, Any]:
+        """Describe the client for diagnostics, without secrets."""
+
+    async def _async_request(self, method: str, url: str, **kwargs: Any) -> tuple[int, str, Mapping[str, str]]:
+        """Make one HTTP request and return status, body text and headers; transport failures are typed."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                async with self._session.request(method, url, **kwargs) as resp:
+                    body = await resp.text(errors="replace")
+                    return resp.status, body, resp.headers
+        except aiohttp.ClientConnectorCertificateError as err:
+            raise EntryRejectedError("the certificate of the device failed verification", key="ssl_error") from err
+        except aiohttp.ClientSSLError as err:
+            raise EntryRejectedError("TLS handshake with the device failed", key="ssl_error") from err
+        except ssl.SSLError as err:
+            raise EntryRejectedError("TLS handshake with the device failed", key="ssl_error") from err
+        except TimeoutError as err:
+            raise TransientError(
+                f"no answer within {self._timeout:g} s (the message may have been taken: a duplicate is possible)",
+                key="timeout",
+            ) from err
+        except aiohttp.ClientError as err:
+            raise TransientError(f"cannot reach the device ({type(err).__name__})") from err
+
+
+def cut(text: str, limit: int = BODY_LOG_LIMIT) -> str:
+    """Shorten a response body for a debug log."""
+    return text if len(text) <= limit else f"{text[:limit]}…"
+
+
+def mask_target(target: Target | str) -> str:
+    """Mask a phone number for logs (+39333…567); other targets pass unchanged."""
+    value = str(target)
+    if not value.startswith("+") or len(value) < _MIN_MASKED_LENGTH:
+        return value
+    return f"{value[:6]}…{value[-3:]}"

@@ -1,0 +1,202 @@
+"""brevis.one SMS Gateway (api.php): Telegram first, SMS fallback."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import aiohttp
+from yarl import URL
+
+from .base import (
+    DEFAULT_TIMEOUT,
+    AccountInfo,
+    AuthError,
+    EntryRejectedError,
+    OutboundSms,
+    Outcome,
+    Provider,
+    ProviderError,
+    Receipt,
+    Target,
+    TargetKind,
+    TargetRejectedError,
+    TransientError,
+    cut,
+    mask_target,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+# Longer bodies are pages, not the gateway's one-line reasons
+_MAX_REASON_LENGTH = 200
+
+CONF_URL = "url"
+CONF_USERNAME = "username"
+CONF_PASSWORD = "password"  # noqa: S105 - the name of a field, not a secret
+CONF_TELEGRAM = "telegram"
+
+# The gateway's modes per target kind: plain SMS, and "automatic" Telegram first with SMS fallback.
+_MODES: dict[TargetKind, tuple[str, str]] = {
+    TargetKind.NUMBER: ("number", "telnumber"),
+    TargetKind.GROUP: ("group", "telgroup"),
+    TargetKind.CONTACT: ("user", "teluser"),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Rule:
+    """One row of the response table: status and optional body text -> error class."""
+
+    status: range
+    error: type[ProviderError] | None
+    body: str | None = None
+    key: str | None = None
+
+
+# Status first, body second (the gateway repeats its code as the HTTP status; brevis.one HTTP API page).
+_RESPONSES: tuple[_Rule, ...] = (
+    _Rule(status=range(200, 300), error=None),
+    _Rule(status=range(400, 401), body="parameter miss", error=TargetRejectedError, key="parameter_miss"),
+    _Rule(status=range(400, 401), error=TargetRejectedError, key="target_rejected"),
+    _Rule(status=range(401, 402), error=AuthError, key="invalid_auth"),
+    _Rule(status=range(403, 404), error=EntryRejectedError, key="no_api_permission"),
+    _Rule(status=range(408, 409), error=TransientError, key="gateway_timeout"),
+    _Rule(status=range(400, 500), error=TargetRejectedError, key="target_rejected"),
+    _Rule(status=range(500, 600), error=TransientError, key="server_error"),
+)
+# Anything else (1xx, 3xx): the message was not taken, and retrying it is what loses nothing.
+_DEFAULT_RULE = _Rule(status=range(0), error=TransientError, key="unexpected_response")
+
+
+def classify(status: int, body: str) -> _Rule:
+    """Find the table row for a response."""
+    lowered = body.lower()
+    for rule in _RESPONSES:
+        if status in rule.status and (rule.body is None or rule.body in lowered):
+            return rule
+    return _DEFAULT_RULE
+
+
+def gateway_number(e164: str) -> str:
+    """Write an E.164 number the way the vendor's examples do: 00 and the digits."""
+    return f"00{e164.removeprefix('+')}"
+
+
+def normalize_url(raw: str) -> URL:
+    """Turn what the user typed (an address, with or without scheme or api.php) into the base URL."""
+    text = raw.strip()
+    if "://" not in text:
+        text = f"https://{text}"
+    url = URL(text)
+    if not url.host or url.scheme not in ("http", "https"):
+        raise ValueError(raw)
+    path = url.path.removesuffix("/api.php").removesuffix("/check.php").rstrip("/")
+    return url.with_path(path or "/").with_query(None).with_fragment(None)
+
+
+class BrevisOneProvider(Provider):
+    """A brevis.one (formerly Braintower) SMS Gateway appliance."""
+
+    key: ClassVar[str] = "sms_gateway"
+    target_kinds: ClassVar[frozenset[TargetKind]] = frozenset(_MODES)
+    options: ClassVar[frozenset[str]] = frozenset({"telegram", "telegram_only", "ring", "flash"})
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        url: str,
+        username: str,
+        password: str,
+        telegram: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        """Keep the gateway address and the API user's login."""
+        super().__init__(session, timeout=timeout)
+        self._base = normalize_url(url)
+        self._api = self._base.joinpath("api.php")
+        self._username = username
+        self._password = password
+        self._telegram = telegram
+
+    @classmethod
+    def from_config(
+        cls, session: aiohttp.ClientSession, config: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT
+    ) -> BrevisOneProvider:
+        """Build the client from the entry's settings."""
+        return cls(
+            session,
+            url=config[CONF_URL],
+            username=config[CONF_USERNAME],
+            password=config[CONF_PASSWORD],
+            telegram=config.get(CONF_TELEGRAM, False),
+            timeout=timeout,
+        )
+
+    @property
+    def host(self) -> str:
+        """Return the gateway's host name or address."""
+        return self._base.host or ""
+
+    async def async_validate(self) -> AccountInfo:
+        """Log in without text or recipient: 'Parameter miss' means the login passed."""
+        status, body, _ = await self._async_post({})
+        _LOGGER.debug("Credential check on %s: HTTP %s %s", self.host, status, cut(body))
+        rule = classify(status, body)
+        if rule.error is not None and rule.key != "parameter_miss":
+            raise rule.error(self._reason(status, body), key=rule.key)
+        return AccountInfo(unique_id=f"{self.host}:{self._username}".lower(), title=f"SMS Gateway {self.host}")
+
+    async def async_send_one(self, sms: OutboundSms, target: Target) -> Receipt:
+        """POST one message to one recipient."""
+        if target.kind not in _MODES:
+            raise TargetRejectedError(f"the SMS Gateway cannot send to {target.kind} targets", key="unsupported_target")
+        fields = self._fields(sms, target)
+        status, body, _ = await self._async_post(fields)
+        _LOGGER.debug("Send to %s in mode %s: HTTP %s %s", mask_target(target), fields["mode"], status, cut(body))
+        rule = classify(status, body)
+        if rule.error is None:
+            return Receipt(target=target, outcome=Outcome.SENT)
+        if rule.key == "parameter_miss":
+            _LOGGER.error("The SMS Gateway reported a missing parameter: this is a bug in SMS Alerts")
+        raise rule.error(self._reason(status, body), key=rule.key)
+
+    def _fields(self, sms: OutboundSms, target: Target) -> dict[str, str]:
+        """Build the form fields of one send (credentials included: they travel in the body)."""
+        plain, telegram = _MODES[target.kind]
+        use_telegram = (sms.telegram or sms.telegram_only or self._telegram) and not sms.ring
+        to = gateway_number(target.value) if target.kind is TargetKind.NUMBER else target.value
+        fields = {"text": sms.text, "to": to, "mode": telegram if use_telegram else plain}
+        if use_telegram and sms.telegram_only:
+            fields["telauto"] = "false"
+        if sms.ring:
+            fields["ring"] = "true"
+        if sms.flash:
+            fields["flash"] = "true"
+        return fields
+
+    async def _async_post(self, fields: dict[str, str]) -> tuple[int, str, Mapping[str, str]]:
+        """POST form fields with the login to api.php (never in the URL)."""
+        data = {"username": self._username, "password": self._password, **fields}
+        return await self._async_request("POST", str(self._api), data=data)
+
+    @staticmethod
+    def _reason(status: int, body: str) -> str:
+        """Give the gateway's own error text, or the status when the body is not plain text."""
+        text = body.strip()
+        if not text or text.startswith("<") or len(text) > _MAX_REASON_LENGTH:
+            return f"HTTP {status} from the SMS Gateway"
+        return f"HTTP {status}: {text}"
+
+    def redacted_view(self) -> dict[str, Any]:
+        """Describe the client for diagnostics."""
+        return {
+            "provider": self.key,
+            "scheme": self._api.scheme,
+            "path": self._api.path,
+            "telegram_default": self._telegram,
+            "timeout": self._timeout,
+        }

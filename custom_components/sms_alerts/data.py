@@ -1,0 +1,25 @@
+"""Runtime data of an SMS Alerts config entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from homeassistant.config_entries import ConfigEntry
+
+if TYPE_CHECKING:
+    from .api.base import Provider
+    from .notify import SmsAlertsNotificationService
+    from .outbox import Outbox
+
+
+@dataclass(kw_only=True)
+class SmsAlertsData:
+    """What a loaded entry holds: its provider client, its outbox and its legacy notify service."""
+
+    provider: Provider
+    outbox: Outbox
+    legacy_service: SmsAlertsNotificationService | None = field(default=None)
+
+
+type SmsAlertsConfigEntry = ConfigEntry[SmsAlertsData]

@@ -1,0 +1,44 @@
+"""Diagnostics: settings, recipients and the last send, with secrets and numbers redacted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_API_KEY, CONF_PASSWORD, CONF_URL, CONF_USERNAME
+from homeassistant.core import HomeAssistant
+
+from .api.base import mask_target
+from .const import CONF_TARGET
+from .data import SmsAlertsConfigEntry
+
+TO_REDACT = {CONF_API_KEY, CONF_PASSWORD, CONF_URL, CONF_USERNAME, "api_token", "access_token", "refresh_token"}
+
+
+async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> dict[str, Any]:
+    """Return what helps to debug an entry, without anything private."""
+    data = entry.runtime_data
+    report = data.outbox.last_report
+    return {
+        "entry": {
+            "title": entry.title,
+            "version": f"{entry.version}.{entry.minor_version}",
+            "data": async_redact_data(dict(entry.data), TO_REDACT),
+            "options": async_redact_data(dict(entry.options), TO_REDACT),
+        },
+        "recipients": [
+            {
+                "subentry_type": subentry.subentry_type,
+                "target": mask_target(subentry.data.get(CONF_TARGET, "")),
+            }
+            for subentry in entry.subentries.values()
+        ],
+        "provider": data.provider.redacted_view(),
+        "last_send": None
+        if report is None
+        else {
+            "status": str(report.status),
+            "time": report.time.isoformat(),
+            "results": [{**result.as_dict(), "target": mask_target(result.target)} for result in report.results],
+        },
+    }

@@ -1,0 +1,108 @@
+"""The sms_alerts.send action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import voluptuous as vol
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+
+from .const import (
+    ATTR_CONFIG_ENTRY_ID,
+    ATTR_FLASH,
+    ATTR_GSM,
+    ATTR_MESSAGE,
+    ATTR_POSTPONE,
+    ATTR_RING,
+    ATTR_SEVERITY,
+    ATTR_TARGET,
+    ATTR_TELEGRAM,
+    ATTR_TELEGRAM_ONLY,
+    ATTR_TITLE,
+    DEFAULT_SEVERITY,
+    DOMAIN,
+    SERVICE_SEND,
+    SEVERITIES,
+)
+from .data import SmsAlertsConfigEntry
+from .errors import send_failed
+from .outbox import SendOptions, SendReport
+
+# Provider options, shared by the action and the legacy notify service's `data`
+OPTIONS_SCHEMA: dict[vol.Marker, Any] = {
+    vol.Optional(ATTR_TELEGRAM): cv.boolean,
+    vol.Optional(ATTR_TELEGRAM_ONLY): cv.boolean,
+    vol.Optional(ATTR_RING): cv.boolean,
+    vol.Optional(ATTR_FLASH): cv.boolean,
+    vol.Optional(ATTR_POSTPONE): cv.datetime,
+    vol.Optional(ATTR_GSM): cv.string,
+    vol.Optional(ATTR_SEVERITY, default=DEFAULT_SEVERITY): vol.In(SEVERITIES),
+}
+
+SEND_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
+        vol.Required(ATTR_MESSAGE): cv.string,
+        vol.Optional(ATTR_TARGET): vol.All(cv.ensure_list, [cv.string]),
+        vol.Optional(ATTR_TITLE): cv.string,
+        **OPTIONS_SCHEMA,
+    }
+)
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the integration's actions (once, from async_setup)."""
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_SEND,
+        _async_send,
+        schema=SEND_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+
+
+def loaded_entry(hass: HomeAssistant, entry_id: str) -> SmsAlertsConfigEntry:
+    """Return a loaded SMS Alerts entry, or raise a translated validation error."""
+    entry: SmsAlertsConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
+    if entry is None or entry.domain != DOMAIN:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="entry_not_found",
+            translation_placeholders={"entry_id": entry_id},
+        )
+    if entry.state is not ConfigEntryState.LOADED:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="entry_not_loaded",
+            translation_placeholders={"entry": entry.title},
+        )
+    return entry
+
+
+def raise_for_failures(report: SendReport) -> None:
+    """Raise one translated error naming every failed target."""
+    failed = report.failed
+    if failed:
+        errors = "; ".join(f"{result.target}: {result.error}" for result in failed)
+        raise send_failed(len(failed), len(report.results), errors)
+
+
+async def _async_send(call: ServiceCall) -> ServiceResponse:
+    """Send a message through an entry and answer with one result per target."""
+    entry = loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    report = await entry.runtime_data.outbox.async_submit(
+        call.data[ATTR_MESSAGE],
+        call.data.get(ATTR_TITLE),
+        call.data.get(ATTR_TARGET),
+        SendOptions.from_data(call.data),
+    )
+    # Partial failures are returned to a caller who asked for the results; otherwise they must not pass silently
+    if len(report.failed) == len(report.results) or not call.return_response:
+        raise_for_failures(report)
+    if not call.return_response:
+        return None
+    return {"results": [result.as_dict() for result in report.results]}

@@ -1,0 +1,170 @@
+"""What every simulator shares: the message log, the request log and fault switches."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from aiohttp import web
+
+HTML_ERROR_PAGE = (
+    "<!DOCTYPE html><html><head><title>500 Internal Server Error</title></head>"
+    "<body><h1>Internal Server Error</h1><p>The server encountered an internal error.</p></body></html>"
+)
+
+
+class Fault(StrEnum):
+    """Ways a simulator can be told to misbehave."""
+
+    HTTP_503 = "http_503"
+    HTML_500 = "html_500"
+    SLOW = "slow"
+    RESET = "reset"
+
+
+@dataclass(kw_only=True)
+class ReceivedMessage:
+    """One message a simulated device accepted."""
+
+    provider: str
+    to: str
+    text: str
+    options: dict[str, Any] = field(default_factory=dict)
+    received_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+
+@dataclass(kw_only=True)
+class RecordedRequest:
+    """One request as it reached the simulator (secrets included: tests check where they travel)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    form: dict[str, str]
+    status: int = 0
+
+
+@dataclass(kw_only=True)
+class _ActiveFault:
+    """A fault and how many more requests it applies to (None: until cleared)."""
+
+    fault: Fault
+    remaining: int | None
+    delay: float
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Simulator:
+    """Base of a simulated provider: logs, faults and a listener for received messages."""
+
+    name = "simulator"
+
+    def __init__(self) -> None:
+        """Start with empty logs and no fault."""
+        self.messages: list[ReceivedMessage] = []
+        self.requests: list[RecordedRequest] = []
+        self._fault: _ActiveFault | None = None
+        self.listeners: list[Callable[[ReceivedMessage], None]] = []
+
+    def fail(self, fault: Fault | str, *, times: int | None = None, delay: float = 60.0) -> None:
+        """Misbehave on the next `times` requests (all, if None); `delay` is how long SLOW waits."""
+        self._fault = _ActiveFault(fault=Fault(fault), remaining=times, delay=delay)
+
+    def recover(self) -> None:
+        """Behave again."""
+        self._fault = None
+
+    def record_message(self, message: ReceivedMessage) -> None:
+        """Keep a message the device took and tell the listeners."""
+        self.messages.append(message)
+        for listener in self.listeners:
+            listener(message)
+
+    def _take_fault(self) -> _ActiveFault | None:
+        """Return the fault for this request, counting it down."""
+        fault = self._fault
+        if fault is None:
+            return None
+        if fault.remaining is not None:
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                self._fault = None
+        return fault
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Record every request and apply the active fault before the real handler."""
+        form: dict[str, str] = {}
+        if request.method == "POST" and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            form = {key: str(value) for key, value in (await request.post()).items()}
+        recorded = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            query=dict(request.query),
+            headers=dict(request.headers),
+            form=form,
+        )
+        if request.path.startswith("/_sim/"):
+            return await handler(request)
+        self.requests.append(recorded)
+        fault = self._take_fault()
+        response = await (self._apply_fault(request, fault) if fault is not None else handler(request))
+        recorded.status = response.status
+        return response
+
+    async def _apply_fault(self, request: web.Request, fault: _ActiveFault) -> web.StreamResponse:
+        """Answer the way the fault says."""
+        if fault.fault is Fault.HTTP_503:
+            return web.Response(status=503, text="Service Unavailable")
+        if fault.fault is Fault.HTML_500:
+            return web.Response(status=500, text=HTML_ERROR_PAGE, content_type="text/html")
+        if fault.fault is Fault.SLOW:
+            await asyncio.sleep(fault.delay)
+            return web.Response(status=504, text="Gateway Timeout")
+        # RESET: drop the connection without an answer
+        if request.transport is not None:
+            request.transport.abort()
+        raise web.HTTPServiceUnavailable
+
+    def control_routes(self) -> list[web.RouteDef]:
+        """Routes scripts/develop uses to inject faults by hand: /_sim/fault?name=...&times=..."""
+
+        async def set_fault(request: web.Request) -> web.Response:
+            name = request.query.get("name", "")
+            if name in ("", "none"):
+                self.recover()
+                return web.Response(text="recovered\n")
+            times = request.query.get("times")
+            self.fail(name, times=int(times) if times else None)
+            return web.Response(text=f"fault {name} on\n")
+
+        async def list_messages(request: web.Request) -> web.Response:
+            return web.json_response(
+                [
+                    {"to": m.to, "text": m.text, "options": m.options, "received_at": m.received_at.isoformat()}
+                    for m in self.messages
+                ]
+            )
+
+        return [web.post("/_sim/fault", set_fault), web.get("/_sim/messages", list_messages)]
+
+    def make_app(self) -> web.Application:
+        """Build the aiohttp application."""
+        app = web.Application(middlewares=[self.middleware])
+        app.add_routes(self.routes())
+        app.add_routes(self.control_routes())
+        return app
+
+    def routes(self) -> list[web.RouteDef]:
+        """Return the provider's own routes."""
+        raise NotImplementedError

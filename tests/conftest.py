@@ -1,0 +1,111 @@
+"""Shared fixtures: simulators on loopback, an entry per provider, and guards on the log."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiohttp import web
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+# Import our package now, or Home Assistant finds the test library's own custom_components
+import custom_components.sms_alerts  # noqa: F401
+from custom_components.sms_alerts.const import DOMAIN
+from simulators.base import Simulator
+from simulators.brevisone import BrevisOneSimulator
+
+GATEWAY_USER = "apiuser"
+GATEWAY_PASSWORD = "secret"  # the simulator's demo login
+RECIPIENT = "+491701234567"
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load custom_components.sms_alerts."""
+
+
+@pytest.fixture(autouse=True)
+def log_guard(caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest) -> Generator[None]:
+    """Fail a test whose log has a traceback or in which Home Assistant reported this integration."""
+    caplog.set_level(logging.DEBUG, logger="custom_components.sms_alerts")
+    yield
+    if request.node.get_closest_marker("allow_traceback"):
+        return
+    for record in caplog.get_records("call"):
+        message = record.getMessage()
+        assert not record.exc_info, f"traceback in the log: {message}"
+        assert "sms_alerts" not in message or "report it" not in message, f"reported: {message}"
+        assert "Detected that custom integration 'sms_alerts'" not in message, f"reported: {message}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register our markers."""
+    config.addinivalue_line("markers", "allow_traceback: the test expects a logged traceback")
+
+
+@dataclass
+class RunningSimulator:
+    """A simulator served on 127.0.0.1."""
+
+    sim: Any
+    url: str
+
+
+async def _serve(sim: Simulator, ssl_context: Any = None) -> tuple[web.AppRunner, str]:
+    """Serve a simulator on a free loopback port."""
+    runner = web.AppRunner(sim.make_app(), handler_cancellation=True)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
+    await site.start()
+    port = runner.addresses[0][1]
+    scheme = "https" if ssl_context else "http"
+    return runner, f"{scheme}://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def gateway(socket_enabled: None) -> AsyncGenerator[RunningSimulator]:
+    """The brevis.one simulator on loopback."""
+    sim = BrevisOneSimulator()
+    runner, url = await _serve(sim)
+    yield RunningSimulator(sim=sim, url=url)
+    await runner.cleanup()
+
+
+@pytest.fixture
+def gateway_entry(gateway: RunningSimulator) -> MockConfigEntry:
+    """An SMS Gateway entry with one recipient, pointing at the simulator."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="SMS Gateway 127.0.0.1",
+        unique_id=f"127.0.0.1:{GATEWAY_USER}",
+        data={
+            "provider": "sms_gateway",
+            "url": gateway.url,
+            "username": GATEWAY_USER,
+            "password": GATEWAY_PASSWORD,
+            "verify_ssl": True,
+            "telegram": False,
+        },
+        subentries_data=[
+            {
+                "data": {"target": RECIPIENT},
+                "subentry_type": "recipient",
+                "title": "On call",
+                "unique_id": RECIPIENT,
+            }
+        ],
+    )
+
+
+@pytest.fixture
+async def loaded_gateway(hass: HomeAssistant, gateway_entry: MockConfigEntry) -> MockConfigEntry:
+    """The SMS Gateway entry, set up (with the start-up credential check done)."""
+    hass.config.country = "DE"
+    gateway_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(gateway_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return gateway_entry
