@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import logging
+import socket
+import ssl
 from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -37,6 +46,8 @@ def log_guard(caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest) 
         return
     for record in caplog.get_records("call"):
         message = record.getMessage()
+        if record.name == "asyncio":
+            continue  # the event loop's own debug records of refused TLS handshakes
         assert not record.exc_info, f"traceback in the log: {message}"
         assert "sms_alerts" not in message or "report it" not in message, f"reported: {message}"
         assert "Detected that custom integration 'sms_alerts'" not in message, f"reported: {message}"
@@ -109,3 +120,74 @@ async def loaded_gateway(hass: HomeAssistant, gateway_entry: MockConfigEntry) ->
     assert await hass.config_entries.async_setup(gateway_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     return gateway_entry
+
+
+def _self_signed_context(directory: Path) -> ssl.SSLContext:
+    """Make a server TLS context with a fresh self-signed certificate for a name that is not 127.0.0.1."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "braintower-sms-gateway")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("braintower-sms-gateway")]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+@pytest.fixture
+async def tls_gateway(socket_enabled: None, tmp_path: Path) -> AsyncGenerator[RunningSimulator]:
+    """The brevis.one simulator over HTTPS with the kind of self-signed certificate gateways ship."""
+    loop = asyncio.get_running_loop()
+    handler = loop.get_exception_handler()
+
+    def quiet_refused_handshakes(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Drop the server side of a handshake the client refused, as a real gateway would."""
+        if "transport creation for incoming connection" in context.get("message", ""):
+            return
+        if handler is None:
+            loop.default_exception_handler(context)
+        else:
+            handler(loop, context)
+
+    loop.set_exception_handler(quiet_refused_handshakes)
+    sim = BrevisOneSimulator()
+    runner, url = await _serve(sim, _self_signed_context(tmp_path))
+    yield RunningSimulator(sim=sim, url=url)
+    await runner.cleanup()
+    loop.set_exception_handler(handler)
+
+
+@pytest.fixture
+def closed_url(socket_enabled: None) -> str:
+    """An address on loopback where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+async def send(hass: HomeAssistant, entry: MockConfigEntry, **data: Any) -> dict[str, Any]:
+    """Call sms_alerts.send for an entry and return its response."""
+    response = await hass.services.async_call(
+        DOMAIN,
+        "send",
+        {"config_entry_id": entry.entry_id, **data},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    return dict(response)

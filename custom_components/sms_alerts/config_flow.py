@@ -24,7 +24,7 @@ from homeassistant.helpers.selector import (
 )
 
 from .api import PROVIDERS, ProviderKey
-from .api.base import AccountInfo, ProviderError
+from .api.base import AccountInfo, AuthError, ProviderError, TransientError
 from .api.brevisone import normalize_url
 from .const import CONF_PROVIDER, CONF_TARGET, CONF_TELEGRAM, DOMAIN, LOGGER, SUBENTRY_RECIPIENT
 from .message import MessageError, parse_target
@@ -77,14 +77,22 @@ async def async_check_account(
         return await provider.async_validate(), {}
     except ProviderError as err:
         LOGGER.debug("Credential check failed: %s", err.reason)
-        return None, {"base": err.key if err.key in FORM_ERRORS else "unknown"}
+        return None, {"base": form_error(err)}
     except Exception:  # noqa: BLE001 - a form must answer, whatever the device sent
         LOGGER.exception("Unexpected error while checking the credentials")
         return None, {"base": "unknown"}
 
 
-# Causes that have a form error text of their own; everything else is "unknown"
+# Causes that have a form error text of their own; others fall back by class, then to "unknown"
 FORM_ERRORS = frozenset({"invalid_auth", "cannot_connect", "timeout", "no_api_permission", "ssl_error"})
+_FALLBACK_ERRORS: dict[type[ProviderError], str] = {TransientError: "cannot_connect", AuthError: "invalid_auth"}
+
+
+def form_error(err: ProviderError) -> str:
+    """Pick the form error for a failed credential check."""
+    if err.key in FORM_ERRORS:
+        return err.key
+    return _FALLBACK_ERRORS.get(type(err), "unknown")
 
 
 class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):

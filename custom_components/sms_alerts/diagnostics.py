@@ -21,7 +21,6 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: SmsAler
     report = data.outbox.last_report
     return {
         "entry": {
-            "title": entry.title,
             "version": f"{entry.version}.{entry.minor_version}",
             "data": async_redact_data(dict(entry.data), TO_REDACT),
             "options": async_redact_data(dict(entry.options), TO_REDACT),

@@ -1,0 +1,323 @@
+"""Config flow: menu, credential checks with recovery, duplicates, reauth, reconfigure and recipients."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest.mock import patch
+
+import pytest
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.sms_alerts.const import DOMAIN
+from simulators.brevisone import ApiUser
+
+from .conftest import GATEWAY_PASSWORD, GATEWAY_USER, RECIPIENT, RunningSimulator, send
+
+
+def form(address: str, **overrides: Any) -> dict[str, Any]:
+    """The sms_gateway form as a user fills it in."""
+    return {
+        "url": address,
+        "username": GATEWAY_USER,
+        "password": GATEWAY_PASSWORD,
+        "verify_ssl": True,
+        "telegram": False,
+        **overrides,
+    }
+
+
+async def start(hass: HomeAssistant) -> str:
+    """Open the flow, pick the SMS Gateway from the menu, and return the flow id."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["sms_gateway"]
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "sms_gateway"})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "sms_gateway"
+    return result["flow_id"]
+
+
+async def test_user_flow_creates_entry_without_sending(hass: HomeAssistant, gateway: RunningSimulator) -> None:
+    """The login is checked against the gateway; no SMS goes out."""
+    flow_id = await start(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, form(gateway.url, telegram=True))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "SMS Gateway 127.0.0.1"
+    assert result["data"] == {**form(f"{gateway.url}/", telegram=True), "provider": "sms_gateway"}
+    assert result["result"].unique_id == "127.0.0.1:apiuser"
+    assert gateway.sim.messages == []
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "error"),
+    [
+        ({"password": "Wr0ngPa55"}, "base", "invalid_auth"),
+        ({"username": "webuser"}, "base", "no_api_permission"),
+        ({"url": "ftp://127.0.0.1"}, "url", "invalid_url"),
+    ],
+)
+async def test_form_errors_then_recovery(
+    hass: HomeAssistant, gateway: RunningSimulator, change: dict[str, str], field: str, error: str
+) -> None:
+    """Each refusal is a form error that keeps the input; fixing it creates the entry."""
+    flow_id = await start(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, form(gateway.url, **change))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {field: error}
+    result = await hass.config_entries.flow.async_configure(flow_id, form(gateway.url))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_unreachable_gateway_then_recovery(
+    hass: HomeAssistant, gateway: RunningSimulator, closed_url: str
+) -> None:
+    """Nothing listening is cannot_connect."""
+    flow_id = await start(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, form(closed_url))
+    assert result["errors"] == {"base": "cannot_connect"}
+    result = await hass.config_entries.flow.async_configure(flow_id, form(gateway.url))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+@pytest.mark.parametrize("fault", ["http_503", "html_500", "reset"])
+async def test_gateway_in_trouble_then_recovery(hass: HomeAssistant, gateway: RunningSimulator, fault: str) -> None:
+    """A 5xx, an HTML error page or a dropped connection never crash the form."""
+    gateway.sim.fail(fault, times=1)
+    flow_id = await start(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, form(gateway.url))
+    assert result["errors"] == {"base": "cannot_connect"}
+    result = await hass.config_entries.flow.async_configure(flow_id, form(gateway.url))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_slow_gateway_is_a_timeout(
+    hass: HomeAssistant, gateway: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gateway that does not answer in time is its own form error."""
+    monkeypatch.setattr("custom_components.sms_alerts.config_flow.VALIDATE_TIMEOUT", 0.2)
+    gateway.sim.fail("slow", times=1, delay=2)
+    flow_id = await start(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, form(gateway.url))
+    assert result["errors"] == {"base": "timeout"}
+    result = await hass.config_entries.flow.async_configure(flow_id, form(gateway.url))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_self_signed_certificate_then_verify_off(hass: HomeAssistant, tls_gateway: RunningSimulator) -> None:
+    """The gateway's own certificate is ssl_error until Verify SSL is unticked."""
+    flow_id = await start(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, form(tls_gateway.url))
+    assert result["errors"] == {"base": "ssl_error"}
+    result = await hass.config_entries.flow.async_configure(flow_id, form(tls_gateway.url, verify_ssl=False))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["verify_ssl"] is False
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+@pytest.mark.allow_traceback
+async def test_unexpected_error_then_recovery(hass: HomeAssistant, gateway: RunningSimulator) -> None:
+    """A bug in the check is 'unknown', logged, and the form stays usable."""
+    flow_id = await start(hass)
+    with patch(
+        "custom_components.sms_alerts.api.brevisone.BrevisOneProvider.async_validate",
+        side_effect=RuntimeError("boom"),
+    ):
+        result = await hass.config_entries.flow.async_configure(flow_id, form(gateway.url))
+    assert result["errors"] == {"base": "unknown"}
+    result = await hass.config_entries.flow.async_configure(flow_id, form(gateway.url))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_same_account_twice_aborts(hass: HomeAssistant, loaded_gateway: MockConfigEntry) -> None:
+    """The same gateway and user cannot be added again, however the address is written."""
+    url = loaded_gateway.data["url"]
+    flow_id = await start(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, form(f"{url}/api.php"))
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_reauth_wrong_then_right(
+    hass: HomeAssistant, gateway_entry: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """A password changed on the gateway: reauth keeps the form on an error, then updates and reloads."""
+    gateway.sim.users["apiuser"].password = "rotated"
+    gateway_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(gateway_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert len(flows) == 1
+    result = await hass.config_entries.flow.async_configure(flows[0]["flow_id"])
+    assert result["step_id"] == "reauth_confirm"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"username": GATEWAY_USER, "password": "Wr0ngPa55"}
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"username": GATEWAY_USER, "password": "rotated"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert gateway_entry.data["password"] == "rotated"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert gateway_entry.state is ConfigEntryState.LOADED
+    assert (await send(hass, gateway_entry, message="x"))["results"][0]["status"] == "sent"
+
+
+async def test_reauth_with_another_user_aborts(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """Another valid login is another account: no silent switch."""
+    gateway.sim.users["apiuser2"] = ApiUser(password="secret2")
+    result = await loaded_gateway.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"username": "apiuser2", "password": "secret2"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_account"
+    assert loaded_gateway.data["username"] == GATEWAY_USER
+
+
+async def test_reconfigure_changes_settings(hass: HomeAssistant, loaded_gateway: MockConfigEntry) -> None:
+    """Reconfigure shows the current settings (no password) and updates the entry."""
+    result = await loaded_gateway.start_reconfigure_flow(hass)
+    assert result["step_id"] == "reconfigure"
+    url = loaded_gateway.data["url"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], form(url, password="Wr0ngPa55", telegram=True)
+    )
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], form(url, telegram=True))
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert loaded_gateway.data["telegram"] is True
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert loaded_gateway.state is ConfigEntryState.LOADED
+
+
+async def test_reconfigure_to_another_account_aborts(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """A different gateway user is a different entry."""
+    gateway.sim.users["apiuser2"] = ApiUser(password="secret2")
+    result = await loaded_gateway.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], form(gateway.url, username="webuser"))
+    assert result["errors"] == {"base": "no_api_permission"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], form(gateway.url, username="apiuser2", password="secret2")
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_account"
+    assert loaded_gateway.data["username"] == GATEWAY_USER
+
+
+async def add_recipient(hass: HomeAssistant, entry: MockConfigEntry, name: str, target: str) -> dict[str, Any]:
+    """Run the recipient subentry flow to its end."""
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "recipient"), context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.FORM
+    return dict(
+        await hass.config_entries.subentries.async_configure(result["flow_id"], {"name": name, "target": target})
+    )
+
+
+async def test_add_recipient_normalises_and_creates_a_notify_entity(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry
+) -> None:
+    """A recipient is stored as E.164 and becomes notify.<name> after the reload."""
+    result = await add_recipient(hass, loaded_gateway, "Plant room", "0171 9876543")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+    subentry = next(s for s in loaded_gateway.subentries.values() if s.title == "Plant room")
+    assert subentry.data == {"target": "+491719876543"}
+    assert subentry.unique_id == "+491719876543"
+    assert hass.states.get("notify.plant_room") is not None
+
+
+@pytest.mark.parametrize(
+    ("target", "error"),
+    [
+        ("+49 1", "invalid_number"),
+        ("ext:1001", "unsupported_target"),
+        ("fax:1", "unknown_target_kind"),
+        ("group:", "invalid_target"),
+    ],
+)
+async def test_recipient_errors_then_recovery(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, target: str, error: str
+) -> None:
+    """A target the gateway cannot serve is a field error; a good one then works."""
+    result = await hass.config_entries.subentries.async_init(
+        (loaded_gateway.entry_id, "recipient"), context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {"name": "x", "target": target})
+    assert result["errors"] == {"target": error}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"name": "Oncall group", "target": "group:Oncall"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_recipient_without_country(hass: HomeAssistant, loaded_gateway: MockConfigEntry) -> None:
+    """Without a Home Assistant country a national number asks for the country code."""
+    hass.config.country = None
+    result = await add_recipient(hass, loaded_gateway, "x", "01701234567")
+    assert result["errors"] == {"target": "missing_country"}
+
+
+async def test_duplicate_recipient_aborts(hass: HomeAssistant, loaded_gateway: MockConfigEntry) -> None:
+    """The same number twice, in another writing, is refused."""
+    result = await add_recipient(hass, loaded_gateway, "Again", "0049 170 1234567")
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def reconfigure_recipient(hass: HomeAssistant, entry: MockConfigEntry, subentry_id: str) -> dict[str, Any]:
+    """Open the reconfigure step of a recipient."""
+    return dict(
+        await hass.config_entries.subentries.async_init(
+            (entry.entry_id, "recipient"),
+            context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id},
+        )
+    )
+
+
+async def test_reconfigure_recipient_renames_it(hass: HomeAssistant, loaded_gateway: MockConfigEntry) -> None:
+    """A recipient can be renamed and pointed at another target."""
+    subentry_id = next(iter(loaded_gateway.subentries))
+    result = await reconfigure_recipient(hass, loaded_gateway, subentry_id)
+    assert result["step_id"] == "reconfigure"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"name": "Night shift", "target": "contact:Alice"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    subentry = loaded_gateway.subentries[subentry_id]
+    assert (subentry.title, subentry.data["target"], subentry.unique_id) == (
+        "Night shift",
+        "contact:Alice",
+        "contact:Alice",
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_reconfigure_recipient_keeps_its_own_target(hass: HomeAssistant, loaded_gateway: MockConfigEntry) -> None:
+    """Renaming without changing the target is not a duplicate of itself."""
+    subentry_id = next(iter(loaded_gateway.subentries))
+    result = await reconfigure_recipient(hass, loaded_gateway, subentry_id)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"name": "Renamed", "target": RECIPIENT}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done(wait_background_tasks=True)

@@ -1,0 +1,330 @@
+"""The sms_alerts.send action: targets, options, results, and every kind of bad input or trouble."""
+
+from __future__ import annotations
+
+import pytest
+from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import issue_registry as ir
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
+
+from custom_components.sms_alerts.const import DOMAIN
+from simulators.base import Fault
+
+from .conftest import GATEWAY_PASSWORD, RECIPIENT, RunningSimulator, send
+
+
+async def test_without_target_goes_to_all_recipients(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """No target: every recipient of the entry; the title is the first line."""
+    response = await send(hass, loaded_gateway, message="Disk full", title="NAS")
+    assert response == {
+        "results": [{"target": RECIPIENT, "status": "sent", "provider": "sms_gateway", "error": None, "parts": 1}]
+    }
+    assert [(m.to, m.text) for m in gateway.sim.messages] == [("00491701234567", "NAS\nDisk full")]
+
+
+async def test_targets_in_any_writing_groups_and_contacts(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """Numbers in any usual writing, groups and contacts, each with its own result."""
+    response = await send(
+        hass,
+        loaded_gateway,
+        message="UPS on battery",
+        target=["+39 333 123 4567", "0171 9876543", "group:Oncall", "contact:7"],
+    )
+    assert [(r["target"], r["status"]) for r in response["results"]] == [
+        ("+393331234567", "sent"),
+        ("+491719876543", "sent"),
+        ("group:Oncall", "sent"),
+        ("contact:7", "sent"),
+    ]
+    assert [m.to for m in gateway.sim.messages] == ["00393331234567", "00491719876543", "group:Oncall", "user:Alice"]
+
+
+async def test_single_target_string(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """A single target may be a plain string."""
+    await send(hass, loaded_gateway, message="x", target="+39 333 123 4567")
+    assert gateway.sim.messages[0].to == "00393331234567"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Příliš žluťoučký kůň úpěl ďábelské ódy",
+        "Freezer warm 🥶🚨",
+        'It\'s "hot" in /var/log \\ C:\\temp',
+        "<b>not html</b> & 100% ; --",
+        "Line 1\nLine 2\r\nLine 3",
+    ],
+)
+async def test_text_arrives_intact(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator, text: str
+) -> None:
+    """Unicode, emoji, quotes, slashes and newlines arrive exactly as sent."""
+    response = await send(hass, loaded_gateway, message=text)
+    assert response["results"][0]["status"] == "sent"
+    assert gateway.sim.messages[0].text == text.strip()
+
+
+async def test_long_message_is_sent_whole_and_parts_counted(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """2,000 characters go out whole; the result says how many SMS parts they take."""
+    text = ("Disk /dev/sda1 is 98% full. " * 72)[:2000]
+    response = await send(hass, loaded_gateway, message=text)
+    assert response["results"][0]["parts"] == 14
+    assert gateway.sim.messages[0].text == text.strip()
+    response = await send(hass, loaded_gateway, message="ř" * 2000)
+    assert response["results"][0]["parts"] == 30
+
+
+async def test_fifty_recipients(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """Fifty numbers, fifty messages, fifty results in order."""
+    numbers = [f"+49170{1000000 + i}" for i in range(50)]
+    response = await send(hass, loaded_gateway, message="Evacuate", target=numbers)
+    assert [r["target"] for r in response["results"]] == numbers
+    assert {r["status"] for r in response["results"]} == {"sent"}
+    assert [m.to for m in gateway.sim.messages] == [f"00{n[1:]}" for n in numbers]
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"telegram": True}, {"mode": "telnumber", "channel": "telegram, sms fallback", "ring": False, "flash": False}),
+        ({"telegram_only": True}, {"mode": "telnumber", "channel": "telegram", "ring": False, "flash": False}),
+        ({"ring": True}, {"mode": "number", "channel": "sms", "ring": True, "flash": False}),
+        ({"flash": True}, {"mode": "number", "channel": "sms", "ring": False, "flash": True}),
+        ({"severity": "critical"}, {"mode": "number", "channel": "sms", "ring": False, "flash": False}),
+    ],
+)
+async def test_provider_options(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    options: dict[str, object],
+    expected: dict[str, object],
+) -> None:
+    """Telegram, ring and flash reach the gateway as its documented fields."""
+    await send(hass, loaded_gateway, message="x", **options)
+    assert gateway.sim.messages[0].options == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"message": ""}, "The message is empty"),
+        ({"message": "   ", "title": " "}, "The message is empty"),
+        ({"message": "x" * 5000}, "The message has 5000 characters; at most 4590 can be sent"),
+        ({"message": "x", "target": ["not a number"]}, '"not a number" is not a valid phone number'),
+        (
+            {"message": "x", "target": ["+491701234567", "ext:1001"]},
+            'This provider cannot send to "ext:1001" (ext targets are not supported)',
+        ),
+        (
+            {"message": "x", "target": ["fax:123"]},
+            '"fax:123" is no known kind of target; use a phone number or one of contact, ext, group',
+        ),
+        (
+            {"message": "x", "postpone": "2026-12-01 10:00:00"},
+            "The provider sms_gateway does not support the option postpone",
+        ),
+        ({"message": "x", "gsm": "9c7514330001"}, "The provider sms_gateway does not support the option gsm"),
+    ],
+)
+async def test_bad_input_is_a_translated_error_and_sends_nothing(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    data: dict[str, object],
+    message: str,
+) -> None:
+    """Everything is checked before the first request; nothing half-sent."""
+    requests_before = len(gateway.sim.requests)
+    with pytest.raises(ServiceValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        await send(hass, loaded_gateway, **data)
+    assert len(gateway.sim.requests) == requests_before
+    assert gateway.sim.messages == []
+
+
+async def test_missing_country_for_a_national_number(hass: HomeAssistant, loaded_gateway: MockConfigEntry) -> None:
+    """Without a Home Assistant country a national number needs its country code."""
+    hass.config.country = None
+    with pytest.raises(ServiceValidationError, match="has no country code"):
+        await send(hass, loaded_gateway, message="x", target=["01701234567"])
+
+
+async def test_no_recipients_and_no_target(
+    hass: HomeAssistant, gateway_entry: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """An entry without recipients needs a target."""
+    entry = MockConfigEntry(domain=DOMAIN, title="Bare", unique_id="bare", data=gateway_entry.data)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    with pytest.raises(ServiceValidationError, match="has no recipients"):
+        await send(hass, entry, message="x")
+
+
+async def test_unknown_and_unloaded_entries(hass: HomeAssistant, loaded_gateway: MockConfigEntry) -> None:
+    """The entry must exist, belong to SMS Alerts and be loaded."""
+    with pytest.raises(ServiceValidationError, match="no SMS Alerts entry with the id nope"):
+        await hass.services.async_call(
+            DOMAIN, "send", {"config_entry_id": "nope", "message": "x"}, blocking=True, return_response=True
+        )
+    other = MockConfigEntry(domain="demo")
+    other.add_to_hass(hass)
+    with pytest.raises(ServiceValidationError, match="no SMS Alerts entry"):
+        await send(hass, other, message="x")
+    await hass.config_entries.async_unload(loaded_gateway.entry_id)
+    with pytest.raises(ServiceValidationError, match="is not loaded"):
+        await send(hass, loaded_gateway, message="x")
+
+
+async def test_partial_failure_is_returned_per_target(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """One refused target fails alone; the others go out; the caller sees why."""
+    response = await send(hass, loaded_gateway, message="x", target=["group:Nobody", RECIPIENT])
+    assert response["results"] == [
+        {
+            "target": "group:Nobody",
+            "status": "failed",
+            "provider": "sms_gateway",
+            "error": "HTTP 400: Error. See Gateway logs for more information.",
+            "parts": 1,
+        },
+        {"target": RECIPIENT, "status": "sent", "provider": "sms_gateway", "error": None, "parts": 1},
+    ]
+
+
+async def test_partial_failure_without_response_raises(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """A caller that does not read results still hears of the failure."""
+    with pytest.raises(HomeAssistantError, match="could not be sent to 1 of 2 targets: group:Nobody"):
+        await hass.services.async_call(
+            DOMAIN,
+            "send",
+            {"config_entry_id": loaded_gateway.entry_id, "message": "x", "target": ["group:Nobody", RECIPIENT]},
+            blocking=True,
+        )
+    assert len(gateway.sim.messages) == 1
+
+
+async def test_failure_fires_event_and_logs_once(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A target given up fires sms_alerts_failed for automations to escalate."""
+    events = async_capture_events(hass, "sms_alerts_failed")
+    with pytest.raises(HomeAssistantError):
+        await send(hass, loaded_gateway, message="Freezer warm", target=["group:Nobody"])
+    await hass.async_block_till_done()
+    assert [e.data for e in events] == [
+        {
+            "entry_id": loaded_gateway.entry_id,
+            "target": "group:Nobody",
+            "message": "Freezer warm",
+            "error": "HTTP 400: Error. See Gateway logs for more information.",
+        }
+    ]
+    assert caplog.text.count("Message to group:Nobody via") == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        (Fault.HTTP_503, "HTTP 503: Service Unavailable"),
+        (Fault.HTML_500, "HTTP 500 from the SMS Gateway"),
+        (Fault.RESET, "cannot reach the device (ServerDisconnectedError)"),
+        (Fault.SLOW, "no answer within 0.2 s (the message may have been taken: a duplicate is possible)"),
+    ],
+)
+async def test_gateway_trouble_is_a_translated_error(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    fault: Fault,
+    error: str,
+) -> None:
+    """5xx, HTML pages, resets and timeouts end in a translated error naming the cause, never a traceback."""
+    monkeypatch.setattr(loaded_gateway.runtime_data.provider, "_timeout", 0.2)
+    gateway.sim.fail(fault, delay=2)
+    with pytest.raises(HomeAssistantError) as err:
+        await send(hass, loaded_gateway, message="x")
+    assert str(err.value) == f"The message could not be sent to 1 of 1 targets: {RECIPIENT}: {error}"
+    assert gateway.sim.messages == []
+    gateway.sim.recover()
+    assert (await send(hass, loaded_gateway, message="x"))["results"][0]["status"] == "sent"
+
+
+async def test_gateway_408(hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator) -> None:
+    """The gateway's own 408 names its text."""
+    gateway.sim.answer_408 = True
+    with pytest.raises(HomeAssistantError, match="HTTP 408: FAILED - Timeout"):
+        await send(hass, loaded_gateway, message="x")
+
+
+async def test_refused_login_starts_reauth(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """A 401 on a send starts the reauth flow at once."""
+    gateway.sim.users["apiuser"].password = "rotated"
+    with pytest.raises(HomeAssistantError, match="401 Unauthorized"):
+        await send(hass, loaded_gateway, message="x")
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]
+    assert flows[0]["context"]["entry_id"] == loaded_gateway.entry_id
+
+
+async def test_lost_api_right_raises_repair_issue_cleared_by_next_success(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """A 403 is a repair issue telling what to grant; the next success clears it."""
+    gateway.sim.users["apiuser"].api_access = False
+    with pytest.raises(HomeAssistantError, match="403 Forbidden"):
+        await send(hass, loaded_gateway, message="x")
+    registry = ir.async_get(hass)
+    issue_id = f"{loaded_gateway.entry_id}_no_api_permission"
+    issue = registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "no_api_permission"
+    gateway.sim.users["apiuser"].api_access = True
+    await send(hass, loaded_gateway, message="x")
+    assert registry.async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_no_secret_in_logs_urls_or_errors(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The password travels in the POST body only, never in a URL, a log line or an error."""
+    await send(hass, loaded_gateway, message="x")
+    gateway.sim.fail(Fault.HTML_500, times=1)
+    with pytest.raises(HomeAssistantError) as err:
+        await send(hass, loaded_gateway, message="x")
+    gateway.sim.users["apiuser"].password = "rotated"
+    with pytest.raises(HomeAssistantError) as err_auth:
+        await send(hass, loaded_gateway, message="x")
+    await hass.async_block_till_done()
+    assert all(r.query == {} for r in gateway.sim.requests)
+    assert all(r.form.get("password") == GATEWAY_PASSWORD for r in gateway.sim.requests)
+    assert GATEWAY_PASSWORD not in caplog.text
+    assert GATEWAY_PASSWORD not in str(err.value)
+    assert GATEWAY_PASSWORD not in str(err_auth.value)
+    assert "00491701234567" not in caplog.text
+    assert RECIPIENT not in caplog.text
