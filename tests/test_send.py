@@ -45,6 +45,17 @@ async def test_targets_in_any_writing_groups_and_contacts(
     assert [m.to for m in gateway.sim.messages] == ["00393331234567", "00491719876543", "group:Oncall", "user:Alice"]
 
 
+async def test_call_without_response_sends_quietly(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """An automation that does not read the response gets no data and no error on success."""
+    response = await hass.services.async_call(
+        DOMAIN, "send", {"config_entry_id": loaded_gateway.entry_id, "message": "x"}, blocking=True
+    )
+    assert response is None
+    assert len(gateway.sim.messages) == 1
+
+
 async def test_single_target_string(
     hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
 ) -> None:

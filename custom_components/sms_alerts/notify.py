@@ -14,8 +14,9 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import ConfigType, DiscoveryInfoType
+from homeassistant.util import slugify
 
-from .const import CONF_TARGET, DOMAIN, LOGGER, SUBENTRY_RECIPIENT
+from .const import CONF_TARGET, DOMAIN, LOGGER
 from .data import SmsAlertsConfigEntry
 from .outbox import SendOptions
 from .services import OPTIONS_SCHEMA, raise_for_failures
@@ -33,9 +34,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add one notify entity per recipient subentry."""
-    for subentry_id, subentry in entry.subentries.items():
-        if subentry.subentry_type != SUBENTRY_RECIPIENT:
-            continue
+    for subentry_id in entry.subentries:
         async_add_entities(
             [RecipientNotifyEntity(entry, subentry_id)],
             config_subentry_id=subentry_id,
@@ -83,7 +82,7 @@ async def async_get_service(
     service = SmsAlertsNotificationService(entry)
     entry.runtime_data.legacy_service = service
     entry.async_on_unload(service.async_unregister_services)
-    LOGGER.debug("Legacy notify service for %s is notify.%s", entry.title, discovery_info[CONF_NAME])
+    LOGGER.debug("Legacy notify service for %s is notify.%s", entry.title, slugify(discovery_info[CONF_NAME]))
     return service
 
 

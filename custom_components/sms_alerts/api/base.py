@@ -5,7 +5,6 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
-import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -203,8 +202,6 @@ class Provider(abc.ABC):
         except aiohttp.ClientConnectorCertificateError as err:
             raise EntryRejectedError("the certificate of the device failed verification", key="ssl_error") from err
         except aiohttp.ClientSSLError as err:
-            raise EntryRejectedError("TLS handshake with the device failed", key="ssl_error") from err
-        except ssl.SSLError as err:
             raise EntryRejectedError("TLS handshake with the device failed", key="ssl_error") from err
         except TimeoutError as err:
             raise TransientError(

@@ -1,0 +1,114 @@
+"""What hassfest and HACS would check, done locally: manifest, pins, translations, services."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from custom_components.sms_alerts.config_flow import FORM_ERRORS
+from custom_components.sms_alerts.services import SEND_SCHEMA
+
+ROOT = Path(__file__).parent.parent
+PACKAGE = ROOT / "custom_components" / "sms_alerts"
+MANIFEST = json.loads((PACKAGE / "manifest.json").read_text())
+STRINGS = json.loads((PACKAGE / "translations" / "en.json").read_text())
+
+
+def test_manifest_keys_are_sorted_and_complete() -> None:
+    """Domain and name first, the rest sorted, with the keys a custom integration needs."""
+    keys = list(MANIFEST)
+    assert keys[:2] == ["domain", "name"]
+    assert keys[2:] == sorted(keys[2:])
+    for key in (
+        "codeowners",
+        "config_flow",
+        "documentation",
+        "integration_type",
+        "iot_class",
+        "requirements",
+        "version",
+    ):
+        assert key in MANIFEST
+
+
+def test_requirements_are_pinned_and_match_the_test_stacks() -> None:
+    """manifest.json and requirements/integration.txt pin the same versions."""
+    pinned = {
+        line.split("==")[0]: line
+        for line in (ROOT / "requirements" / "integration.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert all("==" in req for req in MANIFEST["requirements"])
+    assert sorted(MANIFEST["requirements"]) == sorted(pinned.values())
+
+
+def test_hacs_json() -> None:
+    """HACS knows the name and the oldest supported Home Assistant."""
+    hacs = json.loads((ROOT / "hacs.json").read_text())
+    assert hacs["name"] == "SMS Alerts"
+    assert hacs["homeassistant"] == "2025.4.0"
+
+
+def _fields(services: dict[str, Any]) -> dict[str, Any]:
+    """Flatten the fields of services.yaml, sections included."""
+    fields: dict[str, Any] = {}
+    for name, field in services["send"]["fields"].items():
+        if "fields" in field:
+            fields.update(field["fields"])
+        else:
+            fields[name] = field
+    return fields
+
+
+def test_services_yaml_matches_the_action_schema_and_translations() -> None:
+    """Every schema key is in services.yaml and translated, and nothing more."""
+    services = yaml.safe_load((PACKAGE / "services.yaml").read_text())
+    schema_keys = {str(key) for key in SEND_SCHEMA.schema}
+    assert set(_fields(services)) == schema_keys
+    translated = STRINGS["services"]["send"]["fields"]
+    assert set(translated) == schema_keys
+    sections = {name for name, field in services["send"]["fields"].items() if "fields" in field}
+    assert set(STRINGS["services"]["send"]["sections"]) == sections
+
+
+def _code() -> str:
+    """All Python source of the integration."""
+    return "\n".join(path.read_text() for path in PACKAGE.rglob("*.py"))
+
+
+def test_every_raised_translation_key_exists() -> None:
+    """translation_key= and MessageError keys in the code have texts; no exception text is unused."""
+    code = _code()
+    used = set(re.findall(r'translation_key="([a-z_]+)"', code))
+    used |= set(re.findall(r'MessageError\(\s*"([a-z_]+)"', code))
+    used -= set(STRINGS["issues"]) | {"last_send_status"}
+    exceptions = set(STRINGS["exceptions"])
+    assert used <= exceptions, used - exceptions
+    assert exceptions <= used, exceptions - used
+
+
+def test_form_errors_have_texts() -> None:
+    """Every form error a flow can show is translated."""
+    errors = set(STRINGS["config"]["error"])
+    assert FORM_ERRORS | {"unknown", "invalid_url"} <= errors
+    recipient_errors = set(STRINGS["config_subentries"]["recipient"]["error"])
+    assert (
+        set(re.findall(r'MessageError\(\s*"([a-z_]+)"', _code()))
+        - {
+            "empty_message",
+            "message_too_long",
+            "no_targets",
+        }
+        == recipient_errors
+    )
+
+
+def test_icons_cover_services_and_entities() -> None:
+    """icons.json names the action and the sensor."""
+    icons = json.loads((PACKAGE / "icons.json").read_text())
+    assert set(icons["services"]) == {"send"}
+    assert set(icons["entity"]["sensor"]) == set(STRINGS["entity"]["sensor"])
