@@ -68,7 +68,7 @@ class RunningSimulator:
 
 async def _serve(sim: Simulator, ssl_context: Any = None) -> tuple[web.AppRunner, str]:
     """Serve a simulator on a free loopback port."""
-    runner = web.AppRunner(sim.make_app(), handler_cancellation=True)
+    runner = web.AppRunner(sim.make_app(), handler_cancellation=True, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
     await site.start()
@@ -87,15 +87,26 @@ async def gateway(socket_enabled: None) -> AsyncGenerator[RunningSimulator]:
 
 
 @pytest.fixture
-def gateway_entry(gateway: RunningSimulator) -> MockConfigEntry:
-    """An SMS Gateway entry with one recipient, pointing at the simulator."""
+async def second_gateway(socket_enabled: None) -> AsyncGenerator[RunningSimulator]:
+    """Another brevis.one simulator, for fallbacks."""
+    sim = BrevisOneSimulator()
+    runner, url = await _serve(sim)
+    yield RunningSimulator(sim=sim, url=url)
+    await runner.cleanup()
+
+
+def gateway_entry_for(
+    sim: RunningSimulator, *, title: str = "SMS Gateway 127.0.0.1", options: dict[str, Any] | None = None
+) -> MockConfigEntry:
+    """An SMS Gateway entry with one recipient, pointing at a simulator."""
     return MockConfigEntry(
         domain=DOMAIN,
-        title="SMS Gateway 127.0.0.1",
-        unique_id=f"127.0.0.1:{GATEWAY_USER}",
+        title=title,
+        unique_id=f"{GATEWAY_USER}@{sim.url.removeprefix('http://')}",
+        options=options or {},
         data={
             "provider": "sms_gateway",
-            "url": gateway.url,
+            "url": sim.url,
             "username": GATEWAY_USER,
             "password": GATEWAY_PASSWORD,
             "verify_ssl": True,
@@ -110,6 +121,12 @@ def gateway_entry(gateway: RunningSimulator) -> MockConfigEntry:
             }
         ],
     )
+
+
+@pytest.fixture
+def gateway_entry(gateway: RunningSimulator) -> MockConfigEntry:
+    """An SMS Gateway entry with one recipient, pointing at the simulator."""
+    return gateway_entry_for(gateway)
 
 
 @pytest.fixture

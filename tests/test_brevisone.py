@@ -8,6 +8,7 @@ import aiohttp
 import pytest
 
 from custom_components.sms_alerts.api.base import (
+    AccountInfo,
     AuthError,
     EntryRejectedError,
     OutboundSms,
@@ -41,8 +42,9 @@ def make(session: aiohttp.ClientSession, url: str, **kwargs: object) -> BrevisOn
 async def test_validate_logs_in_without_sending(gateway: RunningSimulator, session: aiohttp.ClientSession) -> None:
     """A credential check passes on 'Parameter miss' and sends nothing."""
     info = await make(session, gateway.url).async_validate()
-    assert info.unique_id == "127.0.0.1:apiuser"
-    assert info.title == "SMS Gateway 127.0.0.1"
+    netloc = gateway.url.removeprefix("http://")
+    assert info.unique_id == f"apiuser@{netloc}"
+    assert info.title == f"SMS Gateway {netloc}"
     assert gateway.sim.messages == []
     request = gateway.sim.requests[-1]
     assert (request.method, request.path, request.query) == ("POST", "/api.php", {})
@@ -87,7 +89,8 @@ async def test_self_signed_certificate_is_an_ssl_error(tls_gateway: RunningSimul
             await make(verifying, tls_gateway.url).async_validate()
     assert err.value.key == "ssl_error"
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False)) as lenient:
-        assert (await make(lenient, tls_gateway.url).async_validate()).unique_id == "127.0.0.1:apiuser"
+        info = await make(lenient, tls_gateway.url).async_validate()
+    assert info.unique_id == f"apiuser@{tls_gateway.url.removeprefix('https://')}"
 
 
 @pytest.mark.parametrize(
@@ -314,3 +317,17 @@ def test_redacted_view_has_no_secret_or_address() -> None:
     view = str(provider.redacted_view())
     assert "p4ss" not in view
     assert "192.0.2.10" not in view
+
+
+@pytest.mark.parametrize(
+    ("url", "unique_id", "title"),
+    [
+        ("https://192.0.2.10", "apiuser@192.0.2.10", "SMS Gateway 192.0.2.10"),
+        ("http://GW.example.com:80/api.php", "apiuser@gw.example.com", "SMS Gateway gw.example.com"),
+        ("https://192.0.2.10:8443", "apiuser@192.0.2.10:8443", "SMS Gateway 192.0.2.10:8443"),
+    ],
+)
+def test_account_identity(url: str, unique_id: str, title: str) -> None:
+    """One account is user and gateway address; a non-default port is part of it."""
+    provider = BrevisOneProvider(None, url=url, username="ApiUser", password="x")  # type: ignore[arg-type]
+    assert provider.identity() == AccountInfo(unique_id=unique_id, title=title)

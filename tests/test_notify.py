@@ -50,8 +50,8 @@ async def test_send_message_failure_is_a_translated_error(
     hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
 ) -> None:
     """A refused send raises, naming the recipient and the gateway's reason."""
-    gateway.sim.fail("http_503", times=1)
-    with pytest.raises(HomeAssistantError, match=f"could not be sent to 1 of 1 targets: \\{RECIPIENT}: HTTP 503"):
+    gateway.sim.users["apiuser"].password = "rotated"
+    with pytest.raises(HomeAssistantError, match=f"could not be sent to 1 of 1 targets: \\{RECIPIENT}: HTTP 401"):
         await hass.services.async_call(
             "notify", "send_message", {ATTR_ENTITY_ID: ENTITY, "message": "x"}, blocking=True
         )

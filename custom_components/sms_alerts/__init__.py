@@ -15,7 +15,7 @@ from .api.base import AuthError, ProviderError
 from .const import CONF_PROVIDER, DOMAIN, LOGGER, REQUEST_TIMEOUT
 from .data import SmsAlertsConfigEntry, SmsAlertsData
 from .notify import CONF_ENTRY_ID
-from .outbox import Outbox
+from .outbox import Outbox, async_remove_store
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [Platform.NOTIFY, Platform.SENSOR]
@@ -35,7 +35,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) ->
     provider_cls = PROVIDERS[ProviderKey(entry.data[CONF_PROVIDER])]
     session = async_get_clientsession(hass, verify_ssl=entry.data.get(CONF_VERIFY_SSL, True))
     provider = provider_cls.from_config(session, entry.data, timeout=REQUEST_TIMEOUT)
-    entry.runtime_data = SmsAlertsData(provider=provider, outbox=Outbox(hass, entry, provider))
+    outbox = Outbox(hass, entry, provider)
+    entry.runtime_data = SmsAlertsData(provider=provider, outbox=outbox)
+    # Messages kept across restarts go out as soon as the entry is up
+    await outbox.async_load()
 
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     hass.async_create_task(
@@ -71,5 +74,13 @@ async def _async_update_listener(hass: HomeAssistant, entry: SmsAlertsConfigEntr
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> bool:
-    """Unload the platforms; the legacy service is unregistered by its own unload hook."""
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    """Unload the platforms and write the outbox; the legacy service is unregistered by its own unload hook."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await entry.runtime_data.outbox.async_unload()
+    return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
+    """Delete the outbox of a removed entry."""
+    await async_remove_store(hass, entry.entry_id)

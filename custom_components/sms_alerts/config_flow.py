@@ -12,12 +12,20 @@ from homeassistant.config_entries import (
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
+    OptionsFlow,
     SubentryFlowResult,
 )
 from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
@@ -26,7 +34,19 @@ from homeassistant.helpers.selector import (
 from .api import PROVIDERS, ProviderKey
 from .api.base import AccountInfo, AuthError, ProviderError, TransientError
 from .api.brevisone import normalize_url
-from .const import CONF_PROVIDER, CONF_TARGET, CONF_TELEGRAM, DOMAIN, LOGGER, SUBENTRY_RECIPIENT
+from .const import (
+    CONF_FALLBACK_ENTRY,
+    CONF_HANDOVER_MINUTES,
+    CONF_MAX_AGE_HOURS,
+    CONF_PROVIDER,
+    CONF_TARGET,
+    CONF_TELEGRAM,
+    DEFAULT_HANDOVER_MINUTES,
+    DEFAULT_MAX_AGE_HOURS,
+    DOMAIN,
+    LOGGER,
+    SUBENTRY_RECIPIENT,
+)
 from .message import MessageError, parse_target
 
 # A credential check must answer quickly in a form
@@ -100,6 +120,12 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
 
     VERSION = 1
     MINOR_VERSION = 1
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> SmsAlertsOptionsFlow:
+        """Fallback entry and how long messages wait."""
+        return SmsAlertsOptionsFlow()
 
     @classmethod
     @callback
@@ -189,6 +215,58 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         if not changed and entry.state is not ConfigEntryState.LOADED:
             self.hass.config_entries.async_schedule_reload(entry.entry_id)
         return self.async_abort(reason=reason)
+
+
+def fallback_loops(hass: HomeAssistant, entry_id: str, fallback_id: str) -> bool:
+    """Tell whether following fallbacks from fallback_id leads back to entry_id."""
+    seen = {entry_id}
+    current: str | None = fallback_id
+    while current:
+        if current in seen:
+            return True
+        seen.add(current)
+        entry = hass.config_entries.async_get_entry(current)
+        current = entry.options.get(CONF_FALLBACK_ENTRY) if entry is not None else None
+    return False
+
+
+class SmsAlertsOptionsFlow(OptionsFlow):
+    """Choose the fallback entry and the outbox's timings."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show and check the options."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            fallback = user_input.get(CONF_FALLBACK_ENTRY) or ""
+            if fallback and fallback_loops(self.hass, self.config_entry.entry_id, fallback):
+                errors[CONF_FALLBACK_ENTRY] = "fallback_loop"
+            else:
+                return self.async_create_entry(data={**user_input, CONF_FALLBACK_ENTRY: fallback})
+        others = [
+            SelectOptionDict(value=entry.entry_id, label=entry.title)
+            for entry in self.hass.config_entries.async_entries(DOMAIN)
+            if entry.entry_id != self.config_entry.entry_id
+        ]
+        schema = vol.Schema(
+            {
+                vol.Optional(CONF_FALLBACK_ENTRY): SelectSelector(
+                    SelectSelectorConfig(options=others, mode=SelectSelectorMode.DROPDOWN)
+                ),
+                vol.Required(CONF_HANDOVER_MINUTES, default=DEFAULT_HANDOVER_MINUTES): NumberSelector(
+                    NumberSelectorConfig(
+                        min=1, max=1440, step=1, unit_of_measurement="min", mode=NumberSelectorMode.BOX
+                    )
+                ),
+                vol.Required(CONF_MAX_AGE_HOURS, default=DEFAULT_MAX_AGE_HOURS): NumberSelector(
+                    NumberSelectorConfig(min=1, max=168, step=1, unit_of_measurement="h", mode=NumberSelectorMode.BOX)
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input or self.config_entry.options),
+            errors=errors,
+        )
 
 
 class RecipientSubentryFlow(ConfigSubentryFlow):

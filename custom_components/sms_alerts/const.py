@@ -31,8 +31,21 @@ DEFAULT_SEVERITY: Final = "warning"
 
 SERVICE_SEND: Final = "send"
 
-# Dispatcher signal carrying each finished send of an entry: format with the entry id
+# Dispatcher signals of an entry's outbox: format with the entry id
 SIGNAL_SEND_REPORT: Final = "sms_alerts_send_report_{}"
+SIGNAL_QUEUE_CHANGED: Final = "sms_alerts_queue_changed_{}"
+
+# Options
+CONF_FALLBACK_ENTRY: Final = "fallback_entry"
+CONF_MAX_AGE_HOURS: Final = "max_age_hours"
+CONF_HANDOVER_MINUTES: Final = "handover_minutes"
+DEFAULT_MAX_AGE_HOURS: Final = 24
+DEFAULT_HANDOVER_MINUTES: Final = 10
+
+# Retries: exponential backoff with jitter, 30 s doubling to a 30 min cap
+RETRY_INITIAL: Final = 30.0
+RETRY_MAX: Final = 1800.0
+RETRY_JITTER: Final = 0.2
 
 EVENT_FAILED: Final = "sms_alerts_failed"
 

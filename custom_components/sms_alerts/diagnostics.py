@@ -7,6 +7,7 @@ from typing import Any
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.const import CONF_API_KEY, CONF_PASSWORD, CONF_URL, CONF_USERNAME
 from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
 
 from .api.base import mask_target
 from .const import CONF_TARGET
@@ -19,6 +20,7 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: SmsAler
     """Return what helps to debug an entry, without anything private."""
     data = entry.runtime_data
     report = data.outbox.last_report
+    now = dt_util.utcnow().timestamp()
     return {
         "entry": {
             "version": f"{entry.version}.{entry.minor_version}",
@@ -33,6 +35,23 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: SmsAler
             for subentry in entry.subentries.values()
         ],
         "provider": data.provider.redacted_view(),
+        "outbox": {
+            "block": data.outbox.block,
+            "queued": [
+                {
+                    "target": mask_target(item.target),
+                    "length": len(item.text),
+                    "parts": item.parts,
+                    "severity": item.severity,
+                    "age_s": round(now - item.created),
+                    "attempts": item.attempts,
+                    "next_attempt_in_s": max(0, round(item.next_attempt - now)),
+                    "last_error": item.last_error,
+                    "entries_tried": len(item.visited),
+                }
+                for item in data.outbox.items
+            ],
+        },
         "last_send": None
         if report is None
         else {

@@ -16,7 +16,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import ConfigType, DiscoveryInfoType
 from homeassistant.util import slugify
 
-from .const import CONF_TARGET, DOMAIN, LOGGER
+from .const import ATTR_SEVERITY, CONF_TARGET, DOMAIN, LOGGER
 from .data import SmsAlertsConfigEntry
 from .outbox import SendOptions
 from .services import OPTIONS_SCHEMA, raise_for_failures
@@ -104,6 +104,6 @@ class SmsAlertsNotificationService(BaseNotificationService):
                 translation_placeholders={"error": str(err)},
             ) from err
         report = await self._entry.runtime_data.outbox.async_submit(
-            message, kwargs.get(ATTR_TITLE), kwargs.get(ATTR_TARGET), SendOptions.from_data(data)
+            message, kwargs.get(ATTR_TITLE), kwargs.get(ATTR_TARGET), SendOptions.from_data(data), data[ATTR_SEVERITY]
         )
         raise_for_failures(report)

@@ -1,32 +1,68 @@
-"""The one way out: every send is prepared, handed to the provider and reported here."""
+"""The one way out: every send is tried, kept while it waits, retried, handed over or given up here."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import random
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from homeassistant.core import HomeAssistant
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.event import async_call_later
+from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .api.base import OutboundSms, Outcome, Provider, Receipt, mask_target
+from .api.base import OutboundSms, Outcome, Provider, Receipt, Target, TargetKind, mask_target
 from .const import (
+    CONF_FALLBACK_ENTRY,
+    CONF_HANDOVER_MINUTES,
+    CONF_MAX_AGE_HOURS,
     CONF_PROVIDER,
     CONF_TARGET,
+    DEFAULT_HANDOVER_MINUTES,
+    DEFAULT_MAX_AGE_HOURS,
+    DEFAULT_SEVERITY,
     DOMAIN,
     EVENT_FAILED,
     LOGGER,
+    RETRY_INITIAL,
+    RETRY_JITTER,
+    RETRY_MAX,
+    SIGNAL_QUEUE_CHANGED,
     SIGNAL_SEND_REPORT,
     SUBENTRY_RECIPIENT,
 )
 from .data import SmsAlertsConfigEntry
 from .errors import validation_error
 from .message import MessageError, PreparedMessage, prepare
+
+STORAGE_VERSION = 1
+OPTION_NAMES = ("telegram", "telegram_only", "ring", "flash", "postpone", "gsm")
+# Repair issues an entry can raise; each clears after the next successful send
+ENTRY_ISSUES = ("no_api_permission", "ssl_error", "entry_rejected")
+
+
+def storage_key(entry_id: str) -> str:
+    """Name of an entry's outbox file in .storage."""
+    return f"{DOMAIN}.{entry_id}.outbox"
+
+
+async def async_remove_store(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete the outbox file of a removed entry."""
+    await Store[dict[str, Any]](hass, STORAGE_VERSION, storage_key(entry_id), private=True).async_remove()
+
+
+def _now() -> float:
+    """Return the current time as a timestamp (frozen in tests)."""
+    return dt_util.utcnow().timestamp()
 
 
 class SendStatus(StrEnum):
@@ -44,6 +80,13 @@ class ReportStatus(StrEnum):
     PARTIAL = "partial"
     FAILED = "failed"
     QUEUED = "queued"
+
+
+class Block(StrEnum):
+    """Why an entry sends nothing for now."""
+
+    AUTH = "auth"
+    CONFIG = "config"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,6 +108,91 @@ class SendOptions:
     def asked(self) -> set[str]:
         """Names of the options that are set."""
         return {name for name, value in vars(self).items() if value}
+
+    def to_stored(self) -> dict[str, Any]:
+        """Return the JSON form kept in the outbox file (only what is set)."""
+        stored: dict[str, Any] = {name: getattr(self, name) for name in self.asked()}
+        if self.postpone is not None:
+            stored["postpone"] = self.postpone.isoformat()
+        return stored
+
+    @classmethod
+    def from_stored(cls, data: Mapping[str, Any]) -> SendOptions:
+        """Read options back from the outbox file."""
+        values = {name: data[name] for name in OPTION_NAMES if name in data}
+        if "postpone" in values:
+            values["postpone"] = dt.datetime.fromisoformat(values["postpone"])
+        for name in ("telegram", "telegram_only", "ring", "flash"):
+            if not isinstance(values.get(name, False), bool):
+                raise TypeError(name)
+        return cls(**values)
+
+
+@dataclass(kw_only=True)
+class QueuedItem:
+    """One message to one target, as the outbox keeps it until it is delivered or given up."""
+
+    id: str
+    message_id: str
+    text: str
+    target: Target
+    options: SendOptions
+    parts: int
+    severity: str
+    created: float
+    attempts: int = 0
+    next_attempt: float = 0.0
+    last_error: str | None = None
+    visited: tuple[str, ...] = ()
+
+    def sms(self) -> OutboundSms:
+        """Return what the provider sends."""
+        return OutboundSms(
+            text=self.text,
+            telegram=self.options.telegram,
+            telegram_only=self.options.telegram_only,
+            ring=self.options.ring,
+            flash=self.options.flash,
+        )
+
+    def to_stored(self) -> dict[str, Any]:
+        """Return the JSON form kept in the outbox file."""
+        return {
+            "id": self.id,
+            "message_id": self.message_id,
+            "text": self.text,
+            "target": {"kind": str(self.target.kind), "value": self.target.value},
+            "options": self.options.to_stored(),
+            "parts": self.parts,
+            "severity": self.severity,
+            "created": self.created,
+            "attempts": self.attempts,
+            "next_attempt": self.next_attempt,
+            "last_error": self.last_error,
+            "visited": list(self.visited),
+        }
+
+    @classmethod
+    def from_stored(cls, data: Mapping[str, Any]) -> QueuedItem:
+        """Read an item back; raise KeyError, TypeError or ValueError on anything malformed."""
+        text, target = data["text"], data["target"]
+        if not isinstance(text, str) or not text or not isinstance(target["value"], str):
+            raise TypeError("text")
+        error = data.get("last_error")
+        return cls(
+            id=str(data["id"]),
+            message_id=str(data["message_id"]),
+            text=text,
+            target=Target(kind=TargetKind(target["kind"]), value=target["value"]),
+            options=SendOptions.from_stored(data.get("options", {})),
+            parts=int(data["parts"]),
+            severity=str(data.get("severity", DEFAULT_SEVERITY)),
+            created=float(data["created"]),
+            attempts=int(data.get("attempts", 0)),
+            next_attempt=float(data.get("next_attempt", 0.0)),
+            last_error=None if error is None else str(error),
+            visited=tuple(str(entry_id) for entry_id in data.get("visited", ())),
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,8 +218,10 @@ class TargetResult:
 
 @dataclass(frozen=True, kw_only=True)
 class SendReport:
-    """All results of one send, as the sensor and the action see them."""
+    """All results of one send, as the sensor and the action see them; item_ids run parallel to results."""
 
+    message_id: str
+    item_ids: tuple[str, ...]
     results: tuple[TargetResult, ...]
     time: dt.datetime = field(default_factory=dt_util.utcnow)
 
@@ -112,28 +242,101 @@ class SendReport:
         """Results that failed."""
         return [result for result in self.results if result.status is SendStatus.FAILED]
 
+    def with_result(self, item_id: str, result: TargetResult) -> SendReport:
+        """Return the report with one target's result replaced."""
+        results = tuple(
+            result if known == item_id else old for known, old in zip(self.item_ids, self.results, strict=True)
+        )
+        return replace(self, results=results)
 
-OPTION_NAMES = ("telegram", "telegram_only", "ring", "flash", "postpone", "gsm")
 
-# What each provider outcome means for the target and the entry.
-_STATUS: dict[Outcome, SendStatus] = {
-    Outcome.SENT: SendStatus.SENT,
-    Outcome.TRANSIENT: SendStatus.FAILED,
-    Outcome.TARGET: SendStatus.FAILED,
-    Outcome.AUTH: SendStatus.FAILED,
-    Outcome.CONFIG: SendStatus.FAILED,
-}
+def backoff(attempts: int, retry_after: float | None = None) -> float:
+    """Delay before the next try: the provider's Retry-After wins, else 30 s doubling to 30 min, with jitter."""
+    if retry_after is not None and retry_after > 0:
+        return min(retry_after, RETRY_MAX)
+    base = min(RETRY_MAX, RETRY_INITIAL * 2.0 ** max(attempts - 1, 0))
+    jitter: float = random.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER)  # noqa: S311 - jitter, not security
+    return base * jitter
 
 
 class Outbox:
-    """Prepares, sends and reports the messages of one entry."""
+    """Sends, keeps, retries and reports the messages of one entry; the only place retries live."""
 
     def __init__(self, hass: HomeAssistant, entry: SmsAlertsConfigEntry, provider: Provider) -> None:
-        """Bind the outbox to its entry and provider client."""
+        """Bind the outbox to its entry, its provider client and its file."""
         self._hass = hass
         self._entry = entry
         self._provider = provider
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, storage_key(entry.entry_id), private=True, atomic_writes=True
+        )
+        self._items: list[QueuedItem] = []
+        self._lock = asyncio.Lock()
+        self._block: Block | None = None
+        self._block_error: str | None = None
+        self._retry_at = 0.0
+        self._unsub_timer: CALLBACK_TYPE | None = None
+        self._closed = False
         self.last_report: SendReport | None = None
+
+    # Settings
+
+    @property
+    def max_age(self) -> float:
+        """Seconds a message may wait before it is given up."""
+        return float(self._entry.options.get(CONF_MAX_AGE_HOURS, DEFAULT_MAX_AGE_HOURS)) * 3600
+
+    @property
+    def handover_delay(self) -> float:
+        """Seconds a message waits here before the fallback entry takes it."""
+        return float(self._entry.options.get(CONF_HANDOVER_MINUTES, DEFAULT_HANDOVER_MINUTES)) * 60
+
+    @property
+    def items(self) -> list[QueuedItem]:
+        """The waiting messages, oldest first (a copy)."""
+        return list(self._items)
+
+    @property
+    def block(self) -> Block | None:
+        """Why the entry sends nothing for now, if it does not."""
+        return self._block
+
+    # Life cycle
+
+    async def async_load(self) -> None:
+        """Read the waiting messages; skip what cannot be read, loudly; then start draining."""
+        stored = await self._store.async_load()
+        raw_items: Any = stored.get("items", []) if isinstance(stored, dict) else None
+        if raw_items is None or not isinstance(raw_items, list):
+            if stored is not None:
+                LOGGER.error("The outbox of %s holds no list of messages; it starts empty", self._entry.title)
+            raw_items = []
+        skipped = 0
+        for raw in raw_items:
+            try:
+                item = QueuedItem.from_stored(raw)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                skipped += 1
+            else:
+                # A restart or reload may have fixed what failed: try again at once
+                item.next_attempt = 0.0
+                self._items.append(item)
+        if skipped:
+            LOGGER.error("Skipped %s unreadable message(s) in the outbox of %s", skipped, self._entry.title)
+        if self._items:
+            LOGGER.info("%s has %s message(s) waiting; sending them now", self._entry.title, len(self._items))
+        self._queue_changed()
+        self._schedule()
+
+    async def async_unload(self) -> None:
+        """Stop retrying and write the waiting messages at once."""
+        self._closed = True
+        if self._unsub_timer is not None:
+            self._unsub_timer()
+            self._unsub_timer = None
+        await self._async_save()
+
+    # Sending
 
     def recipients(self) -> list[str]:
         """Targets of all the entry's recipients."""
@@ -172,79 +375,321 @@ class Outbox:
             raise validation_error(err) from err
 
     async def async_submit(
-        self, message: str, title: str | None, targets: Iterable[str] | None, options: SendOptions
+        self,
+        message: str,
+        title: str | None,
+        targets: Iterable[str] | None,
+        options: SendOptions,
+        severity: str = DEFAULT_SEVERITY,
     ) -> SendReport:
         """Prepare and send: the entry point of the action and both notify paths."""
-        return await self.async_send(self.prepare(message, title, targets, options), options)
+        return await self.async_send(self.prepare(message, title, targets, options), options, severity)
 
-    async def async_send(self, prepared: PreparedMessage, options: SendOptions) -> SendReport:
+    async def async_send(
+        self, prepared: PreparedMessage, options: SendOptions, severity: str = DEFAULT_SEVERITY
+    ) -> SendReport:
         """Send a prepared message to its targets and report the outcome of each."""
-        sms = OutboundSms(
-            text=prepared.text,
-            telegram=options.telegram,
-            telegram_only=options.telegram_only,
-            ring=options.ring,
-            flash=options.flash,
-        )
+        now = _now()
+        message_id = uuid.uuid4().hex
+        items = [
+            QueuedItem(
+                id=uuid.uuid4().hex,
+                message_id=message_id,
+                text=prepared.text,
+                target=target,
+                options=options,
+                parts=prepared.info.parts,
+                severity=severity,
+                created=now,
+                visited=(self._entry.entry_id,),
+            )
+            for target in prepared.targets
+        ]
         LOGGER.debug(
             "Sending %s %s part(s) to %s",
             prepared.info.encoding,
             prepared.info.parts,
             ", ".join(mask_target(target) for target in prepared.targets),
         )
-        receipts = await self._provider.async_send(sms, prepared.targets)
-        self._handle_entry_state(receipts)
-        report = SendReport(results=tuple(self._result(receipt, prepared.info.parts) for receipt in receipts))
-        for result in report.failed:
-            self._give_up(result, prepared.text)
+        results = await self._async_take(items)
+        report = SendReport(
+            message_id=message_id,
+            item_ids=tuple(item.id for item in items),
+            results=tuple(results[item.id] for item in items),
+        )
         self.last_report = report
         async_dispatcher_send(self._hass, SIGNAL_SEND_REPORT.format(self._entry.entry_id), report)
         return report
 
-    def _result(self, receipt: Receipt, parts: int) -> TargetResult:
-        """Turn a provider receipt into the result users see."""
+    async def async_take_over(self, items: Sequence[QueuedItem]) -> list[TargetResult]:
+        """Take messages another entry could not deliver, as its fallback."""
+        taken: list[QueuedItem] = []
+        results: dict[str, TargetResult] = {}
+        for item in items:
+            moved = replace(
+                item,
+                attempts=0,
+                next_attempt=0.0,
+                last_error=None,
+                visited=(*item.visited, self._entry.entry_id),
+            )
+            if item.target.kind not in self._provider.target_kinds:
+                error = f"{self._entry.title} cannot send to {item.target.kind} targets"
+                results[item.id] = await self._async_fail(moved, error)
+            else:
+                taken.append(moved)
+        if taken:
+            LOGGER.info("%s takes over %s message(s) as fallback", self._entry.title, len(taken))
+            results.update(await self._async_take(taken))
+        return [results[item.id] for item in items]
+
+    async def _async_take(self, items: list[QueuedItem]) -> dict[str, TargetResult]:
+        """Try new items at once, unless the entry is blocked or their target has messages waiting."""
+        results: dict[str, TargetResult] = {}
+        async with self._lock:
+            if self._block is Block.AUTH:
+                # Refused credentials are never tried again before reauth: new messages go elsewhere at once
+                for item in items:
+                    results[item.id] = await self._async_fail(item, self._block_error or str(self._block))
+                return results
+            waiting = {queued.target for queued in self._items}
+            direct = [item for item in items if item.target not in waiting]
+            for item in items:
+                if item.target in waiting:
+                    item.last_error = "waiting behind earlier messages to this target"
+                    self._items.append(item)
+                    results[item.id] = self._result(item, SendStatus.QUEUED, item.last_error)
+            if direct:
+                receipts = await self._provider.async_send(direct[0].sms(), [item.target for item in direct])
+                for item, receipt in zip(direct, receipts, strict=True):
+                    results[item.id] = await self._async_handle(item, receipt, queued=False)
+            if any(result.status is SendStatus.QUEUED for result in results.values()):
+                await self._async_save()
+                self._queue_changed()
+                self._schedule()
+        return results
+
+    async def _async_handle(self, item: QueuedItem, receipt: Receipt, *, queued: bool) -> TargetResult:
+        """Act on one provider answer; `queued` tells whether the item is in the outbox already."""
+        outcome = receipt.outcome
+        error = receipt.error or str(outcome)
+        if outcome is Outcome.SENT:
+            self._on_success()
+            if queued:
+                self._items.remove(item)
+            return self._result(item, SendStatus.SENT, None)
+        if outcome is Outcome.TRANSIENT:
+            item.attempts += 1
+            item.last_error = error
+            item.next_attempt = _now() + backoff(item.attempts, receipt.retry_after)
+            self._retry_at = max(self._retry_at, item.next_attempt)
+            if not queued:
+                self._items.append(item)
+            LOGGER.info(
+                "%s: message to %s queued after try %s (%s); next try in %.0f s",
+                self._entry.title,
+                mask_target(item.target),
+                item.attempts,
+                error,
+                item.next_attempt - _now(),
+            )
+            return self._result(item, SendStatus.QUEUED, error)
+        if outcome in (Outcome.AUTH, Outcome.CONFIG):
+            self._set_block(Block.AUTH if outcome is Outcome.AUTH else Block.CONFIG, receipt)
+            if queued:
+                # Waits without requests until the credentials or the account are fixed
+                item.last_error = error
+                return self._result(item, SendStatus.QUEUED, error)
+        if queued:
+            self._items.remove(item)
+        return await self._async_fail(item, error)
+
+    async def _async_fail(self, item: QueuedItem, error: str) -> TargetResult:
+        """Hand a message this entry cannot deliver to the fallback entry; give it up where none can."""
+        fallback = self._fallback(item)
+        if fallback is not None:
+            LOGGER.info(
+                "%s hands the message to %s over to %s (%s)",
+                self._entry.title,
+                mask_target(item.target),
+                fallback._entry.title,  # noqa: SLF001 - outboxes of one integration
+                error,
+            )
+            return (await fallback.async_take_over([item]))[0]
+        self._give_up(item, error)
+        return self._result(item, SendStatus.FAILED, error)
+
+    def _fallback(self, item: QueuedItem) -> Outbox | None:
+        """Return the loaded fallback entry's outbox, unless the message has been there already."""
+        fallback_id = self._entry.options.get(CONF_FALLBACK_ENTRY)
+        if not fallback_id or fallback_id in item.visited:
+            return None
+        entry: SmsAlertsConfigEntry | None = self._hass.config_entries.async_get_entry(fallback_id)
+        if entry is None or entry.domain != DOMAIN or entry.state is not ConfigEntryState.LOADED:
+            LOGGER.warning("The fallback of %s is not loaded; it cannot take over", self._entry.title)
+            return None
+        return entry.runtime_data.outbox
+
+    def _result(self, item: QueuedItem, status: SendStatus, error: str | None) -> TargetResult:
+        """Build the result of one target as this entry reports it."""
         return TargetResult(
-            target=str(receipt.target),
-            status=_STATUS[receipt.outcome],
-            provider=self._provider.key,
-            error=receipt.error,
-            parts=parts,
+            target=str(item.target), status=status, provider=self._provider.key, error=error, parts=item.parts
         )
 
-    def _handle_entry_state(self, receipts: Sequence[Receipt]) -> None:
-        """Start reauth on refused credentials; raise or clear the repair issue of a misconfigured account."""
-        outcomes = {receipt.outcome: receipt for receipt in receipts}
-        if Outcome.AUTH in outcomes:
-            LOGGER.warning("%s refused the credentials; reauthentication started", self._entry.title)
+    def _give_up(self, item: QueuedItem, error: str) -> None:
+        """Log a message given up for good once, and fire the event automations escalate on."""
+        LOGGER.warning("Message to %s via %s failed: %s", mask_target(item.target), self._entry.title, error)
+        self._hass.bus.async_fire(
+            EVENT_FAILED,
+            {"entry_id": self._entry.entry_id, "target": str(item.target), "message": item.text, "error": error},
+        )
+
+    # Entry state
+
+    def _set_block(self, block: Block, receipt: Receipt) -> None:
+        """Stop sending: start reauth for refused credentials, raise a repair issue for an unusable account."""
+        first = self._block is None
+        self._block = block
+        self._block_error = receipt.error
+        if block is Block.AUTH:
+            if first:
+                LOGGER.warning("%s refused the credentials; reauthentication started", self._entry.title)
             self._entry.async_start_reauth(self._hass)
-        config = outcomes.get(Outcome.CONFIG)
-        if config is not None:
-            ir.async_create_issue(
-                self._hass,
-                DOMAIN,
-                self._issue_id(config.error_key),
-                is_fixable=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key=config.error_key or "entry_rejected",
-                translation_placeholders={"entry": self._entry.title, "error": config.error or ""},
-            )
-        if Outcome.SENT in outcomes:
-            for key in ("no_api_permission", "ssl_error", "entry_rejected"):
-                ir.async_delete_issue(self._hass, DOMAIN, self._issue_id(key))
+            return
+        # An account fixed on the device side is found by one try per retry cap, never more often
+        self._retry_at = _now() + RETRY_MAX
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            self._issue_id(receipt.error_key),
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=receipt.error_key if receipt.error_key in ENTRY_ISSUES else "entry_rejected",
+            translation_placeholders={"entry": self._entry.title, "error": receipt.error or ""},
+        )
+
+    def _on_success(self) -> None:
+        """Clear the entry's block and repair issues after a success, and let waiting messages follow."""
+        waited = self._block is not None or self._retry_at
+        self._block = None
+        self._block_error = None
+        self._retry_at = 0.0
+        if waited:
+            self._schedule()
+        for key in ENTRY_ISSUES:
+            ir.async_delete_issue(self._hass, DOMAIN, self._issue_id(key))
 
     def _issue_id(self, key: str | None) -> str:
         """One repair issue per entry and cause."""
-        return f"{self._entry.entry_id}_{key or 'entry_rejected'}"
+        return f"{self._entry.entry_id}_{key if key in ENTRY_ISSUES else 'entry_rejected'}"
 
-    def _give_up(self, result: TargetResult, text: str) -> None:
-        """Log a failed target once and fire the event automations escalate on."""
-        LOGGER.warning("Message to %s via %s failed: %s", mask_target(result.target), self._entry.title, result.error)
-        self._hass.bus.async_fire(
-            EVENT_FAILED,
-            {
-                "entry_id": self._entry.entry_id,
-                "target": result.target,
-                "message": text,
-                "error": result.error,
-            },
+    # Draining
+
+    @callback
+    def _schedule(self, minimum: float = 0.0) -> None:
+        """Drain now if something is due, else wake at the next moment something will be."""
+        if self._unsub_timer is not None:
+            self._unsub_timer()
+            self._unsub_timer = None
+        if self._closed or not self._items:
+            return
+        delay = max(minimum, self._next_wake() - _now())
+        if delay <= 0:
+            self._start_drain()
+        else:
+            self._unsub_timer = async_call_later(self._hass, delay, self._async_wake)
+
+    def _next_wake(self) -> float:
+        """Earliest time a try, a hand-over or an expiry is due."""
+        moments = [item.created + self.max_age for item in self._items]
+        moments += [item.created + self.handover_delay for item in self._items if self._fallback(item)]
+        if self._block is not Block.AUTH:
+            heads = self._heads()
+            moments += [max(item.next_attempt, self._retry_at) for item in heads]
+        return min(moments)
+
+    def _heads(self) -> list[QueuedItem]:
+        """Return the oldest waiting message of each target: only it may be tried (order per target)."""
+        heads: dict[Target, QueuedItem] = {}
+        for item in self._items:
+            heads.setdefault(item.target, item)
+        return list(heads.values())
+
+    @callback
+    def _async_wake(self, _now_dt: dt.datetime) -> None:
+        """Start a drain pass when the timer fires."""
+        self._unsub_timer = None
+        self._start_drain()
+
+    @callback
+    def _start_drain(self) -> None:
+        """Run a drain pass in the background."""
+        self._entry.async_create_background_task(
+            self._hass, self.async_drain(), f"{DOMAIN} outbox {self._entry.entry_id}"
         )
+
+    async def async_drain(self) -> None:
+        """Expire, hand over, then try every due message, oldest first per target, until none is due."""
+        try:
+            await self._async_expire_and_hand_over()
+            while not self._closed:
+                async with self._lock:
+                    group = self._due_group()
+                    if not group:
+                        break
+                    receipts = await self._provider.async_send(group[0].sms(), [item.target for item in group])
+                    handled = [
+                        (item, await self._async_handle(item, receipt, queued=True))
+                        for item, receipt in zip(group, receipts, strict=True)
+                    ]
+                for item, result in handled:
+                    self._update_report(item, result)
+                self._queue_changed()
+        finally:
+            await self._async_save()
+            # Never spin: whatever is left waits at least a second
+            self._schedule(minimum=1.0)
+
+    def _due_group(self) -> list[QueuedItem]:
+        """Due heads of one message: they go in one provider call."""
+        now = _now()
+        if self._block is Block.AUTH or now < self._retry_at:
+            return []
+        due = [item for item in self._heads() if item.next_attempt <= now]
+        if not due:
+            return []
+        return [item for item in due if item.message_id == due[0].message_id]
+
+    async def _async_expire_and_hand_over(self) -> None:
+        """Give up messages past their lifetime; hand long-waiting ones to the fallback."""
+        now = _now()
+        expired = [item for item in self._items if item.created + self.max_age <= now]
+        for item in expired:
+            self._items.remove(item)
+            error = f"not delivered within {self.max_age / 3600:g} h: {item.last_error}"
+            self._give_up(item, error)
+            self._update_report(item, self._result(item, SendStatus.FAILED, error))
+        waited = [item for item in self._items if item.created + self.handover_delay <= now and self._fallback(item)]
+        for item in waited:
+            self._items.remove(item)
+            result = await self._async_fail(item, item.last_error or "waited too long")
+            self._update_report(item, result)
+        if expired or waited:
+            self._queue_changed()
+
+    def _update_report(self, item: QueuedItem, result: TargetResult) -> None:
+        """Let the last report follow a message that was delivered, handed over or given up later."""
+        report = self.last_report
+        if report is None or item.id not in report.item_ids or result.status is SendStatus.QUEUED:
+            return
+        self.last_report = report.with_result(item.id, result)
+        async_dispatcher_send(self._hass, SIGNAL_SEND_REPORT.format(self._entry.entry_id), self.last_report)
+
+    @callback
+    def _queue_changed(self) -> None:
+        """Tell the queue sensor."""
+        async_dispatcher_send(self._hass, SIGNAL_QUEUE_CHANGED.format(self._entry.entry_id), len(self._items))
+
+    async def _async_save(self) -> None:
+        """Write the waiting messages now: a crash a second later must not lose them."""
+        await self._store.async_save({"items": [item.to_stored() for item in self._items]})

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.components.sensor import SensorDeviceClass, SensorEntity
+from homeassistant.components.sensor import SensorDeviceClass, SensorEntity, SensorStateClass
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
-from .const import SIGNAL_SEND_REPORT
+from .const import SIGNAL_QUEUE_CHANGED, SIGNAL_SEND_REPORT
 from .data import SmsAlertsConfigEntry
 from .entity import account_device
 from .outbox import ReportStatus, SendReport
@@ -31,7 +31,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the entry's sensors."""
-    async_add_entities([LastSendStatusSensor(entry)])
+    async_add_entities([LastSendStatusSensor(entry), QueuedMessagesSensor(entry)])
 
 
 class LastSendStatusSensor(SensorEntity, RestoreEntity):
@@ -74,4 +74,34 @@ class LastSendStatusSensor(SensorEntity, RestoreEntity):
             ATTR_TIME: report.time.isoformat(),
             ATTR_PARTS: max((result.parts for result in report.results), default=0),
         }
+        self.async_write_ha_state()
+
+
+class QueuedMessagesSensor(SensorEntity):
+    """How many messages wait in the entry's outbox."""
+
+    _attr_has_entity_name = True
+    _attr_translation_key = "queued_messages"
+    _attr_should_poll = False
+    _attr_state_class = SensorStateClass.MEASUREMENT
+    _attr_native_unit_of_measurement = "messages"
+
+    def __init__(self, entry: SmsAlertsConfigEntry) -> None:
+        """Attach the sensor to the account device."""
+        self._entry = entry
+        self._attr_unique_id = f"{entry.entry_id}_queued_messages"
+        self._attr_device_info = account_device(entry)
+        self._attr_native_value = len(entry.runtime_data.outbox.items)
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the outbox."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(self.hass, SIGNAL_QUEUE_CHANGED.format(self._entry.entry_id), self._async_changed)
+        )
+
+    @callback
+    def _async_changed(self, count: int) -> None:
+        """Show the new count."""
+        self._attr_native_value = count
         self.async_write_ha_state()

@@ -99,6 +99,7 @@ async def _async_send(call: ServiceCall) -> ServiceResponse:
         call.data.get(ATTR_TITLE),
         call.data.get(ATTR_TARGET),
         SendOptions.from_data(call.data),
+        call.data[ATTR_SEVERITY],
     )
     # Partial failures are returned to a caller who asked for the results; otherwise they must not pass silently
     if len(report.failed) == len(report.results) or not call.return_response:

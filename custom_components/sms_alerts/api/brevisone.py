@@ -148,7 +148,12 @@ class BrevisOneProvider(Provider):
         rule = classify(status, body)
         if rule.error is not None and rule.key != "parameter_miss":
             raise rule.error(self._reason(status, body), key=rule.key)
-        return AccountInfo(unique_id=f"{self.host}:{self._username}".lower(), title=f"SMS Gateway {self.host}")
+        return self.identity()
+
+    def identity(self) -> AccountInfo:
+        """One account is the API user on one gateway address (a non-default port included)."""
+        netloc = self.host if self._base.is_default_port() else f"{self.host}:{self._base.port}"
+        return AccountInfo(unique_id=f"{self._username}@{netloc}".lower(), title=f"SMS Gateway {netloc}")
 
     async def async_send_one(self, sms: OutboundSms, target: Target) -> Receipt:
         """POST one message to one recipient."""

@@ -1,0 +1,469 @@
+"""The outbox: nothing lost, nothing silent. Faults, restarts, revoked logins, expiry, fallback, races."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from freezegun import freeze_time
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_fire_time_changed,
+)
+
+from custom_components.sms_alerts.const import DOMAIN, RETRY_MAX
+from custom_components.sms_alerts.outbox import backoff, storage_key
+from simulators.base import Fault
+
+from .conftest import RECIPIENT, RunningSimulator, gateway_entry_for, send
+
+SENSOR = "sensor.sms_gateway_127_0_0_1_last_send_status"
+QUEUE_SENSOR = "sensor.sms_gateway_127_0_0_1_queued_messages"
+
+
+async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
+    """Let simulated time pass and run what fell due."""
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def stored(hass_storage: dict[str, Any], entry: MockConfigEntry) -> list[dict[str, Any]]:
+    """The messages in an entry's outbox file."""
+    return list(hass_storage.get(storage_key(entry.entry_id), {}).get("data", {}).get("items", []))
+
+
+def state(hass: HomeAssistant, entity_id: str) -> str:
+    """Read a state that must exist."""
+    current = hass.states.get(entity_id)
+    assert current is not None
+    return current.state
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        (Fault.HTTP_503, "HTTP 503: Service Unavailable"),
+        (Fault.HTML_500, "HTTP 500 from the SMS Gateway"),
+        (Fault.RESET, "cannot reach the device (ServerDisconnectedError)"),
+    ],
+)
+async def test_fault_queues_then_delivers_exactly_once(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    fault: Fault,
+    error: str,
+) -> None:
+    """Queued and on disk before the action returns; delivered once after recovery; sensors follow."""
+    monkeypatch.setattr(loaded_gateway.runtime_data.provider, "_timeout", 0.2)
+    gateway.sim.fail(fault, delay=1)
+    response = await send(hass, loaded_gateway, message="Freezer warm")
+    assert response["results"] == [
+        {"target": RECIPIENT, "status": "queued", "provider": "sms_gateway", "error": error, "parts": 1}
+    ]
+    assert [item["text"] for item in stored(hass_storage, loaded_gateway)] == ["Freezer warm"]
+    assert state(hass, SENSOR) == "queued"
+    assert state(hass, QUEUE_SENSOR) == "1"
+    gateway.sim.recover()
+    await advance(hass, freezer, 20)
+    assert gateway.sim.messages == []  # the first retry is 30 s ± 20 % away
+    await advance(hass, freezer, 20)
+    await advance(hass, freezer, RETRY_MAX)
+    assert [m.text for m in gateway.sim.messages] == ["Freezer warm"]
+    assert stored(hass_storage, loaded_gateway) == []
+    assert state(hass, SENSOR) == "sent"
+    assert state(hass, QUEUE_SENSOR) == "0"
+
+
+async def test_timeout_queues_then_delivers_once(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No answer in time: queued with the duplicate warning, delivered once later.
+
+    The time is frozen only after the timeout, which needs the event loop's clock to run.
+    """
+    monkeypatch.setattr(loaded_gateway.runtime_data.provider, "_timeout", 0.2)
+    gateway.sim.fail(Fault.SLOW, times=1, delay=1)
+    response = await send(hass, loaded_gateway, message="x")
+    assert response["results"][0]["status"] == "queued"
+    assert response["results"][0]["error"] == (
+        "no answer within 0.2 s (the message may have been taken: a duplicate is possible)"
+    )
+    with freeze_time(dt_util.utcnow() + timedelta(seconds=40)):
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert [m.text for m in gateway.sim.messages] == ["x"]
+    assert loaded_gateway.runtime_data.outbox.items == []
+
+
+async def test_gateway_408_is_queued(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """The gateway's own timeout answer is retried."""
+    gateway.sim.answer_408 = True
+    response = await send(hass, loaded_gateway, message="x")
+    assert response["results"][0]["status"] == "queued"
+    assert response["results"][0]["error"].startswith("HTTP 408: FAILED - Timeout")
+    gateway.sim.answer_408 = False
+    await advance(hass, freezer, 40)
+    assert len(gateway.sim.messages) == 1
+
+
+async def test_queued_send_does_not_raise(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """A queued message is not a failure: notify and the action without response return quietly."""
+    gateway.sim.fail(Fault.HTTP_503)
+    await hass.services.async_call(
+        "notify", "send_message", {"entity_id": "notify.on_call", "message": "x"}, blocking=True
+    )
+    await hass.services.async_call(
+        DOMAIN, "send", {"config_entry_id": loaded_gateway.entry_id, "message": "y"}, blocking=True
+    )
+    assert len(loaded_gateway.runtime_data.outbox.items) == 2
+
+
+async def test_backoff_spaces_retries_out(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """A gateway down for an hour gets a handful of tries, not hundreds."""
+    gateway.sim.fail(Fault.HTTP_503)
+    await send(hass, loaded_gateway, message="x")
+    for _ in range(60):
+        await advance(hass, freezer, 60)
+    tries = len(gateway.sim.requests) - 1  # the start-up credential check came first
+    assert 5 <= tries <= 9
+    item = loaded_gateway.runtime_data.outbox.items[0]
+    assert item.attempts == tries
+
+
+def test_backoff_doubles_to_the_cap_and_honours_retry_after() -> None:
+    """30 s doubling to 30 min with ±20 % jitter; a provider's Retry-After wins."""
+    for attempts, base in ((1, 30), (2, 60), (3, 120), (7, 1800), (20, 1800)):
+        assert base * 0.8 <= backoff(attempts) <= base * 1.2
+    assert backoff(1, retry_after=90) == 90
+    assert backoff(1, retry_after=99999) == RETRY_MAX
+
+
+async def test_messages_to_one_target_keep_their_order(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """A new message to a target with messages waiting queues behind them; other targets go at once."""
+    gateway.sim.fail(Fault.HTTP_503, times=1)
+    first = await send(hass, loaded_gateway, message="first")
+    second = await send(hass, loaded_gateway, message="second")
+    other = await send(hass, loaded_gateway, message="other", target=["group:Oncall"])
+    assert [r["results"][0]["status"] for r in (first, second, other)] == ["queued", "queued", "sent"]
+    assert second["results"][0]["error"] == "waiting behind earlier messages to this target"
+    await advance(hass, freezer, 40)
+    assert [m.text for m in gateway.sim.messages] == ["other", "first", "second"]
+
+
+async def test_restart_with_messages_waiting(
+    hass: HomeAssistant, gateway_entry: MockConfigEntry, gateway: RunningSimulator, hass_storage: dict[str, Any]
+) -> None:
+    """Messages on disk go out as soon as the entry is up again."""
+    hass_storage[storage_key(gateway_entry.entry_id)] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": storage_key(gateway_entry.entry_id),
+        "data": {
+            "items": [
+                {
+                    "id": "a",
+                    "message_id": "m",
+                    "text": "UPS on battery",
+                    "target": {"kind": "number", "value": RECIPIENT},
+                    "options": {"flash": True},
+                    "parts": 1,
+                    "severity": "critical",
+                    "created": 1.8e9,
+                    "attempts": 3,
+                    "next_attempt": 2e9,
+                    "last_error": "HTTP 503",
+                    "visited": [gateway_entry.entry_id],
+                }
+            ]
+        },
+    }
+    hass.config.country = "DE"
+    gateway_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(gateway_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [(m.text, m.options["flash"]) for m in gateway.sim.messages] == [("UPS on battery", True)]
+    assert stored(hass_storage, gateway_entry) == []
+
+
+async def test_reload_keeps_and_resumes_the_queue(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator, hass_storage: dict[str, Any]
+) -> None:
+    """A reload writes the queue and the reloaded entry sends it at once."""
+    gateway.sim.fail(Fault.HTTP_503)
+    await send(hass, loaded_gateway, message="x")
+    await send(hass, loaded_gateway, message="y", target=["group:Oncall"])
+    assert await hass.config_entries.async_unload(loaded_gateway.entry_id)
+    assert len(stored(hass_storage, loaded_gateway)) == 2
+    gateway.sim.recover()
+    assert await hass.config_entries.async_setup(loaded_gateway.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert sorted(m.text for m in gateway.sim.messages) == ["x", "y"]
+    assert stored(hass_storage, loaded_gateway) == []
+
+
+@pytest.mark.parametrize(
+    ("data", "log"),
+    [
+        ({"items": "nonsense"}, "holds no list of messages"),
+        ({"items": [{"text": "no target"}, 42, None, {"id": "x"}]}, "Skipped 4 unreadable message(s)"),
+        ([1, 2, 3], "holds no list of messages"),
+    ],
+)
+async def test_foreign_or_corrupt_store_is_logged_and_skipped(
+    hass: HomeAssistant,
+    gateway_entry: MockConfigEntry,
+    gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+    data: Any,
+    log: str,
+) -> None:
+    """Unreadable data never stops the entry; what can be read is kept."""
+    hass_storage[storage_key(gateway_entry.entry_id)] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": storage_key(gateway_entry.entry_id),
+        "data": data,
+    }
+    gateway_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(gateway_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert log in caplog.text
+    assert (await send(hass, gateway_entry, message="x"))["results"][0]["status"] == "sent"
+
+
+async def test_revoked_login_waits_for_reauth_without_hammering(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """401: reauth starts, queued messages wait without requests, new ones fail at once; reauth sends them."""
+    gateway.sim.fail(Fault.HTTP_503, times=1)
+    await send(hass, loaded_gateway, message="queued before")
+    gateway.sim.users["apiuser"].password = "rotated"
+    await advance(hass, freezer, 40)
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]
+    requests_at_401 = len(gateway.sim.requests)
+    events = async_capture_events(hass, "sms_alerts_failed")
+    with pytest.raises(HomeAssistantError, match="group:Oncall: HTTP 401: 401 Unauthorized"):
+        await send(hass, loaded_gateway, message="new", target=["group:Oncall"])
+    for _ in range(24):
+        await advance(hass, freezer, 300)
+    assert len(gateway.sim.requests) - requests_at_401 <= 1
+    assert [e.data["message"] for e in events] == ["new"]
+    assert [item.text for item in loaded_gateway.runtime_data.outbox.items] == ["queued before"]
+    result = await hass.config_entries.flow.async_configure(
+        flows[0]["flow_id"], {"username": "apiuser", "password": "rotated"}
+    )
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [m.text for m in gateway.sim.messages] == ["queued before"]
+
+
+async def test_lost_api_right_lets_queued_messages_wait_and_probes_rarely(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """403 while draining: repair issue; one probe per 30 min; a new success sends the queue."""
+    gateway.sim.fail(Fault.HTTP_503, times=1)
+    await send(hass, loaded_gateway, message="waiting")
+    gateway.sim.users["apiuser"].api_access = False
+    await advance(hass, freezer, 40)
+    issue_id = f"{loaded_gateway.entry_id}_no_api_permission"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    before = len(gateway.sim.requests)
+    for _ in range(12):
+        await advance(hass, freezer, 300)
+    assert len(gateway.sim.requests) - before <= 3
+    gateway.sim.users["apiuser"].api_access = True
+    assert (await send(hass, loaded_gateway, message="new", target=["group:Oncall"]))["results"][0]["status"] == "sent"
+    await advance(hass, freezer, 1)
+    assert [m.text for m in gateway.sim.messages] == ["new", "waiting"]
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_lifetime_expiry_fires_failed(
+    hass: HomeAssistant, gateway_entry: MockConfigEntry, gateway: RunningSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """A message not delivered within its lifetime is given up: event, sensor, and gone from the queue."""
+    entry = gateway_entry_for(gateway, options={"max_age_hours": 1})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    events = async_capture_events(hass, "sms_alerts_failed")
+    gateway.sim.fail(Fault.HTTP_503)
+    await send(hass, entry, message="Freezer warm")
+    for _ in range(7):
+        await advance(hass, freezer, 600)
+    assert [(e.data["target"], e.data["message"]) for e in events] == [(RECIPIENT, "Freezer warm")]
+    assert events[0].data["error"] == "not delivered within 1 h: HTTP 503: Service Unavailable"
+    assert entry.runtime_data.outbox.items == []
+    assert state(hass, SENSOR) == "failed"
+
+
+async def setup_pair(
+    hass: HomeAssistant, primary_sim: RunningSimulator, fallback_sim: RunningSimulator, **options: Any
+) -> tuple[MockConfigEntry, MockConfigEntry]:
+    """A primary entry falling back to a second one."""
+    fallback = gateway_entry_for(fallback_sim, title="Fallback gateway")
+    fallback.add_to_hass(hass)
+    primary = gateway_entry_for(primary_sim, options={"fallback_entry": fallback.entry_id, **options})
+    primary.add_to_hass(hass)
+    hass.config.country = "DE"
+    assert await hass.config_entries.async_setup(fallback.entry_id)  # sets up every entry of the domain
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return primary, fallback
+
+
+async def test_fallback_takes_a_permanent_failure(
+    hass: HomeAssistant, gateway: RunningSimulator, second_gateway: RunningSimulator
+) -> None:
+    """A target refused by the primary is sent by the fallback; no failure event."""
+    primary, _ = await setup_pair(hass, gateway, second_gateway)
+    gateway.sim.groups.pop("1")
+    events = async_capture_events(hass, "sms_alerts_failed")
+    response = await send(hass, primary, message="x", target=["group:Oncall", RECIPIENT])
+    assert [r["status"] for r in response["results"]] == ["sent", "sent"]
+    assert [m.to for m in gateway.sim.messages] == ["00491701234567"]
+    assert [m.to for m in second_gateway.sim.messages] == ["group:Oncall"]
+    assert events == []
+
+
+async def test_fallback_takes_over_after_refused_login(
+    hass: HomeAssistant, gateway: RunningSimulator, second_gateway: RunningSimulator
+) -> None:
+    """Refused credentials hand the message over at once."""
+    primary, _ = await setup_pair(hass, gateway, second_gateway)
+    gateway.sim.users["apiuser"].password = "rotated"
+    response = await send(hass, primary, message="x")
+    assert response["results"][0]["status"] == "sent"
+    assert [m.text for m in second_gateway.sim.messages] == ["x"]
+
+
+async def test_fallback_takes_over_after_the_handover_delay(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A message still queued after the hand-over delay moves to the fallback; the primary forgets it."""
+    primary, _ = await setup_pair(hass, gateway, second_gateway, handover_minutes=5)
+    gateway.sim.fail(Fault.HTTP_503)
+    assert (await send(hass, primary, message="UPS on battery"))["results"][0]["status"] == "queued"
+    for _ in range(4):
+        await advance(hass, freezer, 60)
+    assert second_gateway.sim.messages == []
+    await advance(hass, freezer, 90)
+    assert [m.text for m in second_gateway.sim.messages] == ["UPS on battery"]
+    assert primary.runtime_data.outbox.items == []
+    assert state(hass, SENSOR) == "sent"
+    gateway.sim.recover()
+    await advance(hass, freezer, RETRY_MAX)
+    assert gateway.sim.messages == []
+
+
+async def test_both_entries_refuse_then_one_event(
+    hass: HomeAssistant, gateway: RunningSimulator, second_gateway: RunningSimulator
+) -> None:
+    """When the fallback refuses too, the message is given up once, by the last entry tried."""
+    primary, fallback = await setup_pair(hass, gateway, second_gateway)
+    gateway.sim.groups.clear()
+    second_gateway.sim.groups.clear()
+    events = async_capture_events(hass, "sms_alerts_failed")
+    response = await send(hass, primary, message="x", target=["group:Oncall", RECIPIENT])
+    assert [r["status"] for r in response["results"]] == ["failed", "sent"]
+    await hass.async_block_till_done()
+    assert [(e.data["entry_id"], e.data["target"]) for e in events] == [(fallback.entry_id, "group:Oncall")]
+
+
+async def test_options_refuse_loops_and_allow_chains(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+) -> None:
+    """A→B exists: B→A is refused; B→C is fine, and then C→A is refused."""
+    a, b = await setup_pair(hass, gateway, second_gateway)
+    c = MockConfigEntry(domain=DOMAIN, title="C", data=a.data, unique_id="c")
+    c.add_to_hass(hass)
+
+    async def choose(entry: MockConfigEntry, fallback: str | None) -> dict[str, Any]:
+        result = await hass.config_entries.options.async_init(entry.entry_id)
+        assert result["step_id"] == "init"
+        options: dict[str, Any] = {"handover_minutes": 10, "max_age_hours": 24}
+        if fallback is not None:
+            options["fallback_entry"] = fallback
+        return dict(await hass.config_entries.options.async_configure(result["flow_id"], options))
+
+    assert (await choose(b, a.entry_id))["errors"] == {"fallback_entry": "fallback_loop"}
+    assert (await choose(b, c.entry_id))["type"] == "create_entry"
+    assert (await choose(c, a.entry_id))["errors"] == {"fallback_entry": "fallback_loop"}
+    assert (await choose(c, None))["type"] == "create_entry"
+    assert c.options["fallback_entry"] == ""
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_racing_sends_while_draining_lose_and_duplicate_nothing(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """Sends racing a drain: every message arrives exactly once, in order per target."""
+    gateway.sim.fail(Fault.HTTP_503, times=1)
+    await send(hass, loaded_gateway, message="m0")
+    for i in range(1, 4):
+        await send(hass, loaded_gateway, message=f"m{i}")
+    freezer.tick(timedelta(seconds=40))
+    outbox = loaded_gateway.runtime_data.outbox
+    await asyncio.gather(
+        outbox.async_drain(),
+        send(hass, loaded_gateway, message="m4"),
+        send(hass, loaded_gateway, message="g0", target=["group:Oncall"]),
+        outbox.async_drain(),
+        send(hass, loaded_gateway, message="m5"),
+    )
+    await advance(hass, freezer, 1)
+    to_recipient = [m.text for m in gateway.sim.messages if m.to == "00491701234567"]
+    assert to_recipient == ["m0", "m1", "m2", "m3", "m4", "m5"]
+    assert [m.text for m in gateway.sim.messages if m.to == "group:Oncall"] == ["g0"]
+    assert outbox.items == []
+
+
+async def test_diagnostics_show_the_outbox_redacted(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """Waiting messages show age, attempts and error, not their text or number."""
+    from custom_components.sms_alerts.diagnostics import async_get_config_entry_diagnostics  # noqa: PLC0415
+
+    gateway.sim.fail(Fault.HTTP_503)
+    await send(hass, loaded_gateway, message="secret plan")
+    diagnostics = await async_get_config_entry_diagnostics(hass, loaded_gateway)
+    queued = diagnostics["outbox"]["queued"]
+    assert len(queued) == 1
+    assert queued[0]["target"] == "+49170…567"
+    assert queued[0]["attempts"] == 1
+    assert queued[0]["last_error"] == "HTTP 503: Service Unavailable"
+    assert "secret plan" not in str(diagnostics)
