@@ -20,6 +20,7 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
+from custom_components.sms_alerts.api.base import TargetKind
 from custom_components.sms_alerts.const import DOMAIN, RETRY_MAX
 from custom_components.sms_alerts.outbox import backoff, storage_key
 from simulators.base import Fault
@@ -467,3 +468,46 @@ async def test_diagnostics_show_the_outbox_redacted(
     assert queued[0]["attempts"] == 1
     assert queued[0]["last_error"] == "HTTP 503: Service Unavailable"
     assert "secret plan" not in str(diagnostics)
+
+
+async def test_provider_down_at_start_loads_queues_and_delivers(
+    hass: HomeAssistant, gateway_entry: MockConfigEntry, gateway: RunningSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """A gateway down when Home Assistant starts: the entry loads, queues, and delivers when it is back."""
+    gateway.sim.fail(Fault.RESET)
+    hass.config.country = "DE"
+    gateway_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(gateway_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert (await send(hass, gateway_entry, message="Disk full"))["results"][0]["status"] == "queued"
+    gateway.sim.recover()
+    await advance(hass, freezer, 40)
+    assert [m.text for m in gateway.sim.messages] == ["Disk full"]
+
+
+async def test_fallback_reports_targets_it_cannot_serve(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fallback that cannot serve a kind of target says so, and the message is given up with that reason."""
+    primary, fallback = await setup_pair(hass, gateway, second_gateway)
+    monkeypatch.setattr(fallback.runtime_data.provider, "target_kinds", frozenset({TargetKind.NUMBER}))
+    gateway.sim.users["apiuser"].password = "rotated"
+    events = async_capture_events(hass, "sms_alerts_failed")
+    response = await hass.services.async_call(
+        DOMAIN,
+        "send",
+        {"config_entry_id": primary.entry_id, "message": "x", "target": ["group:Oncall", RECIPIENT]},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    assert [(r["target"], r["status"], r["error"]) for r in response["results"]] == [
+        ("group:Oncall", "failed", "Fallback gateway cannot send to group targets"),
+        (RECIPIENT, "sent", None),
+    ]
+    assert [m.to for m in second_gateway.sim.messages] == ["00491701234567"]
+    await hass.async_block_till_done()
+    assert [e.data["entry_id"] for e in events] == [fallback.entry_id]

@@ -89,7 +89,7 @@ class Block(StrEnum):
     CONFIG = "config"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class SendOptions:
     """Provider options of one send; only those the provider supports may be set."""
 
@@ -107,7 +107,7 @@ class SendOptions:
 
     def asked(self) -> set[str]:
         """Names of the options that are set."""
-        return {name for name, value in vars(self).items() if value}
+        return {name for name in OPTION_NAMES if getattr(self, name)}
 
     def to_stored(self) -> dict[str, Any]:
         """Return the JSON form kept in the outbox file (only what is set)."""
@@ -118,7 +118,9 @@ class SendOptions:
 
     @classmethod
     def from_stored(cls, data: Mapping[str, Any]) -> SendOptions:
-        """Read options back from the outbox file."""
+        """Read options back from the outbox file (plain messages share one object)."""
+        if not data:
+            return _NO_OPTIONS
         values = {name: data[name] for name in OPTION_NAMES if name in data}
         if "postpone" in values:
             values["postpone"] = dt.datetime.fromisoformat(values["postpone"])
@@ -128,7 +130,10 @@ class SendOptions:
         return cls(**values)
 
 
-@dataclass(kw_only=True)
+_NO_OPTIONS = SendOptions()
+
+
+@dataclass(kw_only=True, slots=True)
 class QueuedItem:
     """One message to one target, as the outbox keeps it until it is delivered or given up."""
 
@@ -250,6 +255,25 @@ class SendReport:
         return replace(self, results=results)
 
 
+def parse_items(stored: Any) -> tuple[list[QueuedItem] | None, int]:
+    """Read the outbox file's data: the items (None if there is no list) and how many were unreadable."""
+    raw_items = stored.get("items") if isinstance(stored, dict) else None
+    if not isinstance(raw_items, list):
+        return None, 0
+    items: list[QueuedItem] = []
+    skipped = 0
+    for raw in raw_items:
+        try:
+            item = QueuedItem.from_stored(raw)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            skipped += 1
+        else:
+            # A restart or reload may have fixed what failed: try again at once
+            item.next_attempt = 0.0
+            items.append(item)
+    return items, skipped
+
+
 def backoff(attempts: int, retry_after: float | None = None) -> float:
     """Delay before the next try: the provider's Retry-After wins, else 30 s doubling to 30 min, with jitter."""
     if retry_after is not None and retry_after > 0:
@@ -270,7 +294,9 @@ class Outbox:
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, storage_key(entry.entry_id), private=True, atomic_writes=True
         )
-        self._items: list[QueuedItem] = []
+        # Waiting messages by id, oldest first
+        self._items: dict[str, QueuedItem] = {}
+        self._draining = False
         self._lock = asyncio.Lock()
         self._block: Block | None = None
         self._block_error: str | None = None
@@ -294,7 +320,7 @@ class Outbox:
     @property
     def items(self) -> list[QueuedItem]:
         """The waiting messages, oldest first (a copy)."""
-        return list(self._items)
+        return list(self._items.values())
 
     @property
     def block(self) -> Block | None:
@@ -306,21 +332,10 @@ class Outbox:
     async def async_load(self) -> None:
         """Read the waiting messages; skip what cannot be read, loudly; then start draining."""
         stored = await self._store.async_load()
-        raw_items: Any = stored.get("items", []) if isinstance(stored, dict) else None
-        if raw_items is None or not isinstance(raw_items, list):
-            if stored is not None:
-                LOGGER.error("The outbox of %s holds no list of messages; it starts empty", self._entry.title)
-            raw_items = []
-        skipped = 0
-        for raw in raw_items:
-            try:
-                item = QueuedItem.from_stored(raw)
-            except (KeyError, TypeError, ValueError, AttributeError):
-                skipped += 1
-            else:
-                # A restart or reload may have fixed what failed: try again at once
-                item.next_attempt = 0.0
-                self._items.append(item)
+        items, skipped = parse_items(stored)
+        if stored is not None and items is None:
+            LOGGER.error("The outbox of %s holds no list of messages; it starts empty", self._entry.title)
+        self._items = {item.id: item for item in items or []}
         if skipped:
             LOGGER.error("Skipped %s unreadable message(s) in the outbox of %s", skipped, self._entry.title)
         if self._items:
@@ -452,12 +467,12 @@ class Outbox:
                 for item in items:
                     results[item.id] = await self._async_fail(item, self._block_error or str(self._block))
                 return results
-            waiting = {queued.target for queued in self._items}
+            waiting = {queued.target for queued in self._items.values()}
             direct = [item for item in items if item.target not in waiting]
             for item in items:
                 if item.target in waiting:
                     item.last_error = "waiting behind earlier messages to this target"
-                    self._items.append(item)
+                    self._items[item.id] = item
                     results[item.id] = self._result(item, SendStatus.QUEUED, item.last_error)
             if direct:
                 receipts = await self._provider.async_send(direct[0].sms(), [item.target for item in direct])
@@ -476,7 +491,7 @@ class Outbox:
         if outcome is Outcome.SENT:
             self._on_success()
             if queued:
-                self._items.remove(item)
+                del self._items[item.id]
             return self._result(item, SendStatus.SENT, None)
         if outcome is Outcome.TRANSIENT:
             item.attempts += 1
@@ -484,7 +499,7 @@ class Outbox:
             item.next_attempt = _now() + backoff(item.attempts, receipt.retry_after)
             self._retry_at = max(self._retry_at, item.next_attempt)
             if not queued:
-                self._items.append(item)
+                self._items[item.id] = item
             LOGGER.info(
                 "%s: message to %s queued after try %s (%s); next try in %.0f s",
                 self._entry.title,
@@ -501,7 +516,7 @@ class Outbox:
                 item.last_error = error
                 return self._result(item, SendStatus.QUEUED, error)
         if queued:
-            self._items.remove(item)
+            del self._items[item.id]
         return await self._async_fail(item, error)
 
     async def _async_fail(self, item: QueuedItem, error: str) -> TargetResult:
@@ -601,8 +616,9 @@ class Outbox:
 
     def _next_wake(self) -> float:
         """Earliest time a try, a hand-over or an expiry is due."""
-        moments = [item.created + self.max_age for item in self._items]
-        moments += [item.created + self.handover_delay for item in self._items if self._fallback(item)]
+        items = self._items.values()
+        moments = [item.created + self.max_age for item in items]
+        moments += [item.created + self.handover_delay for item in items if self._fallback(item)]
         if self._block is not Block.AUTH:
             heads = self._heads()
             moments += [max(item.next_attempt, self._retry_at) for item in heads]
@@ -611,7 +627,7 @@ class Outbox:
     def _heads(self) -> list[QueuedItem]:
         """Return the oldest waiting message of each target: only it may be tried (order per target)."""
         heads: dict[Target, QueuedItem] = {}
-        for item in self._items:
+        for item in self._items.values():
             heads.setdefault(item.target, item)
         return list(heads.values())
 
@@ -630,48 +646,68 @@ class Outbox:
 
     async def async_drain(self) -> None:
         """Expire, hand over, then try every due message, oldest first per target, until none is due."""
+        if self._draining:
+            return  # the running pass goes on until nothing is due
+        self._draining = True
         try:
             await self._async_expire_and_hand_over()
-            while not self._closed:
-                async with self._lock:
-                    group = self._due_group()
-                    if not group:
+            while groups := self._due_groups():
+                for group in groups:
+                    if not await self._async_send_group(group):
                         break
-                    receipts = await self._provider.async_send(group[0].sms(), [item.target for item in group])
-                    handled = [
-                        (item, await self._async_handle(item, receipt, queued=True))
-                        for item, receipt in zip(group, receipts, strict=True)
-                    ]
-                for item, result in handled:
-                    self._update_report(item, result)
                 self._queue_changed()
         finally:
+            self._draining = False
             await self._async_save()
             # Never spin: whatever is left waits at least a second
             self._schedule(minimum=1.0)
 
-    def _due_group(self) -> list[QueuedItem]:
-        """Due heads of one message: they go in one provider call."""
+    async def _async_send_group(self, group: list[QueuedItem]) -> bool:
+        """Send the due heads of one message in one provider call; False when the entry must stop for now."""
+        async with self._lock:
+            group = [item for item in group if item.id in self._items]
+            if self._closed or not self._may_send():
+                return False
+            if not group:
+                return True
+            receipts = await self._provider.async_send(group[0].sms(), [item.target for item in group])
+            handled = [
+                (item, await self._async_handle(item, receipt, queued=True))
+                for item, receipt in zip(group, receipts, strict=True)
+            ]
+        for item, result in handled:
+            self._update_report(item, result)
+        return self._may_send()
+
+    def _may_send(self) -> bool:
+        """Tell whether the entry may make requests now (no refused login, no backoff running)."""
+        return self._block is not Block.AUTH and _now() >= self._retry_at
+
+    def _due_groups(self) -> list[list[QueuedItem]]:
+        """Due heads, grouped by message (one provider call each), oldest message first."""
+        if self._closed or not self._may_send():
+            return []
         now = _now()
-        if self._block is Block.AUTH or now < self._retry_at:
-            return []
-        due = [item for item in self._heads() if item.next_attempt <= now]
-        if not due:
-            return []
-        return [item for item in due if item.message_id == due[0].message_id]
+        groups: dict[str, list[QueuedItem]] = {}
+        for item in self._heads():
+            if item.next_attempt <= now:
+                groups.setdefault(item.message_id, []).append(item)
+        return list(groups.values())
 
     async def _async_expire_and_hand_over(self) -> None:
         """Give up messages past their lifetime; hand long-waiting ones to the fallback."""
         now = _now()
-        expired = [item for item in self._items if item.created + self.max_age <= now]
+        expired = [item for item in self._items.values() if item.created + self.max_age <= now]
         for item in expired:
-            self._items.remove(item)
+            del self._items[item.id]
             error = f"not delivered within {self.max_age / 3600:g} h: {item.last_error}"
             self._give_up(item, error)
             self._update_report(item, self._result(item, SendStatus.FAILED, error))
-        waited = [item for item in self._items if item.created + self.handover_delay <= now and self._fallback(item)]
+        waited = [
+            item for item in self._items.values() if item.created + self.handover_delay <= now and self._fallback(item)
+        ]
         for item in waited:
-            self._items.remove(item)
+            del self._items[item.id]
             result = await self._async_fail(item, item.last_error or "waited too long")
             self._update_report(item, result)
         if expired or waited:
@@ -692,4 +728,4 @@ class Outbox:
 
     async def _async_save(self) -> None:
         """Write the waiting messages now: a crash a second later must not lose them."""
-        await self._store.async_save({"items": [item.to_stored() for item in self._items]})
+        await self._store.async_save({"items": [item.to_stored() for item in self._items.values()]})

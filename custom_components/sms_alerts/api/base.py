@@ -28,7 +28,7 @@ class TargetKind(StrEnum):
     EXTENSION = "ext"
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Target:
     """A resolved recipient: an E.164 number, or a named group, contact or extension."""
 

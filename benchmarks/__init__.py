@@ -1,0 +1,1 @@
+"""Benchmarks of SMS Alerts: run with scripts/benchmark."""
