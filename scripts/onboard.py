@@ -35,6 +35,9 @@ async def _wait_for(session: aiohttp.ClientSession, base: str, pid: int) -> None
 async def _onboard(session: aiohttp.ClientSession, base: str) -> bool:
     """Create the first user and finish onboarding; False if it was done before."""
     async with session.get(f"{base}/api/onboarding") as resp:
+        if resp.status == 404:  # onboarding views are gone once it is done
+            return False
+        resp.raise_for_status()
         steps = await resp.json()
     if all(step["done"] for step in steps):
         return False
