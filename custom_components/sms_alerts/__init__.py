@@ -34,7 +34,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) ->
     """Set up an entry; an unreachable provider never fails it, so alerts can still be handled."""
     provider_cls = PROVIDERS[ProviderKey(entry.data[CONF_PROVIDER])]
     session = async_get_clientsession(hass, verify_ssl=entry.data.get(CONF_VERIFY_SSL, True))
-    provider = provider_cls.from_config(session, entry.data, timeout=REQUEST_TIMEOUT)
+    provider = provider_cls.from_config(session, {**entry.data, **entry.options}, timeout=REQUEST_TIMEOUT)
     outbox = Outbox(hass, entry, provider)
     entry.runtime_data = SmsAlertsData(provider=provider, outbox=outbox)
     # Messages kept across restarts go out as soon as the entry is up

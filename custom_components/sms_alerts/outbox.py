@@ -158,6 +158,8 @@ class QueuedItem:
             telegram_only=self.options.telegram_only,
             ring=self.options.ring,
             flash=self.options.flash,
+            postpone=None if self.options.postpone is None else dt_util.as_local(self.options.postpone),
+            gsm=self.options.gsm,
         )
 
     def to_stored(self) -> dict[str, Any]:

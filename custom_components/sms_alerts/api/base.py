@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,13 +45,16 @@ class Target:
 
 @dataclass(frozen=True, kw_only=True)
 class OutboundSms:
-    """One prepared message and the provider options asked for."""
+    """One prepared message and the provider options asked for (each provider uses its own)."""
 
     text: str
     telegram: bool = False
     telegram_only: bool = False
     ring: bool = False
     flash: bool = False
+    # Delivery time, already in the local time zone of Home Assistant
+    postpone: dt.datetime | None = None
+    gsm: str | None = None
 
 
 class Outcome(StrEnum):
