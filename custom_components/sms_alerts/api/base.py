@@ -196,10 +196,13 @@ class Provider(abc.ABC):
     def redacted_view(self) -> dict[str, Any]:
         """Describe the client for diagnostics, without secrets."""
 
-    async def _async_request(self, method: str, url: str, **kwargs: Any) -> tuple[int, str, Mapping[str, str]]:
+    async def _async_request(
+        self, method: str, url: str, *, time_limit: float | None = None, **kwargs: Any
+    ) -> tuple[int, str, Mapping[str, str]]:
         """Make one HTTP request and return status, body text and headers; transport failures are typed."""
+        limit = self._timeout if time_limit is None else time_limit
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(limit):
                 async with self._session.request(method, url, **kwargs) as resp:
                     body = await resp.text(errors="replace")
                     return resp.status, body, resp.headers
@@ -209,7 +212,7 @@ class Provider(abc.ABC):
             raise EntryRejectedError("TLS handshake with the device failed", key="ssl_error") from err
         except TimeoutError as err:
             raise TransientError(
-                f"no answer within {self._timeout:g} s (the message may have been taken: a duplicate is possible)",
+                f"no answer within {limit:g} s (the message may have been taken: a duplicate is possible)",
                 key="timeout",
             ) from err
         except aiohttp.ClientError as err:
