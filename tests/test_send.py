@@ -21,7 +21,9 @@ async def test_without_target_goes_to_all_recipients(
     """No target: every recipient of the entry; the title is the first line."""
     response = await send(hass, loaded_gateway, message="Disk full", title="NAS")
     assert response == {
-        "results": [{"target": RECIPIENT, "status": "sent", "provider": "sms_gateway", "error": None, "parts": 1}]
+        "results": [
+            {"target": RECIPIENT, "status": "sent", "provider": "sms_gateway", "error": None, "parts": 1, "id": None}
+        ]
     }
     assert [(m.to, m.text) for m in gateway.sim.messages] == [("00491701234567", "NAS\nDisk full")]
 
@@ -211,8 +213,9 @@ async def test_partial_failure_is_returned_per_target(
             "provider": "sms_gateway",
             "error": "HTTP 400: Error. See Gateway logs for more information.",
             "parts": 1,
+            "id": None,
         },
-        {"target": RECIPIENT, "status": "sent", "provider": "sms_gateway", "error": None, "parts": 1},
+        {"target": RECIPIENT, "status": "sent", "provider": "sms_gateway", "error": None, "parts": 1, "id": None},
     ]
 
 

@@ -48,5 +48,7 @@ RETRY_MAX: Final = 1800.0
 RETRY_JITTER: Final = 0.2
 
 EVENT_FAILED: Final = "sms_alerts_failed"
+EVENT_RECEIVED: Final = "sms_alerts_received"
+EVENT_DELIVERY: Final = "sms_alerts_delivery"
 
 REQUEST_TIMEOUT: Final = 30.0

@@ -45,6 +45,8 @@ from .errors import validation_error
 from .message import MessageError, PreparedMessage, prepare
 
 STORAGE_VERSION = 1
+# How many provider message ids are kept for delivery reports
+SENT_MEMORY = 1000
 OPTION_NAMES = ("telegram", "telegram_only", "ring", "flash", "postpone", "gsm")
 # Repair issues an entry can raise; each clears after the next successful send
 ENTRY_ISSUES = ("no_api_permission", "ssl_error", "entry_rejected")
@@ -211,15 +213,17 @@ class TargetResult:
     provider: str
     error: str | None
     parts: int
+    message_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the JSON form used in action responses."""
+        """Return the JSON form used in action responses (`id`: the provider's message id, if it gave one)."""
         return {
             "target": self.target,
             "status": str(self.status),
             "provider": self.provider,
             "error": self.error,
             "parts": self.parts,
+            "id": self.message_id,
         }
 
 
@@ -231,6 +235,8 @@ class SendReport:
     item_ids: tuple[str, ...]
     results: tuple[TargetResult, ...]
     time: dt.datetime = field(default_factory=dt_util.utcnow)
+    # Delivery states reported by the provider, by target
+    delivery: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def status(self) -> ReportStatus:
@@ -248,6 +254,11 @@ class SendReport:
     def failed(self) -> list[TargetResult]:
         """Results that failed."""
         return [result for result in self.results if result.status is SendStatus.FAILED]
+
+    def with_delivery(self, item_id: str, state: str) -> SendReport:
+        """Return the report with a delivery state for one target."""
+        target = self.results[self.item_ids.index(item_id)].target
+        return replace(self, delivery={**self.delivery, target: state})
 
     def with_result(self, item_id: str, result: TargetResult) -> SendReport:
         """Return the report with one target's result replaced."""
@@ -299,6 +310,8 @@ class Outbox:
         # Waiting messages by id, oldest first
         self._items: dict[str, QueuedItem] = {}
         self._draining = False
+        # Provider message id -> outbox item id of recent sends
+        self._sent: dict[str, str] = {}
         self._lock = asyncio.Lock()
         self._block: Block | None = None
         self._block_error: str | None = None
@@ -494,8 +507,10 @@ class Outbox:
             self._on_success()
             if queued:
                 del self._items[item.id]
-            return self._result(item, SendStatus.SENT, None)
-        if outcome is Outcome.TRANSIENT:
+            if receipt.message_id:
+                self._remember_sent(receipt.message_id, item)
+            return self._result(item, SendStatus.SENT, None, receipt.message_id)
+        if outcome is Outcome.TRANSIENT and (receipt.max_attempts is None or item.attempts + 1 < receipt.max_attempts):
             item.attempts += 1
             item.last_error = error
             item.next_attempt = _now() + backoff(item.attempts, receipt.retry_after)
@@ -547,11 +562,35 @@ class Outbox:
             return None
         return entry.runtime_data.outbox
 
-    def _result(self, item: QueuedItem, status: SendStatus, error: str | None) -> TargetResult:
+    def _result(
+        self, item: QueuedItem, status: SendStatus, error: str | None, message_id: str | None = None
+    ) -> TargetResult:
         """Build the result of one target as this entry reports it."""
         return TargetResult(
-            target=str(item.target), status=status, provider=self._provider.key, error=error, parts=item.parts
+            target=str(item.target),
+            status=status,
+            provider=self._provider.key,
+            error=error,
+            parts=item.parts,
+            message_id=message_id,
         )
+
+    def _remember_sent(self, message_id: str, item: QueuedItem) -> None:
+        """Keep the latest provider message ids, to match delivery reports to their sends."""
+        self._sent[message_id] = item.id
+        if len(self._sent) > SENT_MEMORY:
+            del self._sent[next(iter(self._sent))]
+
+    @callback
+    def async_delivery_report(self, message_id: str, state: str) -> bool:
+        """Show a provider's delivery report on the last send it belongs to; False if it matches none."""
+        item_id = self._sent.get(message_id)
+        report = self.last_report
+        if item_id is None or report is None or item_id not in report.item_ids:
+            return item_id is not None
+        self.last_report = report.with_delivery(item_id, state)
+        async_dispatcher_send(self._hass, SIGNAL_SEND_REPORT.format(self._entry.entry_id), self.last_report)
+        return True
 
     def _give_up(self, item: QueuedItem, error: str) -> None:
         """Log a message given up for good once, and fire the event automations escalate on."""

@@ -22,7 +22,8 @@ ATTR_RECIPIENTS = "recipients"
 ATTR_ERROR = "error"
 ATTR_TIME = "time"
 ATTR_PARTS = "parts"
-_RESTORED = (ATTR_RECIPIENTS, ATTR_ERROR, ATTR_TIME, ATTR_PARTS)
+ATTR_DELIVERY = "delivery"
+_RESTORED = (ATTR_RECIPIENTS, ATTR_ERROR, ATTR_TIME, ATTR_PARTS, ATTR_DELIVERY)
 
 
 async def async_setup_entry(
@@ -74,6 +75,8 @@ class LastSendStatusSensor(SensorEntity, RestoreEntity):
             ATTR_TIME: report.time.isoformat(),
             ATTR_PARTS: max((result.parts for result in report.results), default=0),
         }
+        if report.delivery:
+            self._attr_extra_state_attributes[ATTR_DELIVERY] = dict(report.delivery)
         self.async_write_ha_state()
 
 

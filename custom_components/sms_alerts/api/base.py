@@ -77,6 +77,8 @@ class Receipt:
     error_key: str | None = None
     message_id: str | None = None
     retry_after: float | None = None
+    # A transient answer the provider gives for a refusal it cannot name: tried this often at most
+    max_attempts: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,10 +108,18 @@ class TransientError(ProviderError):
     outcome = Outcome.TRANSIENT
     default_key = "cannot_connect"
 
-    def __init__(self, message: str, *, key: str | None = None, retry_after: float | None = None) -> None:
-        """Add the delay the provider asked for, if any."""
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        retry_after: float | None = None,
+        max_attempts: int | None = None,
+    ) -> None:
+        """Add the delay the provider asked for and how often such an answer may be retried, if known."""
         super().__init__(message, key=key)
         self.retry_after = retry_after
+        self.max_attempts = max_attempts
 
 
 class TargetRejectedError(ProviderError):
@@ -184,13 +194,19 @@ class Provider(abc.ABC):
     @staticmethod
     def _receipt_for_error(target: Target, err: ProviderError) -> Receipt:
         """Turn a provider error into the receipt of one target."""
+        transient = err if isinstance(err, TransientError) else None
         return Receipt(
             target=target,
             outcome=err.outcome,
             error=err.reason,
             error_key=err.key,
-            retry_after=err.retry_after if isinstance(err, TransientError) else None,
+            retry_after=transient.retry_after if transient else None,
+            max_attempts=transient.max_attempts if transient else None,
         )
+
+    def normalize_option(self, name: str, value: Any) -> Any:
+        """Check and normalise a per-send option the provider supports; raise ValueError if it is invalid."""
+        return value
 
     @abc.abstractmethod
     def redacted_view(self) -> dict[str, Any]:
