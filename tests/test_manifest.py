@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from custom_components.sms_alerts.config_flow import FORM_ERRORS
+from custom_components.sms_alerts.outbox import ENTRY_ISSUES
 from custom_components.sms_alerts.services import SEND_SCHEMA
 
 ROOT = Path(__file__).parent.parent
@@ -85,7 +86,7 @@ def test_every_raised_translation_key_exists() -> None:
     code = _code()
     used = set(re.findall(r'translation_key="([a-z_]+)"', code))
     used |= set(re.findall(r'MessageError\(\s*"([a-z_]+)"', code))
-    used -= set(STRINGS["issues"]) | {"last_send_status"}
+    used -= set(STRINGS["issues"]) | set(STRINGS["selector"]) | set(STRINGS["entity"]["sensor"])
     exceptions = set(STRINGS["exceptions"])
     assert used <= exceptions, used - exceptions
     assert exceptions <= used, exceptions - used
@@ -112,3 +113,13 @@ def test_icons_cover_services_and_entities() -> None:
     icons = json.loads((PACKAGE / "icons.json").read_text())
     assert set(icons["services"]) == {"send"}
     assert set(icons["entity"]["sensor"]) == set(STRINGS["entity"]["sensor"])
+
+
+def test_every_account_refusal_has_a_repair_issue_text() -> None:
+    """Each key an EntryRejectedError can carry is a repair issue with a title and a description."""
+    api = "\n".join(path.read_text() for path in (PACKAGE / "api").glob("*.py"))
+    keys = set(re.findall(r'EntryRejectedError,\s*key="([a-z_]+)"', api))
+    keys |= set(re.findall(r'EntryRejectedError\([^)]*?key="([a-z_]+)"', api, re.DOTALL))
+    assert {"no_api_permission", "ssl_error", "sms_api_disabled", "no_sms_api", "sender_not_allowed"} <= keys
+    assert keys <= set(ENTRY_ISSUES)
+    assert set(ENTRY_ISSUES) == set(STRINGS["issues"])

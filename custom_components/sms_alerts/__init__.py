@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from homeassistant.const import CONF_NAME, CONF_VERIFY_SSL, Platform
+from homeassistant.const import CONF_NAME, CONF_VERIFY_SSL, CONF_WEBHOOK_ID, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import discovery
@@ -17,6 +17,7 @@ from .data import SmsAlertsConfigEntry, SmsAlertsData
 from .notify import CONF_ENTRY_ID
 from .outbox import Outbox, async_remove_store
 from .services import async_setup_services
+from .webhook import async_register_webhook
 
 PLATFORMS: list[Platform] = [Platform.NOTIFY, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -39,6 +40,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) ->
     entry.runtime_data = SmsAlertsData(provider=provider, outbox=outbox)
     # Messages kept across restarts go out as soon as the entry is up
     await outbox.async_load()
+    if CONF_WEBHOOK_ID in entry.data:
+        async_register_webhook(hass, entry)
 
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     hass.async_create_task(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import voluptuous as vol
+from homeassistant.components import webhook
 from homeassistant.config_entries import (
     ConfigEntry,
     ConfigEntryState,
@@ -15,7 +16,7 @@ from homeassistant.config_entries import (
     OptionsFlow,
     SubentryFlowResult,
 )
-from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_VERIFY_SSL
+from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_VERIFY_SSL, CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
@@ -30,10 +31,10 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from yarl import URL
 
-from .api import PROVIDERS, ProviderKey
-from .api.base import AccountInfo, AuthError, ProviderError, TransientError
-from .api.brevisone import normalize_url
+from .api import PROVIDERS, ProviderKey, brevisone, ipex, pbxware, wildix
+from .api.base import AccountInfo, AuthError, Provider, ProviderError, TransientError
 from .const import (
     CONF_FALLBACK_ENTRY,
     CONF_HANDOVER_MINUTES,
@@ -48,13 +49,27 @@ from .const import (
     SUBENTRY_RECIPIENT,
 )
 from .message import MessageError, parse_target
+from .webhook import webhook_url
 
 # A credential check must answer quickly in a form
 VALIDATE_TIMEOUT = 20.0
 
+CONF_API_KEY = "api_key"
+CONF_SERVER = "server"
+CONF_GSM = "gsm"
+CONF_API_TOKEN = "api_token"  # noqa: S105 - the name of a field, not a secret
+CONF_AUTH_URL = "auth_url"
+CONF_SENDER = "sender"
+CONF_SHORTNAME = "shortname"
+CONF_MODE = "mode"
+CONF_MAX_LENGTH = "max_length"
+CONF_LOOKALIKE_CHARS = "lookalike_chars"
+
 _URL = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
 _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="current-password"))
+_SECRET = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _USERNAME = TextSelector(TextSelectorConfig(type=TextSelectorType.TEXT, autocomplete="username"))
+_TEXT = TextSelector()
 
 SMS_GATEWAY_SCHEMA = vol.Schema(
     {
@@ -65,15 +80,53 @@ SMS_GATEWAY_SCHEMA = vol.Schema(
         vol.Required(CONF_TELEGRAM, default=False): bool,
     }
 )
-SCHEMAS: dict[ProviderKey, vol.Schema] = {ProviderKey.SMS_GATEWAY: SMS_GATEWAY_SCHEMA}
-URL_NORMALIZERS = {ProviderKey.SMS_GATEWAY: normalize_url}
-
-REAUTH_SCHEMA = vol.Schema(
+WILDIX_SCHEMA = vol.Schema(
     {
+        vol.Required(CONF_URL): _URL,
         vol.Required(CONF_USERNAME): _USERNAME,
         vol.Required(CONF_PASSWORD): _PASSWORD,
+        vol.Required(CONF_VERIFY_SSL, default=True): bool,
+        vol.Optional(CONF_GSM): _TEXT,
     }
 )
+PBXWARE_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_URL): _URL,
+        vol.Required(CONF_API_KEY): _SECRET,
+        vol.Required(CONF_SERVER, default="1"): _TEXT,
+        vol.Required(CONF_VERIFY_SSL, default=True): bool,
+    }
+)
+IPEX_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_URL, default=ipex.DEFAULT_URL): _URL,
+        vol.Optional(CONF_USERNAME): _USERNAME,
+        vol.Optional(CONF_PASSWORD): _PASSWORD,
+        vol.Optional(CONF_API_TOKEN): _SECRET,
+        vol.Required(CONF_AUTH_URL, default=ipex.DEFAULT_AUTH_URL): _URL,
+    }
+)
+LOGIN_SCHEMA = vol.Schema({vol.Required(CONF_USERNAME): _USERNAME, vol.Required(CONF_PASSWORD): _PASSWORD})
+REAUTH_SCHEMAS: dict[ProviderKey, vol.Schema] = {
+    ProviderKey.SMS_GATEWAY: LOGIN_SCHEMA,
+    ProviderKey.WILDIX: LOGIN_SCHEMA,
+    ProviderKey.PBXWARE: vol.Schema({vol.Required(CONF_API_KEY): _SECRET}),
+    ProviderKey.IPEX: vol.Schema(
+        {
+            vol.Optional(CONF_USERNAME): _USERNAME,
+            vol.Optional(CONF_PASSWORD): _PASSWORD,
+            vol.Optional(CONF_API_TOKEN): _SECRET,
+        }
+    ),
+}
+SCHEMAS: dict[ProviderKey, vol.Schema] = {
+    ProviderKey.SMS_GATEWAY: SMS_GATEWAY_SCHEMA,
+    ProviderKey.WILDIX: WILDIX_SCHEMA,
+    ProviderKey.PBXWARE: PBXWARE_SCHEMA,
+    ProviderKey.IPEX: IPEX_SCHEMA,
+}
+# Never shown back in a form
+SECRETS = frozenset({CONF_PASSWORD, CONF_API_KEY, CONF_API_TOKEN})
 
 RECIPIENT_SCHEMA = vol.Schema(
     {
@@ -83,18 +136,91 @@ RECIPIENT_SCHEMA = vol.Schema(
 )
 
 
+def _http_url(raw: str) -> str:
+    """Return an http(s) address with https as default scheme; raise ValueError otherwise."""
+    url = URL(raw.strip() if "://" in raw else f"https://{raw.strip()}")
+    if not url.host or url.scheme not in ("http", "https"):
+        raise ValueError(raw)
+    return str(url)
+
+
+def _normalize_sms_gateway(data: dict[str, Any]) -> dict[str, str]:
+    """Tidy an SMS Gateway form."""
+    data[CONF_URL] = str(brevisone.normalize_url(data[CONF_URL]))
+    return {}
+
+
+def _normalize_wildix(data: dict[str, Any]) -> dict[str, str]:
+    """Tidy a Wildix form; the gateway MAC becomes 12 lower-case hex digits."""
+    data[CONF_URL] = str(wildix.normalize_url(data[CONF_URL]))
+    if CONF_GSM in data:
+        try:
+            data[CONF_GSM] = wildix.normalize_gsm(data[CONF_GSM])
+        except ValueError:
+            return {CONF_GSM: "invalid_gsm"}
+    return {}
+
+
+def _normalize_pbxware(data: dict[str, Any]) -> dict[str, str]:
+    """Tidy a PBXware form."""
+    data[CONF_URL] = str(pbxware.normalize_url(data[CONF_URL]))
+    data[CONF_SERVER] = str(data.get(CONF_SERVER, "")).strip()
+    return {}
+
+
+def _normalize_ipex(data: dict[str, Any]) -> dict[str, str]:
+    """Tidy an IPEX form: a pasted token, or a username with its password."""
+    data[CONF_URL] = _http_url(data.get(CONF_URL, ipex.DEFAULT_URL))
+    try:
+        data[CONF_AUTH_URL] = _http_url(data.get(CONF_AUTH_URL, ipex.DEFAULT_AUTH_URL))
+    except ValueError:
+        return {CONF_AUTH_URL: "invalid_url"}
+    if CONF_API_TOKEN in data:
+        data.pop(CONF_USERNAME, None)
+        data.pop(CONF_PASSWORD, None)
+    elif not (data.get(CONF_USERNAME) and data.get(CONF_PASSWORD)):
+        return {"base": "missing_credentials"}
+    return {}
+
+
+_NORMALIZERS: dict[ProviderKey, Callable[[dict[str, Any]], dict[str, str]]] = {
+    ProviderKey.SMS_GATEWAY: _normalize_sms_gateway,
+    ProviderKey.WILDIX: _normalize_wildix,
+    ProviderKey.PBXWARE: _normalize_pbxware,
+    ProviderKey.IPEX: _normalize_ipex,
+}
+
+
+def _normalize(key: ProviderKey, data: dict[str, Any]) -> dict[str, str]:
+    """Tidy what the user typed, in place; return field errors."""
+    for field in [name for name, value in data.items() if isinstance(value, str) and not value.strip()]:
+        del data[field]  # an emptied optional field is no value
+    try:
+        return _NORMALIZERS[key](data)
+    except (ValueError, KeyError):
+        return {CONF_URL: "invalid_url"}
+
+
+def _provider(hass: HomeAssistant, key: ProviderKey, data: dict[str, Any]) -> Provider:
+    """Build a short-lived client for a credential check."""
+    session = async_get_clientsession(hass, verify_ssl=data.get(CONF_VERIFY_SSL, True))
+    return PROVIDERS[key].from_config(session, data, timeout=VALIDATE_TIMEOUT)
+
+
+def _ipex(hass: HomeAssistant, data: dict[str, Any]) -> ipex.IpexProvider:
+    """Build a short-lived IPEX client, for the sender step."""
+    return ipex.IpexProvider.from_config(async_get_clientsession(hass), data, timeout=VALIDATE_TIMEOUT)
+
+
 async def async_check_account(
     hass: HomeAssistant, key: ProviderKey, data: dict[str, Any]
 ) -> tuple[AccountInfo | None, dict[str, str]]:
     """Check the credentials against the provider without sending; return the account or form errors."""
+    errors = _normalize(key, data)
+    if errors:
+        return None, errors
     try:
-        data[CONF_URL] = str(URL_NORMALIZERS[key](data[CONF_URL]))
-    except ValueError:
-        return None, {CONF_URL: "invalid_url"}
-    session = async_get_clientsession(hass, verify_ssl=data.get(CONF_VERIFY_SSL, True))
-    provider = PROVIDERS[key].from_config(session, data, timeout=VALIDATE_TIMEOUT)
-    try:
-        return await provider.async_validate(), {}
+        return await _provider(hass, key, data).async_validate(), {}
     except ProviderError as err:
         LOGGER.debug("Credential check failed: %s", err.reason)
         return None, {"base": form_error(err)}
@@ -104,7 +230,9 @@ async def async_check_account(
 
 
 # Causes that have a form error text of their own; others fall back by class, then to "unknown"
-FORM_ERRORS = frozenset({"invalid_auth", "cannot_connect", "timeout", "no_api_permission", "ssl_error"})
+FORM_ERRORS = frozenset(
+    {"invalid_auth", "cannot_connect", "timeout", "no_api_permission", "ssl_error", "no_sms_api", "redirected"}
+)
 _FALLBACK_ERRORS: dict[type[ProviderError], str] = {TransientError: "cannot_connect", AuthError: "invalid_auth"}
 
 
@@ -121,10 +249,15 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
     VERSION = 1
     MINOR_VERSION = 1
 
+    def __init__(self) -> None:
+        """Keep a checked IPEX account while its sender is chosen."""
+        self._pending: dict[str, Any] = {}
+        self._numbers: list[str] = []
+
     @staticmethod
     @callback
     def async_get_options_flow(config_entry: ConfigEntry) -> SmsAlertsOptionsFlow:
-        """Fallback entry and how long messages wait."""
+        """Fallback entry, how long messages wait, and provider options."""
         return SmsAlertsOptionsFlow()
 
     @classmethod
@@ -141,6 +274,18 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         """Set up a brevis.one SMS Gateway."""
         return await self._async_step_account(ProviderKey.SMS_GATEWAY, user_input)
 
+    async def async_step_wildix(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Set up a Wildix PBX with a GSM gateway."""
+        return await self._async_step_account(ProviderKey.WILDIX, user_input)
+
+    async def async_step_pbxware(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Set up a Bicom PBXware tenant."""
+        return await self._async_step_account(ProviderKey.PBXWARE, user_input)
+
+    async def async_step_ipex(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Set up an IPEX / Voipex account; the sender is chosen next."""
+        return await self._async_step_account(ProviderKey.IPEX, user_input)
+
     async def _async_step_account(self, key: ProviderKey, user_input: dict[str, Any] | None) -> ConfigFlowResult:
         """Show the provider's form, check it, and create the entry."""
         errors: dict[str, str] = {}
@@ -148,37 +293,84 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             data = {**user_input, CONF_PROVIDER: str(key)}
             info, errors = await async_check_account(self.hass, key, data)
+            if info is not None and key is ProviderKey.IPEX:
+                self._pending = data
+                return await self._async_ipex_numbers()
             if info is not None:
                 await self.async_set_unique_id(info.unique_id)
                 self._abort_if_unique_id_configured()
                 return self.async_create_entry(title=info.title, data=data)
-            schema = self.add_suggested_values_to_schema(schema, user_input)
+            schema = self.add_suggested_values_to_schema(schema, _without_secrets(user_input))
         return self.async_show_form(step_id=str(key), data_schema=schema, errors=errors)
+
+    async def _async_ipex_numbers(self) -> ConfigFlowResult:
+        """Read the account's SMS numbers for the sender step."""
+        try:
+            self._numbers = await _ipex(self.hass, self._pending).async_allowed_numbers()
+        except ProviderError as err:
+            return self.async_show_form(
+                step_id="ipex",
+                data_schema=self.add_suggested_values_to_schema(IPEX_SCHEMA, _without_secrets(self._pending)),
+                errors={"base": form_error(err)},
+            )
+        return await self.async_step_sender()
+
+    async def async_step_sender(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Choose the number to send from: an SMS Chat number, or a trunk number for instant SMS."""
+        if user_input is not None:
+            mode = ipex.MODE_CHAT if self._numbers else ipex.MODE_INSTANT
+            data = {**self._pending, **user_input, CONF_MODE: mode, CONF_WEBHOOK_ID: webhook.async_generate_id()}
+            info = _ipex(self.hass, data).identity()
+            await self.async_set_unique_id(info.unique_id)
+            self._abort_if_unique_id_configured()
+            return self.async_create_entry(
+                title=info.title,
+                data=data,
+                description="webhook",
+                description_placeholders={"webhook_url": webhook_url(self.hass, data[CONF_WEBHOOK_ID])},
+            )
+        if self._numbers:
+            schema = vol.Schema(
+                {
+                    vol.Required(CONF_SENDER, default=self._numbers[0]): SelectSelector(
+                        SelectSelectorConfig(options=self._numbers, mode=SelectSelectorMode.LIST)
+                    )
+                }
+            )
+        else:
+            schema = vol.Schema(
+                {
+                    vol.Required(CONF_SENDER): TextSelector(TextSelectorConfig(type=TextSelectorType.TEL)),
+                    vol.Optional(CONF_SHORTNAME): _TEXT,
+                }
+            )
+        return self.async_show_form(
+            step_id="sender",
+            data_schema=schema,
+            description_placeholders={"count": str(len(self._numbers))},
+            last_step=True,
+        )
 
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Change the address or login of an account (the same account only)."""
         entry = self._get_reconfigure_entry()
         key = ProviderKey(entry.data[CONF_PROVIDER])
-        if user_input is None:
-            suggested = {k: v for k, v in entry.data.items() if k != CONF_PASSWORD}
-            return self.async_show_form(
-                step_id="reconfigure",
-                data_schema=self.add_suggested_values_to_schema(SCHEMAS[key], suggested),
-            )
-        return await self._async_step_account_reconfigure(key, user_input)
-
-    async def _async_step_account_reconfigure(self, key: ProviderKey, user_input: dict[str, Any]) -> ConfigFlowResult:
-        """Check a reconfigure form and update the entry."""
-        data = {**user_input, CONF_PROVIDER: str(key)}
-        info, errors = await async_check_account(self.hass, key, data)
-        if info is not None:
-            await self.async_set_unique_id(info.unique_id)
-            self._abort_if_unique_id_mismatch(reason="wrong_account")
-            return self._async_update_and_abort(self._get_reconfigure_entry(), data, "reconfigure_successful")
+        errors: dict[str, str] = {}
+        suggested: Mapping[str, Any] = _without_secrets(entry.data)
+        if user_input is not None:
+            kept = {k: v for k, v in entry.data.items() if k not in SCHEMAS[key].schema}
+            data = {**kept, **user_input, CONF_PROVIDER: str(key)}
+            info, errors = await async_check_account(self.hass, key, data)
+            if info is not None:
+                await self.async_set_unique_id(info.unique_id)
+                self._abort_if_unique_id_mismatch(reason="wrong_account")
+                return self._async_update_and_abort(entry, data, "reconfigure_successful")
+            suggested = _without_secrets(user_input)
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(SCHEMAS[key], user_input),
+            data_schema=self.add_suggested_values_to_schema(SCHEMAS[key], suggested),
             errors=errors,
+            description_placeholders={"title": entry.title},
         )
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
@@ -186,20 +378,22 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         return await self.async_step_reauth_confirm()
 
     async def async_step_reauth_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Ask for the login again and check it."""
+        """Ask for the secret again and check it."""
         entry = self._get_reauth_entry()
+        key = ProviderKey(entry.data[CONF_PROVIDER])
         errors: dict[str, str] = {}
         if user_input is not None:
-            data = {**entry.data, **user_input}
-            info, errors = await async_check_account(self.hass, ProviderKey(entry.data[CONF_PROVIDER]), data)
+            login = {k: v for k, v in entry.data.items() if k not in (CONF_USERNAME, *SECRETS)}
+            data = {**login, **user_input}
+            info, errors = await async_check_account(self.hass, key, data)
             if info is not None:
                 await self.async_set_unique_id(info.unique_id)
                 self._abort_if_unique_id_mismatch(reason="wrong_account")
                 return self._async_update_and_abort(entry, data, "reauth_successful")
-        suggested = user_input or {CONF_USERNAME: entry.data.get(CONF_USERNAME)}
+        suggested = _without_secrets(user_input or entry.data)
         return self.async_show_form(
             step_id="reauth_confirm",
-            data_schema=self.add_suggested_values_to_schema(REAUTH_SCHEMA, suggested),
+            data_schema=self.add_suggested_values_to_schema(REAUTH_SCHEMAS[key], suggested),
             errors=errors,
             description_placeholders={"title": entry.title},
         )
@@ -215,6 +409,11 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         if not changed and entry.state is not ConfigEntryState.LOADED:
             self.hass.config_entries.async_schedule_reload(entry.entry_id)
         return self.async_abort(reason=reason)
+
+
+def _without_secrets(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return what a form may show back: everything but passwords, keys and tokens."""
+    return {key: value for key, value in data.items() if key not in SECRETS}
 
 
 def fallback_loops(hass: HomeAssistant, entry_id: str, fallback_id: str) -> bool:
@@ -247,25 +446,35 @@ class SmsAlertsOptionsFlow(OptionsFlow):
             for entry in self.hass.config_entries.async_entries(DOMAIN)
             if entry.entry_id != self.config_entry.entry_id
         ]
-        schema = vol.Schema(
-            {
-                vol.Optional(CONF_FALLBACK_ENTRY): SelectSelector(
-                    SelectSelectorConfig(options=others, mode=SelectSelectorMode.DROPDOWN)
-                ),
-                vol.Required(CONF_HANDOVER_MINUTES, default=DEFAULT_HANDOVER_MINUTES): NumberSelector(
-                    NumberSelectorConfig(
-                        min=1, max=1440, step=1, unit_of_measurement="min", mode=NumberSelectorMode.BOX
-                    )
-                ),
-                vol.Required(CONF_MAX_AGE_HOURS, default=DEFAULT_MAX_AGE_HOURS): NumberSelector(
-                    NumberSelectorConfig(min=1, max=168, step=1, unit_of_measurement="h", mode=NumberSelectorMode.BOX)
-                ),
-            }
-        )
+        fields: dict[vol.Marker, Any] = {
+            vol.Optional(CONF_FALLBACK_ENTRY): SelectSelector(
+                SelectSelectorConfig(options=others, mode=SelectSelectorMode.DROPDOWN)
+            ),
+            vol.Required(CONF_HANDOVER_MINUTES, default=DEFAULT_HANDOVER_MINUTES): NumberSelector(
+                NumberSelectorConfig(min=1, max=1440, step=1, unit_of_measurement="min", mode=NumberSelectorMode.BOX)
+            ),
+            vol.Required(CONF_MAX_AGE_HOURS, default=DEFAULT_MAX_AGE_HOURS): NumberSelector(
+                NumberSelectorConfig(min=1, max=168, step=1, unit_of_measurement="h", mode=NumberSelectorMode.BOX)
+            ),
+        }
+        if self.config_entry.data[CONF_PROVIDER] == ProviderKey.WILDIX:
+            fields[vol.Required(CONF_MAX_LENGTH, default=str(wildix.DEFAULT_MAX_LENGTH))] = SelectSelector(
+                SelectSelectorConfig(
+                    options=[str(wildix.DEFAULT_MAX_LENGTH), str(wildix.LEGACY_MAX_LENGTH)],
+                    translation_key="max_length",
+                    mode=SelectSelectorMode.LIST,
+                )
+            )
+            fields[vol.Required(CONF_LOOKALIKE_CHARS, default=True)] = bool
+        schema = vol.Schema(fields)
+        placeholders = {"webhook_url": "-"}
+        if CONF_WEBHOOK_ID in self.config_entry.data:
+            placeholders["webhook_url"] = webhook_url(self.hass, self.config_entry.data[CONF_WEBHOOK_ID])
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(schema, user_input or self.config_entry.options),
             errors=errors,
+            description_placeholders=placeholders,
         )
 
 

@@ -10,6 +10,9 @@ from .data import SmsAlertsConfigEntry
 
 _MODELS: dict[ProviderKey, tuple[str, str]] = {
     ProviderKey.SMS_GATEWAY: ("brevis.one", "SMS Gateway"),
+    ProviderKey.WILDIX: ("Wildix", "PBX with GSM gateway"),
+    ProviderKey.PBXWARE: ("Bicom Systems", "PBXware"),
+    ProviderKey.IPEX: ("IPEX", "SMS API"),
 }
 
 

@@ -49,7 +49,19 @@ STORAGE_VERSION = 1
 SENT_MEMORY = 1000
 OPTION_NAMES = ("telegram", "telegram_only", "ring", "flash", "postpone", "gsm")
 # Repair issues an entry can raise; each clears after the next successful send
-ENTRY_ISSUES = ("no_api_permission", "ssl_error", "entry_rejected")
+ENTRY_ISSUES = (
+    "no_api_permission",
+    "ssl_error",
+    "entry_rejected",
+    "sms_api_disabled",
+    "sms_not_enabled",
+    "invalid_sender",
+    "no_sms_api",
+    "redirected",
+    "invalid_gsm",
+    "sender_not_allowed",
+    "no_sender",
+)
 
 
 def storage_key(entry_id: str) -> str:
@@ -390,6 +402,15 @@ class Outbox:
                     "provider": self._entry.data[CONF_PROVIDER],
                 },
             )
+        for name in sorted(options.asked()):
+            try:
+                self._provider.normalize_option(name, getattr(options, name))
+            except ValueError as err:
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN,
+                    translation_key="invalid_option",
+                    translation_placeholders={"option": name, "value": str(getattr(options, name))},
+                ) from err
         raw_targets = list(targets) if targets else self.recipients()
         if not raw_targets:
             raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_recipients")

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from . import brevisone, ipex, pbxware, wildix
 from .base import Provider
-from .brevisone import BrevisOneProvider
 
 
 class ProviderKey(StrEnum):
     """The provider keys of the config flow menu, diagnostics and action results."""
 
     SMS_GATEWAY = "sms_gateway"
+    WILDIX = "wildix"
+    PBXWARE = "pbxware"
+    IPEX = "ipex"
 
 
 PROVIDERS: dict[ProviderKey, type[Provider]] = {
-    ProviderKey.SMS_GATEWAY: BrevisOneProvider,
+    ProviderKey.SMS_GATEWAY: brevisone.BrevisOneProvider,
+    ProviderKey.WILDIX: wildix.WildixProvider,
+    ProviderKey.PBXWARE: pbxware.PbxwareProvider,
+    ProviderKey.IPEX: ipex.IpexProvider,
 }

@@ -1,0 +1,354 @@
+"""Bicom PBXware: numbers through the action API, extensions through the SMS notifications endpoint."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import aiohttp
+from yarl import URL
+
+from .base import (
+    DEFAULT_TIMEOUT,
+    AccountInfo,
+    AuthError,
+    EntryRejectedError,
+    OutboundSms,
+    Outcome,
+    Provider,
+    ProviderError,
+    Receipt,
+    Target,
+    TargetKind,
+    TargetRejectedError,
+    TransientError,
+    cut,
+    mask_target,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+CONF_URL = "url"
+CONF_API_KEY = "api_key"
+CONF_SERVER = "server"
+
+ACTION_SEND = "pbxware.sms.send_message"
+ACTION_EXT_LIST = "pbxware.ext.list"
+ACTION_LICENSE = "pbxware.license.info"
+ACTION_PATH = "index.php"
+EXTENSION_PATH = "api/sms/notifications/voicemail"
+
+KEY_NO_PERMISSION = "no_api_permission"
+KEY_UNEXPECTED = "unexpected_response"
+
+# Longer error texts are pages, not PBXware's one-line reasons
+_MAX_REASON_LENGTH = 200
+# How many '{' after a PHP notice are tried as the start of the JSON answer
+_MAX_JSON_STARTS = 20
+
+# PHP's notices and warnings as html_errors prints them (and the plain-text form), before or after the JSON
+_PHP_MESSAGE = re.compile(
+    r"(?:<br\s*/?>\s*)?(?:PHP\s+)?(?:<b>)?(?:Notice|Warning|Deprecated|Strict Standards)(?:</b>)?:"
+    r".*?on line\s*(?:<b>)?\d+(?:</b>)?(?:\s*<br\s*/?>)?",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """What one PBXware answer means: sent (no error), or the error to raise."""
+
+    error: ProviderError | None = None
+    message_id: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        """Return the error's key, or None when the message was sent."""
+        return None if self.error is None else self.error.key
+
+
+@dataclass(frozen=True, kw_only=True)
+class _TextRule:
+    """One row of the error table: any of these words in the `error` text -> error class and key."""
+
+    words: tuple[str, ...]
+    error: type[ProviderError]
+    key: str
+    reason: str | None = None  # replaces the PBX's own text when set
+
+
+# Texts from the vendor's SMS Notifications page (seed 004), matched in lower case anywhere in `error`,
+# so wrapped forms like "Action sms_message returned with error: ERR: SMS not enabled for this tenant: " match.
+_ERROR_TEXTS: tuple[_TextRule, ...] = (
+    _TextRule(
+        words=("invalid api key",),
+        error=AuthError,
+        key="invalid_auth",
+        reason=(
+            "Invalid API key (PBXware also refuses a key suspended after inactivity, "
+            "or a request from an address outside the key's IP allow-list)"
+        ),
+    ),
+    _TextRule(words=("sms api is disabled",), error=EntryRejectedError, key="sms_api_disabled"),
+    _TextRule(words=("sms not enabled for this tenant",), error=EntryRejectedError, key="sms_not_enabled"),
+    _TextRule(words=("invalid or missing sender sms number",), error=EntryRejectedError, key="invalid_sender"),
+    _TextRule(
+        words=("destination does not have an assigned sms number",), error=TargetRejectedError, key="no_sms_number"
+    ),
+    # The text for a key without the right is undocumented: match the usual words [assumed]
+    _TextRule(words=("permission", "not allowed", "denied"), error=EntryRejectedError, key=KEY_NO_PERMISSION),
+)
+# Any other `error` ends the operation for this recipient, with the PBX's text
+_OTHER_ERROR = _TextRule(words=(), error=TargetRejectedError, key="target_rejected")
+
+
+@dataclass(frozen=True, kw_only=True)
+class _StatusRule:
+    """One row of the status table: HTTP statuses (on the extension endpoint only, if set) -> error class."""
+
+    status: range
+    error: type[ProviderError]
+    key: str
+    reason: str
+    extension_only: bool = False
+
+
+# Before the body is read: a server in trouble may answer anything, and retrying loses nothing.
+_SERVER_ERROR = _StatusRule(
+    status=range(500, 600), error=TransientError, key="server_error", reason="HTTP {status} from the PBX"
+)
+# After the known error texts, before any other error text.
+_STATUS_RULES: tuple[_StatusRule, ...] = (
+    _StatusRule(
+        status=range(404, 406),
+        extension_only=True,
+        error=TargetRejectedError,
+        key="no_extension_endpoint",
+        reason="this PBX has no extension SMS endpoint",
+    ),
+    _StatusRule(status=range(401, 402), error=AuthError, key="invalid_auth", reason="HTTP {status}: API key refused"),
+    _StatusRule(status=range(403, 404), error=AuthError, key="invalid_auth", reason="HTTP {status}: API key refused"),
+)
+
+
+def parse_payload(body: str) -> Any:
+    """Read the JSON answer, skipping PHP notices and warnings around it; None if there is none."""
+    text = body.strip()
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    if not _PHP_MESSAGE.search(text):
+        return None
+    rest = _PHP_MESSAGE.sub("", text).strip()
+    try:
+        return json.loads(rest)
+    except ValueError:
+        pass
+    # Other output is left around the JSON: take the first complete object
+    decoder = json.JSONDecoder()
+    start = rest.find("{")
+    for _ in range(_MAX_JSON_STARTS):
+        if start < 0:
+            break
+        try:
+            found, _end = decoder.raw_decode(rest, start)
+        except ValueError:
+            found = None
+        if isinstance(found, dict):
+            return found
+        start = rest.find("{", start + 1)
+    return None
+
+
+def error_text(payload: Any) -> str | None:
+    """Return the `error` of an answer, or None when it has none (an empty or null `error` is none)."""
+    if not isinstance(payload, dict):
+        return None
+    value = payload.get("error")
+    if value is None or value is False:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def classify(status: int, body: str, *, extension: bool = False) -> Verdict:
+    """Turn an HTTP answer into a verdict; `extension` marks the JSON notifications endpoint."""
+    if status in _SERVER_ERROR.status:
+        return Verdict(error=_status_error(_SERVER_ERROR, status))
+    payload = parse_payload(body)
+    error = _refusal(status, payload, extension=extension)
+    if error is not None:
+        return Verdict(error=error)
+    message_id = payload.get("id") if isinstance(payload, dict) else None
+    return Verdict(message_id=None if message_id is None else str(message_id))
+
+
+def _refusal(status: int, payload: Any, *, extension: bool) -> ProviderError | None:
+    """Find the error in an answer: known texts first, then the status, then any other text."""
+    text = error_text(payload)
+    rule = _OTHER_ERROR if text is None else _match_text(text)
+    if text is not None and rule is not _OTHER_ERROR:
+        return rule.error(rule.reason or _reason(text), key=rule.key)
+    for status_rule in _STATUS_RULES:
+        if status in status_rule.status and (extension or not status_rule.extension_only):
+            return _status_error(status_rule, status)
+    if text is not None:
+        return _OTHER_ERROR.error(_reason(text), key=_OTHER_ERROR.key)
+    if not 200 <= status < 300:  # noqa: PLR2004 - the 2xx range
+        return TargetRejectedError(f"unexpected HTTP {status} from the PBX", key=KEY_UNEXPECTED)
+    if payload is None:
+        return TargetRejectedError("unexpected response from the PBX", key=KEY_UNEXPECTED)
+    return None
+
+
+def _match_text(text: str) -> _TextRule:
+    """Find the table row for an error text."""
+    lowered = text.lower()
+    for rule in _ERROR_TEXTS:
+        if any(word in lowered for word in rule.words):
+            return rule
+    return _OTHER_ERROR
+
+
+def _status_error(rule: _StatusRule, status: int) -> ProviderError:
+    """Build the error of a status row."""
+    return rule.error(rule.reason.format(status=status), key=rule.key)
+
+
+def _reason(text: str) -> str:
+    """Give the PBX's own error text, shortened if it is long."""
+    return text if len(text) <= _MAX_REASON_LENGTH else f"{text[:_MAX_REASON_LENGTH]}…"
+
+
+def encode_body(text: str) -> str:
+    """Encode the text as the action API wants it: standard Base64 of UTF-8, with padding."""
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def normalize_url(raw: str) -> URL:
+    """Turn what the user typed (an address, with or without scheme or index.php) into the base URL."""
+    text = raw.strip()
+    if "://" not in text:
+        text = f"https://{text}"
+    url = URL(text)
+    if not url.host or url.scheme not in ("http", "https"):
+        raise ValueError(raw)
+    path = url.path.rstrip("/").removesuffix(f"/{ACTION_PATH}").rstrip("/")
+    return url.with_path(path or "/").with_query(None).with_fragment(None)
+
+
+class PbxwareProvider(Provider):
+    """One tenant of a Bicom PBXware server, reached with an API key."""
+
+    key: ClassVar[str] = "pbxware"
+    target_kinds: ClassVar[frozenset[TargetKind]] = frozenset({TargetKind.NUMBER, TargetKind.EXTENSION})
+    options: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        url: str,
+        api_key: str,
+        server: str,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        """Keep the PBX address, the API key and the tenant id."""
+        super().__init__(session, timeout=timeout)
+        self._base = normalize_url(url)
+        self._action_url = self._base.joinpath(ACTION_PATH)
+        self._extension_url = self._base.joinpath(EXTENSION_PATH)
+        self._api_key = api_key
+        self._server = str(server).strip()
+
+    @classmethod
+    def from_config(
+        cls, session: aiohttp.ClientSession, config: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT
+    ) -> PbxwareProvider:
+        """Build the client from the entry's settings."""
+        return cls(
+            session,
+            url=config[CONF_URL],
+            api_key=config[CONF_API_KEY],
+            server=str(config[CONF_SERVER]),
+            timeout=timeout,
+        )
+
+    @property
+    def host(self) -> str:
+        """Return the PBX's host name or address."""
+        return self._base.host or ""
+
+    async def async_validate(self) -> AccountInfo:
+        """List the tenant's extensions, or read the license: a permission error still proves the key."""
+        verdict = await self._async_action(ACTION_EXT_LIST, {"server": self._server})
+        if verdict.key == KEY_NO_PERMISSION:
+            verdict = await self._async_action(ACTION_LICENSE, {})
+        if verdict.key == KEY_NO_PERMISSION:
+            _LOGGER.info(
+                "The PBXware API key on %s may call neither %s nor %s: it is valid, but limited; "
+                "missing SMS rights or settings will show at the first send",
+                self.host,
+                ACTION_EXT_LIST,
+                ACTION_LICENSE,
+            )
+            return self.identity()
+        if verdict.error is not None:
+            raise verdict.error
+        return self.identity()
+
+    def identity(self) -> AccountInfo:
+        """One account is one tenant on one PBX address (a non-default port included)."""
+        netloc = self.host if self._base.is_default_port() else f"{self.host}:{self._base.port}"
+        return AccountInfo(
+            unique_id=f"{netloc}:{self._server}".lower(), title=f"PBXware {netloc} tenant {self._server}"
+        )
+
+    async def async_send_one(self, sms: OutboundSms, target: Target) -> Receipt:
+        """Send to a number through the action API, or to an extension through the notifications endpoint."""
+        if target.kind is TargetKind.NUMBER:
+            fields = {"server": self._server, "to_number": target.value, "body": encode_body(sms.text)}
+            verdict = await self._async_action(ACTION_SEND, fields, target=target)
+        elif target.kind is TargetKind.EXTENSION:
+            verdict = await self._async_extension(target, sms.text)
+        else:
+            raise TargetRejectedError(f"PBXware cannot send to {target.kind} targets", key="unsupported_target")
+        if verdict.error is not None:
+            raise verdict.error
+        return Receipt(target=target, outcome=Outcome.SENT, message_id=verdict.message_id)
+
+    async def _async_action(self, action: str, fields: dict[str, str], *, target: Target | None = None) -> Verdict:
+        """POST one action with the key in the form body (never in the URL) and classify the answer."""
+        data = {"apikey": self._api_key, "action": action, **fields}
+        status, body, _ = await self._async_request("POST", str(self._action_url), data=data)
+        verdict = classify(status, body)
+        if target is not None:
+            _LOGGER.debug("PBXware %s for %s: HTTP %s %s", action, mask_target(target), status, cut(body))
+        else:
+            # A listing names extensions, people and their numbers: log only what went wrong
+            shown = cut(body) if verdict.error is not None else "(answer without error)"
+            _LOGGER.debug("PBXware %s: HTTP %s %s", action, status, shown)
+        return verdict
+
+    async def _async_extension(self, target: Target, text: str) -> Verdict:
+        """POST one notification to an extension's SMS number, the key in the X-API-Key header."""
+        headers = {"X-API-Key": self._api_key, "Content-Type": "application/json"}
+        payload = json.dumps({"extension": target.value, "message": text}).encode()
+        status, body, _ = await self._async_request("POST", str(self._extension_url), data=payload, headers=headers)
+        _LOGGER.debug("PBXware notification to %s: HTTP %s %s", target, status, cut(body))
+        return classify(status, body, extension=True)
+
+    def redacted_view(self) -> dict[str, Any]:
+        """Describe the client for diagnostics."""
+        return {
+            "provider": self.key,
+            "scheme": self._base.scheme,
+            "path": self._base.path,
+            "timeout": self._timeout,
+        }

@@ -1,0 +1,75 @@
+"""Inbound callbacks (IPEX SMS Chat): inbound SMS and delivery reports become events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from homeassistant.components import webhook
+from homeassistant.const import CONF_WEBHOOK_ID
+from homeassistant.core import HomeAssistant, callback
+
+from .api.ipex import DeliveryReport, InboundSms, parse_webhook
+from .const import DOMAIN, EVENT_DELIVERY, EVENT_RECEIVED, LOGGER
+from .data import SmsAlertsConfigEntry
+
+
+@callback
+def async_register_webhook(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
+    """Listen on the entry's webhook (the cloud calls in, so not local only) until it unloads."""
+    webhook_id: str = entry.data[CONF_WEBHOOK_ID]
+
+    async def handle(hass: HomeAssistant, webhook_id: str, request: web.Request) -> web.Response:
+        return await async_handle_callback(hass, entry, request)
+
+    webhook.async_register(
+        hass, DOMAIN, f"SMS Alerts {entry.title}", webhook_id, handle, local_only=False, allowed_methods=("POST",)
+    )
+    entry.async_on_unload(lambda: webhook.async_unregister(hass, webhook_id))
+
+
+def webhook_url(hass: HomeAssistant, webhook_id: str) -> str:
+    """Return the address to paste into the SMS Chat settings (with a placeholder host if none is set)."""
+    try:
+        return webhook.async_generate_url(hass, webhook_id, allow_ip=True, prefer_external=True)
+    except Exception:  # noqa: BLE001 - no URL configured: show the path the user completes
+        return f"https://<your Home Assistant address>{webhook.async_generate_path(webhook_id)}"
+
+
+async def _async_read(request: web.Request) -> Any:
+    """Read a JSON body, or form data as fallback; raise ValueError when it is neither."""
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return {key: str(value) for key, value in (await request.post()).items()}
+    text = await request.text()
+    if not text.strip():
+        raise ValueError("empty body")
+    return json.loads(text)
+
+
+async def async_handle_callback(hass: HomeAssistant, entry: SmsAlertsConfigEntry, request: web.Request) -> web.Response:
+    """Fire one event per inbound SMS or delivery report; never answer 500 and never log a traceback."""
+    try:
+        events = parse_webhook(await _async_read(request))
+    except ValueError as err:
+        LOGGER.debug("Ignored a malformed callback for %s: %s", entry.title, err)
+        return web.Response(status=400, text="malformed payload")
+    except Exception as err:  # noqa: BLE001 - a callback must never crash into a 500
+        LOGGER.error("Could not read a callback for %s: %s", entry.title, type(err).__name__)
+        return web.Response(status=400, text="unreadable payload")
+    if not events:
+        LOGGER.debug("Ignored a callback of unknown shape for %s", entry.title)
+    for event in events:
+        if isinstance(event, InboundSms):
+            LOGGER.info("%s received an SMS", entry.title)
+            hass.bus.async_fire(
+                EVENT_RECEIVED,
+                {"entry_id": entry.entry_id, "from": event.sender, "to": event.to, "text": event.text},
+            )
+        elif isinstance(event, DeliveryReport):
+            entry.runtime_data.outbox.async_delivery_report(event.id, event.state)
+            hass.bus.async_fire(
+                EVENT_DELIVERY,
+                {"entry_id": entry.entry_id, "id": event.id, "to": event.to, "state": event.state},
+            )
+    return web.Response(status=200)
