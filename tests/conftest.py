@@ -26,6 +26,9 @@ import custom_components.sms_alerts  # noqa: F401
 from custom_components.sms_alerts.const import DOMAIN
 from simulators.base import Simulator
 from simulators.brevisone import BrevisOneSimulator
+from simulators.ipex import IpexSimulator
+from simulators.pbxware import PbxwareSimulator
+from simulators.wildix import WildixSimulator
 
 GATEWAY_USER = "apiuser"
 GATEWAY_PASSWORD = "secret"  # the simulator's demo login
@@ -208,3 +211,30 @@ async def send(hass: HomeAssistant, entry: MockConfigEntry, **data: Any) -> dict
     )
     assert response is not None
     return dict(response)
+
+
+@pytest.fixture
+async def wildix_sim(socket_enabled: None) -> AsyncGenerator[RunningSimulator]:
+    """The Wildix PBX simulator on loopback."""
+    sim = WildixSimulator()
+    runner, url = await _serve(sim)
+    yield RunningSimulator(sim=sim, url=url)
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def pbxware_sim(socket_enabled: None) -> AsyncGenerator[RunningSimulator]:
+    """The PBXware simulator on loopback."""
+    sim = PbxwareSimulator()
+    runner, url = await _serve(sim)
+    yield RunningSimulator(sim=sim, url=url)
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def ipex_sim(socket_enabled: None) -> AsyncGenerator[RunningSimulator]:
+    """The IPEX simulator (token, SMS Chat and instant SMS hosts in one) on loopback."""
+    sim = IpexSimulator()
+    runner, url = await _serve(sim)
+    yield RunningSimulator(sim=sim, url=url)
+    await runner.cleanup()

@@ -59,6 +59,7 @@ CONF_SERVER = "server"
 CONF_GSM = "gsm"
 CONF_API_TOKEN = "api_token"  # noqa: S105 - the name of a field, not a secret
 CONF_AUTH_URL = "auth_url"
+CONF_INSTANT_URL = "instant_url"
 CONF_SENDER = "sender"
 CONF_SHORTNAME = "shortname"
 CONF_MODE = "mode"
@@ -104,6 +105,7 @@ IPEX_SCHEMA = vol.Schema(
         vol.Optional(CONF_PASSWORD): _PASSWORD,
         vol.Optional(CONF_API_TOKEN): _SECRET,
         vol.Required(CONF_AUTH_URL, default=ipex.DEFAULT_AUTH_URL): _URL,
+        vol.Required(CONF_INSTANT_URL, default=ipex.DEFAULT_INSTANT_URL): _URL,
     }
 )
 LOGIN_SCHEMA = vol.Schema({vol.Required(CONF_USERNAME): _USERNAME, vol.Required(CONF_PASSWORD): _PASSWORD})
@@ -171,10 +173,11 @@ def _normalize_pbxware(data: dict[str, Any]) -> dict[str, str]:
 def _normalize_ipex(data: dict[str, Any]) -> dict[str, str]:
     """Tidy an IPEX form: a pasted token, or a username with its password."""
     data[CONF_URL] = _http_url(data.get(CONF_URL, ipex.DEFAULT_URL))
-    try:
-        data[CONF_AUTH_URL] = _http_url(data.get(CONF_AUTH_URL, ipex.DEFAULT_AUTH_URL))
-    except ValueError:
-        return {CONF_AUTH_URL: "invalid_url"}
+    for field, default in ((CONF_AUTH_URL, ipex.DEFAULT_AUTH_URL), (CONF_INSTANT_URL, ipex.DEFAULT_INSTANT_URL)):
+        try:
+            data[field] = _http_url(data.get(field, default))
+        except ValueError:
+            return {field: "invalid_url"}
     if CONF_API_TOKEN in data:
         data.pop(CONF_USERNAME, None)
         data.pop(CONF_PASSWORD, None)

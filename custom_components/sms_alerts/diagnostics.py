@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.const import CONF_API_KEY, CONF_PASSWORD, CONF_URL, CONF_USERNAME
+from homeassistant.const import CONF_API_KEY, CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
@@ -13,7 +13,20 @@ from .api.base import mask_target
 from .const import CONF_TARGET
 from .data import SmsAlertsConfigEntry
 
-TO_REDACT = {CONF_API_KEY, CONF_PASSWORD, CONF_URL, CONF_USERNAME, "api_token", "access_token", "refresh_token"}
+TO_REDACT = {
+    CONF_API_KEY,
+    CONF_PASSWORD,
+    CONF_URL,
+    CONF_USERNAME,
+    CONF_WEBHOOK_ID,
+    "api_token",
+    "access_token",
+    "refresh_token",
+    "auth_url",
+    "instant_url",
+    "sender",
+    "gsm",
+}
 
 
 async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> dict[str, Any]:

@@ -1,0 +1,221 @@
+"""What every provider must do, through the real config flow and real HTTP to its simulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_USER, ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+from custom_components.sms_alerts.const import DOMAIN
+from custom_components.sms_alerts.diagnostics import async_get_config_entry_diagnostics
+from simulators.base import Fault, Simulator
+from simulators.brevisone import BrevisOneSimulator
+from simulators.ipex import IpexSimulator
+from simulators.pbxware import PbxwareSimulator
+from simulators.wildix import WildixSimulator
+
+from .conftest import RunningSimulator, _serve
+
+NUMBER = "+491701234567"
+UNICODE = "Příliš žluťoučký kůň 🚨 Grüße € [ok] 100%"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Case:
+    """How one provider is set up and where its messages arrive."""
+
+    key: str
+    simulator: Callable[[], Simulator]
+    form: Callable[[str], dict[str, Any]]
+    wrong: dict[str, str]
+    secret: str
+    received_to: str
+    sender_step: dict[str, str] = field(default_factory=dict)
+
+
+CASES = {
+    "sms_gateway": Case(
+        key="sms_gateway",
+        simulator=BrevisOneSimulator,
+        form=lambda url: {"url": url, "username": "apiuser", "password": "secret", "verify_ssl": True},
+        wrong={"password": "Wr0ngPa55"},
+        secret="secret",
+        received_to="00491701234567",
+    ),
+    "wildix": Case(
+        key="wildix",
+        simulator=WildixSimulator,
+        form=lambda url: {"url": url, "username": "101", "password": "sms101api", "verify_ssl": True},
+        wrong={"password": "Wr0ngPa55"},
+        secret="sms101api",
+        received_to=NUMBER,
+    ),
+    "pbxware": Case(
+        key="pbxware",
+        simulator=PbxwareSimulator,
+        form=lambda url: {"url": url, "api_key": "ha-alerts-key", "server": "1", "verify_ssl": True},
+        wrong={"api_key": "Wr0ngKey"},
+        secret="ha-alerts-key",
+        received_to=NUMBER,
+    ),
+    "ipex": Case(
+        key="ipex",
+        simulator=IpexSimulator,
+        form=lambda url: {
+            "url": url,
+            "username": "alerts@example.com",
+            "password": "secret",
+            "auth_url": f"{url}/token",
+            "instant_url": f"{url}/v1/sms",
+        },
+        wrong={"password": "Wr0ngPa55"},
+        secret="secret",
+        received_to=NUMBER,
+        sender_step={"sender": "+420777888999"},
+    ),
+}
+
+
+@pytest.fixture(params=list(CASES))
+async def provider(
+    request: pytest.FixtureRequest, socket_enabled: None
+) -> AsyncGenerator[tuple[Case, RunningSimulator]]:
+    """Each provider with its simulator on loopback."""
+    case = CASES[request.param]
+    sim = case.simulator()
+    runner, url = await _serve(sim)
+    yield case, RunningSimulator(sim=sim, url=url)
+    await runner.cleanup()
+
+
+async def run_flow(hass: HomeAssistant, case: Case, form: dict[str, Any]) -> dict[str, Any]:
+    """Open the flow, pick the provider, submit the form (and the sender step for IPEX)."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": case.key})
+    assert result["step_id"] == case.key
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], form)
+    if case.sender_step and result.get("step_id") == "sender":
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], case.sender_step)
+    return dict(result)
+
+
+async def add_entry(hass: HomeAssistant, case: Case, sim: RunningSimulator) -> ConfigEntry:
+    """Create the entry through the flow and give it one recipient."""
+    hass.config.country = "DE"
+    result = await run_flow(hass, case, case.form(sim.url))
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    entry: ConfigEntry = result["result"]
+    await hass.async_block_till_done(wait_background_tasks=True)
+    sub = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "recipient"), context={"source": SOURCE_USER}
+    )
+    sub = await hass.config_entries.subentries.async_configure(sub["flow_id"], {"name": "On call", "target": NUMBER})
+    assert sub["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return entry
+
+
+async def send(hass: HomeAssistant, entry: ConfigEntry, message: str) -> dict[str, Any]:
+    """sms_alerts.send to the entry's recipients, with the response."""
+    response = await hass.services.async_call(
+        DOMAIN, "send", {"config_entry_id": entry.entry_id, "message": message}, blocking=True, return_response=True
+    )
+    assert response is not None
+    return dict(response)
+
+
+async def test_flow_creates_entry_without_sending(hass: HomeAssistant, provider: tuple[Case, RunningSimulator]) -> None:
+    """The credential check sends no SMS; the entry loads with a recipient entity."""
+    case, sim = provider
+    entry = await add_entry(hass, case, sim)
+    assert entry.data["provider"] == case.key
+    assert sim.sim.messages == []
+    assert hass.states.get("notify.on_call") is not None
+
+
+async def test_wrong_credentials_are_invalid_auth(hass: HomeAssistant, provider: tuple[Case, RunningSimulator]) -> None:
+    """A refused login is the form error invalid_auth, and the right one then works."""
+    case, sim = provider
+    result = await run_flow(hass, case, {**case.form(sim.url), **case.wrong})
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], case.form(sim.url))
+    if case.sender_step:
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], case.sender_step)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_unreachable_is_cannot_connect(
+    hass: HomeAssistant, provider: tuple[Case, RunningSimulator], closed_url: str
+) -> None:
+    """Nothing listening is cannot_connect."""
+    case, _ = provider
+    result = await run_flow(hass, case, case.form(closed_url))
+    assert result["errors"] == {"base": "cannot_connect"}
+
+
+async def test_same_account_twice_is_already_configured(
+    hass: HomeAssistant, provider: tuple[Case, RunningSimulator]
+) -> None:
+    """The second flow for the same account aborts."""
+    case, sim = provider
+    await add_entry(hass, case, sim)
+    result = await run_flow(hass, case, case.form(sim.url))
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_unicode_alert_arrives_intact(hass: HomeAssistant, provider: tuple[Case, RunningSimulator]) -> None:
+    """Czech diacritics, emoji and GSM extension characters arrive as sent, at the right number."""
+    case, sim = provider
+    entry = await add_entry(hass, case, sim)
+    response = await send(hass, entry, UNICODE)
+    assert [(r["status"], r["provider"]) for r in response["results"]] == [("sent", case.key)]
+    assert [(m.to, m.text) for m in sim.sim.messages] == [(case.received_to, UNICODE)]
+
+
+async def test_outage_queues_then_delivers_once(
+    hass: HomeAssistant, provider: tuple[Case, RunningSimulator], freezer: FrozenDateTimeFactory
+) -> None:
+    """A provider answering 503 queues the alert; it is delivered exactly once after recovery."""
+    case, sim = provider
+    entry = await add_entry(hass, case, sim)
+    sim.sim.fail(Fault.HTTP_503)
+    response = await send(hass, entry, "UPS on battery")
+    assert response["results"][0]["status"] == "queued"
+    sim.sim.recover()
+    for _ in range(3):
+        freezer.tick(timedelta(seconds=40))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert [m.text for m in sim.sim.messages] == ["UPS on battery"]
+
+
+async def test_no_secret_leaks(
+    hass: HomeAssistant, provider: tuple[Case, RunningSimulator], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The secret is in no URL, log line, error or diagnostics."""
+    case, sim = provider
+    entry = await add_entry(hass, case, sim)
+    await send(hass, entry, "x")
+    sim.sim.fail(Fault.HTML_500, times=1)
+    await send(hass, entry, "y")
+    for request in sim.sim.requests:
+        assert case.secret not in request.path
+        assert case.secret not in json.dumps(request.query)
+    assert case.secret not in caplog.text
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert case.secret not in json.dumps(diagnostics)
+    assert sim.url.removeprefix("http://") not in json.dumps(diagnostics)
+    for private in ("webhook_id", "sender"):
+        if private in entry.data:
+            assert entry.data[private] not in json.dumps(diagnostics)

@@ -1,0 +1,384 @@
+"""Provider features seen through Home Assistant: Wildix options, PBXware extensions, IPEX sender and webhook."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import async_capture_events, async_fire_time_changed
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.sms_alerts.const import DOMAIN
+
+from .conftest import RunningSimulator
+
+NUMBER = "+491701234567"
+
+
+async def flow(hass: HomeAssistant, key: str, form: dict[str, Any]) -> dict[str, Any]:
+    """Pick a provider in the menu and submit its form."""
+    hass.config.country = "DE"
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": key})
+    return dict(await hass.config_entries.flow.async_configure(result["flow_id"], form))
+
+
+async def send(hass: HomeAssistant, entry: ConfigEntry, **data: Any) -> dict[str, Any]:
+    """sms_alerts.send with the response."""
+    response = await hass.services.async_call(
+        DOMAIN, "send", {"config_entry_id": entry.entry_id, **data}, blocking=True, return_response=True
+    )
+    assert response is not None
+    return dict(response)
+
+
+async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
+    """Let simulated time pass and run what fell due."""
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+# Wildix
+
+
+def wildix_form(url: str, **extra: Any) -> dict[str, Any]:
+    """The Wildix form."""
+    return {"url": url, "username": "101", "password": "sms101api", "verify_ssl": True, **extra}
+
+
+async def wildix_entry(hass: HomeAssistant, url: str, **extra: Any) -> ConfigEntry:
+    """A Wildix entry made through the flow."""
+    result = await flow(hass, "wildix", wildix_form(url, **extra))
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    await hass.async_block_till_done(wait_background_tasks=True)
+    entry: ConfigEntry = result["result"]
+    return entry
+
+
+async def test_wildix_gsm_is_checked_and_normalised(hass: HomeAssistant, wildix_sim: RunningSimulator) -> None:
+    """A malformed MAC is a field error; a good one is stored as 12 lower-case hex digits."""
+    result = await flow(hass, "wildix", wildix_form(wildix_sim.url, gsm="9c:75:14"))
+    assert result["errors"] == {"gsm": "invalid_gsm"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], wildix_form(wildix_sim.url, gsm="9C-75-14-33-00-01")
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["gsm"] == "9c7514330001"
+    assert result["title"] == f"Wildix Alarm Sender ({wildix_sim.url.removeprefix('http://')})"
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_wildix_postpone_and_gsm_reach_the_pbx(hass: HomeAssistant, wildix_sim: RunningSimulator) -> None:
+    """Postpone is written in Home Assistant's time zone as dd/mm/YYYY HH:MM; gsm overrides per send."""
+    await hass.config.async_set_time_zone("Europe/Rome")
+    entry = await wildix_entry(hass, wildix_sim.url)
+    when = datetime(2026, 12, 24, 17, 5, tzinfo=dt_util.UTC)
+    await send(hass, entry, message="x", target=[NUMBER], postpone=when.isoformat(), gsm="9C:75:14:33:00:01")
+    assert wildix_sim.sim.messages[0].options == {"postpone": "24/12/2026 18:05", "gsm": "9c7514330001"}
+
+
+async def test_wildix_invalid_gsm_in_action_sends_nothing(hass: HomeAssistant, wildix_sim: RunningSimulator) -> None:
+    """A bad per-send MAC is a validation error before any request."""
+    entry = await wildix_entry(hass, wildix_sim.url)
+    with pytest.raises(ServiceValidationError, match="not valid for the option gsm"):
+        await send(hass, entry, message="x", target=[NUMBER], gsm="nonsense")
+    assert wildix_sim.sim.messages == []
+
+
+async def test_wildix_hundred_recipients_take_two_requests(hass: HomeAssistant, wildix_sim: RunningSimulator) -> None:
+    """One alert to 100 numbers is 2 requests of 50, and 100 results."""
+    entry = await wildix_entry(hass, wildix_sim.url)
+    before = len(wildix_sim.sim.requests)
+    numbers = [f"+49170{1000000 + i}" for i in range(100)]
+    response = await send(hass, entry, message="Evacuate", target=numbers)
+    assert len(wildix_sim.sim.requests) - before == 2
+    assert [r["status"] for r in response["results"]] == ["sent"] * 100
+    assert len(wildix_sim.sim.messages) == 100
+
+
+async def test_wildix_long_alert_and_lookalikes(hass: HomeAssistant, wildix_sim: RunningSimulator) -> None:
+    """A long alert is split into numbered parts; quotes and slashes survive as look-alikes."""
+    entry = await wildix_entry(hass, wildix_sim.url)
+    text = 'Rack "B2" /var is full. ' * 40
+    await send(hass, entry, message=text, target=[NUMBER])
+    texts = [m.text for m in wildix_sim.sim.messages]
+    assert len(texts) == 2
+    assert texts[0].startswith("(1∕2) Rack ″B2″ ∕var is full.")  # noqa: RUF001 - the look-alikes are the point
+    assert all(len(t) <= 670 for t in texts)
+
+
+async def test_wildix_options_turn_lookalikes_off_and_shorten(
+    hass: HomeAssistant, wildix_sim: RunningSimulator
+) -> None:
+    """The options flow offers 300 characters for older WMS and look-alikes off."""
+    entry = await wildix_entry(hass, wildix_sim.url)
+    wildix_sim.sim.max_length = 300
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {"handover_minutes": 10, "max_age_hours": 24, "max_length": "300", "lookalike_chars": False},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await send(hass, entry, message="It's /tmp " * 50, target=[NUMBER])
+    texts = [m.text for m in wildix_sim.sim.messages]
+    assert len(texts) == 2
+    assert all(len(t) <= 300 for t in texts)
+    assert "It s  tmp" in texts[0]
+
+
+async def test_wildix_queue_warning_is_retried_three_times_then_failed(
+    hass: HomeAssistant, wildix_sim: RunningSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """A number the PBX cannot queue is retried, and refused after three tries."""
+    entry = await wildix_entry(hass, wildix_sim.url)
+    wildix_sim.sim.warning_numbers.add(NUMBER)
+    events = async_capture_events(hass, "sms_alerts_failed")
+    response = await send(hass, entry, message="x", target=[NUMBER, "+491709999999"])
+    assert [r["status"] for r in response["results"]] == ["queued", "sent"]
+    for _ in range(10):
+        await advance(hass, freezer, 300)
+    assert [e.data["target"] for e in events] == [NUMBER]
+    assert entry.runtime_data.outbox.items == []
+
+
+# PBXware
+
+
+def pbxware_form(url: str, **extra: Any) -> dict[str, Any]:
+    """The PBXware form."""
+    return {"url": url, "api_key": "ha-alerts-key", "server": "1", "verify_ssl": True, **extra}
+
+
+async def pbxware_entry(hass: HomeAssistant, url: str) -> ConfigEntry:
+    """A PBXware entry made through the flow."""
+    result = await flow(hass, "pbxware", pbxware_form(url))
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    await hass.async_block_till_done(wait_background_tasks=True)
+    entry: ConfigEntry = result["result"]
+    return entry
+
+
+async def test_pbxware_extension_and_number_targets(hass: HomeAssistant, pbxware_sim: RunningSimulator) -> None:
+    """ext: goes to the extension's SMS number; numbers through the action API; ext without number fails."""
+    entry = await pbxware_entry(hass, pbxware_sim.url)
+    response = await send(hass, entry, message="Voicemail full", target=["ext:1001", NUMBER, "ext:1002"])
+    assert [(r["target"], r["status"]) for r in response["results"]] == [
+        ("ext:1001", "sent"),
+        (NUMBER, "sent"),
+        ("ext:1002", "failed"),
+    ]
+    assert response["results"][2]["error"].endswith("Destination does not have an assigned SMS number")
+    assert [m.to for m in pbxware_sim.sim.messages] == ["+14165551234", NUMBER]
+
+
+async def test_pbxware_refuses_groups(hass: HomeAssistant, pbxware_sim: RunningSimulator) -> None:
+    """group: is a validation error on PBXware."""
+    entry = await pbxware_entry(hass, pbxware_sim.url)
+    with pytest.raises(ServiceValidationError, match="group targets are not supported"):
+        await send(hass, entry, message="x", target=["group:1"])
+
+
+async def test_pbxware_sms_api_disabled_is_a_repair_issue(hass: HomeAssistant, pbxware_sim: RunningSimulator) -> None:
+    """SMS API disabled on the tenant: failed, repair issue with the fix; cleared by the next success."""
+    entry = await pbxware_entry(hass, pbxware_sim.url)
+    pbxware_sim.sim.tenants["1"].sms_api_enabled = False
+    with pytest.raises(Exception, match="SMS API is disabled"):
+        await send(hass, entry, message="x", target=[NUMBER])
+    issue_id = f"{entry.entry_id}_sms_api_disabled"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    pbxware_sim.sim.tenants["1"].sms_api_enabled = True
+    await send(hass, entry, message="x", target=[NUMBER])
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
+async def test_pbxware_reauth_with_a_new_key(hass: HomeAssistant, pbxware_sim: RunningSimulator) -> None:
+    """An invalid key starts reauth; a new key fixes the entry."""
+    entry = await pbxware_entry(hass, pbxware_sim.url)
+    key = pbxware_sim.sim.api_keys.pop("ha-alerts-key")
+    pbxware_sim.sim.api_keys["rotated-key"] = key
+    with pytest.raises(Exception, match="Invalid API key"):
+        await send(hass, entry, message="x", target=[NUMBER])
+    await hass.async_block_till_done()
+    flows = [
+        f for f in hass.config_entries.flow.async_progress_by_handler(DOMAIN) if f["context"]["source"] == SOURCE_REAUTH
+    ]
+    result = await hass.config_entries.flow.async_configure(flows[0]["flow_id"])
+    assert result["step_id"] == "reauth_confirm"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"api_key": "rotated-key"})
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert (await send(hass, entry, message="x", target=[NUMBER]))["results"][0]["status"] == "sent"
+
+
+# IPEX
+
+
+def ipex_form(url: str, **extra: Any) -> dict[str, Any]:
+    """The IPEX form, pointing every host at the simulator."""
+    return {
+        "url": url,
+        "username": "alerts@example.com",
+        "password": "secret",
+        "auth_url": f"{url}/token",
+        "instant_url": f"{url}/v1/sms",
+        **extra,
+    }
+
+
+async def ipex_entry(hass: HomeAssistant, url: str) -> ConfigEntry:
+    """An IPEX chat entry made through the flow."""
+    result = await flow(hass, "ipex", ipex_form(url))
+    assert result["step_id"] == "sender"
+    result = dict(await hass.config_entries.flow.async_configure(result["flow_id"], {"sender": "+420777888999"}))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+    entry: ConfigEntry = result["result"]
+    return entry
+
+
+async def test_ipex_sender_step_and_webhook_address(hass: HomeAssistant, ipex_sim: RunningSimulator) -> None:
+    """The allowed numbers are offered; the end of the flow shows the webhook address."""
+    result = await flow(hass, "ipex", ipex_form(ipex_sim.url))
+    assert result["step_id"] == "sender"
+    assert result["description_placeholders"] == {"count": "1"}
+    result = dict(await hass.config_entries.flow.async_configure(result["flow_id"], {"sender": "+420777888999"}))
+    assert result["title"] == "IPEX +420777888999"
+    assert result["data"]["mode"] == "chat"
+    assert result["description_placeholders"]["webhook_url"].endswith(f"/api/webhook/{result['data']['webhook_id']}")
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_ipex_missing_credentials(hass: HomeAssistant, ipex_sim: RunningSimulator) -> None:
+    """Neither password nor token is a form error."""
+    result = await flow(hass, "ipex", {"url": ipex_sim.url, "username": "alerts@example.com"})
+    assert result["errors"] == {"base": "missing_credentials"}
+
+
+async def test_ipex_pasted_token(hass: HomeAssistant, ipex_sim: RunningSimulator) -> None:
+    """A pasted token works without any login on the token endpoint."""
+    token = ipex_sim.sim.issue_token()
+    result = await flow(
+        hass,
+        "ipex",
+        {
+            "url": ipex_sim.url,
+            "api_token": token,
+            "auth_url": f"{ipex_sim.url}/token",
+            "instant_url": f"{ipex_sim.url}/v1/sms",
+        },
+    )
+    assert result["step_id"] == "sender"
+    result = dict(await hass.config_entries.flow.async_configure(result["flow_id"], {"sender": "+420777888999"}))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert "password" not in result["data"]
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await send(hass, result["result"], message="x", target=[NUMBER])
+    assert ipex_sim.sim.logins == 0
+    assert [m.to for m in ipex_sim.sim.messages] == [NUMBER]
+
+
+async def test_ipex_instant_mode_without_chat_numbers(hass: HomeAssistant, ipex_sim: RunningSimulator) -> None:
+    """An account without SMS Chat sends instant SMS from its trunk, with the registered sender name."""
+    ipex_sim.sim.sms_chat = False
+    result = await flow(hass, "ipex", ipex_form(ipex_sim.url))
+    assert result["step_id"] == "sender"
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"sender": "222333444", "shortname": "ALERTS"}
+        )
+    )
+    assert result["data"]["mode"] == "instant"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await send(hass, result["result"], message="Czech alert", target=["+420 777 888 999"])
+    message = ipex_sim.sim.messages[0]
+    assert (message.to, message.options["mode"], message.options["sender"]) == ("777888999", "instant", "ALERTS")
+
+
+async def test_ipex_send_keeps_the_message_id(hass: HomeAssistant, ipex_sim: RunningSimulator) -> None:
+    """The result carries the provider's message id."""
+    entry = await ipex_entry(hass, ipex_sim.url)
+    response = await send(hass, entry, message="x", target=[NUMBER])
+    assert response["results"][0]["id"] == ipex_sim.sim.messages[0].options["id"]
+
+
+async def test_ipex_webhook_inbound_and_delivery(
+    hass: HomeAssistant, ipex_sim: RunningSimulator, hass_client_no_auth: ClientSessionGenerator
+) -> None:
+    """An inbound SMS and a delivery report become events; the report shows on the last send."""
+    entry = await ipex_entry(hass, ipex_sim.url)
+    response = await send(hass, entry, message="Freezer warm", target=[NUMBER])
+    message_id = response["results"][0]["id"]
+    received = async_capture_events(hass, "sms_alerts_received")
+    delivery = async_capture_events(hass, "sms_alerts_delivery")
+    client = await hass_client_no_auth()
+    path = f"/api/webhook/{entry.data['webhook_id']}"
+    reply = {"id": "in-1", "from": NUMBER, "to": "+420777888999", "text": "ACK", "direction": "IN", "createdAt": "x"}
+    assert (await client.post(path, json=reply)).status == 200
+    report = {"id": message_id, "to": NUMBER, "state": "DELIVERED", "direction": "OUT"}
+    assert (await client.post(path, json=[report])).status == 200
+    await hass.async_block_till_done()
+    assert [e.data for e in received] == [
+        {"entry_id": entry.entry_id, "from": NUMBER, "to": "+420777888999", "text": "ACK"}
+    ]
+    assert [e.data for e in delivery] == [
+        {"entry_id": entry.entry_id, "id": message_id, "to": NUMBER, "state": "DELIVERED"}
+    ]
+    state = hass.states.get("sensor.ipex_420777888999_last_send_status")
+    assert state is not None
+    assert state.attributes["delivery"] == {NUMBER: "DELIVERED"}
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        ("{not json", "application/json", 400),
+        ("", "application/json", 400),
+        ('"a string"', "application/json", 400),
+        ('{"id": 5, "from": "x", "text": "y", "direction": "IN"}', "application/json", 400),
+        ('{"something": "else"}', "application/json", 200),
+        ("id=1&from=%2B491701234567&to=x&text=hi&direction=IN", "application/x-www-form-urlencoded", 200),
+    ],
+)
+async def test_ipex_webhook_bad_payloads_never_500(
+    hass: HomeAssistant,
+    ipex_sim: RunningSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+    body: str,
+    content_type: str,
+    status: int,
+) -> None:
+    """Malformed payloads are 400, unknown shapes 200 and nothing; a good payload after them still works."""
+    entry = await ipex_entry(hass, ipex_sim.url)
+    received = async_capture_events(hass, "sms_alerts_received")
+    client = await hass_client_no_auth()
+    path = f"/api/webhook/{entry.data['webhook_id']}"
+    resp = await client.post(path, data=body, headers={"Content-Type": content_type})
+    assert resp.status == status
+    good = {"id": "2", "from": NUMBER, "to": "+420777888999", "text": "later", "direction": "IN"}
+    assert (await client.post(path, json=good)).status == 200
+    await hass.async_block_till_done()
+    assert received[-1].data["text"] == "later"
+
+
+async def test_ipex_webhook_is_gone_after_unload(
+    hass: HomeAssistant, ipex_sim: RunningSimulator, hass_client_no_auth: ClientSessionGenerator
+) -> None:
+    """An unloaded entry no longer fires events from its webhook."""
+    entry = await ipex_entry(hass, ipex_sim.url)
+    received = async_capture_events(hass, "sms_alerts_received")
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    client = await hass_client_no_auth()
+    good = {"id": "2", "from": NUMBER, "to": "+420777888999", "text": "late", "direction": "IN"}
+    await client.post(f"/api/webhook/{entry.data['webhook_id']}", json=good)
+    await hass.async_block_till_done()
+    assert received == []
