@@ -11,9 +11,12 @@ from aiohttp import web
 
 from .base import ReceivedMessage, Simulator
 from .brevisone import BrevisOneSimulator
+from .ipex import IpexSimulator
+from .pbxware import PbxwareSimulator
+from .wildix import WildixSimulator
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORTS = {"sms_gateway": 8301}
+DEFAULT_PORTS = {"sms_gateway": 8301, "wildix": 8302, "pbxware": 8303, "ipex": 8304}
 
 
 def _print_message(message: ReceivedMessage) -> None:
@@ -27,23 +30,48 @@ def _print_message(message: ReceivedMessage) -> None:
 
 def _describe(name: str, url: str, sim: Simulator) -> str:
     """Tell what to type in Home Assistant's config flow for this simulator."""
+    faults = f"    Faults: curl -X POST '{url}/_sim/fault?name=http_503&times=1'  (html_500, slow, reset; name=none)"
     if isinstance(sim, BrevisOneSimulator):
         groups = ", ".join(f"{key} ({value})" for key, value in sim.groups.items())
         contacts = ", ".join(f"{key} ({value})" for key, value in sim.contacts.items())
-        return (
-            f"  {name}: brevis.one SMS Gateway\n"
-            f"    Gateway address: {url}\n"
-            "    Username: apiuser   Password: secret   (webuser/secret has no API right)\n"
-            "    Verify SSL: either (plain http)   Telegram first: either\n"
-            f"    Groups: {groups}   Contacts: {contacts}\n"
-            f"    Faults: curl -X POST '{url}/_sim/fault?name=http_503&times=1'  (html_500, slow, reset; name=none)"
-        )
-    return f"  {name}: {url}"
+        lines = [
+            "brevis.one SMS Gateway",
+            f"Gateway address: {url}",
+            "Username: apiuser   Password: secret   (webuser/secret has no API right)",
+            f"Groups: {groups}   Contacts: {contacts}",
+        ]
+    elif isinstance(sim, WildixSimulator):
+        lines = [
+            "Wildix PBX",
+            f"PBX address: {url}",
+            "Username: 101   Password: sms101api   GSM gateway (optional): 9c:75:14:33:00:01",
+        ]
+    elif isinstance(sim, PbxwareSimulator):
+        lines = [
+            "Bicom PBXware",
+            f"PBXware address: {url}",
+            "API key: ha-alerts-key   Tenant ID: 1   Extensions: ext:1001 (has an SMS number), ext:1002 (none)",
+        ]
+    else:
+        lines = [
+            "IPEX / Voipex",
+            f"SMS API address: {url}   Token address: {url}/token   Instant SMS address: {url}/v1/sms",
+            "E-mail: alerts@example.com   Password: secret   Sender: +420777888999",
+            f"Inbound SMS: curl -X POST '{url}/_sim/webhook?url=<webhook address shown by the flow>' once, then",
+            f"             curl -X POST '{url}/_sim/inbound?from=%2B491701234567&to=%2B420777888999&text=ACK'",
+        ]
+    title, *rest = lines
+    return "\n".join([f"  {name}: {title}", *(f"    {line}" for line in rest), faults])
 
 
 async def _run(host: str, ports: dict[str, int]) -> None:
     """Serve the simulators until interrupted."""
-    sims: dict[str, Simulator] = {"sms_gateway": BrevisOneSimulator()}
+    sims: dict[str, Simulator] = {
+        "sms_gateway": BrevisOneSimulator(),
+        "wildix": WildixSimulator(),
+        "pbxware": PbxwareSimulator(),
+        "ipex": IpexSimulator(),
+    }
     runners: list[web.AppRunner] = []
     lines = []
     for name, sim in sims.items():
@@ -53,7 +81,10 @@ async def _run(host: str, ports: dict[str, int]) -> None:
         await web.TCPSite(runner, host, ports[name]).start()
         runners.append(runner)
         lines.append(_describe(name, f"http://{host}:{ports[name]}", sim))
-    print("Provider simulators are running:\n" + "\n".join(lines), flush=True)
+    print(
+        "Provider simulators are running (add each in Home Assistant with these values):\n" + "\n".join(lines),
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -68,11 +99,12 @@ def main() -> None:
     """Parse the command line and run."""
     parser = argparse.ArgumentParser(description="SMS Alerts provider simulators")
     parser.add_argument("--host", default=DEFAULT_HOST, help="loopback address to listen on")
-    parser.add_argument("--sms-gateway-port", type=int, default=DEFAULT_PORTS["sms_gateway"])
+    for name, port in DEFAULT_PORTS.items():
+        parser.add_argument(f"--{name.replace('_', '-')}-port", type=int, default=port)
     args = parser.parse_args()
     if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
         parser.error("the simulators listen on loopback only")
-    asyncio.run(_run(args.host, {"sms_gateway": args.sms_gateway_port}))
+    asyncio.run(_run(args.host, {name: getattr(args, f"{name}_port") for name in DEFAULT_PORTS}))
 
 
 if __name__ == "__main__":
