@@ -31,10 +31,9 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-from yarl import URL
 
 from .api import PROVIDERS, ProviderKey, brevisone, ipex, pbxware, wildix
-from .api.base import AccountInfo, AuthError, Provider, ProviderError, TransientError
+from .api.base import AccountInfo, AuthError, Provider, ProviderError, TransientError, web_url
 from .const import (
     CONF_FALLBACK_ENTRY,
     CONF_HANDOVER_MINUTES,
@@ -140,10 +139,7 @@ RECIPIENT_SCHEMA = vol.Schema(
 
 def _http_url(raw: str) -> str:
     """Return an http(s) address with https as default scheme; raise ValueError otherwise."""
-    url = URL(raw.strip() if "://" in raw else f"https://{raw.strip()}")
-    if not url.host or url.scheme not in ("http", "https"):
-        raise ValueError(raw)
-    return str(url)
+    return str(web_url(raw))
 
 
 def _normalize_sms_gateway(data: dict[str, Any]) -> dict[str, str]:

@@ -6,12 +6,13 @@ import abc
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
 import aiohttp
+from yarl import URL
 
 _LOGGER = logging.getLogger(__package__)
 
@@ -233,6 +234,26 @@ class Provider(abc.ABC):
             ) from err
         except aiohttp.ClientError as err:
             raise TransientError(f"cannot reach the device ({type(err).__name__})") from err
+
+
+def web_url(raw: str) -> URL:
+    """Read an address as typed (https when no scheme is given); raise ValueError unless it is http(s) with a host."""
+    text = raw.strip()
+    url = URL(text if "://" in text else f"https://{text}")
+    if not url.host or url.scheme not in ("http", "https"):
+        raise ValueError(raw)
+    return url
+
+
+def base_url(raw: str, strip: Callable[[str], str]) -> URL:
+    """Turn a typed address into a device's base URL: `strip` removes the API part of the path users paste."""
+    url = web_url(raw)
+    return url.with_path(strip(url.path).rstrip("/") or "/").with_query(None).with_fragment(None)
+
+
+def netloc(url: URL) -> str:
+    """Host, with the port only where it is not the scheme's default: how an account's address is named."""
+    return url.host or "" if url.is_default_port() else f"{url.host}:{url.port}"
 
 
 def cut(text: str, limit: int = BODY_LOG_LIMIT) -> str:

@@ -24,8 +24,10 @@ from .base import (
     TargetKind,
     TargetRejectedError,
     TransientError,
+    base_url,
     cut,
     mask_target,
+    netloc,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -87,14 +89,7 @@ def gateway_number(e164: str) -> str:
 
 def normalize_url(raw: str) -> URL:
     """Turn what the user typed (an address, with or without scheme or api.php) into the base URL."""
-    text = raw.strip()
-    if "://" not in text:
-        text = f"https://{text}"
-    url = URL(text)
-    if not url.host or url.scheme not in ("http", "https"):
-        raise ValueError(raw)
-    path = url.path.removesuffix("/api.php").removesuffix("/check.php").rstrip("/")
-    return url.with_path(path or "/").with_query(None).with_fragment(None)
+    return base_url(raw, lambda path: path.removesuffix("/api.php").removesuffix("/check.php"))
 
 
 class BrevisOneProvider(Provider):
@@ -152,8 +147,8 @@ class BrevisOneProvider(Provider):
 
     def identity(self) -> AccountInfo:
         """One account is the API user on one gateway address (a non-default port included)."""
-        netloc = self.host if self._base.is_default_port() else f"{self.host}:{self._base.port}"
-        return AccountInfo(unique_id=f"{self._username}@{netloc}".lower(), title=f"SMS Gateway {netloc}")
+        address = netloc(self._base)
+        return AccountInfo(unique_id=f"{self._username}@{address}".lower(), title=f"SMS Gateway {address}")
 
     async def async_send_one(self, sms: OutboundSms, target: Target) -> Receipt:
         """POST one message to one recipient."""

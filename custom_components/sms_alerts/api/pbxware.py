@@ -27,8 +27,10 @@ from .base import (
     TargetKind,
     TargetRejectedError,
     TransientError,
+    base_url,
     cut,
     mask_target,
+    netloc,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -233,14 +235,7 @@ def encode_body(text: str) -> str:
 
 def normalize_url(raw: str) -> URL:
     """Turn what the user typed (an address, with or without scheme or index.php) into the base URL."""
-    text = raw.strip()
-    if "://" not in text:
-        text = f"https://{text}"
-    url = URL(text)
-    if not url.host or url.scheme not in ("http", "https"):
-        raise ValueError(raw)
-    path = url.path.rstrip("/").removesuffix(f"/{ACTION_PATH}").rstrip("/")
-    return url.with_path(path or "/").with_query(None).with_fragment(None)
+    return base_url(raw, lambda path: path.rstrip("/").removesuffix(f"/{ACTION_PATH}"))
 
 
 class PbxwareProvider(Provider):
@@ -305,9 +300,9 @@ class PbxwareProvider(Provider):
 
     def identity(self) -> AccountInfo:
         """One account is one tenant on one PBX address (a non-default port included)."""
-        netloc = self.host if self._base.is_default_port() else f"{self.host}:{self._base.port}"
+        address = netloc(self._base)
         return AccountInfo(
-            unique_id=f"{netloc}:{self._server}".lower(), title=f"PBXware {netloc} tenant {self._server}"
+            unique_id=f"{address}:{self._server}".lower(), title=f"PBXware {address} tenant {self._server}"
         )
 
     async def async_send_one(self, sms: OutboundSms, target: Target) -> Receipt:

@@ -28,8 +28,10 @@ from .base import (
     TargetKind,
     TargetRejectedError,
     TransientError,
+    base_url,
     cut,
     mask_target,
+    netloc,
 )
 from .text import split_numbered, utf16_len
 
@@ -146,14 +148,7 @@ def normalize_gsm(raw: str) -> str:
 
 def normalize_url(raw: str) -> URL:
     """Turn what the user typed (an address, with or without scheme or /api/v1/...) into the PBX's base URL."""
-    text = raw.strip()
-    if "://" not in text:
-        text = f"https://{text}"
-    url = URL(text)
-    if not url.host or url.scheme not in ("http", "https"):
-        raise ValueError(raw)
-    path = _API_SUFFIX.sub("", url.path).rstrip("/")
-    return url.with_path(path or "/").with_query(None).with_fragment(None)
+    return base_url(raw, lambda path: _API_SUFFIX.sub("", path))
 
 
 def basic_auth(username: str, password: str) -> str:
@@ -235,10 +230,10 @@ class WildixProvider(Provider):
 
     def identity(self, name: str | None = None) -> AccountInfo:
         """One account is the sender user on one PBX address (a non-default port included)."""
-        netloc = self.host if self._base.is_default_port() else f"{self.host}:{self._base.port}"
+        address = netloc(self._base)
         return AccountInfo(
-            unique_id=f"{self._username}@{netloc}".lower(),
-            title=f"Wildix {name or self._username} ({netloc})",
+            unique_id=f"{self._username}@{address}".lower(),
+            title=f"Wildix {name or self._username} ({address})",
         )
 
     async def async_validate(self) -> AccountInfo:
