@@ -104,6 +104,7 @@ def test_form_errors_have_texts() -> None:
             "message_too_long",
             "no_targets",
         }
+        | {"quiet_hours_incomplete"}
         == recipient_errors
     )
 

@@ -73,7 +73,15 @@ async def test_fault_queues_then_delivers_exactly_once(
     gateway.sim.fail(fault, delay=1)
     response = await send(hass, loaded_gateway, message="Freezer warm")
     assert response["results"] == [
-        {"target": RECIPIENT, "status": "queued", "provider": "sms_gateway", "error": error, "parts": 1, "id": None}
+        {
+            "target": RECIPIENT,
+            "status": "queued",
+            "provider": "sms_gateway",
+            "error": error,
+            "parts": 1,
+            "encoding": "gsm7",
+            "id": None,
+        }
     ]
     assert [item["text"] for item in stored(hass_storage, loaded_gateway)] == ["Freezer warm"]
     assert state(hass, SENSOR) == "queued"

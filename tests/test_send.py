@@ -22,7 +22,15 @@ async def test_without_target_goes_to_all_recipients(
     response = await send(hass, loaded_gateway, message="Disk full", title="NAS")
     assert response == {
         "results": [
-            {"target": RECIPIENT, "status": "sent", "provider": "sms_gateway", "error": None, "parts": 1, "id": None}
+            {
+                "target": RECIPIENT,
+                "status": "sent",
+                "provider": "sms_gateway",
+                "error": None,
+                "parts": 1,
+                "encoding": "gsm7",
+                "id": None,
+            }
         ]
     }
     assert [(m.to, m.text) for m in gateway.sim.messages] == [("00491701234567", "NAS\nDisk full")]
@@ -213,9 +221,18 @@ async def test_partial_failure_is_returned_per_target(
             "provider": "sms_gateway",
             "error": "HTTP 400: Error. See Gateway logs for more information.",
             "parts": 1,
+            "encoding": "gsm7",
             "id": None,
         },
-        {"target": RECIPIENT, "status": "sent", "provider": "sms_gateway", "error": None, "parts": 1, "id": None},
+        {
+            "target": RECIPIENT,
+            "status": "sent",
+            "provider": "sms_gateway",
+            "error": None,
+            "parts": 1,
+            "encoding": "gsm7",
+            "id": None,
+        },
     ]
 
 
@@ -294,11 +311,11 @@ async def test_no_secret_in_logs_urls_or_errors(
     """The password travels in the POST body only, never in a URL, a log line or an error."""
     await send(hass, loaded_gateway, message="x")
     gateway.sim.fail(Fault.HTML_500, times=1)
-    queued = await send(hass, loaded_gateway, message="x", target=["group:Oncall"])
+    queued = await send(hass, loaded_gateway, message="y", target=["group:Oncall"])
     assert queued["results"][0]["status"] == "queued"
     gateway.sim.users["apiuser"].password = "rotated"
     with pytest.raises(HomeAssistantError) as err_auth:
-        await send(hass, loaded_gateway, message="x")
+        await send(hass, loaded_gateway, message="z")
     await hass.async_block_till_done()
     assert all(r.query == {} for r in gateway.sim.requests)
     assert all(r.form.get("password") == GATEWAY_PASSWORD for r in gateway.sim.requests)

@@ -30,21 +30,34 @@ from homeassistant.helpers.selector import (
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
+    TimeSelector,
 )
 
 from .api import PROVIDERS, ProviderKey, brevisone, ipex, pbxware, wildix
 from .api.base import AccountInfo, AuthError, Provider, ProviderError, TransientError, web_url
 from .const import (
+    CONF_DAILY_BUDGET,
+    CONF_DEDUP_MINUTES,
     CONF_FALLBACK_ENTRY,
+    CONF_GSM_ONLY,
     CONF_HANDOVER_MINUTES,
+    CONF_LONG_MESSAGES,
     CONF_MAX_AGE_HOURS,
     CONF_PROVIDER,
+    CONF_QUIET_END,
+    CONF_QUIET_START,
+    CONF_RATE_LIMIT,
     CONF_TARGET,
     CONF_TELEGRAM,
+    DEFAULT_DAILY_BUDGET,
+    DEFAULT_DEDUP_MINUTES,
     DEFAULT_HANDOVER_MINUTES,
     DEFAULT_MAX_AGE_HOURS,
+    DEFAULT_RATE_LIMIT,
     DOMAIN,
     LOGGER,
+    LONG_SINGLE,
+    LONG_SPLIT,
     SUBENTRY_RECIPIENT,
 )
 from .message import MessageError, parse_target
@@ -133,6 +146,8 @@ RECIPIENT_SCHEMA = vol.Schema(
     {
         vol.Required(CONF_NAME): TextSelector(),
         vol.Required(CONF_TARGET): TextSelector(TextSelectorConfig(type=TextSelectorType.TEL)),
+        vol.Optional(CONF_QUIET_START): TimeSelector(),
+        vol.Optional(CONF_QUIET_END): TimeSelector(),
     }
 )
 
@@ -455,6 +470,21 @@ class SmsAlertsOptionsFlow(OptionsFlow):
             vol.Required(CONF_MAX_AGE_HOURS, default=DEFAULT_MAX_AGE_HOURS): NumberSelector(
                 NumberSelectorConfig(min=1, max=168, step=1, unit_of_measurement="h", mode=NumberSelectorMode.BOX)
             ),
+            vol.Required(CONF_DEDUP_MINUTES, default=DEFAULT_DEDUP_MINUTES): NumberSelector(
+                NumberSelectorConfig(min=0, max=1440, step=1, unit_of_measurement="min", mode=NumberSelectorMode.BOX)
+            ),
+            vol.Required(CONF_RATE_LIMIT, default=DEFAULT_RATE_LIMIT): NumberSelector(
+                NumberSelectorConfig(min=0, max=1000, step=1, mode=NumberSelectorMode.BOX)
+            ),
+            vol.Required(CONF_DAILY_BUDGET, default=DEFAULT_DAILY_BUDGET): NumberSelector(
+                NumberSelectorConfig(min=0, max=100000, step=1, mode=NumberSelectorMode.BOX)
+            ),
+            vol.Required(CONF_LONG_MESSAGES, default=LONG_SPLIT): SelectSelector(
+                SelectSelectorConfig(
+                    options=[LONG_SPLIT, LONG_SINGLE], translation_key="long_messages", mode=SelectSelectorMode.LIST
+                )
+            ),
+            vol.Required(CONF_GSM_ONLY, default=False): bool,
         }
         if self.config_entry.data[CONF_PROVIDER] == ProviderKey.WILDIX:
             fields[vol.Required(CONF_MAX_LENGTH, default=str(wildix.DEFAULT_MAX_LENGTH))] = SelectSelector(
@@ -511,12 +541,15 @@ class RecipientSubentryFlow(ConfigSubentryFlow):
                     return self.async_abort(reason="already_configured")
                 name = user_input[CONF_NAME].strip() or unique_id
                 data = {CONF_TARGET: unique_id}
-                if current is not None:
+                quiet = {key: user_input[key] for key in (CONF_QUIET_START, CONF_QUIET_END) if user_input.get(key)}
+                data.update(quiet)
+                if len(quiet) == 1:
+                    errors["base"] = "quiet_hours_incomplete"
+                elif current is not None:
                     return self.async_update_and_abort(entry, current, unique_id=unique_id, title=name, data=data)
-                return self.async_create_entry(title=name, data=data, unique_id=unique_id)
-        suggested = user_input or (
-            {CONF_NAME: current.title, CONF_TARGET: current.data[CONF_TARGET]} if current is not None else {}
-        )
+                else:
+                    return self.async_create_entry(title=name, data=data, unique_id=unique_id)
+        suggested = user_input or ({CONF_NAME: current.title, **current.data} if current is not None else {})
         return self.async_show_form(
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(RECIPIENT_SCHEMA, suggested),

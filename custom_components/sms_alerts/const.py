@@ -41,6 +41,21 @@ CONF_MAX_AGE_HOURS: Final = "max_age_hours"
 CONF_HANDOVER_MINUTES: Final = "handover_minutes"
 DEFAULT_MAX_AGE_HOURS: Final = 24
 DEFAULT_HANDOVER_MINUTES: Final = 10
+CONF_DEDUP_MINUTES: Final = "dedup_minutes"
+CONF_RATE_LIMIT: Final = "rate_limit"
+CONF_DAILY_BUDGET: Final = "daily_budget"
+DEFAULT_DEDUP_MINUTES: Final = 5
+DEFAULT_RATE_LIMIT: Final = 10
+DEFAULT_DAILY_BUDGET: Final = 0
+
+CONF_LONG_MESSAGES: Final = "long_messages"
+LONG_SPLIT: Final = "split"
+LONG_SINGLE: Final = "single"
+CONF_GSM_ONLY: Final = "gsm_only"
+
+# Recipient quiet hours (subentry fields)
+CONF_QUIET_START: Final = "quiet_start"
+CONF_QUIET_END: Final = "quiet_end"
 
 # Retries: exponential backoff with jitter, 30 s doubling to a 30 min cap
 RETRY_INITIAL: Final = 30.0

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 import gsm0338  # noqa: F401 - registers the "gsm03.38" codec
 import phonenumbers
@@ -23,6 +25,94 @@ UCS2_PART = 67
 MAX_MESSAGE_LENGTH = 4590
 # Characters past the Basic Multilingual Plane take a surrogate pair in UTF-16
 _BMP_LAST = 0xFFFF
+
+# ESC encodes in GSM 03.38, but as the escape to the extension table, not a character: alone it breaks the text
+_ESC = "\x1b"
+_UNWRITABLE = "?"
+# Categories dropped by to_gsm7: combining marks (accents left after NFC, variation selectors, the keycap),
+# format characters (zero-width joiner and spaces, soft hyphen, byte order mark, bidi marks, emoji tags)
+_DROPPED_CATEGORIES = frozenset({"Mn", "Me", "Cf"})
+# Emoji skin tone modifiers belong to the emoji before them
+_SKIN_TONES = range(0x1F3FB, 0x1F400)
+# Typographic characters and the letters that NFKD does not take apart, with their GSM-7 look-alikes
+_LOOKALIKES: dict[str, str] = {
+    # single quotes, primes, apostrophes (U+2019 is also Wildix's look-alike for ')
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u2032": "'",
+    "\u2039": "'",
+    "\u203a": "'",
+    "\u02bc": "'",
+    "\u00b4": "'",
+    "`": "'",
+    # double quotes and guillemets, double prime (U+2033 is Wildix's look-alike for ")
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u201f": '"',
+    "\u2033": '"',
+    "\u00ab": '"',
+    "\u00bb": '"',
+    # hyphens, dashes, minus
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u2012": "-",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2015": "-",
+    "\u2212": "-",
+    "\u2043": "-",
+    # slashes (U+2215 and U+29F5 are Wildix's look-alikes for / and \)
+    "\u2215": "/",
+    "\u2044": "/",
+    "\u29f5": "\\",
+    # the rest of the punctuation
+    "\u2026": "...",
+    "\u2022": "*",
+    "\u2023": "*",
+    "\u00b7": ".",
+    "\u00d7": "x",
+    "\u00a9": "(c)",
+    "\u00ae": "(R)",
+    # The degree sign becomes "deg" as in unidecode: "-18 °C" reads "-18 degC"; an "o" could pass for a zero
+    "\u00b0": "deg",
+    # the micro sign is a "u" in ASCII units ("5 µs"), not the Greek capital M that the Greek rule below would give
+    "\u00b5": "u",
+    "\t": " ",
+    # letters with a stroke or ligatures that have no Unicode decomposition; æ Æ ø Ø ß are GSM-7 already
+    "\u0142": "l",
+    "\u0141": "L",
+    "\u0111": "d",
+    "\u0110": "D",
+    "\u0127": "h",
+    "\u0126": "H",
+    "\u0131": "i",
+    "\u0153": "oe",
+    "\u0152": "OE",
+    "\u00f0": "d",
+    "\u00d0": "D",
+    "\u00fe": "th",
+    "\u00de": "TH",
+    # Greek capitals outside GSM-7 that look like Latin ones; lowercase Greek is first made uppercase
+    "\u0391": "A",
+    "\u0392": "B",
+    "\u0395": "E",
+    "\u0396": "Z",
+    "\u0397": "H",
+    "\u0399": "I",
+    "\u039a": "K",
+    "\u039c": "M",
+    "\u039d": "N",
+    "\u039f": "O",
+    "\u03a1": "P",
+    "\u03a4": "T",
+    "\u03a5": "Y",
+    "\u03a7": "X",
+}
+# What truncate strips before its marker: whitespace and a zero-width joiner or variation selector left dangling
+_CUT_TAIL = re.compile(r"[\s\u200d\ufe00-\ufe0f]+\Z")
 
 _NUMBER_NOISE = re.compile(r"[\s.\-()/\[\]]")
 _PREFIXES: dict[str, TargetKind] = {
@@ -180,3 +270,116 @@ def prepare(
     if not targets:
         raise MessageError("no_targets")
     return PreparedMessage(text=text, targets=tuple(targets), info=sms_info(text))
+
+
+def _encodes(char: str) -> bool:
+    """Tell whether one character is a GSM-7 character (ESC, the escape to the extension table, is not)."""
+    return char != _ESC and encoding_of(char) is Encoding.GSM7
+
+
+def _lookalike(char: str) -> str | None:
+    """GSM-7 text for one character from the table alone: itself, a look-alike, a plain space or newline."""
+    if _encodes(char):
+        return char
+    if char in _LOOKALIKES:
+        return _LOOKALIKES[char]
+    category = unicodedata.category(char)
+    if category == "Zs":
+        return " "
+    if category in {"Zl", "Zp"}:
+        return "\n"
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _transliterate(char: str) -> str | None:
+    """GSM-7 text for one character, or None when nothing readable exists."""
+    direct = _lookalike(char)
+    if direct is not None:
+        return direct
+    # NFKD takes accents off (ř → r + caron) and spells out compatibility forms (ﬁ → fi, ℃ → °C,
+    # ½ → 1, fraction slash, 2); the uppercase try turns lowercase Greek into capitals,
+    # most of which GSM-7 has or resembles.
+    for form in (char, char.upper()):
+        pieces = [
+            _lookalike(piece) for piece in unicodedata.normalize("NFKD", form) if not unicodedata.combining(piece)
+        ]
+        written = [piece for piece in pieces if piece is not None]
+        if written and len(written) == len(pieces):
+            return "".join(written)
+    return None
+
+
+def _is_dropped(char: str) -> bool:
+    """Tell the marks, joiners and modifiers that to_gsm7 leaves out (or folds into the "?" before them)."""
+    return unicodedata.category(char) in _DROPPED_CATEGORIES or ord(char) in _SKIN_TONES
+
+
+def to_gsm7(text: str) -> str:
+    """Transliterate a text so that it encodes in GSM 03.38, for receivers that cannot show UCS-2.
+
+    GSM-7 characters stay as they are (umlauts, ß, é, Ç, the extension table); typographic quotes, dashes,
+    spaces and Wildix's look-alikes become ASCII; other letters lose their accents; whatever is left (emoji,
+    CJK, control characters) becomes "?", one "?" for a whole run with its joiners and variation selectors.
+    """
+    # A surrogate pair that came in as two code points is joined into one character first
+    joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+    out: list[str] = []
+    in_run = False
+    for char in unicodedata.normalize("NFC", joined):
+        if _is_dropped(char):
+            continue
+        written = _transliterate(char)
+        if written is None:
+            if not in_run:
+                out.append(_UNWRITABLE)
+            in_run = True
+        else:
+            out.append(written)
+            in_run = False
+    return "".join(out)
+
+
+def _truncate(text: str, limit: int, cost: Callable[[str], int], marker: str) -> str:
+    """Cut a text to `limit` units counted by `cost`, the marker included, at a late word boundary if any."""
+    if limit < 0:
+        raise ValueError("limit must not be negative")
+    costs = [cost(char) for char in text]
+    if sum(costs) <= limit:
+        return text
+    room = limit - sum(cost(char) for char in marker)
+    if room < 0:
+        # Not even the marker fits; every marker character costs one unit
+        return marker[:limit]
+    end = used = 0
+    for char_cost in costs:
+        if used + char_cost > room:
+            break
+        used += char_cost
+        end += 1
+    head = text[:end]
+    if not text[end].isspace():
+        boundary = max((index for index, char in enumerate(head) if char.isspace()), default=0)
+        # A word boundary counts only in the last 20 % of the room; earlier, cutting the word wastes less
+        if boundary and 5 * sum(costs[:boundary]) >= 4 * room:
+            head = head[:boundary]
+    return _CUT_TAIL.sub("", head) + marker
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut a text to at most `limit` UTF-16 units, ending with "…" when it was cut (the "…" counts).
+
+    The cut falls on a word boundary when one lies in the last 20 % of the room, never inside a surrogate pair.
+    A text that fits comes back unchanged.
+    """
+    return _truncate(text, limit, lambda char: _units(char, Encoding.UCS2), "\u2026")
+
+
+def truncate_gsm(text: str, septets: int) -> str:
+    """Cut a GSM-7 text to at most `septets` septets, ending with "..." when it was cut, so it stays GSM-7.
+
+    Extension characters (€ [ ] { } ~ | ^ backslash, form feed) count two septets and are never split.
+    """
+    if encoding_of(text) is not Encoding.GSM7:
+        raise ValueError("text is not GSM-7")
+    return _truncate(text, septets, lambda char: _units(char, Encoding.GSM7), "...")

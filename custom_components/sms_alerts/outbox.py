@@ -22,17 +22,28 @@ from homeassistant.util import dt as dt_util
 
 from .api.base import OutboundSms, Outcome, Provider, Receipt, Target, TargetKind, mask_target
 from .const import (
+    CONF_DAILY_BUDGET,
+    CONF_DEDUP_MINUTES,
     CONF_FALLBACK_ENTRY,
+    CONF_GSM_ONLY,
     CONF_HANDOVER_MINUTES,
+    CONF_LONG_MESSAGES,
     CONF_MAX_AGE_HOURS,
     CONF_PROVIDER,
+    CONF_QUIET_END,
+    CONF_QUIET_START,
+    CONF_RATE_LIMIT,
     CONF_TARGET,
+    DEFAULT_DAILY_BUDGET,
+    DEFAULT_DEDUP_MINUTES,
     DEFAULT_HANDOVER_MINUTES,
     DEFAULT_MAX_AGE_HOURS,
+    DEFAULT_RATE_LIMIT,
     DEFAULT_SEVERITY,
     DOMAIN,
     EVENT_FAILED,
     LOGGER,
+    LONG_SINGLE,
     RETRY_INITIAL,
     RETRY_JITTER,
     RETRY_MAX,
@@ -42,7 +53,20 @@ from .const import (
 )
 from .data import SmsAlertsConfigEntry
 from .errors import validation_error
-from .message import MessageError, PreparedMessage, prepare
+from .message import (
+    GSM_SINGLE,
+    UCS2_SINGLE,
+    Encoding,
+    MessageError,
+    PreparedMessage,
+    encoding_of,
+    prepare,
+    sms_info,
+    to_gsm7,
+    truncate,
+    truncate_gsm,
+)
+from .storm import CRITICAL, SEVERITY_RANK, QuietHours, StormGuard, StormSettings, Verdict, summary_text
 
 STORAGE_VERSION = 1
 # How many provider message ids are kept for delivery reports
@@ -61,6 +85,7 @@ ENTRY_ISSUES = (
     "invalid_gsm",
     "sender_not_allowed",
     "no_sender",
+    "daily_budget",
 )
 
 
@@ -85,6 +110,12 @@ class SendStatus(StrEnum):
     SENT = "sent"
     QUEUED = "queued"
     FAILED = "failed"
+    DEDUPLICATED = "deduplicated"
+    THROTTLED = "throttled"
+
+
+# How storm-control outcomes count in the sensor's summary: a duplicate is as good as sent, a throttled alert waits
+_AS_REPORTED = {SendStatus.DEDUPLICATED: SendStatus.SENT, SendStatus.THROTTLED: SendStatus.QUEUED}
 
 
 class ReportStatus(StrEnum):
@@ -159,10 +190,16 @@ class QueuedItem:
     parts: int
     severity: str
     created: float
+    encoding: str = "gsm7"
     attempts: int = 0
     next_attempt: float = 0.0
     last_error: str | None = None
     visited: tuple[str, ...] = ()
+    # Held by storm control or quiet hours until this time; such items go out together as a summary
+    hold_until: float = 0.0
+    hold_kind: str | None = None
+    # Items a storm summary stands for
+    merged: tuple[str, ...] = ()
 
     def sms(self) -> OutboundSms:
         """Return what the provider sends."""
@@ -185,12 +222,16 @@ class QueuedItem:
             "target": {"kind": str(self.target.kind), "value": self.target.value},
             "options": self.options.to_stored(),
             "parts": self.parts,
+            "encoding": self.encoding,
             "severity": self.severity,
             "created": self.created,
             "attempts": self.attempts,
             "next_attempt": self.next_attempt,
             "last_error": self.last_error,
             "visited": list(self.visited),
+            "hold_until": self.hold_until,
+            "hold_kind": self.hold_kind,
+            "merged": list(self.merged),
         }
 
     @classmethod
@@ -207,12 +248,16 @@ class QueuedItem:
             target=Target(kind=TargetKind(target["kind"]), value=target["value"]),
             options=SendOptions.from_stored(data.get("options", {})),
             parts=int(data["parts"]),
+            encoding=str(data.get("encoding", "gsm7")),
             severity=str(data.get("severity", DEFAULT_SEVERITY)),
             created=float(data["created"]),
             attempts=int(data.get("attempts", 0)),
             next_attempt=float(data.get("next_attempt", 0.0)),
             last_error=None if error is None else str(error),
             visited=tuple(str(entry_id) for entry_id in data.get("visited", ())),
+            hold_until=float(data.get("hold_until", 0.0)),
+            hold_kind=None if data.get("hold_kind") is None else str(data["hold_kind"]),
+            merged=tuple(str(item_id) for item_id in data.get("merged", ())),
         )
 
 
@@ -226,6 +271,7 @@ class TargetResult:
     error: str | None
     parts: int
     message_id: str | None = None
+    encoding: str = "gsm7"
 
     def as_dict(self) -> dict[str, Any]:
         """Return the JSON form used in action responses (`id`: the provider's message id, if it gave one)."""
@@ -235,6 +281,7 @@ class TargetResult:
             "provider": self.provider,
             "error": self.error,
             "parts": self.parts,
+            "encoding": self.encoding,
             "id": self.message_id,
         }
 
@@ -253,7 +300,7 @@ class SendReport:
     @property
     def status(self) -> ReportStatus:
         """Summarise: all sent, all failed, something still waiting, or a mix."""
-        statuses = {result.status for result in self.results}
+        statuses = {_AS_REPORTED.get(result.status, result.status) for result in self.results}
         if statuses == {SendStatus.SENT}:
             return ReportStatus.SENT
         if statuses == {SendStatus.FAILED}:
@@ -331,6 +378,14 @@ class Outbox:
         self._unsub_timer: CALLBACK_TYPE | None = None
         self._closed = False
         self.last_report: SendReport | None = None
+        options = entry.options
+        self._guard = StormGuard(
+            settings=StormSettings(
+                dedup_window=float(options.get(CONF_DEDUP_MINUTES, DEFAULT_DEDUP_MINUTES)) * 60,
+                rate_limit=int(options.get(CONF_RATE_LIMIT, DEFAULT_RATE_LIMIT)),
+                daily_budget=int(options.get(CONF_DAILY_BUDGET, DEFAULT_DAILY_BUDGET)),
+            )
+        )
 
     # Settings
 
@@ -415,7 +470,7 @@ class Outbox:
         if not raw_targets:
             raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_recipients")
         try:
-            return prepare(
+            prepared = prepare(
                 message,
                 title,
                 raw_targets,
@@ -424,6 +479,19 @@ class Outbox:
             )
         except MessageError as err:
             raise validation_error(err) from err
+        return self._shape(prepared)
+
+    def _shape(self, prepared: PreparedMessage) -> PreparedMessage:
+        """Apply the entry's text options: GSM-7 only (transliterated), and one SMS at most (cut with an ellipsis)."""
+        text = prepared.text
+        if self._entry.options.get(CONF_GSM_ONLY):
+            text = to_gsm7(text)
+        if self._entry.options.get(CONF_LONG_MESSAGES) == LONG_SINGLE:
+            gsm = encoding_of(text) is Encoding.GSM7
+            text = truncate_gsm(text, GSM_SINGLE) if gsm else truncate(text, UCS2_SINGLE)
+        if text == prepared.text:
+            return prepared
+        return replace(prepared, text=text, info=sms_info(text))
 
     async def async_submit(
         self,
@@ -450,6 +518,7 @@ class Outbox:
                 target=target,
                 options=options,
                 parts=prepared.info.parts,
+                encoding=str(prepared.info.encoding),
                 severity=severity,
                 created=now,
                 visited=(self._entry.entry_id,),
@@ -462,7 +531,13 @@ class Outbox:
             prepared.info.parts,
             ", ".join(mask_target(target) for target in prepared.targets),
         )
-        results = await self._async_take(items)
+        results = await self._async_storm_control(items)
+        taken = [item for item in items if item.id not in results]
+        results.update(await self._async_take(taken))
+        today = dt_util.now().date().isoformat()
+        for item in taken:
+            if results[item.id].status in (SendStatus.SENT, SendStatus.QUEUED):
+                self._guard.note_sent(target=str(item.target), text=item.text, now=now, today=today)
         report = SendReport(
             message_id=message_id,
             item_ids=tuple(item.id for item in items),
@@ -471,6 +546,87 @@ class Outbox:
         self.last_report = report
         async_dispatcher_send(self._hass, SIGNAL_SEND_REPORT.format(self._entry.entry_id), report)
         return report
+
+    async def _async_storm_control(self, items: list[QueuedItem]) -> dict[str, TargetResult]:
+        """Apply quiet hours, duplicates, the rate limit and the daily budget; return the items they settled."""
+        now = _now()
+        today = dt_util.now().date().isoformat()
+        results: dict[str, TargetResult] = {}
+        held = False
+        for item in items:
+            quiet_end = self._quiet_until(item)
+            verdict = (
+                Verdict.QUIET
+                if quiet_end
+                else self._guard.decide(
+                    target=str(item.target), text=item.text, severity=item.severity, now=now, today=today
+                )
+            )
+            if verdict is Verdict.SEND:
+                continue
+            if verdict is Verdict.QUIET and quiet_end is not None:
+                until = dt_util.as_local(dt_util.utc_from_timestamp(quiet_end)).strftime("%H:%M")
+                results[item.id] = self._hold(item, quiet_end, "quiet", SendStatus.QUEUED, f"quiet hours until {until}")
+                held = True
+            elif verdict is Verdict.DEDUPLICATED:
+                window = self._guard.settings.dedup_window / 60
+                results[item.id] = self._result(
+                    item, SendStatus.DEDUPLICATED, f"the same alert went to this target in the last {window:g} min"
+                )
+            elif verdict is Verdict.THROTTLED:
+                limit = self._guard.settings.rate_limit
+                results[item.id] = self._hold(
+                    item,
+                    self._guard.window_end(str(item.target), now),
+                    "throttled",
+                    SendStatus.THROTTLED,
+                    f"over {limit} SMS per minute to this target: sent in a summary when the minute ends",
+                )
+                held = True
+            else:
+                results[item.id] = await self._async_over_budget(item)
+        if held:
+            await self._async_save()
+            self._queue_changed()
+            self._schedule()
+        return results
+
+    def _hold(self, item: QueuedItem, until: float, kind: str, status: SendStatus, reason: str) -> TargetResult:
+        """Keep an alert in the outbox until `until`, when it goes out alone or in a summary."""
+        item.hold_until, item.hold_kind, item.last_error = until, kind, reason
+        self._items[item.id] = item
+        return self._result(item, status, reason)
+
+    async def _async_over_budget(self, item: QueuedItem) -> TargetResult:
+        """Refuse an alert over the day's SMS budget, with a repair issue; the fallback entry may still take it."""
+        budget = self._guard.settings.daily_budget
+        ir.async_create_issue(
+            self._hass,
+            DOMAIN,
+            f"{self._entry.entry_id}_daily_budget",
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="daily_budget",
+            translation_placeholders={"entry": self._entry.title, "budget": str(budget)},
+        )
+        return await self._async_fail(item, f"the daily budget of {budget} SMS is spent")
+
+    def _quiet_until(self, item: QueuedItem) -> float | None:
+        """When the quiet hours of the item's recipient end, if they hold it now (critical alerts pass)."""
+        if item.severity == CRITICAL:
+            return None
+        now = dt_util.now()
+        for subentry in self._entry.subentries.values():
+            data = subentry.data
+            if data.get(CONF_TARGET) != str(item.target) or not data.get(CONF_QUIET_START):
+                continue
+            start, end = dt_util.parse_time(data[CONF_QUIET_START]), dt_util.parse_time(data[CONF_QUIET_END])
+            if start is None or end is None:
+                continue
+            until = QuietHours(start=start, end=end).until(now)
+            if until is not None:
+                return until.timestamp()
+        return None
 
     async def async_take_over(self, items: Sequence[QueuedItem]) -> list[TargetResult]:
         """Take messages another entry could not deliver, as its fallback."""
@@ -503,7 +659,7 @@ class Outbox:
                 for item in items:
                     results[item.id] = await self._async_fail(item, self._block_error or str(self._block))
                 return results
-            waiting = {queued.target for queued in self._items.values()}
+            waiting = {queued.target for queued in self._items.values() if not queued.hold_kind}
             direct = [item for item in items if item.target not in waiting]
             for item in items:
                 if item.target in waiting:
@@ -594,6 +750,7 @@ class Outbox:
             error=error,
             parts=item.parts,
             message_id=message_id,
+            encoding=item.encoding,
         )
 
     def _remember_sent(self, message_id: str, item: QueuedItem) -> None:
@@ -680,7 +837,8 @@ class Outbox:
         """Earliest time a try, a hand-over or an expiry is due."""
         items = self._items.values()
         moments = [item.created + self.max_age for item in items]
-        moments += [item.created + self.handover_delay for item in items if self._fallback(item)]
+        moments += [item.hold_until for item in items if item.hold_kind]
+        moments += [item.created + self.handover_delay for item in items if not item.hold_kind and self._fallback(item)]
         if self._block is not Block.AUTH:
             heads = self._heads()
             moments += [max(item.next_attempt, self._retry_at) for item in heads]
@@ -690,6 +848,8 @@ class Outbox:
         """Return the oldest waiting message of each target: only it may be tried (order per target)."""
         heads: dict[Target, QueuedItem] = {}
         for item in self._items.values():
+            if item.hold_kind:
+                continue
             heads.setdefault(item.target, item)
         return list(heads.values())
 
@@ -713,6 +873,7 @@ class Outbox:
         self._draining = True
         try:
             await self._async_expire_and_hand_over()
+            self._release_held()
             while groups := self._due_groups():
                 for group in groups:
                     if not await self._async_send_group(group):
@@ -741,6 +902,53 @@ class Outbox:
             self._update_report(item, result)
         return self._may_send()
 
+    def _release_held(self) -> None:
+        """Turn held alerts whose time has come into sendable items: one alone, several as one summary."""
+        now = _now()
+        due: dict[Target, list[QueuedItem]] = {}
+        for item in self._items.values():
+            if item.hold_kind and item.hold_until <= now:
+                due.setdefault(item.target, []).append(item)
+        today = dt_util.now().date().isoformat()
+        for target, group in due.items():
+            if len(group) == 1:
+                item = group[0]
+                item.hold_kind, item.hold_until, item.next_attempt = None, 0.0, 0.0
+            else:
+                for item in group:
+                    del self._items[item.id]
+                item = self._summary(target, group)
+                self._items[item.id] = item
+            self._guard.note_sent(target=str(target), text=item.text, now=now, today=today)
+        if due:
+            self._queue_changed()
+
+    def _summary(self, target: Target, group: list[QueuedItem]) -> QueuedItem:
+        """One SMS standing for several held alerts to one target."""
+        texts = [(item.severity, item.text, item.created) for item in group]
+        limit = GSM_SINGLE
+        text = summary_text(texts, limit)
+        while sms_info(text).parts > 1:
+            # UCS-2 (or escape characters) need a shorter cut to fit one SMS
+            limit = UCS2_SINGLE if limit == GSM_SINGLE else limit - 10
+            text = summary_text(texts, limit)
+        first = group[0]
+        return replace(
+            first,
+            id=uuid.uuid4().hex,
+            text=text,
+            parts=1,
+            encoding=str(sms_info(text).encoding),
+            severity=max((item.severity for item in group), key=lambda s: SEVERITY_RANK.get(s, 1)),
+            created=min(item.created for item in group),
+            attempts=0,
+            next_attempt=0.0,
+            last_error=None,
+            hold_until=0.0,
+            hold_kind=None,
+            merged=tuple(item_id for item in group for item_id in (item.id, *item.merged)),
+        )
+
     def _may_send(self) -> bool:
         """Tell whether the entry may make requests now (no refused login, no backoff running)."""
         return self._block is not Block.AUTH and _now() >= self._retry_at
@@ -766,7 +974,9 @@ class Outbox:
             self._give_up(item, error)
             self._update_report(item, self._result(item, SendStatus.FAILED, error))
         waited = [
-            item for item in self._items.values() if item.created + self.handover_delay <= now and self._fallback(item)
+            item
+            for item in self._items.values()
+            if not item.hold_kind and item.created + self.handover_delay <= now and self._fallback(item)
         ]
         for item in waited:
             del self._items[item.id]
@@ -778,9 +988,14 @@ class Outbox:
     def _update_report(self, item: QueuedItem, result: TargetResult) -> None:
         """Let the last report follow a message that was delivered, handed over or given up later."""
         report = self.last_report
-        if report is None or item.id not in report.item_ids or result.status is SendStatus.QUEUED:
+        if report is None or result.status is SendStatus.QUEUED:
             return
-        self.last_report = report.with_result(item.id, result)
+        ids = [item_id for item_id in (item.id, *item.merged) if item_id in report.item_ids]
+        if not ids:
+            return
+        for item_id in ids:
+            report = report.with_result(item_id, result)
+        self.last_report = report
         async_dispatcher_send(self._hass, SIGNAL_SEND_REPORT.format(self._entry.entry_id), self.last_report)
 
     @callback

@@ -1,0 +1,125 @@
+"""Storm control: duplicates, a rate limit, a daily budget and quiet hours; imports nothing from Home Assistant."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+CRITICAL = "critical"
+RATE_WINDOW = 60.0
+
+
+class Verdict(StrEnum):
+    """What storm control decides for one alert to one target."""
+
+    SEND = "send"
+    DEDUPLICATED = "deduplicated"
+    THROTTLED = "throttled"
+    QUIET = "quiet"
+    OVER_BUDGET = "over_budget"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StormSettings:
+    """Limits of one entry (0 switches a limit off)."""
+
+    dedup_window: float = 300.0
+    rate_limit: int = 10
+    daily_budget: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuietHours:
+    """A recipient's quiet hours, in Home Assistant's time zone; they may span midnight."""
+
+    start: dt.time
+    end: dt.time
+
+    def until(self, now: dt.datetime) -> dt.datetime | None:
+        """Return when the quiet hours around `now` (an aware local time) end, or None outside them."""
+        start = now.replace(hour=self.start.hour, minute=self.start.minute, second=0, microsecond=0)
+        end = now.replace(hour=self.end.hour, minute=self.end.minute, second=0, microsecond=0)
+        if self.start == self.end:
+            return None
+        if self.start < self.end:
+            return end if start <= now < end else None
+        # Spans midnight: 22:00-07:00
+        if now >= start:
+            return end + dt.timedelta(days=1)
+        return end if now < end else None
+
+
+@dataclass(kw_only=True)
+class StormGuard:
+    """Remembers recent sends of one entry and decides what a new alert may do."""
+
+    settings: StormSettings
+    recent: dict[tuple[str, str], float] = field(default_factory=dict)
+    # Send times of the last minute, per target: the rate limit protects each recipient
+    sent_times: dict[str, deque[float]] = field(default_factory=dict)
+    day: str = ""
+    day_count: int = 0
+    deduplicated: int = 0
+    throttled: int = 0
+
+    def decide(self, *, target: str, text: str, severity: str, now: float, today: str) -> Verdict:
+        """Decide for one alert; critical alerts are never deduplicated, throttled or over budget.
+
+        Nothing is counted here: the outbox counts what it actually sent or queued (note_sent).
+        """
+        self._forget(now, today)
+        if severity == CRITICAL:
+            return Verdict.SEND
+        seen = self.recent.get((target, text))
+        if self.settings.dedup_window and seen is not None and now - seen < self.settings.dedup_window:
+            self.deduplicated += 1
+            return Verdict.DEDUPLICATED
+        if self.settings.daily_budget and self.day_count >= self.settings.daily_budget:
+            return Verdict.OVER_BUDGET
+        if self.settings.rate_limit and len(self.sent_times.get(target, ())) >= self.settings.rate_limit:
+            self.throttled += 1
+            return Verdict.THROTTLED
+        return Verdict.SEND
+
+    def note_sent(self, *, target: str, text: str, now: float, today: str) -> None:
+        """Count an SMS that goes out or waits to go out (a storm summary counts too)."""
+        self._forget(now, today)
+        self.recent[(target, text)] = now
+        self.sent_times.setdefault(target, deque()).append(now)
+        self.day_count += 1
+
+    def window_end(self, target: str, now: float) -> float:
+        """When the target's full rate window has room again."""
+        times = self.sent_times.get(target)
+        return (times[0] + RATE_WINDOW) if times else now
+
+    def _forget(self, now: float, today: str) -> None:
+        """Drop what has left the windows; a new day resets the budget."""
+        for target in list(self.sent_times):
+            times = self.sent_times[target]
+            while times and now - times[0] >= RATE_WINDOW:
+                times.popleft()
+            if not times:
+                del self.sent_times[target]
+        if self.settings.dedup_window:
+            stale = [key for key, when in self.recent.items() if now - when >= self.settings.dedup_window]
+            for key in stale:
+                del self.recent[key]
+        if today != self.day:
+            self.day, self.day_count = today, 0
+
+
+def summary_text(texts: list[tuple[str, str, float]], limit: int) -> str:
+    """One SMS for held alerts: "3 alerts: A | B | C", most severe first, then newest; cut to `limit` characters.
+
+    `texts` holds (severity, text, created) for each alert.
+    """
+    ordered = sorted(texts, key=lambda item: (-SEVERITY_RANK.get(item[0], 1), -item[2]))
+    body = " | ".join(" ".join(text.split()) for _, text, _ in ordered)
+    summary = f"{len(ordered)} alerts: {body}"
+    if len(summary) <= limit:
+        return summary
+    return summary[: limit - 3].rstrip() + "..."
