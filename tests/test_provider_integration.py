@@ -382,3 +382,73 @@ async def test_ipex_webhook_is_gone_after_unload(
     await client.post(f"/api/webhook/{entry.data['webhook_id']}", json=good)
     await hass.async_block_till_done()
     assert received == []
+
+
+async def test_ipex_failed_delivery_is_a_failed_send(
+    hass: HomeAssistant, ipex_sim: RunningSimulator, hass_client_no_auth: ClientSessionGenerator
+) -> None:
+    """A delivery report FAILED fires sms_alerts_failed (no fallback) and shows on the last send."""
+    entry = await ipex_entry(hass, ipex_sim.url)
+    response = await send(hass, entry, message="Freezer warm", target=[NUMBER])
+    failed = async_capture_events(hass, "sms_alerts_failed")
+    client = await hass_client_no_auth()
+    report = {"id": response["results"][0]["id"], "to": NUMBER, "state": "FAILED", "direction": "OUT"}
+    assert (await client.post(f"/api/webhook/{entry.data['webhook_id']}", json=report)).status == 200
+    await hass.async_block_till_done()
+    assert [(e.data["target"], e.data["error"]) for e in failed] == [
+        (NUMBER, "the provider reported the delivery as failed")
+    ]
+    state = hass.states.get("sensor.ipex_420777888999_last_send_status")
+    assert state is not None
+    assert state.state == "failed"
+    assert state.attributes["delivery"] == {NUMBER: "FAILED"}
+
+
+async def test_ipex_failed_delivery_goes_to_the_fallback(
+    hass: HomeAssistant,
+    ipex_sim: RunningSimulator,
+    gateway: RunningSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """With a fallback entry, a message whose delivery failed is sent again through it."""
+    from .conftest import gateway_entry_for  # noqa: PLC0415
+
+    fallback = gateway_entry_for(gateway, title="Fallback gateway")
+    fallback.add_to_hass(hass)
+    entry = await ipex_entry(hass, ipex_sim.url)
+    hass.config_entries.async_update_entry(entry, options={"fallback_entry": fallback.entry_id})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    response = await send(hass, entry, message="Freezer warm", target=[NUMBER])
+    client = await hass_client_no_auth()
+    report = {"id": response["results"][0]["id"], "to": NUMBER, "state": "FAILED"}
+    assert (await client.post(f"/api/webhook/{entry.data['webhook_id']}", json=report)).status == 200
+    await hass.async_block_till_done()
+    assert [(m.to, m.text) for m in gateway.sim.messages] == [("00491701234567", "Freezer warm")]
+
+
+async def test_ipex_reply_with_reference_acknowledges_the_alert(
+    hass: HomeAssistant, ipex_sim: RunningSimulator, hass_client_no_auth: ClientSessionGenerator
+) -> None:
+    """With references on, alerts end in #n; a reply quoting it fires sms_alerts_acknowledged."""
+    entry = await ipex_entry(hass, ipex_sim.url)
+    hass.config_entries.async_update_entry(entry, options={"ack_reference": True})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await send(hass, entry, message="Freezer warm", target=[NUMBER])
+    await send(hass, entry, message="Door open", target=[NUMBER])
+    assert [m.text for m in ipex_sim.sim.messages] == ["Freezer warm #1", "Door open #2"]
+    acknowledged = async_capture_events(hass, "sms_alerts_acknowledged")
+    client = await hass_client_no_auth()
+    path = f"/api/webhook/{entry.data['webhook_id']}"
+    for text in ("ok", "ACK #1 on my way", "#99"):
+        reply = {"id": text, "from": NUMBER, "to": "+420777888999", "text": text, "direction": "IN"}
+        assert (await client.post(path, json=reply)).status == 200
+    await hass.async_block_till_done()
+    assert [e.data for e in acknowledged] == [
+        {
+            "entry_id": entry.entry_id,
+            "reference": "#1",
+            "target": NUMBER,
+            "message": "Freezer warm",
+            "from": NUMBER,
+        }
+    ]

@@ -36,6 +36,7 @@ from homeassistant.helpers.selector import (
 from .api import PROVIDERS, ProviderKey, brevisone, ipex, pbxware, wildix
 from .api.base import AccountInfo, AuthError, Provider, ProviderError, TransientError, web_url
 from .const import (
+    CONF_ACK_REFERENCE,
     CONF_DAILY_BUDGET,
     CONF_DEDUP_MINUTES,
     CONF_FALLBACK_ENTRY,
@@ -485,6 +486,7 @@ class SmsAlertsOptionsFlow(OptionsFlow):
                 )
             ),
             vol.Required(CONF_GSM_ONLY, default=False): bool,
+            vol.Required(CONF_ACK_REFERENCE, default=False): bool,
         }
         if self.config_entry.data[CONF_PROVIDER] == ProviderKey.WILDIX:
             fields[vol.Required(CONF_MAX_LENGTH, default=str(wildix.DEFAULT_MAX_LENGTH))] = SelectSelector(

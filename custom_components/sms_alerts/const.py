@@ -52,6 +52,7 @@ CONF_LONG_MESSAGES: Final = "long_messages"
 LONG_SPLIT: Final = "split"
 LONG_SINGLE: Final = "single"
 CONF_GSM_ONLY: Final = "gsm_only"
+CONF_ACK_REFERENCE: Final = "ack_reference"
 
 # Recipient quiet hours (subentry fields)
 CONF_QUIET_START: Final = "quiet_start"
@@ -65,5 +66,6 @@ RETRY_JITTER: Final = 0.2
 EVENT_FAILED: Final = "sms_alerts_failed"
 EVENT_RECEIVED: Final = "sms_alerts_received"
 EVENT_DELIVERY: Final = "sms_alerts_delivery"
+EVENT_ACKNOWLEDGED: Final = "sms_alerts_acknowledged"
 
 REQUEST_TIMEOUT: Final = 30.0

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import random
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,6 +24,7 @@ from homeassistant.util import dt as dt_util
 
 from .api.base import OutboundSms, Outcome, Provider, Receipt, Target, TargetKind, mask_target
 from .const import (
+    CONF_ACK_REFERENCE,
     CONF_DAILY_BUDGET,
     CONF_DEDUP_MINUTES,
     CONF_FALLBACK_ENTRY,
@@ -69,6 +72,10 @@ from .message import (
 from .storm import CRITICAL, SEVERITY_RANK, QuietHours, StormGuard, StormSettings, Verdict, summary_text
 
 STORAGE_VERSION = 1
+DELIVERY_FAILED = "FAILED"
+_REFERENCE = re.compile(r"#(\d+)\b")
+# How many alert references are kept for acknowledgements
+REFERENCE_MEMORY = 500
 # How many provider message ids are kept for delivery reports
 SENT_MEMORY = 1000
 OPTION_NAMES = ("telegram", "telegram_only", "ring", "flash", "postpone", "gsm")
@@ -370,7 +377,10 @@ class Outbox:
         self._items: dict[str, QueuedItem] = {}
         self._draining = False
         # Provider message id -> outbox item id of recent sends
-        self._sent: dict[str, str] = {}
+        self._sent: dict[str, QueuedItem] = {}
+        # Acknowledgement references of recent alerts: number -> (message text, targets)
+        self._references: dict[int, tuple[str, tuple[str, ...]]] = {}
+        self._next_reference = 1
         self._lock = asyncio.Lock()
         self._block: Block | None = None
         self._block_error: str | None = None
@@ -418,6 +428,7 @@ class Outbox:
         if stored is not None and items is None:
             LOGGER.error("The outbox of %s holds no list of messages; it starts empty", self._entry.title)
         self._items = {item.id: item for item in items or []}
+        self._load_references(stored)
         if skipped:
             LOGGER.error("Skipped %s unreadable message(s) in the outbox of %s", skipped, self._entry.title)
         if self._items:
@@ -510,6 +521,8 @@ class Outbox:
         """Send a prepared message to its targets and report the outcome of each."""
         now = _now()
         message_id = uuid.uuid4().hex
+        if self._entry.options.get(CONF_ACK_REFERENCE):
+            prepared = self._with_reference(prepared)
         items = [
             QueuedItem(
                 id=uuid.uuid4().hex,
@@ -546,6 +559,16 @@ class Outbox:
         self.last_report = report
         async_dispatcher_send(self._hass, SIGNAL_SEND_REPORT.format(self._entry.entry_id), report)
         return report
+
+    def _with_reference(self, prepared: PreparedMessage) -> PreparedMessage:
+        """Add a short reference (#42) that a reply can quote to acknowledge the alert."""
+        reference = self._next_reference
+        self._next_reference += 1
+        self._references[reference] = (prepared.text, tuple(str(target) for target in prepared.targets))
+        while len(self._references) > REFERENCE_MEMORY:
+            del self._references[next(iter(self._references))]
+        text = f"{prepared.text} #{reference}"
+        return replace(prepared, text=text, info=sms_info(text))
 
     async def _async_storm_control(self, items: list[QueuedItem]) -> dict[str, TargetResult]:
         """Apply quiet hours, duplicates, the rate limit and the daily budget; return the items they settled."""
@@ -755,20 +778,35 @@ class Outbox:
 
     def _remember_sent(self, message_id: str, item: QueuedItem) -> None:
         """Keep the latest provider message ids, to match delivery reports to their sends."""
-        self._sent[message_id] = item.id
+        self._sent[message_id] = item
         if len(self._sent) > SENT_MEMORY:
             del self._sent[next(iter(self._sent))]
 
     @callback
-    def async_delivery_report(self, message_id: str, state: str) -> bool:
-        """Show a provider's delivery report on the last send it belongs to; False if it matches none."""
-        item_id = self._sent.get(message_id)
+    async def async_delivery_report(self, message_id: str, state: str) -> bool:
+        """Act on a provider's delivery report; a failed delivery counts as a failed send. False if unknown."""
+        item = self._sent.get(message_id)
+        if item is None:
+            return False
         report = self.last_report
-        if item_id is None or report is None or item_id not in report.item_ids:
-            return item_id is not None
-        self.last_report = report.with_delivery(item_id, state)
-        async_dispatcher_send(self._hass, SIGNAL_SEND_REPORT.format(self._entry.entry_id), self.last_report)
+        if report is not None and item.id in report.item_ids:
+            self.last_report = report.with_delivery(item.id, state)
+            async_dispatcher_send(self._hass, SIGNAL_SEND_REPORT.format(self._entry.entry_id), self.last_report)
+        if state.upper() == DELIVERY_FAILED:
+            del self._sent[message_id]
+            result = await self._async_fail(item, "the provider reported the delivery as failed")
+            self._update_report(item, result)
         return True
+
+    @callback
+    def async_acknowledged(self, text: str) -> tuple[int, str, tuple[str, ...]] | None:
+        """Find the alert a reply acknowledges by its reference (#42): (reference, message, targets), or None."""
+        for match in _REFERENCE.finditer(text):
+            reference = int(match.group(1))
+            known = self._references.get(reference)
+            if known is not None:
+                return reference, *known
+        return None
 
     def _give_up(self, item: QueuedItem, error: str) -> None:
         """Log a message given up for good once, and fire the event automations escalate on."""
@@ -1005,4 +1043,21 @@ class Outbox:
 
     async def _async_save(self) -> None:
         """Write the waiting messages now: a crash a second later must not lose them."""
-        await self._store.async_save({"items": [item.to_stored() for item in self._items.values()]})
+        await self._store.async_save(
+            {
+                "items": [item.to_stored() for item in self._items.values()],
+                "next_reference": self._next_reference,
+                "references": [[number, text, list(targets)] for number, (text, targets) in self._references.items()],
+            }
+        )
+
+    def _load_references(self, stored: Any) -> None:
+        """Read the acknowledgement references back; anything malformed is dropped."""
+        if not isinstance(stored, dict):
+            return
+        with contextlib.suppress(TypeError, ValueError):
+            self._next_reference = max(1, int(stored.get("next_reference", 1)))
+        for entry in stored.get("references", []) if isinstance(stored.get("references"), list) else []:
+            with contextlib.suppress(TypeError, ValueError):
+                number, text, targets = entry
+                self._references[int(number)] = (str(text), tuple(str(target) for target in targets))

@@ -11,7 +11,7 @@ from homeassistant.const import CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant, callback
 
 from .api.ipex import DeliveryReport, InboundSms, parse_webhook
-from .const import DOMAIN, EVENT_DELIVERY, EVENT_RECEIVED, LOGGER
+from .const import DOMAIN, EVENT_ACKNOWLEDGED, EVENT_DELIVERY, EVENT_RECEIVED, LOGGER
 from .data import SmsAlertsConfigEntry
 
 
@@ -35,6 +35,26 @@ def webhook_url(hass: HomeAssistant, webhook_id: str) -> str:
         return webhook.async_generate_url(hass, webhook_id, allow_ip=True, prefer_external=True)
     except Exception:  # noqa: BLE001 - no URL configured: show the path the user completes
         return f"https://<your Home Assistant address>{webhook.async_generate_path(webhook_id)}"
+
+
+def _fire_acknowledged(hass: HomeAssistant, entry: SmsAlertsConfigEntry, sms: InboundSms) -> None:
+    """Fire sms_alerts_acknowledged when a reply quotes an alert's reference."""
+    found = entry.runtime_data.outbox.async_acknowledged(sms.text)
+    if found is None:
+        return
+    reference, message, targets = found
+    target = next((known for known in targets if known == sms.sender), targets[0] if targets else sms.sender)
+    LOGGER.info("%s: alert #%s acknowledged by reply", entry.title, reference)
+    hass.bus.async_fire(
+        EVENT_ACKNOWLEDGED,
+        {
+            "entry_id": entry.entry_id,
+            "reference": f"#{reference}",
+            "target": target,
+            "message": message,
+            "from": sms.sender,
+        },
+    )
 
 
 async def _async_read(request: web.Request) -> Any:
@@ -66,8 +86,9 @@ async def async_handle_callback(hass: HomeAssistant, entry: SmsAlertsConfigEntry
                 EVENT_RECEIVED,
                 {"entry_id": entry.entry_id, "from": event.sender, "to": event.to, "text": event.text},
             )
+            _fire_acknowledged(hass, entry, event)
         elif isinstance(event, DeliveryReport):
-            entry.runtime_data.outbox.async_delivery_report(event.id, event.state)
+            await entry.runtime_data.outbox.async_delivery_report(event.id, event.state)
             hass.bus.async_fire(
                 EVENT_DELIVERY,
                 {"entry_id": entry.entry_id, "id": event.id, "to": event.to, "state": event.state},
