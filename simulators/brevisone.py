@@ -46,6 +46,9 @@ class BrevisOneSimulator(Simulator):
     groups_module: bool = True
     signal_dbm: int = -71
     failed_count: int = 0
+    # What check.php reports besides the counters: the state page's text and the gateway's own queue
+    check_state: str = "OK"
+    queue_length: int = 0
     answer_408: bool = False
 
     def __post_init__(self) -> None:
@@ -124,9 +127,9 @@ class BrevisOneSimulator(Simulator):
     async def check(self, request: web.Request) -> web.Response:
         """Health page without login, as monitoring plugins read it."""
         if request.query.get("option") == "state":
-            return web.Response(text="OK")
+            return web.Response(text=self.check_state)
         lines = [
-            "que: 0",
+            f"que: {self.queue_length}",
             f"failed: {self.failed_count}",
             f"signal: {self.signal_dbm} dBm",
             f"total: {len(self.messages)}",

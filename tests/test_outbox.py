@@ -153,7 +153,7 @@ async def test_backoff_spaces_retries_out(
     await send(hass, loaded_gateway, message="x")
     for _ in range(60):
         await advance(hass, freezer, 60)
-    tries = len(gateway.sim.requests) - 1  # the start-up credential check came first
+    tries = len([r for r in gateway.sim.requests if r.path == "/api.php"]) - 1  # after the start-up check
     assert 5 <= tries <= 9
     item = loaded_gateway.runtime_data.outbox.items[0]
     assert item.attempts == tries
@@ -276,13 +276,13 @@ async def test_revoked_login_waits_for_reauth_without_hammering(
     await advance(hass, freezer, 40)
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [f["context"]["source"] for f in flows] == [SOURCE_REAUTH]
-    requests_at_401 = len(gateway.sim.requests)
+    requests_at_401 = len([r for r in gateway.sim.requests if r.path == "/api.php"])
     events = async_capture_events(hass, "sms_alerts_failed")
     with pytest.raises(HomeAssistantError, match="group:Oncall: HTTP 401: 401 Unauthorized"):
         await send(hass, loaded_gateway, message="new", target=["group:Oncall"])
     for _ in range(24):
         await advance(hass, freezer, 300)
-    assert len(gateway.sim.requests) - requests_at_401 <= 1
+    assert len([r for r in gateway.sim.requests if r.path == "/api.php"]) - requests_at_401 <= 1
     assert [e.data["message"] for e in events] == ["new"]
     assert [item.text for item in loaded_gateway.runtime_data.outbox.items] == ["queued before"]
     result = await hass.config_entries.flow.async_configure(
@@ -306,10 +306,10 @@ async def test_lost_api_right_lets_queued_messages_wait_and_probes_rarely(
     await advance(hass, freezer, 40)
     issue_id = f"{loaded_gateway.entry_id}_no_api_permission"
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
-    before = len(gateway.sim.requests)
+    before = len([r for r in gateway.sim.requests if r.path == "/api.php"])
     for _ in range(12):
         await advance(hass, freezer, 300)
-    assert len(gateway.sim.requests) - before <= 3
+    assert len([r for r in gateway.sim.requests if r.path == "/api.php"]) - before <= 3
     gateway.sim.users["apiuser"].api_access = True
     assert (await send(hass, loaded_gateway, message="new", target=["group:Oncall"]))["results"][0]["status"] == "sent"
     await advance(hass, freezer, 1)
@@ -375,14 +375,37 @@ async def test_fallback_takes_over_after_refused_login(
     assert [m.text for m in second_gateway.sim.messages] == ["x"]
 
 
-async def test_fallback_takes_over_after_the_handover_delay(
+async def test_fallback_takes_a_queued_message_once_the_primary_is_known_down(
     hass: HomeAssistant,
     gateway: RunningSimulator,
     second_gateway: RunningSimulator,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """A message still queued after the hand-over delay moves to the fallback; the primary forgets it."""
+    """A queued message moves to the fallback at its next retry instead of retrying a provider known down."""
+    primary, _ = await setup_pair(hass, gateway, second_gateway, handover_minutes=60)
+    gateway.sim.fail(Fault.HTTP_503)
+    assert (await send(hass, primary, message="UPS on battery"))["results"][0]["status"] == "queued"
+    await advance(hass, freezer, 20)
+    assert second_gateway.sim.messages == []
+    await advance(hass, freezer, 20)
+    assert [m.text for m in second_gateway.sim.messages] == ["UPS on battery"]
+    assert primary.runtime_data.outbox.items == []
+    assert state(hass, SENSOR) == "sent"
+    gateway.sim.recover()
+    await advance(hass, freezer, RETRY_MAX)
+    assert gateway.sim.messages == []
+
+
+async def test_fallback_takes_over_after_the_handover_delay(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When nothing says the primary is down, a message still queued after the hand-over delay moves."""
     primary, _ = await setup_pair(hass, gateway, second_gateway, handover_minutes=5)
+    monkeypatch.setattr(primary.runtime_data.outbox, "known_down", lambda: False)
     gateway.sim.fail(Fault.HTTP_503)
     assert (await send(hass, primary, message="UPS on battery"))["results"][0]["status"] == "queued"
     for _ in range(4):
@@ -391,10 +414,6 @@ async def test_fallback_takes_over_after_the_handover_delay(
     await advance(hass, freezer, 90)
     assert [m.text for m in second_gateway.sim.messages] == ["UPS on battery"]
     assert primary.runtime_data.outbox.items == []
-    assert state(hass, SENSOR) == "sent"
-    gateway.sim.recover()
-    await advance(hass, freezer, RETRY_MAX)
-    assert gateway.sim.messages == []
 
 
 async def test_both_entries_refuse_then_one_event(
@@ -519,3 +538,20 @@ async def test_fallback_reports_targets_it_cannot_serve(
     assert [m.to for m in second_gateway.sim.messages] == ["00491701234567"]
     await hass.async_block_till_done()
     assert [e.data["entry_id"] for e in events] == [fallback.entry_id]
+
+
+async def test_known_down_entry_hands_new_alerts_to_the_fallback_at_once(
+    hass: HomeAssistant, gateway: RunningSimulator, second_gateway: RunningSimulator
+) -> None:
+    """Once the primary is known to be down, a new alert goes to the fallback at once, not after retries."""
+    primary, _ = await setup_pair(hass, gateway, second_gateway)
+    gateway.sim.fail(Fault.HTTP_503)
+    first = await send(hass, primary, message="first", target=[RECIPIENT])
+    assert (first["results"][0]["status"], first["results"][0]["provider"]) == ("queued", "sms_gateway")
+    reachable = hass.states.get("binary_sensor.sms_gateway_127_0_0_1_provider_reachable")
+    assert reachable is not None
+    assert reachable.state == "off"
+    second = await send(hass, primary, message="second", target=[RECIPIENT])
+    assert second["results"][0]["status"] == "sent"
+    assert [m.text for m in second_gateway.sim.messages] == ["second"]
+    assert [item.text for item in primary.runtime_data.outbox.items] == ["first"]

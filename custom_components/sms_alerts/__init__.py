@@ -13,13 +13,14 @@ from homeassistant.util.hass_dict import HassKey
 from .api import PROVIDERS, ProviderKey
 from .api.base import AuthError, ProviderError
 from .const import CONF_PROVIDER, DOMAIN, LOGGER, REQUEST_TIMEOUT
+from .coordinator import async_setup_health
 from .data import SmsAlertsConfigEntry, SmsAlertsData
 from .notify import CONF_ENTRY_ID
 from .outbox import Outbox, async_remove_store
 from .services import async_setup_services
 from .webhook import async_register_webhook
 
-PLATFORMS: list[Platform] = [Platform.NOTIFY, Platform.SENSOR]
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.NOTIFY, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 DATA_HASS_CONFIG: HassKey[ConfigType] = HassKey(DOMAIN)
 
@@ -38,6 +39,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) ->
     provider = provider_cls.from_config(session, {**entry.data, **entry.options}, timeout=REQUEST_TIMEOUT)
     outbox = Outbox(hass, entry, provider)
     entry.runtime_data = SmsAlertsData(provider=provider, outbox=outbox)
+    entry.runtime_data.health = await async_setup_health(hass, entry)
+    outbox.known_down = lambda: entry.runtime_data.health.reachability.reachable is False
     # Messages kept across restarts go out as soon as the entry is up
     await outbox.async_load()
     if CONF_WEBHOOK_ID in entry.data:

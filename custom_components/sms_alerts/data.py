@@ -9,6 +9,7 @@ from homeassistant.config_entries import ConfigEntry
 
 if TYPE_CHECKING:
     from .api.base import Provider
+    from .coordinator import Health
     from .notify import SmsAlertsNotificationService
     from .outbox import Outbox
 
@@ -20,6 +21,7 @@ class SmsAlertsData:
     provider: Provider
     outbox: Outbox
     legacy_service: SmsAlertsNotificationService | None = field(default=None)
+    health: Health = field(init=False, repr=False)
 
 
 type SmsAlertsConfigEntry = ConfigEntry[SmsAlertsData]

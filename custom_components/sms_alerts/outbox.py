@@ -8,7 +8,7 @@ import datetime as dt
 import random
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -385,6 +385,8 @@ class Outbox:
         self._block: Block | None = None
         self._block_error: str | None = None
         self._retry_at = 0.0
+        # Set by the entry's health: True when the provider is known to be unreachable
+        self.known_down: Callable[[], bool] = lambda: False
         self._unsub_timer: CALLBACK_TYPE | None = None
         self._closed = False
         self.last_report: SendReport | None = None
@@ -684,15 +686,25 @@ class Outbox:
                 return results
             waiting = {queued.target for queued in self._items.values() if not queued.hold_kind}
             direct = [item for item in items if item.target not in waiting]
+            was_down = self.known_down()
             for item in items:
-                if item.target in waiting:
-                    item.last_error = "waiting behind earlier messages to this target"
-                    self._items[item.id] = item
-                    results[item.id] = self._result(item, SendStatus.QUEUED, item.last_error)
+                if item.target not in waiting:
+                    continue
+                if was_down and self._fallback(item):
+                    # Waiting here behind messages to a provider that is down helps nobody
+                    results[item.id] = await self._async_fail(item, f"{self._entry.title} is unreachable")
+                    continue
+                item.last_error = "waiting behind earlier messages to this target"
+                self._items[item.id] = item
+                results[item.id] = self._result(item, SendStatus.QUEUED, item.last_error)
             if direct:
                 receipts = await self._provider.async_send(direct[0].sms(), [item.target for item in direct])
                 for item, receipt in zip(direct, receipts, strict=True):
-                    results[item.id] = await self._async_handle(item, receipt, queued=False)
+                    if was_down and receipt.outcome is Outcome.TRANSIENT and self._fallback(item):
+                        # Known down before this try too: the fallback takes it now instead of after retries
+                        results[item.id] = await self._async_fail(item, receipt.error or "provider unreachable")
+                    else:
+                        results[item.id] = await self._async_handle(item, receipt, queued=False)
             if any(result.status is SendStatus.QUEUED for result in results.values()):
                 await self._async_save()
                 self._queue_changed()
@@ -1014,7 +1026,9 @@ class Outbox:
         waited = [
             item
             for item in self._items.values()
-            if not item.hold_kind and item.created + self.handover_delay <= now and self._fallback(item)
+            if not item.hold_kind
+            and (item.created + self.handover_delay <= now or self.known_down())
+            and self._fallback(item)
         ]
         for item in waited:
             del self._items[item.id]

@@ -1,21 +1,32 @@
-"""The "Last send status" sensor of an entry."""
+"""Sensors of an entry: the last send and the outbox for every provider, check.php values for the SMS Gateway."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from homeassistant.components.sensor import SensorDeviceClass, SensorEntity, SensorStateClass
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import SIGNAL_STRENGTH_DECIBELS_MILLIWATT, EntityCategory
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
+from .api.brevisone import GatewayHealth
 from .const import SIGNAL_QUEUE_CHANGED, SIGNAL_SEND_REPORT
+from .coordinator import GatewayHealthCoordinator, entry_health
 from .data import SmsAlertsConfigEntry
 from .entity import account_device
 from .outbox import ReportStatus, SendReport
 
-# Sensors only listen to the outbox
+# Sensors only listen to the outbox and the health poll
 PARALLEL_UPDATES = 0
 
 ATTR_RECIPIENTS = "recipients"
@@ -24,6 +35,42 @@ ATTR_TIME = "time"
 ATTR_PARTS = "parts"
 ATTR_DELIVERY = "delivery"
 _RESTORED = (ATTR_RECIPIENTS, ATTR_ERROR, ATTR_TIME, ATTR_PARTS, ATTR_DELIVERY)
+UNIT_MESSAGES = "messages"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewaySensorEntityDescription(SensorEntityDescription):
+    """A value of the SMS Gateway's check.php."""
+
+    value_fn: Callable[[GatewayHealth], int | None]
+
+
+GATEWAY_SENSORS: tuple[GatewaySensorEntityDescription, ...] = (
+    GatewaySensorEntityDescription(
+        key="gateway_queue",
+        translation_key="gateway_queue",
+        native_unit_of_measurement=UNIT_MESSAGES,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda health: health.queue,
+    ),
+    GatewaySensorEntityDescription(
+        key="failed_messages",
+        translation_key="failed_messages",
+        native_unit_of_measurement=UNIT_MESSAGES,
+        # The gateway's own count, which it may reset: not a total Home Assistant could rely on
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda health: health.failed,
+    ),
+    GatewaySensorEntityDescription(
+        key="signal_strength",
+        translation_key="signal_strength",
+        device_class=SensorDeviceClass.SIGNAL_STRENGTH,
+        native_unit_of_measurement=SIGNAL_STRENGTH_DECIBELS_MILLIWATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda health: health.signal_dbm,
+    ),
+)
 
 
 async def async_setup_entry(
@@ -31,8 +78,12 @@ async def async_setup_entry(
     entry: SmsAlertsConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the entry's sensors."""
-    async_add_entities([LastSendStatusSensor(entry), QueuedMessagesSensor(entry)])
+    """Add the entry's sensors; the SMS Gateway's check.php values only where they are polled."""
+    entities: list[SensorEntity] = [LastSendStatusSensor(entry), QueuedMessagesSensor(entry)]
+    health = entry_health(entry)
+    if health is not None and health.coordinator is not None:
+        entities.extend(GatewayHealthSensor(entry, health.coordinator, description) for description in GATEWAY_SENSORS)
+    async_add_entities(entities)
 
 
 class LastSendStatusSensor(SensorEntity, RestoreEntity):
@@ -87,7 +138,7 @@ class QueuedMessagesSensor(SensorEntity):
     _attr_translation_key = "queued_messages"
     _attr_should_poll = False
     _attr_state_class = SensorStateClass.MEASUREMENT
-    _attr_native_unit_of_measurement = "messages"
+    _attr_native_unit_of_measurement = UNIT_MESSAGES
 
     def __init__(self, entry: SmsAlertsConfigEntry) -> None:
         """Attach the sensor to the account device."""
@@ -108,3 +159,34 @@ class QueuedMessagesSensor(SensorEntity):
         """Show the new count."""
         self._attr_native_value = count
         self.async_write_ha_state()
+
+
+class GatewayHealthSensor(CoordinatorEntity[GatewayHealthCoordinator], SensorEntity):
+    """One value of the SMS Gateway's check.php, unavailable while the gateway does not answer it."""
+
+    entity_description: GatewaySensorEntityDescription
+    _attr_has_entity_name = True
+
+    def __init__(
+        self,
+        entry: SmsAlertsConfigEntry,
+        coordinator: GatewayHealthCoordinator,
+        description: GatewaySensorEntityDescription,
+    ) -> None:
+        """Attach the sensor to the account device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self._attr_unique_id = f"{entry.entry_id}_{description.key}"
+        self._attr_device_info = account_device(entry)
+
+    @property
+    def available(self) -> bool:
+        """Available once check.php was read and while its last read succeeded."""
+        data: GatewayHealth | None = self.coordinator.data
+        return super().available and data is not None
+
+    @property
+    def native_value(self) -> int | None:
+        """Return the value, or None when check.php did not show it."""
+        data: GatewayHealth | None = self.coordinator.data
+        return None if data is None else self.entity_description.value_fn(data)

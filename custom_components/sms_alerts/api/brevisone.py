@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -34,6 +35,13 @@ _LOGGER = logging.getLogger(__name__)
 
 # Longer bodies are pages, not the gateway's one-line reasons
 _MAX_REASON_LENGTH = 200
+# check.php is a status page: a device that takes longer is as good as down for it
+HEALTH_TIMEOUT = 10.0
+# Words check.php?option=state shows when the gateway has a problem (Check_MK braintower notification script)
+STATE_PROBLEMS = ("Blocked", "Trouble", "Unknown")
+# A `key: value` line of check.php; the value's first integer counts, units such as "db" or "dBm" are dropped
+_CHECK_LINE = re.compile(r"^\s*(?P<key>[A-Za-z][A-Za-z _-]*?)\s*:\s*(?P<value>.*?)\s*$")
+_INTEGER = re.compile(r"[-+]?\d+")
 
 CONF_URL = "url"
 CONF_USERNAME = "username"
@@ -71,6 +79,47 @@ _RESPONSES: tuple[_Rule, ...] = (
 )
 # Anything else (1xx, 3xx): the message was not taken, and retrying it is what loses nothing.
 _DEFAULT_RULE = _Rule(status=range(0), error=TransientError, key="unexpected_response")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewayHealth:
+    """What check.php tells without a login; None where the page did not say."""
+
+    queue: int | None
+    failed: int | None
+    signal_dbm: int | None
+    total: int | None
+    state: str | None
+
+    @property
+    def problem(self) -> str | None:
+        """The problem word of the state page (Blocked, Trouble, Unknown), if it shows one."""
+        if self.state is None:
+            return None
+        return next((word for word in STATE_PROBLEMS if word.lower() in self.state.lower()), None)
+
+
+class HealthDataError(ProviderError):
+    """The gateway answered check.php, but not with its health data."""
+
+    default_key = "unexpected_response"
+
+
+def parse_check(text: str) -> dict[str, int | None]:
+    """Read check.php's `key: value` lines by key, never by position.
+
+    Keys come lower-cased with `_` for spaces; any `signal…` key is `signal`. A value is its first
+    integer, so "-71 dBm" and "15 db" both read; a value without one is None. Other lines are skipped.
+    """
+    values: dict[str, int | None] = {}
+    for line in text.splitlines():
+        match = _CHECK_LINE.match(line)
+        if match is None:
+            continue
+        key = re.sub(r"[\s-]+", "_", match["key"].lower())
+        number = _INTEGER.search(match["value"])
+        values.setdefault("signal" if key.startswith("signal") else key, None if number is None else int(number[0]))
+    return values
 
 
 def classify(status: int, body: str) -> _Rule:
@@ -164,6 +213,31 @@ class BrevisOneProvider(Provider):
             _LOGGER.error("The SMS Gateway reported a missing parameter: this is a bug in SMS Alerts")
         raise rule.error(self._reason(status, body), key=rule.key)
 
+    async def async_health(self) -> GatewayHealth:
+        """Read check.php and its state page: no login, so no credentials travel; transport errors are typed."""
+        check = self._base.joinpath("check.php")
+        status, body, _ = await self._async_request("GET", str(check), time_limit=HEALTH_TIMEOUT)
+        _LOGGER.debug("Health of %s: HTTP %s %s", self.host, status, cut(body))
+        self._raise_for_health(status, body)
+        values = parse_check(body)
+        if "que" not in values:
+            # The monitoring plugins judge the page by its queue line too
+            raise HealthDataError(f"check.php on the SMS Gateway gave no queue line (HTTP {status})")
+        status, body, _ = await self._async_request(
+            "GET", str(check.with_query(option="state")), time_limit=HEALTH_TIMEOUT
+        )
+        _LOGGER.debug("State of %s: HTTP %s %s", self.host, status, cut(body))
+        state = body.strip()
+        # Older firmware may lack the state page: the counters still stand
+        usable = status in range(200, 300) and bool(state) and not state.startswith("<")
+        return GatewayHealth(
+            queue=values.get("que"),
+            failed=values.get("failed"),
+            signal_dbm=values.get("signal"),
+            total=values.get("total"),
+            state=state[:_MAX_REASON_LENGTH] if usable else None,
+        )
+
     def _fields(self, sms: OutboundSms, target: Target) -> dict[str, str]:
         """Build the form fields of one send (credentials included: they travel in the body)."""
         plain, telegram = _MODES[target.kind]
@@ -182,6 +256,15 @@ class BrevisOneProvider(Provider):
         """POST form fields with the login to api.php (never in the URL)."""
         data = {"username": self._username, "password": self._password, **fields}
         return await self._async_request("POST", str(self._api), data=data)
+
+    @classmethod
+    def _raise_for_health(cls, status: int, body: str) -> None:
+        """Raise for a check.php answer that is no page of values: 5xx is transient, anything else unusable."""
+        if status in range(200, 300):
+            return
+        if status in range(500, 600):
+            raise TransientError(cls._reason(status, body), key="server_error")
+        raise HealthDataError(cls._reason(status, body))
 
     @staticmethod
     def _reason(status: int, body: str) -> str:
