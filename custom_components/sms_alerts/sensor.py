@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from .const import SIGNAL_QUEUE_CHANGED, SIGNAL_SEND_REPORT
 from .coordinator import GatewayHealthCoordinator, entry_health
 from .data import SmsAlertsConfigEntry
 from .entity import account_device
-from .outbox import ReportStatus, SendReport
+from .outbox import ReportStatus, SendReport, SendStatus
 
 # Sensors only listen to the outbox and the health poll
 PARALLEL_UPDATES = 0
@@ -34,7 +35,9 @@ ATTR_ERROR = "error"
 ATTR_TIME = "time"
 ATTR_PARTS = "parts"
 ATTR_DELIVERY = "delivery"
-_RESTORED = (ATTR_RECIPIENTS, ATTR_ERROR, ATTR_TIME, ATTR_PARTS, ATTR_DELIVERY)
+ATTR_DEDUPLICATED = "deduplicated"
+ATTR_THROTTLED = "throttled"
+_RESTORED = (ATTR_RECIPIENTS, ATTR_ERROR, ATTR_TIME, ATTR_PARTS, ATTR_DELIVERY, ATTR_DEDUPLICATED, ATTR_THROTTLED)
 UNIT_MESSAGES = "messages"
 
 
@@ -118,13 +121,20 @@ class LastSendStatusSensor(SensorEntity, RestoreEntity):
     @callback
     def _async_report(self, report: SendReport) -> None:
         """Show the outcome of a send."""
-        errors = [f"{result.target}: {result.error}" for result in report.results if result.error]
+        errors = [
+            f"{result.target}: {result.error}"
+            for result in report.results
+            if result.error and result.status in (SendStatus.FAILED, SendStatus.QUEUED)
+        ]
+        statuses = Counter(result.status for result in report.results)
         self._attr_native_value = str(report.status)
         self._attr_extra_state_attributes = {
             ATTR_RECIPIENTS: [result.target for result in report.results],
             ATTR_ERROR: "; ".join(errors) or None,
             ATTR_TIME: report.time.isoformat(),
             ATTR_PARTS: max((result.parts for result in report.results), default=0),
+            ATTR_DEDUPLICATED: statuses[SendStatus.DEDUPLICATED],
+            ATTR_THROTTLED: statuses[SendStatus.THROTTLED],
         }
         if report.delivery:
             self._attr_extra_state_attributes[ATTR_DELIVERY] = dict(report.delivery)
