@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -65,23 +68,136 @@ async def _onboard(session: aiohttp.ClientSession, base: str) -> bool:
     return True
 
 
+ENTRIES_FILE = Path(__file__).resolve().parent.parent / "config" / ".storage" / "core.config_entries"
+
+# One entry per simulator, each with one recipient (the addresses of simulators/__main__.py)
+SIM = "http://127.0.0.1"
+ENTRIES: list[tuple[str, list[dict[str, Any]], dict[str, str]]] = [
+    (
+        "sms_gateway",
+        [{"url": f"{SIM}:8301", "username": "apiuser", "password": "secret", "verify_ssl": True, "telegram": False}],
+        {"name": "On call", "target": "+49 170 1234567"},
+    ),
+    (
+        "wildix",
+        [{"url": f"{SIM}:8302", "username": "101", "password": "sms101api", "verify_ssl": True}],
+        {"name": "Wildix phone", "target": "+39 333 123 4567"},
+    ),
+    (
+        "pbxware",
+        [{"url": f"{SIM}:8303", "api_key": "ha-alerts-key", "server": "1", "verify_ssl": True}],
+        {"name": "Plant room", "target": "ext:1001"},
+    ),
+    (
+        "ipex",
+        [
+            {
+                "url": f"{SIM}:8304",
+                "username": "alerts@example.com",
+                "password": "secret",
+                "auth_url": f"{SIM}:8304/token",
+                "instant_url": f"{SIM}:8304/v1/sms",
+            },
+            {"sender": "+420777888999"},
+        ],
+        {"name": "Czech phone", "target": "+420 607 608 609"},
+    ),
+]
+
+
+async def _token(session: aiohttp.ClientSession, base: str) -> str:
+    """Log in as the development user."""
+    client_id = f"{base}/"
+    async with session.post(
+        f"{base}/auth/login_flow",
+        json={"client_id": client_id, "handler": ["homeassistant", None], "redirect_uri": client_id},
+    ) as resp:
+        flow = await resp.json()
+    async with session.post(
+        f"{base}/auth/login_flow/{flow['flow_id']}",
+        json={"username": USER, "password": PASSWORD, "client_id": client_id},
+    ) as resp:
+        code = (await resp.json())["result"]
+    async with session.post(
+        f"{base}/auth/token", data={"grant_type": "authorization_code", "code": code, "client_id": client_id}
+    ) as resp:
+        token: str = (await resp.json())["access_token"]
+    return token
+
+
+async def _configure(session: aiohttp.ClientSession, base: str, headers: dict[str, str]) -> list[str]:
+    """Add one entry per simulator with a recipient, unless SMS Alerts has entries already."""
+    async with session.get(f"{base}/api/config/config_entries/entry?domain=sms_alerts", headers=headers) as resp:
+        if await resp.json():
+            return []
+    added = []
+    for key, steps, recipient in ENTRIES:
+        async with session.post(
+            f"{base}/api/config/config_entries/flow", json={"handler": "sms_alerts"}, headers=headers
+        ) as resp:
+            flow = await resp.json()
+        for step in [{"next_step_id": key}, *steps]:
+            async with session.post(
+                f"{base}/api/config/config_entries/flow/{flow['flow_id']}", json=step, headers=headers
+            ) as resp:
+                flow = await resp.json()
+        if flow.get("type") != "create_entry":
+            print(f"Could not add {key}: {flow.get('errors') or flow.get('reason')}", flush=True)
+            continue
+        entry_id = flow["result"]["entry_id"]
+        async with session.post(
+            f"{base}/api/config/config_entries/subentries/flow",
+            json={"handler": [entry_id, "recipient"]},
+            headers=headers,
+        ) as resp:
+            sub = await resp.json()
+        async with session.post(
+            f"{base}/api/config/config_entries/subentries/flow/{sub['flow_id']}", json=recipient, headers=headers
+        ) as resp:
+            await resp.json()
+        added.append(f"{flow['title']} with recipient {recipient['name']} ({recipient['target']})")
+    return added
+
+
+async def _point_ipex_webhooks(session: aiohttp.ClientSession, base: str) -> None:
+    """Tell the IPEX simulator where inbound SMS go: the webhook of the IPEX entry (read from .storage)."""
+    path = ENTRIES_FILE
+    for _ in range(30):  # a new entry reaches the file after Home Assistant's delayed write
+        text = await asyncio.to_thread(lambda: path.read_text() if path.exists() else "")
+        if text:
+            entries = json.loads(text)["data"]["entries"]
+            ids = [
+                e["data"]["webhook_id"] for e in entries if e["domain"] == "sms_alerts" and "webhook_id" in e["data"]
+            ]
+            if ids:
+                url = f"{base}/api/webhook/{ids[0]}"
+                async with session.post(f"{SIM}:8304/_sim/webhook", params={"url": url}):
+                    return
+        await asyncio.sleep(1)
+
+
 async def main(base: str, pid: int) -> None:
-    """Wait, onboard, and print the next steps."""
+    """Wait, onboard, configure the simulators, and print the next steps."""
     async with aiohttp.ClientSession() as session:
         await _wait_for(session, base, pid)
         created = await _onboard(session, base)
+        token = await _token(session, base)
+        added = await _configure(session, base, {"Authorization": f"Bearer {token}"})
+        await _point_ipex_webhooks(session, base)
     login = f"user {USER}, password {PASSWORD}" + (" (just created)" if created else "")
+    configured = "".join(f"\n  - {line}" for line in added) or " (already there)"
     print(
         f"""
 Home Assistant is up: {base}  ({login})
+SMS Alerts entries, one per simulator:{configured}
 
 Try it:
-  1. Settings > Devices & services > Add integration > SMS Alerts > brevis.one SMS Gateway,
-     with the gateway address, user and password printed above.
-  2. On the new entry: Add recipient, e.g. name "On call", target +49 170 1234567.
-  3. Developer tools > Actions: notify.send_message on notify.on_call with a message,
-     or sms_alerts.send with "Return response" ticked.
-  The message appears below as the simulator receives it. Ctrl+C stops everything.
+  - Developer tools > Actions: notify.send_message on notify.on_call (or notify.wildix_phone,
+    notify.plant_room, notify.czech_phone) with a message, or sms_alerts.send with "Return response".
+  - The message appears below as the simulator receives it, and on the phones page printed above.
+  - Inbound SMS to Home Assistant (IPEX):
+      curl -X POST '{SIM}:8304/_sim/inbound?from=%2B420607608609&to=%2B420777888999&text=ACK'
+  Ctrl+C stops everything.
 """,
         flush=True,
     )
