@@ -124,3 +124,28 @@ def test_every_account_refusal_has_a_repair_issue_text() -> None:
     assert {"no_api_permission", "ssl_error", "sms_api_disabled", "no_sms_api", "sender_not_allowed"} <= keys
     assert keys <= set(ENTRY_ISSUES)
     assert set(ENTRY_ISSUES) == set(STRINGS["issues"])
+
+
+def test_brand_images() -> None:
+    """Icons are square (256 and 512 px), logos 128 and 256 px high, light and dark (Home Assistant 2026.3+)."""
+    from PIL import Image  # noqa: PLC0415 - Pillow comes with Home Assistant
+
+    brand = PACKAGE / "brand"
+    for prefix in ("", "dark_"):
+        for name, size in (("icon.png", (256, 256)), ("icon@2x.png", (512, 512))):
+            with Image.open(brand / f"{prefix}{name}") as image:
+                assert image.size == size
+        for name, height in (("logo.png", 128), ("logo@2x.png", 256)):
+            with Image.open(brand / f"{prefix}{name}") as image:
+                assert image.size[1] == height
+                assert image.size[0] >= height
+
+
+def test_quality_scale_is_complete() -> None:
+    """Every rule is done or exempt with a reason."""
+    rules = yaml.safe_load((PACKAGE / "quality_scale.yaml").read_text())["rules"]
+    for name, rule in rules.items():
+        status = rule if isinstance(rule, str) else rule["status"]
+        assert status in ("done", "exempt"), name
+        if status == "exempt":
+            assert rule["comment"], name

@@ -1,0 +1,117 @@
+"""The automation blueprint imports cleanly and sends, falls back and stops on acknowledgement."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.automation.config import AUTOMATION_BLUEPRINT_SCHEMA
+from homeassistant.components.blueprint import models
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+from homeassistant.util.yaml import load_yaml_dict
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from .conftest import RunningSimulator, gateway_entry_for
+
+BLUEPRINT = Path(__file__).parent.parent / "blueprints" / "automation" / "sms_alerts" / "state_alert.yaml"
+WATCHED = "binary_sensor.freezer_door"
+
+
+def test_blueprint_is_valid() -> None:
+    """Home Assistant reads it as an automation blueprint with its inputs."""
+    blueprint = models.Blueprint(
+        load_yaml_dict(str(BLUEPRINT)), expected_domain="automation", schema=AUTOMATION_BLUEPRINT_SCHEMA
+    )
+    assert blueprint.name == "SMS alert when an entity enters a state"
+    assert {"watched", "sms_entry", "backup_entry", "message", "severity", "reminders"} <= set(blueprint.inputs)
+
+
+async def use_blueprint(hass: HomeAssistant, **inputs: Any) -> None:
+    """Install the blueprint in the configuration and set up an automation from it."""
+    target = Path(hass.config.path("blueprints", "automation", "sms_alerts"))
+    await hass.async_add_executor_job(lambda: target.mkdir(parents=True, exist_ok=True))
+    await hass.async_add_executor_job(shutil.copy, BLUEPRINT, target / BLUEPRINT.name)
+    hass.states.async_set(WATCHED, "off", {"friendly_name": "Freezer door"})
+    assert await async_setup_component(
+        hass,
+        "automation",
+        {
+            "automation": {
+                "use_blueprint": {"path": "sms_alerts/state_alert.yaml", "input": {"watched": WATCHED, **inputs}}
+            }
+        },
+    )
+    await hass.async_block_till_done()
+
+
+async def test_alert_is_sent_when_the_entity_enters_the_state(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """The door opens: the recipients get the default message."""
+    await use_blueprint(hass, sms_entry=loaded_gateway.entry_id)
+    hass.states.async_set(WATCHED, "on", {"friendly_name": "Freezer door"})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [m.text for m in gateway.sim.messages] == ["Freezer door is on"]
+
+
+async def test_second_entry_sends_when_the_first_fails(
+    hass: HomeAssistant, gateway: RunningSimulator, second_gateway: RunningSimulator
+) -> None:
+    """A refused login on the first entry: the second entry sends the alert."""
+    first = gateway_entry_for(gateway, title="First")
+    second = gateway_entry_for(second_gateway, title="Second")
+    for entry in (first, second):
+        entry.add_to_hass(hass)
+    hass.config.country = "DE"
+    assert await hass.config_entries.async_setup(first.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    gateway.sim.users["apiuser"].password = "rotated"
+    await use_blueprint(hass, sms_entry=first.entry_id, backup_entry=second.entry_id, message="Freezer open")
+    hass.states.async_set(WATCHED, "on")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert gateway.sim.messages == []
+    assert [m.text for m in second_gateway.sim.messages] == ["Freezer open"]
+
+
+async def settle(hass: HomeAssistant, done: Callable[[], bool], rounds: int = 5000) -> None:
+    """Run the loop until `done`: the automation waits for a trigger, so block_till_done would wait forever."""
+    for _ in range(rounds):
+        if done():
+            return
+        await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(("acknowledge", "expected"), [(False, 3), (True, 1)])
+async def test_reminders_stop_when_acknowledged(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+    acknowledge: bool,
+    expected: int,
+) -> None:
+    """Reminders repeat the alert until sms_alerts_acknowledged arrives."""
+    hass.config_entries.async_update_entry(loaded_gateway, options={"dedup_minutes": 0})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await use_blueprint(
+        hass, sms_entry=loaded_gateway.entry_id, message="Freezer open", reminders=2, reminder_minutes=15
+    )
+    messages = gateway.sim.messages
+    hass.states.async_set(WATCHED, "on")
+    await settle(hass, lambda: len(messages) == 1)
+    await settle(hass, lambda: False, rounds=200)  # let the run reach its wait for the acknowledgement
+    if acknowledge:
+        hass.bus.async_fire("sms_alerts_acknowledged", {"reference": "#1"})
+    for sent in (2, 3):
+        freezer.tick(timedelta(minutes=16))
+        async_fire_time_changed(hass)
+        await settle(hass, lambda sent=sent: len(messages) == sent)
+        await settle(hass, lambda: False, rounds=200)
+    assert [m.text for m in messages] == ["Freezer open"] * expected
