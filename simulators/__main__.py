@@ -1,4 +1,4 @@
-"""Run every simulator on loopback for scripts/develop and print each message that arrives."""
+"""Run every simulator on loopback for scripts/develop, print each message that arrives and serve the phones page."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from .base import ReceivedMessage, Simulator
 from .brevisone import BrevisOneSimulator
 from .ipex import IpexSimulator
 from .pbxware import PbxwareSimulator
+from .phones import PhonesPage
 from .wildix import WildixSimulator
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORTS = {"sms_gateway": 8301, "wildix": 8302, "pbxware": 8303, "ipex": 8304}
+DEFAULT_PHONES_PORT = 8300
 
 
 def _print_message(message: ReceivedMessage) -> None:
@@ -57,22 +59,26 @@ def _describe(name: str, url: str, sim: Simulator) -> str:
             "IPEX / Voipex",
             f"SMS API address: {url}   Token address: {url}/token   Instant SMS address: {url}/v1/sms",
             "E-mail: alerts@example.com   Password: secret   Sender: +420777888999",
-            f"Inbound SMS: curl -X POST '{url}/_sim/webhook?url=<webhook address shown by the flow>' once, then",
-            f"             curl -X POST '{url}/_sim/inbound?from=%2B491701234567&to=%2B420777888999&text=ACK'",
+            f"Inbound SMS: curl -X POST '{url}/_sim/inbound?from=%2B491701234567&to=%2B420777888999&text=ACK'",
+            f"  (scripts/develop points it at the IPEX entry's webhook; by hand: {url}/_sim/webhook?url=<address>)",
         ]
     title, *rest = lines
     return "\n".join([f"  {name}: {title}", *(f"    {line}" for line in rest), faults])
 
 
-async def _run(host: str, ports: dict[str, int]) -> None:
-    """Serve the simulators until interrupted."""
+async def _run(host: str, ports: dict[str, int], phones_port: int) -> None:
+    """Serve the simulators and the phones page until interrupted."""
     sims: dict[str, Simulator] = {
         "sms_gateway": BrevisOneSimulator(),
         "wildix": WildixSimulator(),
         "pbxware": PbxwareSimulator(),
         "ipex": IpexSimulator(),
     }
-    runners: list[web.AppRunner] = []
+    phones = web.AppRunner(PhonesPage(sims.values()).make_app(), access_log=None, handler_cancellation=True)
+    await phones.setup()
+    await web.TCPSite(phones, host, phones_port).start()
+    runners: list[web.AppRunner] = [phones]
+    print(f"Phones: http://{host}:{phones_port} — every message the simulators receive", flush=True)
     lines = []
     for name, sim in sims.items():
         sim.listeners.append(_print_message)
@@ -101,10 +107,12 @@ def main() -> None:
     parser.add_argument("--host", default=DEFAULT_HOST, help="loopback address to listen on")
     for name, port in DEFAULT_PORTS.items():
         parser.add_argument(f"--{name.replace('_', '-')}-port", type=int, default=port)
+    parser.add_argument("--phones-port", type=int, default=DEFAULT_PHONES_PORT, help="port of the phones page")
     args = parser.parse_args()
     if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
         parser.error("the simulators listen on loopback only")
-    asyncio.run(_run(args.host, {name: getattr(args, f"{name}_port") for name in DEFAULT_PORTS}))
+    ports = {name: getattr(args, f"{name}_port") for name in DEFAULT_PORTS}
+    asyncio.run(_run(args.host, ports, args.phones_port))
 
 
 if __name__ == "__main__":
