@@ -5,4 +5,5 @@ from tests.conftest import (  # noqa: F401 - fixtures
     gateway,
     gateway_entry,
     loaded_gateway,
+    wildix_sim,
 )

@@ -1,0 +1,550 @@
+"""Sending through Home Assistant against raw requests and Home Assistant's own rest_command and notify.rest.
+
+Per-send latency to one recipient, one alert to 100 recipients, import time and entry setup time; every
+method runs interleaved with the others in the same test, and the tables show medians.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import statistics
+import subprocess
+import sys
+import time
+import types
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import aiohttp
+import pytest
+from homeassistant.const import ATTR_ENTITY_ID
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.sms_alerts.const import DOMAIN
+from tests.conftest import GATEWAY_PASSWORD, GATEWAY_USER, RECIPIENT, RunningSimulator, gateway_entry_for
+
+SENDS = 200
+WARMUP = 5
+FAN_OUT = 100
+FAN_ROUNDS = 5
+IMPORT_ROUNDS = 5
+SETUP_ROUNDS = 10
+# Storm control would hold back the repeated sends of a benchmark: measure sending, not the guard
+STORM_OFF = {"dedup_minutes": 0, "rate_limit": 0}
+WILDIX_USER, WILDIX_PASSWORD = "101", "sms101api"
+NUMBERS = [f"+49170{1000000 + i}" for i in range(FAN_OUT)]
+ENTITY = "notify.on_call"
+REPO = Path(__file__).resolve().parents[1]
+
+Send = Callable[[str], Awaitable[None]]
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """Print a result table."""
+    print("\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+def _p90(values: list[float]) -> float:
+    """Return the 90th percentile."""
+    return statistics.quantiles(values, n=10)[-1]
+
+
+def _gateway_number(e164: str) -> str:
+    """Write +491701234567 as the SMS Gateway wants it: 00491701234567."""
+    return f"00{e164[1:]}"
+
+
+@contextmanager
+def _production_loop() -> Iterator[None]:
+    """Run without the event loop's debug mode, which the test plugin turns on and production does not."""
+    loop = asyncio.get_running_loop()
+    debug = loop.get_debug()
+    loop.set_debug(False)
+    try:
+        yield
+    finally:
+        loop.set_debug(debug)
+
+
+def _stub_rest_requirements(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let the rest integration import without its sensor requirements (notify.rest uses neither)."""
+    for name in ("jsonpath", "xmltodict"):
+        if importlib.util.find_spec(name) is None:
+            stub = types.ModuleType(name)
+            stub.jsonpath = stub.parse = lambda *_args, **_kwargs: None  # type: ignore[attr-defined]
+            monkeypatch.setitem(sys.modules, name, stub)
+
+
+async def _setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Add and set up an entry, with the start-up credential check done."""
+    hass.config.country = "DE"
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def _sms_alerts_send(hass: HomeAssistant, entry: MockConfigEntry, text: str, targets: list[str]) -> None:
+    """sms_alerts.send with the response; every target must be sent."""
+    response = await hass.services.async_call(
+        DOMAIN,
+        "send",
+        {"config_entry_id": entry.entry_id, "message": text, "target": targets},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    assert [r["status"] for r in response["results"]] == ["sent"] * len(targets)  # type: ignore[index,union-attr]
+
+
+async def _setup_gateway_rest(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """rest_command.sms and notify.rest_sms for the SMS Gateway, as a user would write them in YAML."""
+    assert await async_setup_component(
+        hass,
+        "rest_command",
+        {
+            "rest_command": {
+                "sms": {
+                    "url": f"{url}/api.php",
+                    "method": "post",
+                    "payload": (
+                        f"username={GATEWAY_USER}&password={GATEWAY_PASSWORD}"
+                        "&text={{ message | urlencode }}&to={{ to | urlencode }}&mode=number"
+                    ),
+                    "content_type": "application/x-www-form-urlencoded",
+                }
+            }
+        },
+    )
+    _stub_rest_requirements(monkeypatch)
+    assert await async_setup_component(
+        hass,
+        "notify",
+        {
+            "notify": [
+                {
+                    "platform": "rest",
+                    "name": "rest_sms",
+                    "resource": f"{url}/api.php",
+                    "method": "POST",
+                    "message_param_name": "text",
+                    "target_param_name": "to",
+                    "data": {"username": GATEWAY_USER, "password": GATEWAY_PASSWORD, "mode": "number"},
+                }
+            ]
+        },
+    )
+    await hass.async_block_till_done()
+    assert hass.services.has_service("rest_command", "sms")
+    assert hass.services.has_service("notify", "rest_sms")
+
+
+async def _setup_wildix_rest(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """rest_command.wildix_sms and notify.rest_wildix for the Wildix PBX (Basic login, form body)."""
+    assert await async_setup_component(
+        hass,
+        "rest_command",
+        {
+            "rest_command": {
+                "wildix_sms": {
+                    "url": f"{url}/api/v1/originate/sms",
+                    "method": "post",
+                    "username": WILDIX_USER,
+                    "password": WILDIX_PASSWORD,
+                    "payload": "number={{ number | urlencode }}&message={{ message | urlencode }}",
+                    "content_type": "application/x-www-form-urlencoded",
+                }
+            }
+        },
+    )
+    _stub_rest_requirements(monkeypatch)
+    assert await async_setup_component(
+        hass,
+        "notify",
+        {
+            "notify": [
+                {
+                    "platform": "rest",
+                    "name": "rest_wildix",
+                    "resource": f"{url}/api/v1/originate/sms",
+                    "method": "POST",
+                    "message_param_name": "message",
+                    "target_param_name": "number",
+                    "username": WILDIX_USER,
+                    "password": WILDIX_PASSWORD,
+                }
+            ]
+        },
+    )
+    await hass.async_block_till_done()
+    assert hass.services.has_service("rest_command", "wildix_sms")
+    assert hass.services.has_service("notify", "rest_wildix")
+
+
+# 1. Per-send latency to one recipient
+
+
+async def test_send_latency_one_recipient(
+    hass: HomeAssistant, gateway: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One SMS to one number: raw POST, rest_command, notify.rest, sms_alerts.send, notify.send_message."""
+    entry = gateway_entry_for(gateway, options=STORM_OFF)
+    await _setup_gateway_rest(hass, monkeypatch, gateway.url)  # first: notify takes YAML platforms only at setup
+    await _setup_entry(hass, entry)
+    to = _gateway_number(RECIPIENT)
+    api = f"{gateway.url}/api.php"
+
+    async with aiohttp.ClientSession() as session:
+
+        async def raw(text: str) -> None:
+            form = {"username": GATEWAY_USER, "password": GATEWAY_PASSWORD, "text": text, "to": to, "mode": "number"}
+            async with session.post(api, data=form) as resp:
+                assert resp.status == 200
+                await resp.read()
+
+        async def rest_command(text: str) -> None:
+            await hass.services.async_call("rest_command", "sms", {"message": text, "to": to}, blocking=True)
+
+        async def notify_rest(text: str) -> None:
+            await hass.services.async_call("notify", "rest_sms", {"message": text, "target": [to]}, blocking=True)
+
+        async def sms_alerts_send(text: str) -> None:
+            await _sms_alerts_send(hass, entry, text, [RECIPIENT])
+
+        async def send_message(text: str) -> None:
+            await hass.services.async_call(
+                "notify", "send_message", {ATTR_ENTITY_ID: ENTITY, "message": text}, blocking=True
+            )
+
+        methods: dict[str, tuple[str, Send]] = {
+            "raw": ("raw aiohttp POST /api.php (one session, keep-alive)", raw),
+            "rest_command": ("rest_command.sms (form payload template)", rest_command),
+            "notify.rest": ("notify.rest_sms (platform rest, method POST)", notify_rest),
+            "sms_alerts.send": ("sms_alerts.send, return_response", sms_alerts_send),
+            "notify.send_message": (f"notify.send_message on {ENTITY}", send_message),
+        }
+        samples = await _interleave(methods, SENDS)
+
+    for key in methods:
+        texts = [m.text for m in gateway.sim.messages if m.to == to and f" via {key}:" in m.text]
+        assert len(texts) == len(set(texts)) == WARMUP + SENDS, key
+    raw_median = statistics.median(samples["raw"])
+    rows = []
+    for key, (label, _) in methods.items():
+        median = statistics.median(samples[key])
+        target = "≤ 1.1x" if key == "sms_alerts.send" else ""
+        rows.append(
+            (
+                label,
+                f"{median * 1e3:.2f}",
+                f"{_p90(samples[key]) * 1e3:.2f}",
+                f"{(median - raw_median) * 1e3:+.2f}",
+                f"{median / raw_median:.2f}x",
+                target,
+            )
+        )
+    method = (
+        f"method (SMS Gateway simulator, 1 number, {SENDS} interleaved sends each; sms_alerts storm control off:"
+        " dedup_minutes 0, rate_limit 0)"
+    )
+    _table(
+        (
+            method,
+            "median ms",
+            "p90 ms",
+            "median over raw ms",
+            "ratio to raw",
+            "target",
+        ),
+        rows,
+    )
+
+
+async def _interleave(methods: dict[str, tuple[str, Send]], count: int) -> dict[str, list[float]]:
+    """Time every method `count` times, one send of each in turn, starting each turn with the next method."""
+    keys = list(methods)
+    samples: dict[str, list[float]] = {key: [] for key in keys}
+    with _production_loop():
+        for i in range(WARMUP + count):
+            shift = i % len(keys)
+            for key in keys[shift:] + keys[:shift]:
+                text = f"Freezer alarm {i} via {key}: plant room at -8 C, door open 12 min"
+                start = time.perf_counter()
+                await methods[key][1](text)
+                elapsed = time.perf_counter() - start
+                if i >= WARMUP:
+                    samples[key].append(elapsed)
+    return samples
+
+
+# 2. One alert to 100 recipients
+
+
+async def _fan_out(
+    sim: RunningSimulator, path: str, methods: dict[str, tuple[str, Send, int]]
+) -> list[tuple[str, ...]]:
+    """Run each method once per round (plus a warm-up round); rows of time, requests and delivered."""
+    keys = list(methods)
+    times: dict[str, list[float]] = {key: [] for key in keys}
+    counts: dict[str, tuple[int, int]] = {}
+    with _production_loop():
+        for round_ in range(FAN_ROUNDS + 1):
+            shift = round_ % len(keys)
+            for key in keys[shift:] + keys[:shift]:
+                text = f"Evacuate hall {round_} via {key}: fire alarm zone 3, use the west exits"
+                requests, messages = len(sim.sim.requests), len(sim.sim.messages)
+                start = time.perf_counter()
+                await methods[key][1](text)
+                elapsed = time.perf_counter() - start
+                made = sum(1 for r in sim.sim.requests[requests:] if r.path == path)
+                delivered = len({m.to for m in sim.sim.messages[messages:] if m.text == text})
+                assert delivered == methods[key][2], (key, delivered)
+                counts[key] = (made, delivered)
+                if round_:
+                    times[key].append(elapsed)
+    base = statistics.median(times["raw"])
+    rows = []
+    for key, (label, _, _) in methods.items():
+        median = statistics.median(times[key])
+        made, delivered = counts[key]
+        target = "≤ 0.5x, 100/100" if key == "sms_alerts.send" else ""
+        rows.append(
+            (label, f"{median * 1e3:.1f} ms", str(made), f"{delivered}/{FAN_OUT}", f"{median / base:.2f}x", target)
+        )
+    return rows
+
+
+def _print_fan_out(provider: str, rows: list[tuple[str, ...]]) -> None:
+    """Print the table of one provider."""
+    method = (
+        f"method ({provider} simulator, 1 alert to {FAN_OUT} numbers, median of {FAN_ROUNDS} interleaved rounds;"
+        " sms_alerts storm control off)"
+    )
+    _table((method, "time", "requests", "delivered", "ratio to sequential raw", "target"), rows)
+
+
+async def test_fan_out_wildix(
+    hass: HomeAssistant, wildix_sim: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One alert to 100 numbers on Wildix: batched by sms_alerts, one by one otherwise."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Wildix benchmark",
+        data={
+            "provider": "wildix",
+            "url": wildix_sim.url,
+            "username": WILDIX_USER,
+            "password": WILDIX_PASSWORD,
+            "verify_ssl": True,
+        },
+        options=STORM_OFF,
+    )
+    await _setup_wildix_rest(hass, monkeypatch, wildix_sim.url)  # first: notify takes YAML platforms only at setup
+    await _setup_entry(hass, entry)
+    path = "/api/v1/originate/sms"
+    auth = aiohttp.BasicAuth(WILDIX_USER, WILDIX_PASSWORD)
+
+    async with aiohttp.ClientSession() as session:
+
+        async def post(number: str, text: str) -> None:
+            async with session.post(
+                f"{wildix_sim.url}{path}", data={"number": number, "message": text}, auth=auth
+            ) as resp:
+                assert (await resp.json())["type"] == "result"
+
+        async def raw(text: str) -> None:
+            for number in NUMBERS:
+                await post(number, text)
+
+        async def raw_batched(text: str) -> None:
+            for start in range(0, FAN_OUT, 50):
+                await post(",".join(NUMBERS[start : start + 50]), text)
+
+        async def rest_command(text: str) -> None:
+            for number in NUMBERS:
+                await hass.services.async_call(
+                    "rest_command", "wildix_sms", {"message": text, "number": number}, blocking=True
+                )
+
+        async def notify_rest(text: str) -> None:
+            await hass.services.async_call("notify", "rest_wildix", {"message": text, "target": NUMBERS}, blocking=True)
+
+        async def sms_alerts_send(text: str) -> None:
+            await _sms_alerts_send(hass, entry, text, NUMBERS)
+
+        rows = await _fan_out(
+            wildix_sim,
+            path,
+            {
+                "raw": ("sequential raw aiohttp POSTs, one number each", raw, FAN_OUT),
+                "raw batched": ("raw aiohttp POSTs, 50 numbers each (reference)", raw_batched, FAN_OUT),
+                "rest_command": ("script-like loop: rest_command.wildix_sms x100", rest_command, FAN_OUT),
+                "notify.rest": ("notify.rest_wildix with 100 targets", notify_rest, 1),
+                "sms_alerts.send": ("sms_alerts.send with 100 targets", sms_alerts_send, FAN_OUT),
+            },
+        )
+    _print_fan_out("Wildix", rows)
+
+
+async def test_fan_out_sms_gateway(
+    hass: HomeAssistant, gateway: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One alert to 100 numbers on the SMS Gateway, which takes one number per request."""
+    entry = gateway_entry_for(gateway, options=STORM_OFF)
+    await _setup_gateway_rest(hass, monkeypatch, gateway.url)  # first: notify takes YAML platforms only at setup
+    await _setup_entry(hass, entry)
+    api = f"{gateway.url}/api.php"
+    numbers = [_gateway_number(n) for n in NUMBERS]
+
+    async with aiohttp.ClientSession() as session:
+
+        async def raw(text: str) -> None:
+            for to in numbers:
+                form = {
+                    "username": GATEWAY_USER,
+                    "password": GATEWAY_PASSWORD,
+                    "text": text,
+                    "to": to,
+                    "mode": "number",
+                }
+                async with session.post(api, data=form) as resp:
+                    assert resp.status == 200
+                    await resp.read()
+
+        async def rest_command(text: str) -> None:
+            for to in numbers:
+                await hass.services.async_call("rest_command", "sms", {"message": text, "to": to}, blocking=True)
+
+        async def notify_rest(text: str) -> None:
+            await hass.services.async_call("notify", "rest_sms", {"message": text, "target": numbers}, blocking=True)
+
+        async def sms_alerts_send(text: str) -> None:
+            await _sms_alerts_send(hass, entry, text, NUMBERS)
+
+        rows = await _fan_out(
+            gateway,
+            "/api.php",
+            {
+                "raw": ("sequential raw aiohttp POSTs, one number each", raw, FAN_OUT),
+                "rest_command": ("script-like loop: rest_command.sms x100", rest_command, FAN_OUT),
+                "notify.rest": ("notify.rest_sms with 100 targets", notify_rest, 1),
+                "sms_alerts.send": ("sms_alerts.send with 100 targets", sms_alerts_send, FAN_OUT),
+            },
+        )
+    _print_fan_out("SMS Gateway", rows)
+
+
+# 3. Import and setup time
+
+PLATFORM_MODULES = ", ".join(
+    f"custom_components.sms_alerts.{name}" for name in ("binary_sensor", "config_flow", "notify", "sensor")
+)
+IMPORTS = {
+    "interpreter start: python -c pass": "pass",
+    "import homeassistant.components.notify (baseline)": "import homeassistant.components.notify",
+    "import custom_components.sms_alerts": "import custom_components.sms_alerts",
+    "import custom_components.sms_alerts and its platforms + config flow": f"import {PLATFORM_MODULES}",
+}
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run this interpreter in the repository."""
+    return subprocess.run(  # noqa: S603 - our own interpreter with fixed arguments
+        [sys.executable, *args], cwd=REPO, capture_output=True, text=True, check=True, timeout=30
+    )
+
+
+def _import_increments() -> tuple[float, float]:
+    """With -X importtime: seconds of sms_alerts' own modules, and of all modules imported beyond notify."""
+    stderr = _run("-X", "importtime", "-c", f"import homeassistant.components.notify; import {PLATFORM_MODULES}").stderr
+    own = beyond = 0.0
+    after_notify = False
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, _, name = line.removeprefix("import time:").split("|")
+        module = name.strip()
+        if after_notify:
+            beyond += int(self_us) / 1e6
+        if module.startswith("custom_components.sms_alerts"):
+            own += int(self_us) / 1e6
+        if module == "homeassistant.components.notify":
+            after_notify = True
+    return own, beyond
+
+
+def test_import_time() -> None:
+    """Fresh interpreters importing the integration against importing notify, median of interleaved rounds."""
+    for code in IMPORTS.values():
+        _run("-c", code)  # warm the bytecode caches
+    times: dict[str, list[float]] = {label: [] for label in IMPORTS}
+    owns, beyonds = [], []
+    labels = list(IMPORTS)
+    for round_ in range(IMPORT_ROUNDS):
+        shift = round_ % len(labels)
+        for label in labels[shift:] + labels[:shift]:
+            code = IMPORTS[label]
+            start = time.perf_counter()
+            _run("-c", code)
+            times[label].append(time.perf_counter() - start)
+        own, beyond = _import_increments()
+        owns.append(own)
+        beyonds.append(beyond)
+    base = statistics.median(times["import homeassistant.components.notify (baseline)"])
+    rows = [
+        (label, f"{statistics.median(values):.3f} s", f"{statistics.median(values) / base:.2f}x")
+        for label, values in times.items()
+    ]
+    rows += [
+        ("-X importtime: sms_alerts' own modules (self time)", f"{statistics.median(owns):.3f} s", ""),
+        (
+            "-X importtime: all modules imported beyond notify (self time, incl. sms_alerts)",
+            f"{statistics.median(beyonds):.3f} s",
+            f"{statistics.median(beyonds) / base:.2f}x",
+        ),
+    ]
+    measure = f"measure (fresh interpreter, wall time of the subprocess, median of {IMPORT_ROUNDS} interleaved rounds)"
+    _table((measure, "median", "ratio to notify"), rows)
+
+
+async def test_setup_time(hass: HomeAssistant, gateway: RunningSimulator) -> None:
+    """Setup of one SMS Gateway entry, unloaded between rounds; the first round loads the platforms."""
+    entry = gateway_entry_for(gateway, options=STORM_OFF)
+    hass.config.country = "DE"
+    entry.add_to_hass(hass)
+    setups, settled, unloads = [], [], []
+    with _production_loop():
+        for _ in range(SETUP_ROUNDS + 1):
+            start = time.perf_counter()
+            assert await hass.config_entries.async_setup(entry.entry_id)
+            setups.append(time.perf_counter() - start)
+            await hass.async_block_till_done(wait_background_tasks=True)
+            settled.append(time.perf_counter() - start)
+            assert hass.states.get(ENTITY) is not None
+            start = time.perf_counter()
+            assert await hass.config_entries.async_unload(entry.entry_id)
+            await hass.async_block_till_done(wait_background_tasks=True)
+            unloads.append(time.perf_counter() - start)
+    warm = slice(1, None)
+    rows = [
+        ("first setup in this Home Assistant instance", f"{setups[0] * 1e3:.1f} ms", f"{settled[0] * 1e3:.1f} ms"),
+        (
+            f"setup, median of {SETUP_ROUNDS}",
+            f"{statistics.median(setups[warm]) * 1e3:.1f} ms",
+            f"{statistics.median(settled[warm]) * 1e3:.1f} ms",
+        ),
+        (f"unload, median of {SETUP_ROUNDS}", f"{statistics.median(unloads[warm]) * 1e3:.1f} ms", ""),
+    ]
+    _table(
+        (
+            "measure (SMS Gateway entry with 1 recipient, MockConfigEntry)",
+            "async_setup returned",
+            "settled (credential check done)",
+        ),
+        rows,
+    )
