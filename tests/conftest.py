@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import socket
@@ -82,22 +83,28 @@ async def _serve(sim: Simulator, ssl_context: Any = None) -> tuple[web.AppRunner
     return runner, f"{scheme}://127.0.0.1:{port}"
 
 
+@contextlib.asynccontextmanager
+async def serving(sim: Simulator) -> AsyncGenerator[RunningSimulator]:
+    """Run a simulator on loopback for the duration of a block."""
+    runner, url = await _serve(sim)
+    try:
+        yield RunningSimulator(sim=sim, url=url)
+    finally:
+        await runner.cleanup()
+
+
 @pytest.fixture
 async def gateway(socket_enabled: None) -> AsyncGenerator[RunningSimulator]:
     """The brevis.one simulator on loopback."""
-    sim = BrevisOneSimulator()
-    runner, url = await _serve(sim)
-    yield RunningSimulator(sim=sim, url=url)
-    await runner.cleanup()
+    async with serving(BrevisOneSimulator()) as running:
+        yield running
 
 
 @pytest.fixture
 async def second_gateway(socket_enabled: None) -> AsyncGenerator[RunningSimulator]:
     """Another brevis.one simulator, for fallbacks."""
-    sim = BrevisOneSimulator()
-    runner, url = await _serve(sim)
-    yield RunningSimulator(sim=sim, url=url)
-    await runner.cleanup()
+    async with serving(BrevisOneSimulator()) as running:
+        yield running
 
 
 def gateway_entry_for(
@@ -218,25 +225,19 @@ async def send(hass: HomeAssistant, entry: MockConfigEntry, **data: Any) -> dict
 @pytest.fixture
 async def wildix_sim(socket_enabled: None) -> AsyncGenerator[RunningSimulator]:
     """The Wildix PBX simulator on loopback."""
-    sim = WildixSimulator()
-    runner, url = await _serve(sim)
-    yield RunningSimulator(sim=sim, url=url)
-    await runner.cleanup()
+    async with serving(WildixSimulator()) as running:
+        yield running
 
 
 @pytest.fixture
 async def pbxware_sim(socket_enabled: None) -> AsyncGenerator[RunningSimulator]:
     """The PBXware simulator on loopback."""
-    sim = PbxwareSimulator()
-    runner, url = await _serve(sim)
-    yield RunningSimulator(sim=sim, url=url)
-    await runner.cleanup()
+    async with serving(PbxwareSimulator()) as running:
+        yield running
 
 
 @pytest.fixture
 async def ipex_sim(socket_enabled: None) -> AsyncGenerator[RunningSimulator]:
     """The IPEX simulator (token, SMS Chat and instant SMS hosts in one) on loopback."""
-    sim = IpexSimulator()
-    runner, url = await _serve(sim)
-    yield RunningSimulator(sim=sim, url=url)
-    await runner.cleanup()
+    async with serving(IpexSimulator()) as running:
+        yield running
