@@ -170,6 +170,33 @@ def test_units_and_parts(text: str, units: int, parts: int) -> None:
     assert (info.units, info.parts) == (units, parts)
 
 
+def _codec_units(text: str) -> tuple[Encoding, int]:
+    """Encoding and units the slow way: the whole text through the GSM 03.38 codec, else UTF-16."""
+    try:
+        return Encoding.GSM7, len(text.encode("gsm03.38"))
+    except UnicodeEncodeError:
+        return Encoding.UCS2, len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def test_character_table_agrees_with_the_codec() -> None:
+    """The cached per-character costs say what the codec says, for every character of the BMP and beyond."""
+    chars = [chr(code) for code in range(0x10000)] + ["🚨", "🥶", "\U0001f3fb", "\U000e0067"]
+    for char in chars:
+        assert (encoding_of(char), sms_info(char).units) == _codec_units(char), hex(ord(char))
+
+
+def test_random_texts_agree_with_the_codec() -> None:
+    """Mixed texts of GSM-7, extension, Latin, Czech, Cyrillic and emoji characters: same encoding and units."""
+    rng = random.Random(7)  # noqa: S311 - reproducible test texts, not secrets
+    alphabet = "aZ09 @£$¥èéùìòÇ\nØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ!\"#¤%&'()*+,-./:;<=>?¡ÄÖÑÜ§¿äöñüà^{}[]~|€řěščЖж🚨\u200d"
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 400)))
+        info = sms_info(text)
+        assert (info.encoding, info.units) == _codec_units(text), text
+        assert info.parts == len(split_parts(text))
+        assert "".join(split_parts(text)) == text
+
+
 def test_escape_pair_is_never_split_across_parts() -> None:
     """A euro sign that would straddle septet 153 moves whole into the next part."""
     text = "a" * 152 + "€" + "b" * 10

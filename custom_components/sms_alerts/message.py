@@ -167,16 +167,29 @@ def normalize_number(raw: str, region: str | None) -> str:
         raise MessageError("invalid_number", target=raw)
     if not text.startswith("+") and region is None:
         raise MessageError("missing_country", target=raw)
-    try:
-        number = phonenumbers.parse(text, None if text.startswith("+") else region)
-    except phonenumbers.NumberParseException as err:
-        raise MessageError("invalid_number", target=raw) from err
-    if not phonenumbers.is_possible_number(number):
+    parsed = _parse_number(text, None if text.startswith("+") else region)
+    if parsed is None:
         raise MessageError("invalid_number", target=raw)
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if not phonenumbers.is_valid_number(number):
+    e164, valid = parsed
+    if not valid:
         _LOGGER.warning("%s…%s is not a known valid number; sending anyway", e164[:6], e164[-3:])
     return e164
+
+
+@lru_cache(maxsize=1024)
+def _parse_number(text: str, region: str | None) -> tuple[str, bool] | None:
+    """E.164 of a cleaned number and whether it is a known valid one; None when it cannot be a number.
+
+    Alerts go to the same few numbers again and again: parsing each once keeps phonenumbers off the send path.
+    """
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164, phonenumbers.is_valid_number(number)
 
 
 def parse_target(raw: str, region: str | None, supported: Iterable[TargetKind]) -> Target:
@@ -206,26 +219,43 @@ def fold_title(message: str, title: str | None) -> str:
     return f"{head}\n{body}" if head and body else head or body
 
 
+@lru_cache(maxsize=8192)
+def _septets(char: str) -> int:
+    """Septets one character takes in GSM 03.38 (2 through the extension table), or 0 when it has none."""
+    try:
+        return len(char.encode("gsm03.38"))
+    except UnicodeEncodeError:
+        return 0
+
+
 def encoding_of(text: str) -> Encoding:
     """Tell GSM-7 from UCS-2: one character outside GSM 03.38 makes the whole text UCS-2."""
-    try:
-        text.encode("gsm03.38")
-    except UnicodeEncodeError:
-        return Encoding.UCS2
-    return Encoding.GSM7
+    return Encoding.GSM7 if all(map(_septets, set(text))) else Encoding.UCS2
 
 
 def _units(char: str, encoding: Encoding) -> int:
     """Cost of one character: septets (2 for the escape table) or UTF-16 units (2 outside the BMP)."""
     if encoding is Encoding.GSM7:
-        return len(char.encode("gsm03.38"))
+        return _septets(char)
     return 2 if ord(char) > _BMP_LAST else 1
+
+
+def _limits(encoding: Encoding) -> tuple[int, int]:
+    """Units of a single SMS and of one part of a long one."""
+    return (GSM_SINGLE, GSM_PART) if encoding is Encoding.GSM7 else (UCS2_SINGLE, UCS2_PART)
+
+
+def _count_units(text: str, encoding: Encoding) -> int:
+    """Units of a whole text in its encoding."""
+    if encoding is Encoding.GSM7:
+        return sum(map(_septets, text))
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def split_parts(text: str) -> list[str]:
     """Cut a text into the SMS parts it will travel as, never splitting an escape or a surrogate pair."""
     encoding = encoding_of(text)
-    single, part = (GSM_SINGLE, GSM_PART) if encoding is Encoding.GSM7 else (UCS2_SINGLE, UCS2_PART)
+    single, part = _limits(encoding)
     costs = [_units(char, encoding) for char in text]
     if sum(costs) <= single:
         return [text] if text else []
@@ -241,10 +271,11 @@ def split_parts(text: str) -> list[str]:
 
 
 def sms_info(text: str) -> SmsInfo:
-    """Count encoding units and parts of a text."""
+    """Count encoding units and parts of a text (cutting it into parts only when it needs more than one)."""
     encoding = encoding_of(text)
-    units = sum(_units(char, encoding) for char in text)
-    return SmsInfo(encoding=encoding, units=units, parts=len(split_parts(text)))
+    units = _count_units(text, encoding)
+    parts = (1 if text else 0) if units <= _limits(encoding)[0] else len(split_parts(text))
+    return SmsInfo(encoding=encoding, units=units, parts=parts)
 
 
 def prepare(
@@ -274,7 +305,7 @@ def prepare(
 
 def _encodes(char: str) -> bool:
     """Tell whether one character is a GSM-7 character (ESC, the escape to the extension table, is not)."""
-    return char != _ESC and encoding_of(char) is Encoding.GSM7
+    return char != _ESC and _septets(char) > 0
 
 
 def _lookalike(char: str) -> str | None:

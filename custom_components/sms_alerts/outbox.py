@@ -385,6 +385,8 @@ class Outbox:
         self._block: Block | None = None
         self._block_error: str | None = None
         self._retry_at = 0.0
+        # Repair issues of refused accounts may be left from before a restart: the first success clears them
+        self._issues_open = True
         # Set by the entry's health: True when the provider is known to be unreachable
         self.known_down: Callable[[], bool] = lambda: False
         self._unsub_timer: CALLBACK_TYPE | None = None
@@ -625,6 +627,7 @@ class Outbox:
     async def _async_over_budget(self, item: QueuedItem) -> TargetResult:
         """Refuse an alert over the day's SMS budget, with a repair issue; the fallback entry may still take it."""
         budget = self._guard.settings.daily_budget
+        self._issues_open = True
         ir.async_create_issue(
             self._hass,
             DOMAIN,
@@ -842,6 +845,7 @@ class Outbox:
             return
         # An account fixed on the device side is found by one try per retry cap, never more often
         self._retry_at = _now() + RETRY_MAX
+        self._issues_open = True
         ir.async_create_issue(
             self._hass,
             DOMAIN,
@@ -860,8 +864,10 @@ class Outbox:
         self._retry_at = 0.0
         if waited:
             self._schedule()
-        for key in ENTRY_ISSUES:
-            ir.async_delete_issue(self._hass, DOMAIN, self._issue_id(key))
+        if self._issues_open:
+            self._issues_open = False
+            for key in ENTRY_ISSUES:
+                ir.async_delete_issue(self._hass, DOMAIN, self._issue_id(key))
 
     def _issue_id(self, key: str | None) -> str:
         """One repair issue per entry and cause."""

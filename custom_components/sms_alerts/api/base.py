@@ -9,7 +9,8 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
+from urllib.parse import urlencode
 
 import aiohttp
 from yarl import URL
@@ -19,6 +20,12 @@ _LOGGER = logging.getLogger(__package__)
 DEFAULT_TIMEOUT = 30.0
 BODY_LOG_LIMIT = 500
 _MIN_MASKED_LENGTH = 9
+FORM_HEADERS: Final = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def form_body(fields: Mapping[str, str]) -> bytes:
+    """Form-encode fields as aiohttp's FormData does (UTF-8, spaces as +), without building a FormData per request."""
+    return urlencode(fields).encode()
 
 
 class TargetKind(StrEnum):

@@ -15,6 +15,7 @@ from yarl import URL
 
 from .base import (
     DEFAULT_TIMEOUT,
+    FORM_HEADERS,
     AccountInfo,
     AuthError,
     EntryRejectedError,
@@ -29,6 +30,7 @@ from .base import (
     TransientError,
     base_url,
     cut,
+    form_body,
     mask_target,
     netloc,
 )
@@ -320,8 +322,8 @@ class PbxwareProvider(Provider):
 
     async def _async_action(self, action: str, fields: dict[str, str], *, target: Target | None = None) -> Verdict:
         """POST one action with the key in the form body (never in the URL) and classify the answer."""
-        data = {"apikey": self._api_key, "action": action, **fields}
-        status, body, _ = await self._async_request("POST", str(self._action_url), data=data)
+        data = form_body({"apikey": self._api_key, "action": action, **fields})
+        status, body, _ = await self._async_request("POST", str(self._action_url), data=data, headers=FORM_HEADERS)
         verdict = classify(status, body)
         if target is not None:
             _LOGGER.debug("PBXware %s for %s: HTTP %s %s", action, mask_target(target), status, cut(body))

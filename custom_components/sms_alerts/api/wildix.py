@@ -16,6 +16,7 @@ from yarl import URL
 
 from .base import (
     DEFAULT_TIMEOUT,
+    FORM_HEADERS,
     AccountInfo,
     AuthError,
     EntryRejectedError,
@@ -30,6 +31,7 @@ from .base import (
     TransientError,
     base_url,
     cut,
+    form_body,
     mask_target,
     netloc,
 )
@@ -384,10 +386,15 @@ class WildixProvider(Provider):
 
         Raise when the answer concerns the whole request.
         """
-        data = {"number": ",".join(target.value for target in batch), "message": text, **fields}
+        data = form_body({"number": ",".join(target.value for target in batch), "message": text, **fields})
         limit = SEND_TIME_BASE + SEND_TIME_PER_NUMBER * len(batch)
         status, body, headers = await self._async_request(
-            "POST", str(self._send_url), time_limit=limit, data=data, headers=self._auth, allow_redirects=False
+            "POST",
+            str(self._send_url),
+            time_limit=limit,
+            data=data,
+            headers={**self._auth, **FORM_HEADERS},
+            allow_redirects=False,
         )
         _LOGGER.debug(
             "Send part %s to %d numbers (%s): HTTP %s %s",
