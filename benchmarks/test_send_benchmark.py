@@ -16,6 +16,7 @@ import types
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -39,6 +40,7 @@ WILDIX_USER, WILDIX_PASSWORD = "101", "sms101api"
 NUMBERS = [f"+49170{1000000 + i}" for i in range(FAN_OUT)]
 ENTITY = "notify.on_call"
 REPO = Path(__file__).resolve().parents[1]
+FORM = "application/x-www-form-urlencoded"
 
 Send = Callable[[str], Awaitable[None]]
 
@@ -102,88 +104,56 @@ async def _sms_alerts_send(hass: HomeAssistant, entry: MockConfigEntry, text: st
     assert [r["status"] for r in response["results"]] == ["sent"] * len(targets)  # type: ignore[index,union-attr]
 
 
-async def _setup_gateway_rest(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
-    """rest_command.sms and notify.rest_sms for the SMS Gateway, as a user would write them in YAML."""
-    assert await async_setup_component(
-        hass,
-        "rest_command",
-        {
-            "rest_command": {
-                "sms": {
-                    "url": f"{url}/api.php",
-                    "method": "post",
-                    "payload": (
-                        f"username={GATEWAY_USER}&password={GATEWAY_PASSWORD}"
-                        "&text={{ message | urlencode }}&to={{ to | urlencode }}&mode=number"
-                    ),
-                    "content_type": "application/x-www-form-urlencoded",
-                }
-            }
-        },
-    )
+async def _setup_rest(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch, command: dict[str, Any], notify: dict[str, Any]
+) -> None:
+    """Set up a rest_command and a notify.rest service for one device, as a user would write them in YAML."""
+    assert await async_setup_component(hass, "rest_command", {"rest_command": command})
     _stub_rest_requirements(monkeypatch)
-    assert await async_setup_component(
+    assert await async_setup_component(hass, "notify", {"notify": [{"platform": "rest", "method": "POST", **notify}]})
+    await hass.async_block_till_done()
+    for name in command:
+        assert hass.services.has_service("rest_command", name)
+    assert hass.services.has_service("notify", notify["name"])
+
+
+async def _setup_gateway_rest(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """rest_command.sms and notify.rest_sms for the SMS Gateway (login in the form body)."""
+    payload = (
+        f"username={GATEWAY_USER}&password={GATEWAY_PASSWORD}"
+        "&text={{ message | urlencode }}&to={{ to | urlencode }}&mode=number"
+    )
+    await _setup_rest(
         hass,
-        "notify",
+        monkeypatch,
+        {"sms": {"url": f"{url}/api.php", "method": "post", "payload": payload, "content_type": FORM}},
         {
-            "notify": [
-                {
-                    "platform": "rest",
-                    "name": "rest_sms",
-                    "resource": f"{url}/api.php",
-                    "method": "POST",
-                    "message_param_name": "text",
-                    "target_param_name": "to",
-                    "data": {"username": GATEWAY_USER, "password": GATEWAY_PASSWORD, "mode": "number"},
-                }
-            ]
+            "name": "rest_sms",
+            "resource": f"{url}/api.php",
+            "message_param_name": "text",
+            "target_param_name": "to",
+            "data": {"username": GATEWAY_USER, "password": GATEWAY_PASSWORD, "mode": "number"},
         },
     )
-    await hass.async_block_till_done()
-    assert hass.services.has_service("rest_command", "sms")
-    assert hass.services.has_service("notify", "rest_sms")
 
 
 async def _setup_wildix_rest(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     """rest_command.wildix_sms and notify.rest_wildix for the Wildix PBX (Basic login, form body)."""
-    assert await async_setup_component(
+    resource = f"{url}/api/v1/originate/sms"
+    login = {"username": WILDIX_USER, "password": WILDIX_PASSWORD}
+    payload = "number={{ number | urlencode }}&message={{ message | urlencode }}"
+    await _setup_rest(
         hass,
-        "rest_command",
+        monkeypatch,
+        {"wildix_sms": {"url": resource, "method": "post", "payload": payload, "content_type": FORM, **login}},
         {
-            "rest_command": {
-                "wildix_sms": {
-                    "url": f"{url}/api/v1/originate/sms",
-                    "method": "post",
-                    "username": WILDIX_USER,
-                    "password": WILDIX_PASSWORD,
-                    "payload": "number={{ number | urlencode }}&message={{ message | urlencode }}",
-                    "content_type": "application/x-www-form-urlencoded",
-                }
-            }
+            "name": "rest_wildix",
+            "resource": resource,
+            "message_param_name": "message",
+            "target_param_name": "number",
+            **login,
         },
     )
-    _stub_rest_requirements(monkeypatch)
-    assert await async_setup_component(
-        hass,
-        "notify",
-        {
-            "notify": [
-                {
-                    "platform": "rest",
-                    "name": "rest_wildix",
-                    "resource": f"{url}/api/v1/originate/sms",
-                    "method": "POST",
-                    "message_param_name": "message",
-                    "target_param_name": "number",
-                    "username": WILDIX_USER,
-                    "password": WILDIX_PASSWORD,
-                }
-            ]
-        },
-    )
-    await hass.async_block_till_done()
-    assert hass.services.has_service("rest_command", "wildix_sms")
-    assert hass.services.has_service("notify", "rest_wildix")
 
 
 # 1. Per-send latency to one recipient

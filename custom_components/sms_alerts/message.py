@@ -14,6 +14,7 @@ import gsm0338  # noqa: F401 - registers the "gsm03.38" codec
 import phonenumbers
 
 from .api.base import Target, TargetKind
+from .api.text import utf16_len
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -249,7 +250,7 @@ def _count_units(text: str, encoding: Encoding) -> int:
     """Units of a whole text in its encoding."""
     if encoding is Encoding.GSM7:
         return sum(map(_septets, text))
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+    return utf16_len(text)
 
 
 def split_parts(text: str) -> list[str]:

@@ -164,7 +164,6 @@ class BrevisOneProvider(Provider):
         super().__init__(session, timeout=timeout)
         self._base = normalize_url(url)
         self._api = self._base.joinpath("api.php")
-        self._api_url = str(self._api)
         self._username = username
         self._password = password
         self._telegram = telegram
@@ -258,7 +257,7 @@ class BrevisOneProvider(Provider):
     async def _async_post(self, fields: dict[str, str]) -> tuple[int, str, Mapping[str, str]]:
         """POST form fields with the login to api.php (never in the URL)."""
         body = form_body({"username": self._username, "password": self._password, **fields})
-        return await self._async_request("POST", self._api_url, data=body, headers=FORM_HEADERS)
+        return await self._async_request("POST", str(self._api), data=body, headers=FORM_HEADERS)
 
     @classmethod
     def _raise_for_health(cls, status: int, body: str) -> None:

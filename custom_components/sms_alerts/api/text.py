@@ -8,8 +8,8 @@ _WORD = re.compile(r"\S+\s*")
 
 
 def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units: characters outside the BMP count twice."""
-    return len(text.encode("utf-16-le")) // 2
+    """Length in UTF-16 code units: characters outside the BMP count twice (a stray surrogate once)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _cut(word: str, limit: int) -> tuple[str, str]:
