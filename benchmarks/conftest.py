@@ -1,4 +1,18 @@
-"""The test fixtures, shared with the benchmarks."""
+"""The test fixtures, shared with the benchmarks, and the simulators in a process of their own."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
 
 from tests.conftest import (  # noqa: F401 - fixtures
     auto_enable_custom_integrations,
@@ -7,3 +21,70 @@ from tests.conftest import (  # noqa: F401 - fixtures
     loaded_gateway,
     wildix_sim,
 )
+
+REPO = Path(__file__).resolve().parents[1]
+START_TIMEOUT = 30.0
+
+
+@dataclass
+class RemoteSimulator:
+    """A simulator served by `python -m simulators` in another process, read through its /_sim/ routes."""
+
+    url: str
+    session: aiohttp.ClientSession
+
+    async def stats(self) -> dict[str, Any]:
+        """Request counts by path, messages, and the most requests at once since the last read."""
+        async with self.session.get(f"{self.url}/_sim/stats") as resp:
+            result: dict[str, Any] = await resp.json()
+            return result
+
+    async def messages(self) -> list[dict[str, Any]]:
+        """Every message the simulator took, oldest first."""
+        async with self.session.get(f"{self.url}/_sim/messages") as resp:
+            result: list[dict[str, Any]] = await resp.json()
+            return result
+
+
+def _free_ports(count: int) -> list[int]:
+    """Loopback ports free right now."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@pytest.fixture
+async def remote_sims(socket_enabled: None) -> AsyncGenerator[dict[str, RemoteSimulator]]:
+    """Every simulator in its own process, as a real device is never in Home Assistant's event loop."""
+    names = ("sms_gateway", "wildix", "pbxware", "ipex")
+    ports = _free_ports(len(names) + 1)
+    args = [f"--{name.replace('_', '-')}-port={port}" for name, port in zip(names, ports, strict=False)]
+    process = subprocess.Popen(  # noqa: S603, ASYNC220 - our own interpreter and module; starting it does not wait
+        [sys.executable, "-m", "simulators", "--quiet", f"--phones-port={ports[-1]}", *args],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            sims = {
+                name: RemoteSimulator(f"http://127.0.0.1:{port}", session)
+                for name, port in zip(names, ports, strict=False)
+            }
+            async with asyncio.timeout(START_TIMEOUT):
+                while True:
+                    try:
+                        for sim in sims.values():
+                            await sim.stats()
+                        break
+                    except aiohttp.ClientError:
+                        assert process.poll() is None, "the simulators did not start"
+                        await asyncio.sleep(0.1)
+            yield sims
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

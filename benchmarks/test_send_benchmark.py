@@ -25,13 +25,16 @@ from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from benchmarks.conftest import RemoteSimulator
 from custom_components.sms_alerts.const import DOMAIN
 from tests.conftest import GATEWAY_PASSWORD, GATEWAY_USER, RECIPIENT, RunningSimulator, gateway_entry_for
 
 SENDS = 200
 WARMUP = 5
 FAN_OUT = 100
-FAN_ROUNDS = 5
+FAN_ROUNDS = 15
+# Requests at once of the SMS Gateway entry that uses the parallel_requests option
+PARALLEL = 4
 IMPORT_ROUNDS = 5
 SETUP_ROUNDS = 10
 # Storm control would hold back the repeated sends of a benchmark: measure sending, not the guard
@@ -160,10 +163,11 @@ async def _setup_wildix_rest(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatc
 
 
 async def test_send_latency_one_recipient(
-    hass: HomeAssistant, gateway: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+    hass: HomeAssistant, remote_sims: dict[str, RemoteSimulator], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One SMS to one number: raw POST, rest_command, notify.rest, sms_alerts.send, notify.send_message."""
-    entry = gateway_entry_for(gateway, options=STORM_OFF)
+    gateway = remote_sims["sms_gateway"]
+    entry = gateway_entry_for(RunningSimulator(sim=None, url=gateway.url), options=STORM_OFF)
     await _setup_gateway_rest(hass, monkeypatch, gateway.url)  # first: notify takes YAML platforms only at setup
     await _setup_entry(hass, entry)
     to = _gateway_number(RECIPIENT)
@@ -200,8 +204,9 @@ async def test_send_latency_one_recipient(
         }
         samples = await _interleave(methods, SENDS)
 
+    messages = await gateway.messages()
     for key in methods:
-        texts = [m.text for m in gateway.sim.messages if m.to == to and f" via {key}:" in m.text]
+        texts = [m["text"] for m in messages if m["to"] == to and f" via {key}:" in m["text"]]
         assert len(texts) == len(set(texts)) == WARMUP + SENDS, key
     raw_median = statistics.median(samples["raw"])
     rows = []
@@ -219,7 +224,8 @@ async def test_send_latency_one_recipient(
             )
         )
     method = (
-        f"method (SMS Gateway simulator, 1 number, {SENDS} interleaved sends each; sms_alerts storm control off:"
+        f"method (SMS Gateway simulator in its own process, 1 number, {SENDS} interleaved sends each;"
+        " sms_alerts storm control off:"
         " dedup_minutes 0, rate_limit 0)"
     )
     _table(
@@ -255,9 +261,7 @@ async def _interleave(methods: dict[str, tuple[str, Send]], count: int) -> dict[
 # 2. One alert to 100 recipients
 
 
-async def _fan_out(
-    sim: RunningSimulator, path: str, methods: dict[str, tuple[str, Send, int]]
-) -> list[tuple[str, ...]]:
+async def _fan_out(sim: RemoteSimulator, path: str, methods: dict[str, tuple[str, Send, int]]) -> list[tuple[str, ...]]:
     """Run each method once per round (plus a warm-up round); rows of time, requests and delivered."""
     keys = list(methods)
     times: dict[str, list[float]] = {key: [] for key in keys}
@@ -267,12 +271,14 @@ async def _fan_out(
             shift = round_ % len(keys)
             for key in keys[shift:] + keys[:shift]:
                 text = f"Evacuate hall {round_} via {key}: fire alarm zone 3, use the west exits"
-                requests, messages = len(sim.sim.requests), len(sim.sim.messages)
+                before = await sim.stats()
                 start = time.perf_counter()
                 await methods[key][1](text)
                 elapsed = time.perf_counter() - start
-                made = sum(1 for r in sim.sim.requests[requests:] if r.path == path)
-                delivered = len({m.to for m in sim.sim.messages[messages:] if m.text == text})
+                after = await sim.stats()
+                made = after["paths"].get(path, 0) - before["paths"].get(path, 0)
+                new = (await sim.messages())[before["messages"] :]
+                delivered = len({m["to"] for m in new if m["text"] == text})
                 assert delivered == methods[key][2], (key, delivered)
                 counts[key] = (made, delivered)
                 if round_:
@@ -282,9 +288,16 @@ async def _fan_out(
     for key, (label, _, _) in methods.items():
         median = statistics.median(times[key])
         made, delivered = counts[key]
-        target = "≤ 0.5x, 100/100" if key == "sms_alerts.send" else ""
+        target = "≤ 0.5x, 100/100" if key.startswith("sms_alerts.send") else ""
         rows.append(
-            (label, f"{median * 1e3:.1f} ms", str(made), f"{delivered}/{FAN_OUT}", f"{median / base:.2f}x", target)
+            (
+                label,
+                f"{median * 1e3:.1f} ms",
+                str(made),
+                f"{delivered}/{FAN_OUT}",
+                f"{median / base:.2f}x",
+                target,
+            )
         )
     return rows
 
@@ -292,16 +305,18 @@ async def _fan_out(
 def _print_fan_out(provider: str, rows: list[tuple[str, ...]]) -> None:
     """Print the table of one provider."""
     method = (
-        f"method ({provider} simulator, 1 alert to {FAN_OUT} numbers, median of {FAN_ROUNDS} interleaved rounds;"
+        f"method ({provider} simulator in its own process, 1 alert to {FAN_OUT} numbers,"
+        f" median of {FAN_ROUNDS} interleaved rounds;"
         " sms_alerts storm control off)"
     )
     _table((method, "time", "requests", "delivered", "ratio to sequential raw", "target"), rows)
 
 
 async def test_fan_out_wildix(
-    hass: HomeAssistant, wildix_sim: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+    hass: HomeAssistant, remote_sims: dict[str, RemoteSimulator], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One alert to 100 numbers on Wildix: batched by sms_alerts, one by one otherwise."""
+    wildix_sim = remote_sims["wildix"]
     entry = MockConfigEntry(
         domain=DOMAIN,
         title="Wildix benchmark",
@@ -362,12 +377,21 @@ async def test_fan_out_wildix(
 
 
 async def test_fan_out_sms_gateway(
-    hass: HomeAssistant, gateway: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+    hass: HomeAssistant, remote_sims: dict[str, RemoteSimulator], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One alert to 100 numbers on the SMS Gateway, which takes one number per request."""
-    entry = gateway_entry_for(gateway, options=STORM_OFF)
+    gateway = remote_sims["sms_gateway"]
+    running = RunningSimulator(sim=None, url=gateway.url)
+    entry = gateway_entry_for(running, options=STORM_OFF)
+    parallel_entry = gateway_entry_for(
+        running,
+        title=f"SMS Gateway, {PARALLEL} requests at once",
+        options={**STORM_OFF, "parallel_requests": PARALLEL},
+        unique_id="parallel",
+    )
     await _setup_gateway_rest(hass, monkeypatch, gateway.url)  # first: notify takes YAML platforms only at setup
     await _setup_entry(hass, entry)
+    await _setup_entry(hass, parallel_entry)
     api = f"{gateway.url}/api.php"
     numbers = [_gateway_number(n) for n in NUMBERS]
 
@@ -396,6 +420,9 @@ async def test_fan_out_sms_gateway(
         async def sms_alerts_send(text: str) -> None:
             await _sms_alerts_send(hass, entry, text, NUMBERS)
 
+        async def sms_alerts_parallel(text: str) -> None:
+            await _sms_alerts_send(hass, parallel_entry, text, NUMBERS)
+
         rows = await _fan_out(
             gateway,
             "/api.php",
@@ -403,7 +430,16 @@ async def test_fan_out_sms_gateway(
                 "raw": ("sequential raw aiohttp POSTs, one number each", raw, FAN_OUT),
                 "rest_command": ("script-like loop: rest_command.sms x100", rest_command, FAN_OUT),
                 "notify.rest": ("notify.rest_sms with 100 targets", notify_rest, 1),
-                "sms_alerts.send": ("sms_alerts.send with 100 targets", sms_alerts_send, FAN_OUT),
+                "sms_alerts.send 1": (
+                    "sms_alerts.send with 100 targets (parallel_requests 1, default)",
+                    sms_alerts_send,
+                    FAN_OUT,
+                ),
+                "sms_alerts.send parallel": (
+                    f"sms_alerts.send with 100 targets (parallel_requests {PARALLEL})",
+                    sms_alerts_parallel,
+                    FAN_OUT,
+                ),
             },
         )
     _print_fan_out("SMS Gateway", rows)

@@ -32,7 +32,10 @@ def _print_message(message: ReceivedMessage) -> None:
 
 def _describe(name: str, url: str, sim: Simulator) -> str:
     """Tell what to type in Home Assistant's config flow for this simulator."""
-    faults = f"    Faults: curl -X POST '{url}/_sim/fault?name=http_503&times=1'  (html_500, slow, reset; name=none)"
+    faults = (
+        f"    Faults: curl -X POST '{url}/_sim/fault?name=http_503&times=1'  (html_500, slow, reset; name=none)\n"
+        f"    Slow answers: curl -X POST '{url}/_sim/latency?seconds=0.5'   Counts: curl '{url}/_sim/stats'"
+    )
     if isinstance(sim, BrevisOneSimulator):
         groups = ", ".join(f"{key} ({value})" for key, value in sim.groups.items())
         contacts = ", ".join(f"{key} ({value})" for key, value in sim.contacts.items())
@@ -66,7 +69,7 @@ def _describe(name: str, url: str, sim: Simulator) -> str:
     return "\n".join([f"  {name}: {title}", *(f"    {line}" for line in rest), faults])
 
 
-async def _run(host: str, ports: dict[str, int], phones_port: int) -> None:
+async def _run(host: str, ports: dict[str, int], phones_port: int, *, quiet: bool = False) -> None:
     """Serve the simulators and the phones page until interrupted."""
     sims: dict[str, Simulator] = {
         "sms_gateway": BrevisOneSimulator(),
@@ -81,7 +84,8 @@ async def _run(host: str, ports: dict[str, int], phones_port: int) -> None:
     print(f"Phones: http://{host}:{phones_port} — every message the simulators receive", flush=True)
     lines = []
     for name, sim in sims.items():
-        sim.listeners.append(_print_message)
+        if not quiet:
+            sim.listeners.append(_print_message)
         runner = web.AppRunner(sim.make_app(), access_log=None, handler_cancellation=True)
         await runner.setup()
         await web.TCPSite(runner, host, ports[name]).start()
@@ -108,11 +112,12 @@ def main() -> None:
     for name, port in DEFAULT_PORTS.items():
         parser.add_argument(f"--{name.replace('_', '-')}-port", type=int, default=port)
     parser.add_argument("--phones-port", type=int, default=DEFAULT_PHONES_PORT, help="port of the phones page")
+    parser.add_argument("--quiet", action="store_true", help="do not print each message that arrives")
     args = parser.parse_args()
     if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
         parser.error("the simulators listen on loopback only")
     ports = {name: getattr(args, f"{name}_port") for name in DEFAULT_PORTS}
-    asyncio.run(_run(args.host, ports, args.phones_port))
+    asyncio.run(_run(args.host, ports, args.phones_port, quiet=args.quiet))
 
 
 if __name__ == "__main__":

@@ -72,6 +72,11 @@ class Simulator:
         self.requests: list[RecordedRequest] = []
         self._fault: _ActiveFault | None = None
         self.listeners: list[Callable[[ReceivedMessage], None]] = []
+        # Seconds every answer takes, as a device that needs time per request would
+        self.latency = 0.0
+        # Requests being answered now, and the most at once since the last /_sim/stats
+        self.in_flight = 0
+        self.peak_in_flight = 0
 
     def fail(self, fault: Fault | str, *, times: int | None = None, delay: float = 60.0) -> None:
         """Misbehave on the next `times` requests (all, if None); `delay` is how long SLOW waits."""
@@ -117,10 +122,31 @@ class Simulator:
         if request.path.startswith("/_sim/"):
             return await handler(request)
         self.requests.append(recorded)
-        fault = self._take_fault()
-        response = await (self._apply_fault(request, fault) if fault is not None else handler(request))
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            fault = self._take_fault()
+            response = await (self._apply_fault(request, fault) if fault is not None else handler(request))
+        finally:
+            self.in_flight -= 1
         recorded.status = response.status
         return response
+
+    def stats(self) -> dict[str, Any]:
+        """Count requests by path and messages for scripts and benchmarks; restart the peak of requests at once."""
+        paths: dict[str, int] = {}
+        for recorded in self.requests:
+            paths[recorded.path] = paths.get(recorded.path, 0) + 1
+        stats = {
+            "requests": len(self.requests),
+            "messages": len(self.messages),
+            "paths": paths,
+            "peak_in_flight": self.peak_in_flight,
+        }
+        self.peak_in_flight = self.in_flight
+        return stats
 
     async def _apply_fault(self, request: web.Request, fault: _ActiveFault) -> web.StreamResponse:
         """Answer the way the fault says."""
@@ -137,7 +163,7 @@ class Simulator:
         raise web.HTTPServiceUnavailable
 
     def control_routes(self) -> list[web.RouteDef]:
-        """Routes scripts/develop uses to inject faults by hand: /_sim/fault?name=...&times=..."""
+        """Routes for scripts/develop and the benchmarks: /_sim/fault?name=...&times=..., messages and stats."""
 
         async def set_fault(request: web.Request) -> web.Response:
             name = request.query.get("name", "")
@@ -156,7 +182,25 @@ class Simulator:
                 ]
             )
 
-        return [web.post("/_sim/fault", set_fault), web.get("/_sim/messages", list_messages)]
+        async def get_stats(request: web.Request) -> web.Response:
+            return web.json_response(self.stats())
+
+        async def set_latency(request: web.Request) -> web.Response:
+            try:
+                seconds = float(request.query.get("seconds", "0"))
+            except ValueError:
+                raise web.HTTPBadRequest(text="seconds must be a number\n") from None
+            if not 0 <= seconds <= 60:  # noqa: PLR2004 - a minute is the most a device should ever take
+                raise web.HTTPBadRequest(text="seconds must be from 0 to 60\n")
+            self.latency = seconds
+            return web.Response(text=f"every answer takes {seconds:g} s\n")
+
+        return [
+            web.post("/_sim/fault", set_fault),
+            web.get("/_sim/messages", list_messages),
+            web.get("/_sim/stats", get_stats),
+            web.post("/_sim/latency", set_latency),
+        ]
 
     def make_app(self) -> web.Application:
         """Build the aiohttp application."""

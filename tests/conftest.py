@@ -108,13 +108,17 @@ async def second_gateway(socket_enabled: None) -> AsyncGenerator[RunningSimulato
 
 
 def gateway_entry_for(
-    sim: RunningSimulator, *, title: str = "SMS Gateway 127.0.0.1", options: dict[str, Any] | None = None
+    sim: RunningSimulator,
+    *,
+    title: str = "SMS Gateway 127.0.0.1",
+    options: dict[str, Any] | None = None,
+    unique_id: str | None = None,
 ) -> MockConfigEntry:
     """An SMS Gateway entry with one recipient, pointing at a simulator."""
     return MockConfigEntry(
         domain=DOMAIN,
         title=title,
-        unique_id=f"{GATEWAY_USER}@{sim.url.removeprefix('http://')}",
+        unique_id=unique_id or f"{GATEWAY_USER}@{sim.url.removeprefix('http://')}",
         options=options or {},
         data={
             "provider": "sms_gateway",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 
 import aiohttp
@@ -82,3 +83,21 @@ async def test_faults_count_down_and_control_routes(gateway: RunningSimulator, c
     async with client.get(f"{gateway.url}/_sim/messages") as resp:
         messages = await resp.json()
     assert [m["to"] for m in messages] == ["00491701234567"]
+
+
+async def test_stats_and_latency_control_routes(gateway: RunningSimulator, client: aiohttp.ClientSession) -> None:
+    """/_sim/stats counts requests by path and messages; /_sim/latency slows every answer, within bounds."""
+    async with client.post(f"{gateway.url}/_sim/latency", params={"seconds": "0.05"}) as resp:
+        assert resp.status == 200
+    assert gateway.sim.latency == 0.05
+    for bad in ("-1", "61", "soon"):
+        async with client.post(f"{gateway.url}/_sim/latency", params={"seconds": bad}) as resp:
+            assert resp.status == 400, bad
+    first = post(client, gateway.url, **LOGIN, text="t", to="00491701234567")
+    second = post(client, gateway.url, **LOGIN, text="u", to="00491701234568")
+    assert [status for status, _ in await asyncio.gather(first, second)] == [200, 200]
+    async with client.get(f"{gateway.url}/_sim/stats") as resp:
+        stats = await resp.json()
+    assert stats == {"requests": 2, "messages": 2, "paths": {"/api.php": 2}, "peak_in_flight": 2}
+    async with client.get(f"{gateway.url}/_sim/stats") as resp:
+        assert (await resp.json())["peak_in_flight"] == 0

@@ -58,6 +58,30 @@ def test_guard_deduplicates_throttles_and_spares_critical() -> None:
     assert decide(target="a", text="x", severity="info", now=301, today="d") is Verdict.SEND
 
 
+def test_guard_keeps_exact_limits_between_sweeps_and_forgets_old_sends() -> None:
+    """Each decision prunes its own target; the periodic sweep empties the memory of sends past the windows."""
+    guard = StormGuard(settings=StormSettings(dedup_window=30, rate_limit=1))
+    guard.note_sent(target="a", text="x", now=0, today="d")
+    guard.note_sent(target="b", text="x", now=1, today="d")
+    assert guard.decide(target="a", text="y", severity="info", now=59, today="d") is Verdict.THROTTLED
+    # 60 s after its send, "a" has room again although no sweep ran since the one at 59 s
+    assert guard.decide(target="a", text="y", severity="info", now=60, today="d") is Verdict.SEND
+    assert guard.decide(target="a", text="x", severity="info", now=60, today="d") is Verdict.SEND
+    assert "b" in guard.sent_times
+    guard.decide(target="c", text="z", severity="info", now=200, today="d")
+    assert guard.sent_times == {}
+    assert guard.recent == {}
+
+
+def test_guard_without_dedup_remembers_no_texts() -> None:
+    """With the duplicate window off, no text is kept: thousands of distinct alerts take no memory."""
+    guard = StormGuard(settings=StormSettings(dedup_window=0, rate_limit=0))
+    for i in range(1000):
+        guard.note_sent(target="t", text=f"alert {i}", now=i / 100, today="d")
+    assert guard.recent == {}
+    assert guard.day_count == 1000
+
+
 def test_guard_budget_resets_each_day() -> None:
     """The daily budget counts every SMS of the day and starts again the next day."""
     guard = StormGuard(settings=StormSettings(dedup_window=0, rate_limit=0, daily_budget=2))

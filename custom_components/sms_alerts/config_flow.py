@@ -34,7 +34,17 @@ from homeassistant.helpers.selector import (
 )
 
 from .api import PROVIDERS, ProviderKey, brevisone, ipex, pbxware, wildix
-from .api.base import AccountInfo, AuthError, Provider, ProviderError, TransientError, web_url
+from .api.base import (
+    CONF_PARALLEL_REQUESTS,
+    DEFAULT_PARALLEL_REQUESTS,
+    MAX_PARALLEL_REQUESTS,
+    AccountInfo,
+    AuthError,
+    Provider,
+    ProviderError,
+    TransientError,
+    web_url,
+)
 from .const import (
     CONF_ACK_REFERENCE,
     CONF_DAILY_BUDGET,
@@ -488,7 +498,12 @@ class SmsAlertsOptionsFlow(OptionsFlow):
             vol.Required(CONF_GSM_ONLY, default=False): bool,
             vol.Required(CONF_ACK_REFERENCE, default=False): bool,
         }
-        if self.config_entry.data[CONF_PROVIDER] == ProviderKey.WILDIX:
+        provider = ProviderKey(self.config_entry.data[CONF_PROVIDER])
+        if PROVIDERS[provider].sends_in_parallel:
+            fields[vol.Required(CONF_PARALLEL_REQUESTS, default=DEFAULT_PARALLEL_REQUESTS)] = NumberSelector(
+                NumberSelectorConfig(min=1, max=MAX_PARALLEL_REQUESTS, step=1, mode=NumberSelectorMode.BOX)
+            )
+        if provider == ProviderKey.WILDIX:
             fields[vol.Required(CONF_MAX_LENGTH, default=str(wildix.DEFAULT_MAX_LENGTH))] = SelectSelector(
                 SelectSelectorConfig(
                     options=[str(wildix.DEFAULT_MAX_LENGTH), str(wildix.LEGACY_MAX_LENGTH)],

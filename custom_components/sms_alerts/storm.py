@@ -10,6 +10,8 @@ from enum import StrEnum
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 CRITICAL = "critical"
 RATE_WINDOW = 60.0
+# How often the whole memory is swept of what left the windows; one target's own times are pruned on every use
+SWEEP_INTERVAL = 10.0
 
 
 class Verdict(StrEnum):
@@ -64,6 +66,7 @@ class StormGuard:
     day_count: int = 0
     deduplicated: int = 0
     throttled: int = 0
+    next_sweep: float = field(default=0.0, repr=False)
 
     def decide(self, *, target: str, text: str, severity: str, now: float, today: str) -> Verdict:
         """Decide for one alert; critical alerts are never deduplicated, throttled or over budget.
@@ -73,6 +76,7 @@ class StormGuard:
         self._forget(now, today)
         if severity == CRITICAL:
             return Verdict.SEND
+        self._prune(target, now)
         seen = self.recent.get((target, text))
         if self.settings.dedup_window and seen is not None and now - seen < self.settings.dedup_window:
             self.deduplicated += 1
@@ -87,29 +91,44 @@ class StormGuard:
     def note_sent(self, *, target: str, text: str, now: float, today: str) -> None:
         """Count an SMS that goes out or waits to go out (a storm summary counts too)."""
         self._forget(now, today)
-        self.recent[(target, text)] = now
+        self._prune(target, now)
+        if self.settings.dedup_window:
+            self.recent[(target, text)] = now
         self.sent_times.setdefault(target, deque()).append(now)
         self.day_count += 1
 
     def window_end(self, target: str, now: float) -> float:
         """When the target's full rate window has room again."""
+        self._prune(target, now)
         times = self.sent_times.get(target)
         return (times[0] + RATE_WINDOW) if times else now
 
+    def _prune(self, target: str, now: float) -> None:
+        """Drop one target's send times that have left the rate window."""
+        times = self.sent_times.get(target)
+        if times is None:
+            return
+        while times and now - times[0] >= RATE_WINDOW:
+            times.popleft()
+        if not times:
+            del self.sent_times[target]
+
     def _forget(self, now: float, today: str) -> None:
-        """Drop what has left the windows; a new day resets the budget."""
+        """Reset the budget on a new day; every SWEEP_INTERVAL, drop what has left the windows for every target.
+
+        The sweep only bounds memory: decisions prune their own target and compare times with the windows.
+        """
+        if today != self.day:
+            self.day, self.day_count = today, 0
+        if self.next_sweep and now < self.next_sweep:
+            return
+        self.next_sweep = now + SWEEP_INTERVAL
         for target in list(self.sent_times):
-            times = self.sent_times[target]
-            while times and now - times[0] >= RATE_WINDOW:
-                times.popleft()
-            if not times:
-                del self.sent_times[target]
+            self._prune(target, now)
         if self.settings.dedup_window:
             stale = [key for key, when in self.recent.items() if now - when >= self.settings.dedup_window]
             for key in stale:
                 del self.recent[key]
-        if today != self.day:
-            self.day, self.day_count = today, 0
 
 
 def summary_text(texts: list[tuple[str, str, float]], limit: int) -> str:

@@ -21,6 +21,16 @@ DEFAULT_TIMEOUT = 30.0
 BODY_LOG_LIMIT = 500
 _MIN_MASKED_LENGTH = 9
 FORM_HEADERS: Final = {"Content-Type": "application/x-www-form-urlencoded"}
+# Entry option of the providers that take one number per request: requests an entry may have in flight at once
+CONF_PARALLEL_REQUESTS: Final = "parallel_requests"
+DEFAULT_PARALLEL_REQUESTS: Final = 1
+MAX_PARALLEL_REQUESTS: Final = 8
+
+
+def parallel_requests(config: Mapping[str, Any]) -> int:
+    """Read the parallel_requests option: a whole number from 1 to MAX_PARALLEL_REQUESTS, 1 when unset."""
+    value = int(config.get(CONF_PARALLEL_REQUESTS) or DEFAULT_PARALLEL_REQUESTS)
+    return min(max(value, 1), MAX_PARALLEL_REQUESTS)
 
 
 def form_body(fields: Mapping[str, str]) -> bytes:
@@ -157,11 +167,14 @@ class Provider(abc.ABC):
     key: ClassVar[str]
     target_kinds: ClassVar[frozenset[TargetKind]]
     options: ClassVar[frozenset[str]]
+    # True where each request takes one target, so that several requests may run at once (parallel_requests)
+    sends_in_parallel: ClassVar[bool] = True
 
-    def __init__(self, session: aiohttp.ClientSession, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, session: aiohttp.ClientSession, *, timeout: float = DEFAULT_TIMEOUT, parallel: int = 1) -> None:
         """Take the shared HTTP session; the caller decides on TLS verification."""
         self._session = session
         self._timeout = timeout
+        self.parallel = max(parallel, 1)
 
     @classmethod
     @abc.abstractmethod
@@ -179,25 +192,24 @@ class Provider(abc.ABC):
         """Send the message to one target; raise a ProviderError if it is not taken."""
 
     async def async_send(self, sms: OutboundSms, targets: Sequence[Target]) -> list[Receipt]:
-        """Send to every target one at a time and return one receipt per target, in order.
+        """Send to every target and return one receipt per target, in order.
 
-        After an error that concerns the whole entry or the provider's reachability, the
-        remaining targets get the same outcome without a request: the device is down or
-        refuses us, and asking again for each recipient would only cost time.
+        Up to `parallel` requests run at once, each taking the next target in order. After an
+        error that concerns the whole entry or the provider's reachability, the targets not yet
+        started get the same outcome without a request: the device is down or refuses us, and
+        asking again for each recipient would only cost time. Requests already under way finish.
+        An unexpected error (a bug) starts nothing new and is raised once the others are done.
         """
-        receipts: list[Receipt] = []
-        stop: ProviderError | None = None
-        for target in targets:
-            if stop is not None:
-                receipts.append(self._receipt_for_error(target, stop))
-                continue
-            try:
-                receipts.append(await self.async_send_one(sms, target))
-            except ProviderError as err:
-                receipts.append(self._receipt_for_error(target, err))
-                if err.outcome is not Outcome.TARGET:
-                    stop = err
-        return receipts
+        batch = _Batch(self, sms, targets)
+        workers = min(self.parallel, len(targets))
+        if workers <= 1:
+            await batch.async_work()
+        else:
+            results = await asyncio.gather(*(batch.async_work() for _ in range(workers)), return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+        return batch.receipts()
 
     @staticmethod
     def _receipt_for_error(target: Target, err: ProviderError) -> Receipt:
@@ -241,6 +253,42 @@ class Provider(abc.ABC):
             ) from err
         except aiohttp.ClientError as err:
             raise TransientError(f"cannot reach the device ({type(err).__name__})") from err
+
+
+class _Batch:
+    """One message to several targets: workers take the next target in turn and share what stops the rest."""
+
+    def __init__(self, provider: Provider, sms: OutboundSms, targets: Sequence[Target]) -> None:
+        """Start with no receipts."""
+        self._provider = provider
+        self._sms = sms
+        self._pending = iter(enumerate(targets))
+        self._receipts: list[Receipt | None] = [None] * len(targets)
+        self._stop: ProviderError | None = None
+        self._broken = False
+
+    async def async_work(self) -> None:
+        """Send to the next target until none is left, the entry must stop, or a bug was hit."""
+        for index, target in self._pending:
+            if self._broken:
+                return
+            if self._stop is not None:
+                self._receipts[index] = self._provider._receipt_for_error(target, self._stop)  # noqa: SLF001
+                continue
+            try:
+                self._receipts[index] = await self._provider.async_send_one(self._sms, target)
+            except ProviderError as err:
+                self._receipts[index] = self._provider._receipt_for_error(target, err)  # noqa: SLF001
+                if err.outcome is not Outcome.TARGET and self._stop is None:
+                    self._stop = err
+            except Exception:
+                # A bug: nothing new starts, the requests under way finish, then it is raised
+                self._broken = True
+                raise
+
+    def receipts(self) -> list[Receipt]:
+        """Return the receipts in the order of the targets."""
+        return [receipt for receipt in self._receipts if receipt is not None]
 
 
 def web_url(raw: str) -> URL:

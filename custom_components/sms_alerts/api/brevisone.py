@@ -31,6 +31,7 @@ from .base import (
     form_body,
     mask_target,
     netloc,
+    parallel_requests,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -159,11 +160,14 @@ class BrevisOneProvider(Provider):
         password: str,
         telegram: bool = False,
         timeout: float = DEFAULT_TIMEOUT,
+        parallel: int = 1,
     ) -> None:
         """Keep the gateway address and the API user's login."""
-        super().__init__(session, timeout=timeout)
+        super().__init__(session, timeout=timeout, parallel=parallel)
         self._base = normalize_url(url)
         self._api = self._base.joinpath("api.php")
+        # The last message's encoded login and text: every recipient of one alert shares it
+        self._prefix: tuple[OutboundSms, bytes] | None = None
         self._username = username
         self._password = password
         self._telegram = telegram
@@ -180,6 +184,7 @@ class BrevisOneProvider(Provider):
             password=config[CONF_PASSWORD],
             telegram=config.get(CONF_TELEGRAM, False),
             timeout=timeout,
+            parallel=parallel_requests(config),
         )
 
     @property
@@ -206,8 +211,9 @@ class BrevisOneProvider(Provider):
         if target.kind not in _MODES:
             raise TargetRejectedError(f"the SMS Gateway cannot send to {target.kind} targets", key="unsupported_target")
         fields = self._fields(sms, target)
-        status, body, _ = await self._async_post(fields)
-        _LOGGER.debug("Send to %s in mode %s: HTTP %s %s", mask_target(target), fields["mode"], status, cut(body))
+        status, body, _ = await self._async_post(fields, prefix=self._message_prefix(sms))
+        if _LOGGER.isEnabledFor(logging.DEBUG):
+            _LOGGER.debug("Send to %s in mode %s: HTTP %s %s", mask_target(target), fields["mode"], status, cut(body))
         rule = classify(status, body)
         if rule.error is None:
             return Receipt(target=target, outcome=Outcome.SENT)
@@ -245,7 +251,7 @@ class BrevisOneProvider(Provider):
         plain, telegram = _MODES[target.kind]
         use_telegram = (sms.telegram or sms.telegram_only or self._telegram) and not sms.ring
         to = gateway_number(target.value) if target.kind is TargetKind.NUMBER else target.value
-        fields = {"text": sms.text, "to": to, "mode": telegram if use_telegram else plain}
+        fields = {"to": to, "mode": telegram if use_telegram else plain}
         if use_telegram and sms.telegram_only:
             fields["telauto"] = "false"
         if sms.ring:
@@ -254,9 +260,22 @@ class BrevisOneProvider(Provider):
             fields["flash"] = "true"
         return fields
 
-    async def _async_post(self, fields: dict[str, str]) -> tuple[int, str, Mapping[str, str]]:
-        """POST form fields with the login to api.php (never in the URL)."""
-        body = form_body({"username": self._username, "password": self._password, **fields})
+    def _message_prefix(self, sms: OutboundSms) -> bytes:
+        """Encode the login and the text once per message, not once per recipient."""
+        cached = self._prefix
+        if cached is None or cached[0] is not sms:
+            cached = self._prefix = (
+                sms,
+                form_body({"username": self._username, "password": self._password, "text": sms.text}),
+            )
+        return cached[1]
+
+    async def _async_post(
+        self, fields: dict[str, str], *, prefix: bytes | None = None
+    ) -> tuple[int, str, Mapping[str, str]]:
+        """POST form fields with the login (and text, in `prefix`) to api.php: in the body, never in the URL."""
+        login = prefix if prefix is not None else form_body({"username": self._username, "password": self._password})
+        body = login + b"&" + form_body(fields) if fields else login
         return await self._async_request("POST", str(self._api), data=body, headers=FORM_HEADERS)
 
     @classmethod

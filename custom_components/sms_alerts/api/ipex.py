@@ -30,6 +30,7 @@ from .base import (
     TransientError,
     cut,
     mask_target,
+    parallel_requests,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -325,10 +326,11 @@ class IpexProvider(Provider):
         instant_url: str = DEFAULT_INSTANT_URL,
         shortname: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        parallel: int = 1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Keep the addresses and the login (password preferred over a pasted token); no request yet."""
-        super().__init__(session, timeout=timeout)
+        super().__init__(session, timeout=timeout, parallel=parallel)
         if mode not in MODES:
             raise ValueError(f"unknown IPEX mode {mode!r}")
         self._login = (username, password) if username and password else None
@@ -363,6 +365,7 @@ class IpexProvider(Provider):
             instant_url=config.get(CONF_INSTANT_URL) or DEFAULT_INSTANT_URL,
             shortname=config.get(CONF_SHORTNAME) or None,
             timeout=timeout,
+            parallel=parallel_requests(config),
         )
 
     async def async_validate(self) -> AccountInfo:

@@ -33,6 +33,7 @@ from .base import (
     form_body,
     mask_target,
     netloc,
+    parallel_requests,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -255,9 +256,10 @@ class PbxwareProvider(Provider):
         api_key: str,
         server: str,
         timeout: float = DEFAULT_TIMEOUT,
+        parallel: int = 1,
     ) -> None:
         """Keep the PBX address, the API key and the tenant id."""
-        super().__init__(session, timeout=timeout)
+        super().__init__(session, timeout=timeout, parallel=parallel)
         self._base = normalize_url(url)
         self._action_url = self._base.joinpath(ACTION_PATH)
         self._extension_url = self._base.joinpath(EXTENSION_PATH)
@@ -275,6 +277,7 @@ class PbxwareProvider(Provider):
             api_key=config[CONF_API_KEY],
             server=str(config[CONF_SERVER]),
             timeout=timeout,
+            parallel=parallel_requests(config),
         )
 
     @property

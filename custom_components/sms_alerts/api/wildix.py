@@ -179,6 +179,8 @@ class WildixProvider(Provider):
     key: ClassVar[str] = "wildix"
     target_kinds: ClassVar[frozenset[TargetKind]] = frozenset({TargetKind.NUMBER})
     options: ClassVar[frozenset[str]] = frozenset({"postpone", "gsm"})
+    # One request carries up to 50 numbers already
+    sends_in_parallel: ClassVar[bool] = False
 
     def __init__(
         self,
