@@ -166,10 +166,10 @@ class BrevisOneProvider(Provider):
         super().__init__(session, timeout=timeout, parallel=parallel)
         self._base = normalize_url(url)
         self._api = self._base.joinpath("api.php")
+        self._login = form_body({"username": username, "password": password})
         # The last message's encoded login and text: every recipient of one alert shares it
         self._prefix: tuple[OutboundSms, bytes] | None = None
         self._username = username
-        self._password = password
         self._telegram = telegram
 
     @classmethod
@@ -264,17 +264,14 @@ class BrevisOneProvider(Provider):
         """Encode the login and the text once per message, not once per recipient."""
         cached = self._prefix
         if cached is None or cached[0] is not sms:
-            cached = self._prefix = (
-                sms,
-                form_body({"username": self._username, "password": self._password, "text": sms.text}),
-            )
+            cached = self._prefix = (sms, self._login + b"&" + form_body({"text": sms.text}))
         return cached[1]
 
     async def _async_post(
         self, fields: dict[str, str], *, prefix: bytes | None = None
     ) -> tuple[int, str, Mapping[str, str]]:
         """POST form fields with the login (and text, in `prefix`) to api.php: in the body, never in the URL."""
-        login = prefix if prefix is not None else form_body({"username": self._username, "password": self._password})
+        login = self._login if prefix is None else prefix
         body = login + b"&" + form_body(fields) if fields else login
         return await self._async_request("POST", str(self._api), data=body, headers=FORM_HEADERS)
 
