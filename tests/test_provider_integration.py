@@ -17,6 +17,7 @@ from pytest_homeassistant_custom_component.common import async_capture_events, a
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.sms_alerts.const import DOMAIN
+from simulators.phones import sms_count
 
 from .conftest import RunningSimulator
 
@@ -134,6 +135,59 @@ async def test_wildix_options_turn_lookalikes_off_and_shorten(
     assert len(texts) == 2
     assert all(len(t) <= 300 for t in texts)
     assert "It s  tmp" in texts[0]
+
+
+async def _wildix_options(hass: HomeAssistant, entry: ConfigEntry, **options: Any) -> None:
+    """Submit the Wildix options form (storm control off) and wait for the reload."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"handover_minutes": 10, "max_age_hours": 24, "dedup_minutes": 0, **options}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_wildix_result_reports_the_encoding_of_the_look_alikes(
+    hass: HomeAssistant, wildix_sim: RunningSimulator
+) -> None:
+    """Quotes and slashes become UCS-2 look-alikes: the result says ucs2 and counts 70-character parts."""
+    entry = await wildix_entry(hass, wildix_sim.url)
+    plain = (await send(hass, entry, message="Rack B2 is full", target=[NUMBER]))["results"][0]
+    assert (plain["encoding"], plain["parts"]) == ("gsm7", 1)
+    quoted = (await send(hass, entry, message="Rack 'B2' is full", target=[NUMBER]))["results"][0]
+    assert (quoted["encoding"], quoted["parts"]) == ("ucs2", 1)
+    text = "/var/log on nas01 is at 97 percent " * 3  # 105 characters: one GSM-7 SMS would not hold it either
+    long = (await send(hass, entry, message=text.strip(), target=[NUMBER]))["results"][0]
+    assert (long["encoding"], long["parts"]) == ("ucs2", 2)
+    await _wildix_options(hass, entry, lookalike_chars=False)
+    spaced = (await send(hass, entry, message="Rack 'B2' is full", target=[NUMBER]))["results"][0]
+    assert (spaced["encoding"], spaced["parts"]) == ("gsm7", 1)
+    assert wildix_sim.sim.messages[-1].text == "Rack  B2  is full"
+
+
+async def test_wildix_gsm_only_keeps_gsm7_without_look_alikes(
+    hass: HomeAssistant, wildix_sim: RunningSimulator
+) -> None:
+    """GSM-7 only wins over look-alikes: the alert stays GSM-7 and the PBX prints those characters as spaces."""
+    entry = await wildix_entry(hass, wildix_sim.url)
+    await _wildix_options(hass, entry, gsm_only=True)
+    result = (await send(hass, entry, message='Door "north" open', target=[NUMBER]))["results"][0]
+    assert (result["encoding"], result["parts"]) == ("gsm7", 1)
+    assert wildix_sim.sim.messages[-1].text == "Door  north  open"
+
+
+async def test_wildix_single_sms_option_counts_the_look_alikes(
+    hass: HomeAssistant, wildix_sim: RunningSimulator
+) -> None:
+    """One SMS at most: a quoted alert that look-alikes make UCS-2 is cut to 70 characters, not 160."""
+    entry = await wildix_entry(hass, wildix_sim.url)
+    await _wildix_options(hass, entry, long_messages="single")
+    text = "UPS 'rack 3' on battery since 02:14, runtime left 11 min, load 64 percent, input voltage 0 V"
+    result = (await send(hass, entry, message=text, target=[NUMBER]))["results"][0]
+    assert (result["encoding"], result["parts"]) == ("ucs2", 1)
+    sent = wildix_sim.sim.messages[-1].text
+    assert sent.endswith("…")
+    assert sms_count(sent)[0::2] == ("UCS-2", 1)
 
 
 async def test_wildix_queue_warning_is_retried_three_times_then_failed(

@@ -63,6 +63,7 @@ from .message import (
     Encoding,
     MessageError,
     PreparedMessage,
+    SmsInfo,
     encoding_of,
     prepare,
     sms_info,
@@ -504,16 +505,33 @@ class Outbox:
         return self._shape(prepared)
 
     def _shape(self, prepared: PreparedMessage) -> PreparedMessage:
-        """Apply the entry's text options: GSM-7 only (transliterated), and one SMS at most (cut with an ellipsis)."""
+        """Apply the entry's text options: GSM-7 only (transliterated), and one SMS at most (cut with an ellipsis).
+
+        Encoding and parts are those of what the provider sends, which may differ from the text (Wildix look-alikes).
+        """
         text = prepared.text
         if self._entry.options.get(CONF_GSM_ONLY):
             text = to_gsm7(text)
         if self._entry.options.get(CONF_LONG_MESSAGES) == LONG_SINGLE:
-            gsm = encoding_of(text) is Encoding.GSM7
+            gsm = all(encoding_of(sent) is Encoding.GSM7 for sent in self._provider.texts_sent(text))
             text = truncate_gsm(text, GSM_SINGLE) if gsm else truncate(text, UCS2_SINGLE)
-        if text == prepared.text:
+        sent = self._provider.texts_sent(text)
+        if text == prepared.text and sent == [text]:
             return prepared
-        return replace(prepared, text=text, info=sms_info(text))
+        return replace(prepared, text=text, info=self._info(text, sent))
+
+    def _info(self, text: str, sent: list[str] | None = None) -> SmsInfo:
+        """Return encoding, units and SMS parts of what the provider sends for `text`."""
+        sent = self._provider.texts_sent(text) if sent is None else sent
+        if sent == [text]:
+            return sms_info(text)
+        infos = [sms_info(part) for part in sent]
+        ucs2 = any(info.encoding is Encoding.UCS2 for info in infos)
+        return SmsInfo(
+            encoding=Encoding.UCS2 if ucs2 else Encoding.GSM7,
+            units=sum(info.units for info in infos),
+            parts=sum(info.parts for info in infos),
+        )
 
     async def async_submit(
         self,
@@ -580,7 +598,7 @@ class Outbox:
         while len(self._references) > REFERENCE_MEMORY:
             del self._references[next(iter(self._references))]
         text = f"{prepared.text} #{reference}"
-        return replace(prepared, text=text, info=sms_info(text))
+        return replace(prepared, text=text, info=self._info(text))
 
     async def _async_storm_control(self, items: list[QueuedItem]) -> dict[str, TargetResult]:
         """Apply quiet hours, duplicates, the rate limit and the daily budget; return the items they settled."""
@@ -997,7 +1015,7 @@ class Outbox:
         texts = [(item.severity, item.text, item.created) for item in group]
         limit = GSM_SINGLE
         text = summary_text(texts, limit)
-        while sms_info(text).parts > 1:
+        while self._info(text).parts > 1:
             # UCS-2 (or escape characters) need a shorter cut to fit one SMS
             limit = UCS2_SINGLE if limit == GSM_SINGLE else limit - 10
             text = summary_text(texts, limit)
@@ -1007,7 +1025,7 @@ class Outbox:
             id=new_id(),
             text=text,
             parts=1,
-            encoding=str(sms_info(text).encoding),
+            encoding=str(self._info(text).encoding),
             severity=max((item.severity for item in group), key=lambda s: SEVERITY_RANK.get(s, 1)),
             created=min(item.created for item in group),
             attempts=0,

@@ -234,6 +234,14 @@ class Provider(abc.ABC):
             max_attempts=transient.max_attempts if transient else None,
         )
 
+    def texts_sent(self, text: str) -> list[str]:
+        """Return the texts the device sends for a message: the text as it is, unless a provider changes it.
+
+        A provider that substitutes characters or splits long texts itself says so here, so that the
+        encoding and SMS parts reported for a send are those of what actually goes out.
+        """
+        return [text]
+
     def normalize_option(self, name: str, value: Any) -> Any:
         """Check and normalise a per-send option the provider supports; raise ValueError if it is invalid."""
         return value

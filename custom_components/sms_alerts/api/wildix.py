@@ -45,6 +45,7 @@ CONF_PASSWORD = "password"  # noqa: S105 - the name of a field, not a secret
 CONF_GSM = "gsm"
 CONF_MAX_LENGTH = "max_length"
 CONF_LOOKALIKE_CHARS = "lookalike_chars"
+CONF_GSM_ONLY = "gsm_only"
 
 # "message: no more than 300 characters"; 670 from WMS 6.02.20230306.1 (vendor SMS API page).
 DEFAULT_MAX_LENGTH = 670
@@ -223,7 +224,8 @@ class WildixProvider(Provider):
             password=config[CONF_PASSWORD],
             gsm=config.get(CONF_GSM),
             max_length=config.get(CONF_MAX_LENGTH, DEFAULT_MAX_LENGTH),
-            lookalike_chars=config.get(CONF_LOOKALIKE_CHARS, True),
+            # Look-alikes are UCS-2: an entry set to GSM-7 only lets the PBX print those characters as spaces
+            lookalike_chars=config.get(CONF_LOOKALIKE_CHARS, True) and not config.get(CONF_GSM_ONLY, False),
             timeout=timeout,
         )
 
@@ -338,6 +340,10 @@ class WildixProvider(Provider):
                 f"the entry's GSM gateway {self._gsm_raw!r} is not a MAC address (12 hex digits)", key="invalid_gsm"
             )
         return fields
+
+    def texts_sent(self, text: str) -> list[str]:
+        """Return the numbered parts, with look-alikes, that the PBX is given for a message."""
+        return self._parts(text)
 
     def _parts(self, text: str) -> list[str]:
         """Substitute look-alikes (unless turned off), then split into numbered parts that fit max_length.
