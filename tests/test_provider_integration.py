@@ -312,6 +312,38 @@ async def test_ipex_sender_step_and_webhook_address(hass: HomeAssistant, ipex_si
     await hass.async_block_till_done(wait_background_tasks=True)
 
 
+async def test_ipex_without_external_url_raises_a_repair_issue_until_one_is_set(
+    hass: HomeAssistant, ipex_sim: RunningSimulator, wildix_sim: RunningSimulator
+) -> None:
+    """Replies and delivery reports need an address the IPEX cloud can call: say so until there is one."""
+    entry = await ipex_entry(hass, ipex_sim.url)
+    issue_id = f"{entry.entry_id}_no_external_url"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "no_external_url"
+    assert issue.translation_placeholders == {"entry": entry.title}
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    placeholder = result["description_placeholders"]["webhook_url"]  # type: ignore[index]
+    assert placeholder.startswith("https://<your Home Assistant address>/api/webhook/")
+    # A Wildix entry has no callbacks and gets no such issue
+    wildix = await wildix_entry(hass, wildix_sim.url)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"{wildix.entry_id}_no_external_url") is None
+
+    await hass.config.async_update(external_url="https://ha.example.com")
+    await hass.async_block_till_done()
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    address = result["description_placeholders"]["webhook_url"]  # type: ignore[index]
+    assert address == f"https://ha.example.com/api/webhook/{entry.data['webhook_id']}"
+
+    await hass.config.async_update(external_url=None)
+    await hass.async_block_till_done()
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+
+
 async def test_ipex_missing_credentials(hass: HomeAssistant, ipex_sim: RunningSimulator) -> None:
     """Neither password nor token is a form error."""
     result = await flow(hass, "ipex", {"url": ipex_sim.url, "username": "alerts@example.com"})

@@ -6,6 +6,7 @@ from homeassistant.const import CONF_NAME, CONF_VERIFY_SSL, CONF_WEBHOOK_ID, Pla
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import discovery
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util.hass_dict import HassKey
@@ -88,5 +89,9 @@ async def async_unload_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
-    """Delete the outbox of a removed entry."""
+    """Delete the outbox and the repair issues of a removed entry."""
     await async_remove_store(hass, entry.entry_id)
+    registry = ir.async_get(hass)
+    for domain, issue_id in list(registry.issues):
+        if domain == DOMAIN and issue_id.startswith(f"{entry.entry_id}_"):
+            ir.async_delete_issue(hass, DOMAIN, issue_id)

@@ -7,12 +7,16 @@ from typing import Any
 
 from aiohttp import web
 from homeassistant.components import webhook
-from homeassistant.const import CONF_WEBHOOK_ID
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import CONF_WEBHOOK_ID, EVENT_CORE_CONFIG_UPDATE
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.network import NoURLAvailableError, get_url
 
 from .api.ipex import DeliveryReport, InboundSms, parse_webhook
 from .const import DOMAIN, EVENT_ACKNOWLEDGED, EVENT_DELIVERY, EVENT_RECEIVED, LOGGER
 from .data import SmsAlertsConfigEntry
+
+ISSUE_NO_EXTERNAL_URL = "no_external_url"
 
 
 @callback
@@ -28,13 +32,46 @@ def async_register_webhook(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> 
     )
     entry.async_on_unload(lambda: webhook.async_unregister(hass, webhook_id))
 
+    @callback
+    def core_config_updated(_event: Event) -> None:
+        async_check_external_url(hass, entry)
+
+    async_check_external_url(hass, entry)
+    entry.async_on_unload(hass.bus.async_listen(EVENT_CORE_CONFIG_UPDATE, core_config_updated))
+
+
+def external_webhook_url(hass: HomeAssistant, webhook_id: str) -> str | None:
+    """Return the webhook's address from the internet (external URL or Home Assistant Cloud), or None."""
+    try:
+        base = get_url(hass, allow_internal=False, allow_ip=True)
+    except NoURLAvailableError:
+        return None
+    return f"{base}{webhook.async_generate_path(webhook_id)}"
+
 
 def webhook_url(hass: HomeAssistant, webhook_id: str) -> str:
     """Return the address to paste into the SMS Chat settings (with a placeholder host if none is set)."""
-    try:
-        return webhook.async_generate_url(hass, webhook_id, allow_ip=True, prefer_external=True)
-    except Exception:  # noqa: BLE001 - no URL configured: show the path the user completes
-        return f"https://<your Home Assistant address>{webhook.async_generate_path(webhook_id)}"
+    url = external_webhook_url(hass, webhook_id)
+    return url or f"https://<your Home Assistant address>{webhook.async_generate_path(webhook_id)}"
+
+
+@callback
+def async_check_external_url(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
+    """Raise a repair issue while the provider's cloud has no address to call Home Assistant back on."""
+    issue_id = f"{entry.entry_id}_{ISSUE_NO_EXTERNAL_URL}"
+    if external_webhook_url(hass, entry.data[CONF_WEBHOOK_ID]) is not None:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    LOGGER.debug("%s: Home Assistant has no external URL; replies and delivery reports cannot arrive", entry.title)
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="no_external_url",
+        translation_placeholders={"entry": entry.title},
+    )
 
 
 def _fire_acknowledged(hass: HomeAssistant, entry: SmsAlertsConfigEntry, sms: InboundSms) -> None:
