@@ -34,8 +34,8 @@ SENDS = 200
 WARMUP = 5
 FAN_OUT = 100
 FAN_ROUNDS = 15
-# Requests at once of the SMS Gateway entry that uses the parallel_requests option
-PARALLEL = 4
+# Requests at once of the SMS Gateway entries that use the parallel_requests option
+PARALLEL = (2, 4, 8)
 IMPORT_ROUNDS = 5
 SETUP_ROUNDS = 10
 # Storm control would hold back the repeated sends of a benchmark: measure sending, not the guard
@@ -393,15 +393,18 @@ async def test_fan_out_sms_gateway(
     gateway = remote_sims["sms_gateway"]
     running = RunningSimulator(sim=None, url=gateway.url)
     entry = gateway_entry_for(running, options=STORM_OFF)
-    parallel_entry = gateway_entry_for(
-        running,
-        title=f"SMS Gateway, {PARALLEL} requests at once",
-        options={**STORM_OFF, "parallel_requests": PARALLEL},
-        unique_id="parallel",
-    )
+    parallel_entries = {
+        count: gateway_entry_for(
+            running,
+            title=f"SMS Gateway, {count} requests at once",
+            options={**STORM_OFF, "parallel_requests": count},
+            unique_id=f"parallel {count}",
+        )
+        for count in PARALLEL
+    }
     await _setup_gateway_rest(hass, monkeypatch, gateway.url)  # first: notify takes YAML platforms only at setup
-    await _setup_entry(hass, entry)
-    await _setup_entry(hass, parallel_entry)
+    for added in (entry, *parallel_entries.values()):
+        await _setup_entry(hass, added)
     api = f"{gateway.url}/api.php"
     numbers = [_gateway_number(n) for n in NUMBERS]
 
@@ -430,8 +433,11 @@ async def test_fan_out_sms_gateway(
         async def sms_alerts_send(text: str) -> None:
             await _sms_alerts_send(hass, entry, text, NUMBERS)
 
-        async def sms_alerts_parallel(text: str) -> None:
-            await _sms_alerts_send(hass, parallel_entry, text, NUMBERS)
+        def sms_alerts_parallel(count: int) -> Send:
+            async def send(text: str) -> None:
+                await _sms_alerts_send(hass, parallel_entries[count], text, NUMBERS)
+
+            return send
 
         rows = await _fan_out(
             gateway,
@@ -445,11 +451,14 @@ async def test_fan_out_sms_gateway(
                     sms_alerts_send,
                     FAN_OUT,
                 ),
-                "sms_alerts.send parallel": (
-                    f"sms_alerts.send with 100 targets (parallel_requests {PARALLEL})",
-                    sms_alerts_parallel,
-                    FAN_OUT,
-                ),
+                **{
+                    f"sms_alerts.send {count}": (
+                        f"sms_alerts.send with 100 targets (parallel_requests {count})",
+                        sms_alerts_parallel(count),
+                        FAN_OUT,
+                    )
+                    for count in PARALLEL
+                },
             },
         )
     _print_fan_out("SMS Gateway", rows)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
@@ -321,3 +323,29 @@ async def test_reconfigure_recipient_keeps_its_own_target(hass: HomeAssistant, l
     )
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done(wait_background_tasks=True)
+
+
+OPTION_ENTRIES = {
+    "sms_gateway": {"url": "http://127.0.0.1:1", "username": "u", "password": "p"},
+    "wildix": {"url": "http://127.0.0.1:1", "username": "101", "password": "p"},
+    "pbxware": {"url": "http://127.0.0.1:1", "api_key": "k", "server": "1"},
+    "ipex": {"username": "a@example.com", "password": "p", "mode": "chat", "webhook_id": "abc"},
+}
+
+
+async def test_every_options_field_has_a_label_and_a_description(hass: HomeAssistant) -> None:
+    """Each provider's options form is fully translated, and no option text is left over."""
+    strings = json.loads((Path(__file__).parents[1] / "custom_components/sms_alerts/translations/en.json").read_text())
+    step = strings["options"]["step"]["init"]
+    shown: set[str] = set()
+    for provider, data in OPTION_ENTRIES.items():
+        entry = MockConfigEntry(domain=DOMAIN, title=provider, data={"provider": provider, **data})
+        entry.add_to_hass(hass)
+        result = await hass.config_entries.options.async_init(entry.entry_id)
+        assert result["type"] is FlowResultType.FORM
+        fields = {str(key) for key in result["data_schema"].schema}  # type: ignore[union-attr]
+        assert fields <= set(step["data"]), (provider, fields - set(step["data"]))
+        assert fields <= set(step["data_description"]), (provider, fields - set(step["data_description"]))
+        shown |= fields
+        hass.config_entries.options.async_abort(result["flow_id"])
+    assert shown == set(step["data"]) == set(step["data_description"])
