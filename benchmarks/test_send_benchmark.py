@@ -36,6 +36,7 @@ FAN_OUT = 100
 FAN_ROUNDS = 15
 # Requests at once of the SMS Gateway entries that use the parallel_requests option
 PARALLEL = (2, 4, 8)
+RAW_PARALLEL = 4
 IMPORT_ROUNDS = 5
 SETUP_ROUNDS = 10
 # Storm control would hold back the repeated sends of a benchmark: measure sending, not the guard
@@ -386,6 +387,31 @@ async def test_fan_out_wildix(
     _print_fan_out("Wildix", rows)
 
 
+def _raw_gateway_senders(session: aiohttp.ClientSession, api: str, numbers: list[str]) -> tuple[Send, Send]:
+    """Plain aiohttp POSTs to every number: one after the other, and RAW_PARALLEL at a time."""
+
+    async def post(text: str, to: str) -> None:
+        form = {"username": GATEWAY_USER, "password": GATEWAY_PASSWORD, "text": text, "to": to, "mode": "number"}
+        async with session.post(api, data=form) as resp:
+            assert resp.status == 200
+            await resp.read()
+
+    async def raw(text: str) -> None:
+        for to in numbers:
+            await post(text, to)
+
+    async def raw_parallel(text: str) -> None:
+        pending = iter(numbers)
+
+        async def work() -> None:
+            for to in pending:
+                await post(text, to)
+
+        await asyncio.gather(*(work() for _ in range(RAW_PARALLEL)))
+
+    return raw, raw_parallel
+
+
 async def test_fan_out_sms_gateway(
     hass: HomeAssistant, remote_sims: dict[str, RemoteSimulator], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -409,19 +435,7 @@ async def test_fan_out_sms_gateway(
     numbers = [_gateway_number(n) for n in NUMBERS]
 
     async with aiohttp.ClientSession() as session:
-
-        async def raw(text: str) -> None:
-            for to in numbers:
-                form = {
-                    "username": GATEWAY_USER,
-                    "password": GATEWAY_PASSWORD,
-                    "text": text,
-                    "to": to,
-                    "mode": "number",
-                }
-                async with session.post(api, data=form) as resp:
-                    assert resp.status == 200
-                    await resp.read()
+        raw, raw_parallel = _raw_gateway_senders(session, api, numbers)
 
         async def rest_command(text: str) -> None:
             for to in numbers:
@@ -444,6 +458,11 @@ async def test_fan_out_sms_gateway(
             "/api.php",
             {
                 "raw": ("sequential raw aiohttp POSTs, one number each", raw, FAN_OUT),
+                "raw parallel": (
+                    f"raw aiohttp POSTs, {RAW_PARALLEL} at a time (reference: the floor of the client)",
+                    raw_parallel,
+                    FAN_OUT,
+                ),
                 "rest_command": ("script-like loop: rest_command.sms x100", rest_command, FAN_OUT),
                 "notify.rest": ("notify.rest_sms with 100 targets", notify_rest, 1),
                 "sms_alerts.send 1": (
