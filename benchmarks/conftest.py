@@ -39,6 +39,11 @@ class RemoteSimulator:
             result: dict[str, Any] = await resp.json()
             return result
 
+    async def set_latency(self, seconds: float) -> None:
+        """Make every answer take `seconds`."""
+        async with self.session.post(f"{self.url}/_sim/latency", params={"seconds": str(seconds)}) as resp:
+            assert resp.status == 200
+
     async def messages(self) -> list[dict[str, Any]]:
         """Every message the simulator took, oldest first."""
         async with self.session.get(f"{self.url}/_sim/messages") as resp:
