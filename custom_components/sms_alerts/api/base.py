@@ -224,15 +224,7 @@ class Provider(abc.ABC):
     @staticmethod
     def _receipt_for_error(target: Target, err: ProviderError) -> Receipt:
         """Turn a provider error into the receipt of one target."""
-        transient = err if isinstance(err, TransientError) else None
-        return Receipt(
-            target=target,
-            outcome=err.outcome,
-            error=err.reason,
-            error_key=err.key,
-            retry_after=transient.retry_after if transient else None,
-            max_attempts=transient.max_attempts if transient else None,
-        )
+        return error_receipt(target, err)
 
     def texts_sent(self, text: str) -> list[str]:
         """Return the texts the device sends for a message: the text as it is, unless a provider changes it.
@@ -273,6 +265,19 @@ class Provider(abc.ABC):
             raise TransientError(f"cannot reach the device ({type(err).__name__})") from err
 
 
+def error_receipt(target: Target, err: ProviderError) -> Receipt:
+    """Turn a provider error into the receipt of one target."""
+    transient = err if isinstance(err, TransientError) else None
+    return Receipt(
+        target=target,
+        outcome=err.outcome,
+        error=err.reason,
+        error_key=err.key,
+        retry_after=transient.retry_after if transient else None,
+        max_attempts=transient.max_attempts if transient else None,
+    )
+
+
 class _Batch:
     """One message to several targets: workers take the next target in turn and share what stops the rest."""
 
@@ -291,12 +296,12 @@ class _Batch:
             if self._broken:
                 return
             if self._stop is not None:
-                self._receipts[index] = self._provider._receipt_for_error(target, self._stop)  # noqa: SLF001
+                self._receipts[index] = error_receipt(target, self._stop)
                 continue
             try:
                 self._receipts[index] = await self._provider.async_send_one(self._sms, target)
             except ProviderError as err:
-                self._receipts[index] = self._provider._receipt_for_error(target, err)  # noqa: SLF001
+                self._receipts[index] = error_receipt(target, err)
                 if err.outcome is not Outcome.TARGET and self._stop is None:
                     self._stop = err
             except Exception:
