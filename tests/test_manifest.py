@@ -7,9 +7,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+import voluptuous as vol
 import yaml
 
-from custom_components.sms_alerts.config_flow import FORM_ERRORS
+from custom_components.sms_alerts.config_flow import FORM_ERRORS, REAUTH_SCHEMAS, RECIPIENT_SCHEMA, SCHEMAS
 from custom_components.sms_alerts.outbox import ENTRY_ISSUES
 from custom_components.sms_alerts.services import SEND_SCHEMA
 
@@ -152,3 +153,29 @@ def test_quality_scale_is_complete() -> None:
         assert status in ("done", "exempt"), name
         if status == "exempt":
             assert rule["comment"], name
+
+
+def test_every_config_flow_field_has_a_label_and_a_description() -> None:
+    """Setup, reconfigure, reauthentication and recipient forms: each field has both texts; none is left over."""
+    steps = STRINGS["config"]["step"]
+
+    def fields(schema: vol.Schema) -> set[str]:
+        return {str(key) for key in schema.schema}
+
+    def covers(step: dict[str, Any], shown: set[str]) -> None:
+        assert shown <= set(step["data"]), shown - set(step["data"])
+        assert shown <= set(step["data_description"]), shown - set(step["data_description"])
+
+    every: set[str] = set()
+    for key, schema in SCHEMAS.items():
+        covers(steps[str(key)], fields(schema))
+        covers(steps["reconfigure"], fields(schema))
+        assert fields(schema) == set(steps[str(key)]["data"]), key
+        every |= fields(schema)
+    assert every == set(steps["reconfigure"]["data"]) == set(steps["reconfigure"]["data_description"])
+    reauth = set().union(*(fields(schema) for schema in REAUTH_SCHEMAS.values()))
+    covers(steps["reauth_confirm"], reauth)
+    assert reauth == set(steps["reauth_confirm"]["data"]) == set(steps["reauth_confirm"]["data_description"])
+    for step in STRINGS["config_subentries"]["recipient"]["step"].values():
+        covers(step, fields(RECIPIENT_SCHEMA))
+        assert set(step["data"]) == fields(RECIPIENT_SCHEMA)
