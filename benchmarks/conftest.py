@@ -19,7 +19,6 @@ from tests.conftest import (  # noqa: F401 - fixtures
     gateway,
     gateway_entry,
     loaded_gateway,
-    wildix_sim,
 )
 
 REPO = Path(__file__).resolve().parents[1]

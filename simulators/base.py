@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -136,13 +137,10 @@ class Simulator:
 
     def stats(self) -> dict[str, Any]:
         """Count requests by path and messages for scripts and benchmarks; restart the peak of requests at once."""
-        paths: dict[str, int] = {}
-        for recorded in self.requests:
-            paths[recorded.path] = paths.get(recorded.path, 0) + 1
         stats = {
             "requests": len(self.requests),
             "messages": len(self.messages),
-            "paths": paths,
+            "paths": dict(Counter(recorded.path for recorded in self.requests)),
             "peak_in_flight": self.peak_in_flight,
         }
         self.peak_in_flight = self.in_flight

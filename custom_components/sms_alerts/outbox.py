@@ -603,10 +603,10 @@ class Outbox:
     async def _async_storm_control(self, items: list[QueuedItem]) -> dict[str, TargetResult]:
         """Apply quiet hours, duplicates, the rate limit and the daily budget; return the items they settled."""
         now = _now()
-        today = dt_util.now().date().isoformat()
+        local_now = dt_util.now()
+        today = local_now.date().isoformat()
         results: dict[str, TargetResult] = {}
         held = False
-        local_now = dt_util.now()
         for item in items:
             quiet_end = self._quiet_until(item, local_now)
             verdict = (

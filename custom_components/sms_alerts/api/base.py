@@ -221,11 +221,6 @@ class Provider(abc.ABC):
                     raise result
         return batch.receipts()
 
-    @staticmethod
-    def _receipt_for_error(target: Target, err: ProviderError) -> Receipt:
-        """Turn a provider error into the receipt of one target."""
-        return error_receipt(target, err)
-
     def texts_sent(self, text: str) -> list[str]:
         """Return the texts the device sends for a message: the text as it is, unless a provider changes it.
 

@@ -31,6 +31,7 @@ from .base import (
     TransientError,
     base_url,
     cut,
+    error_receipt,
     form_body,
     mask_target,
     netloc,
@@ -314,7 +315,7 @@ class WildixProvider(Provider):
         for chunk in itertools.batched(numbers, CHUNK_SIZE, strict=False):
             chunk_targets = [target for _, target in chunk]
             if stop is not None:
-                chunk_receipts = [self._receipt_for_error(target, stop) for target in chunk_targets]
+                chunk_receipts = [error_receipt(target, stop) for target in chunk_targets]
             else:
                 chunk_receipts, stop = await self._async_send_chunk(parts, fields, chunk_targets)
             for (index, _), receipt in zip(chunk, chunk_receipts, strict=True):
@@ -375,11 +376,11 @@ class WildixProvider(Provider):
                 warned = await self._async_post_part(part, fields, batch, f"{number}/{len(parts)}")
             except ProviderError as err:
                 for index in alive:
-                    failed[index] = self._receipt_for_error(chunk[index], err)
+                    failed[index] = error_receipt(chunk[index], err)
                 stop = err if err.outcome is not Outcome.TARGET else None
                 return self._chunk_receipts(chunk, failed), stop
             for position, warning in warned.items():
-                failed[alive[position]] = self._receipt_for_error(chunk[alive[position]], warning)
+                failed[alive[position]] = error_receipt(chunk[alive[position]], warning)
         return self._chunk_receipts(chunk, failed), None
 
     @staticmethod
