@@ -20,6 +20,7 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
+from custom_components.sms_alerts import outbox as outbox_module
 from custom_components.sms_alerts.api.base import TargetKind
 from custom_components.sms_alerts.const import DOMAIN, RETRY_MAX
 from custom_components.sms_alerts.outbox import backoff, storage_key
@@ -229,6 +230,106 @@ async def test_reload_keeps_and_resumes_the_queue(
     assert await hass.config_entries.async_setup(loaded_gateway.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert sorted(m.text for m in gateway.sim.messages) == ["x", "y"]
+    assert stored(hass_storage, loaded_gateway) == []
+
+
+async def wait_for(condition: Any, what: str, seconds: float = 5.0) -> None:
+    """Let real time pass (a simulator answers slowly) until the condition holds."""
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"waited {seconds} s in vain: {what}")
+
+
+async def test_slow_send_is_on_disk_while_under_way(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A device that keeps a new alert waiting: the alert is written while it waits, and leaves the file once sent."""
+    monkeypatch.setattr(outbox_module, "IN_FLIGHT_SAVE_AFTER", 0.05)
+    gateway.sim.latency = 0.5
+    task = hass.async_create_task(send(hass, loaded_gateway, message="UPS on battery"))
+    await wait_for(lambda: stored(hass_storage, loaded_gateway), "the alert under way is written")
+    [item] = stored(hass_storage, loaded_gateway)
+    assert (item["text"], item["target"]["value"], item["in_flight"]) == ("UPS on battery", RECIPIENT, True)
+    assert gateway.sim.messages == []  # still under way
+    assert (await task)["results"][0]["status"] == "sent"
+    await hass.async_block_till_done()
+    assert storage_key(loaded_gateway.entry_id) in hass_storage
+    assert stored(hass_storage, loaded_gateway) == []
+    assert [m.text for m in gateway.sim.messages] == ["UPS on battery"]
+
+
+async def test_quick_send_writes_nothing(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator, hass_storage: dict[str, Any]
+) -> None:
+    """A device that answers at once costs no disk write: nothing waits, nothing is written."""
+    for text in ("a", "b", "c"):
+        assert (await send(hass, loaded_gateway, message=text))["results"][0]["status"] == "sent"
+    await hass.async_block_till_done()
+    assert storage_key(loaded_gateway.entry_id) not in hass_storage
+
+
+async def test_send_interrupted_by_a_crash_is_sent_after_the_restart(
+    hass: HomeAssistant,
+    gateway_entry: MockConfigEntry,
+    gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A file written while a send was under way (the process then died): the alert goes out, with a warning."""
+    item = {
+        "id": "a",
+        "message_id": "m",
+        "text": "Freezer warm",
+        "target": {"kind": "number", "value": RECIPIENT},
+        "parts": 1,
+        "created": dt_util.utcnow().timestamp(),
+        "visited": [gateway_entry.entry_id],
+        "in_flight": True,
+    }
+    hass_storage[storage_key(gateway_entry.entry_id)] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": storage_key(gateway_entry.entry_id),
+        "data": {"items": [item]},
+    }
+    gateway_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(gateway_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [m.text for m in gateway.sim.messages] == ["Freezer warm"]
+    assert stored(hass_storage, gateway_entry) == []
+    assert "was sending 1 message(s) when it last stopped; sending them again" in caplog.text
+
+
+async def test_reload_while_a_new_alert_is_under_way_loses_nothing(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The entry reloads while the device keeps a new alert waiting, then answers 504.
+
+    The unload writes the alert under way; the reloaded outbox sends it; the old one, answered
+    later, leaves the file alone: the alert arrives once and nothing stays queued in a dead outbox.
+    """
+    monkeypatch.setattr(loaded_gateway.runtime_data.provider, "_timeout", 5.0)
+    gateway.sim.fail(Fault.SLOW, times=1, delay=0.5)
+    task = hass.async_create_task(send(hass, loaded_gateway, message="Disk full"))
+    await wait_for(lambda: gateway.sim.in_flight == 1, "the request is under way")
+    assert await hass.config_entries.async_unload(loaded_gateway.entry_id)
+    assert [(i["text"], i["in_flight"]) for i in stored(hass_storage, loaded_gateway)] == [("Disk full", True)]
+    assert await hass.config_entries.async_setup(loaded_gateway.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [m.text for m in gateway.sim.messages] == ["Disk full"]
+    assert (await task)["results"][0]["status"] == "queued"  # what the old request saw: 504 after 0.5 s
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [m.text for m in gateway.sim.messages] == ["Disk full"]
     assert stored(hass_storage, loaded_gateway) == []
 
 

@@ -80,6 +80,11 @@ _REFERENCE = re.compile(r"#(\d+)\b")
 REFERENCE_MEMORY = 500
 # How many provider message ids are kept for delivery reports
 SENT_MEMORY = 1000
+# A send still under way after this many seconds is written to the outbox file, so that a crash or a
+# hard stop while a slow or hung device keeps it waiting (up to the 30 s time limit) loses nothing.
+# Faster answers cost no disk write.
+IN_FLIGHT_SAVE_AFTER = 1.0
+IN_FLIGHT = "in_flight"
 OPTION_NAMES = ("telegram", "telegram_only", "ring", "flash", "postpone", "gsm")
 # Repair issues an entry can raise; each clears after the next successful send
 ENTRY_ISSUES = (
@@ -360,6 +365,14 @@ def parse_items(stored: Any) -> tuple[list[QueuedItem] | None, int]:
     return items, skipped
 
 
+def interrupted_sends(stored: Any) -> int:
+    """How many stored messages were under way when Home Assistant stopped."""
+    items = stored.get("items") if isinstance(stored, dict) else None
+    if not isinstance(items, list):
+        return 0
+    return sum(1 for item in items if isinstance(item, dict) and item.get(IN_FLIGHT) is True)
+
+
 def backoff(attempts: int, retry_after: float | None = None) -> float:
     """Delay before the next try: the provider's Retry-After wins, else 30 s doubling to 30 min, with jitter."""
     if retry_after is not None and retry_after > 0:
@@ -398,6 +411,9 @@ class Outbox:
         self.known_down: Callable[[], bool] = lambda: False
         self._unsub_timer: CALLBACK_TYPE | None = None
         self._closed = False
+        # New messages whose first request is under way; written to the file only if it takes long
+        self._in_flight: dict[str, QueuedItem] = {}
+        self._in_flight_written = False
         self.last_report: SendReport | None = None
         options = entry.options
         self._quiet_hours = self._read_quiet_hours(entry)
@@ -441,6 +457,13 @@ class Outbox:
             LOGGER.error("The outbox of %s holds no list of messages; it starts empty", self._entry.title)
         self._items = {item.id: item for item in items or []}
         self._load_references(stored)
+        if interrupted := interrupted_sends(stored):
+            LOGGER.warning(
+                "%s was sending %s message(s) when it last stopped; sending them again, "
+                "so a recipient may get one twice",
+                self._entry.title,
+                interrupted,
+            )
         if skipped:
             LOGGER.error("Skipped %s unreadable message(s) in the outbox of %s", skipped, self._entry.title)
         if self._items:
@@ -449,7 +472,12 @@ class Outbox:
         self._schedule()
 
     async def async_unload(self) -> None:
-        """Stop retrying and write the waiting messages at once."""
+        """Stop retrying and write the waiting messages at once, with any new send still under way.
+
+        Such a send finishes here, but the entry's next outbox owns the file and sends it again:
+        a duplicate is possible, a loss is not. (A drain pass under way is cancelled and awaited
+        by the unload, so its last write comes before the next outbox reads the file.)
+        """
         self._closed = True
         if self._unsub_timer is not None:
             self._unsub_timer()
@@ -732,18 +760,50 @@ class Outbox:
                 self._items[item.id] = item
                 results[item.id] = self._result(item, SendStatus.QUEUED, item.last_error)
             if direct:
-                receipts = await self._provider.async_send(direct[0].sms(), [item.target for item in direct])
+                receipts = await self._async_send_new(direct)
                 for item, receipt in zip(direct, receipts, strict=True):
                     if was_down and receipt.outcome is Outcome.TRANSIENT and self._fallback(item):
                         # Known down before this try too: the fallback takes it now instead of after retries
                         results[item.id] = await self._async_fail(item, receipt.error or "provider unreachable")
                     else:
                         results[item.id] = await self._async_handle(item, receipt, queued=False)
-            if any(result.status is SendStatus.QUEUED for result in results.values()):
-                await self._async_save()
-                self._queue_changed()
-                self._schedule()
+            await self._async_settle(results)
         return results
+
+    async def _async_settle(self, results: dict[str, TargetResult]) -> None:
+        """Write the file after new messages were tried, where it must change, and plan the retries."""
+        if self._closed:
+            # Unloaded while the request was under way: the file, written then with this send in it,
+            # belongs to the entry's next outbox, which sends it again
+            return
+        queued = any(result.status is SendStatus.QUEUED for result in results.values())
+        if queued or self._in_flight_written:
+            # Queued messages must be on disk before the action returns; a send that was written
+            # while under way must leave the file once it is settled
+            self._in_flight_written = False
+            await self._async_save()
+        if queued:
+            self._queue_changed()
+            self._schedule()
+
+    async def _async_send_new(self, items: list[QueuedItem]) -> list[Receipt]:
+        """Make the first request for new messages; write them to the file if the device takes long."""
+        for item in items:
+            self._in_flight[item.id] = item
+        timer = self._hass.loop.call_later(IN_FLIGHT_SAVE_AFTER, self._write_in_flight)
+        try:
+            return await self._provider.async_send(items[0].sms(), [item.target for item in items])
+        finally:
+            timer.cancel()
+            for item in items:
+                del self._in_flight[item.id]
+
+    @callback
+    def _write_in_flight(self) -> None:
+        """Write the messages of a send that is still under way (a crash now must not lose them)."""
+        if self._in_flight and not self._closed:
+            self._in_flight_written = True
+            self._store.async_delay_save(self._stored_data, 0)
 
     async def _async_handle(self, item: QueuedItem, receipt: Receipt, *, queued: bool) -> TargetResult:
         """Act on one provider answer; `queued` tells whether the item is in the outbox already."""
@@ -1094,13 +1154,17 @@ class Outbox:
 
     async def _async_save(self) -> None:
         """Write the waiting messages now: a crash a second later must not lose them."""
-        await self._store.async_save(
-            {
-                "items": [item.to_stored() for item in self._items.values()],
-                "next_reference": self._next_reference,
-                "references": [[number, text, list(targets)] for number, (text, targets) in self._references.items()],
-            }
-        )
+        await self._store.async_save(self._stored_data())
+
+    def _stored_data(self) -> dict[str, Any]:
+        """Return the outbox file: waiting messages, then any whose first request is under way."""
+        items = [item.to_stored() for item in self._items.values()]
+        items += [{**item.to_stored(), IN_FLIGHT: True} for item in self._in_flight.values()]
+        return {
+            "items": items,
+            "next_reference": self._next_reference,
+            "references": [[number, text, list(targets)] for number, (text, targets) in self._references.items()],
+        }
 
     def _load_references(self, stored: Any) -> None:
         """Read the acknowledgement references back; anything malformed is dropped."""
