@@ -19,7 +19,7 @@ from .data import SmsAlertsConfigEntry, SmsAlertsData
 from .notify import CONF_ENTRY_ID
 from .outbox import Outbox, async_remove_store
 from .services import async_setup_services
-from .webhook import async_register_webhook
+from .webhook import async_register_webhook, async_remove_cloudhook
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.NOTIFY, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -89,8 +89,10 @@ async def async_unload_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
-    """Delete the outbox and the repair issues of a removed entry."""
+    """Delete the outbox, the repair issues and any Home Assistant Cloud webhook of a removed entry."""
     await async_remove_store(hass, entry.entry_id)
+    if CONF_WEBHOOK_ID in entry.data:
+        await async_remove_cloudhook(hass, entry.data[CONF_WEBHOOK_ID])
     registry = ir.async_get(hass)
     for domain, issue_id in list(registry.issues):
         if domain == DOMAIN and issue_id.startswith(f"{entry.entry_id}_"):

@@ -72,7 +72,7 @@ from .const import (
     SUBENTRY_RECIPIENT,
 )
 from .message import MessageError, parse_target
-from .webhook import webhook_url
+from .webhook import async_shown_webhook_url
 
 # A credential check must answer quickly in a form
 VALIDATE_TIMEOUT = 20.0
@@ -352,7 +352,9 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
                 title=info.title,
                 data=data,
                 description="webhook",
-                description_placeholders={"webhook_url": webhook_url(self.hass, data[CONF_WEBHOOK_ID])},
+                description_placeholders={
+                    "webhook_url": await async_shown_webhook_url(self.hass, data[CONF_WEBHOOK_ID])
+                },
             )
         if self._numbers:
             schema = vol.Schema(
@@ -515,7 +517,9 @@ class SmsAlertsOptionsFlow(OptionsFlow):
         schema = vol.Schema(fields)
         placeholders = {"webhook_url": "-"}
         if CONF_WEBHOOK_ID in self.config_entry.data:
-            placeholders["webhook_url"] = webhook_url(self.hass, self.config_entry.data[CONF_WEBHOOK_ID])
+            placeholders["webhook_url"] = await async_shown_webhook_url(
+                self.hass, self.config_entry.data[CONF_WEBHOOK_ID]
+            )
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(schema, user_input or self.config_entry.options),

@@ -33,11 +33,48 @@ def async_register_webhook(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> 
     entry.async_on_unload(lambda: webhook.async_unregister(hass, webhook_id))
 
     @callback
-    def core_config_updated(_event: Event) -> None:
-        async_check_external_url(hass, entry)
+    def check() -> None:
+        entry.async_create_background_task(hass, async_check_callback_url(hass, entry), f"{DOMAIN} webhook address")
 
-    async_check_external_url(hass, entry)
+    @callback
+    def core_config_updated(_event: Event) -> None:
+        check()
+
+    check()
     entry.async_on_unload(hass.bus.async_listen(EVENT_CORE_CONFIG_UPDATE, core_config_updated))
+    if "cloud" in hass.config.components:
+        from homeassistant.components import cloud  # noqa: PLC0415 - loaded already; others never pay its import
+
+        @callback
+        def cloud_connection_changed(state: cloud.CloudConnectionState) -> None:
+            if state is cloud.CloudConnectionState.CLOUD_CONNECTED:
+                check()
+
+        entry.async_on_unload(cloud.async_listen_connection_change(hass, cloud_connection_changed))
+
+
+async def _async_cloudhook(hass: HomeAssistant, webhook_id: str) -> str | None:
+    """Return the webhook's Home Assistant Cloud address where there is a subscription and a connection."""
+    if "cloud" not in hass.config.components:
+        return None
+    from homeassistant.components import cloud  # noqa: PLC0415 - loaded already; others never pay its import
+
+    if not (cloud.async_active_subscription(hass) and cloud.async_is_connected(hass)):
+        return None
+    try:
+        return await cloud.async_get_or_create_cloudhook(hass, webhook_id)
+    except Exception as err:  # noqa: BLE001 - Home Assistant Cloud raises errors of its own library; the external URL remains
+        LOGGER.warning("Home Assistant Cloud gave no webhook address (%s: %s)", type(err).__name__, err)
+        return None
+
+
+def _cloud_connecting(hass: HomeAssistant) -> bool:
+    """Tell whether a Home Assistant Cloud subscription is there but not connected yet (as just after a start)."""
+    if "cloud" not in hass.config.components:
+        return False
+    from homeassistant.components import cloud  # noqa: PLC0415 - loaded already; others never pay its import
+
+    return cloud.async_active_subscription(hass) and not cloud.async_is_connected(hass)
 
 
 def external_webhook_url(hass: HomeAssistant, webhook_id: str) -> str | None:
@@ -49,19 +86,29 @@ def external_webhook_url(hass: HomeAssistant, webhook_id: str) -> str | None:
     return f"{base}{webhook.async_generate_path(webhook_id)}"
 
 
-def webhook_url(hass: HomeAssistant, webhook_id: str) -> str:
-    """Return the address to paste into the SMS Chat settings (with a placeholder host if none is set)."""
-    url = external_webhook_url(hass, webhook_id)
+async def async_webhook_url(hass: HomeAssistant, webhook_id: str) -> str | None:
+    """Return the address the provider's cloud calls back on, or None where there is none.
+
+    As Home Assistant's own webhook flows do: a Home Assistant Cloud webhook (cloudhook) where there is
+    a subscription, which needs no port opened; otherwise the external URL.
+    """
+    return await _async_cloudhook(hass, webhook_id) or external_webhook_url(hass, webhook_id)
+
+
+async def async_shown_webhook_url(hass: HomeAssistant, webhook_id: str) -> str:
+    """Return the address to paste into the SMS Chat settings (with a placeholder host if there is none)."""
+    url = await async_webhook_url(hass, webhook_id)
     return url or f"https://<your Home Assistant address>{webhook.async_generate_path(webhook_id)}"
 
 
-@callback
-def async_check_external_url(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
+async def async_check_callback_url(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
     """Raise a repair issue while the provider's cloud has no address to call Home Assistant back on."""
     issue_id = f"{entry.entry_id}_{ISSUE_NO_EXTERNAL_URL}"
-    if external_webhook_url(hass, entry.data[CONF_WEBHOOK_ID]) is not None:
+    if await async_webhook_url(hass, entry.data[CONF_WEBHOOK_ID]) is not None:
         ir.async_delete_issue(hass, DOMAIN, issue_id)
         return
+    if _cloud_connecting(hass):
+        return  # checked again once Home Assistant Cloud is connected
     LOGGER.debug("%s: Home Assistant has no external URL; replies and delivery reports cannot arrive", entry.title)
     ir.async_create_issue(
         hass,
@@ -72,6 +119,22 @@ def async_check_external_url(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -
         translation_key="no_external_url",
         translation_placeholders={"entry": entry.title},
     )
+
+
+async def async_remove_cloudhook(hass: HomeAssistant, webhook_id: str) -> None:
+    """Delete the entry's Home Assistant Cloud webhook, if it has one."""
+    if "cloud" not in hass.config.components:
+        return
+    from homeassistant.components import cloud  # noqa: PLC0415 - loaded already; others never pay its import
+
+    if not cloud.async_is_logged_in(hass):
+        return
+    try:
+        await cloud.async_delete_cloudhook(hass, webhook_id)
+    except ValueError:
+        return  # it never had one
+    except Exception as err:  # noqa: BLE001 - Home Assistant Cloud raises errors of its own library
+        LOGGER.warning("Could not delete the Home Assistant Cloud webhook (%s: %s)", type(err).__name__, err)
 
 
 def _fire_acknowledged(hass: HomeAssistant, entry: SmsAlertsConfigEntry, sms: InboundSms) -> None:

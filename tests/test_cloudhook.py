@@ -1,0 +1,234 @@
+"""IPEX callbacks through Home Assistant Cloud: a cloudhook where there is a subscription, as core webhook flows do."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+import types
+from dataclasses import dataclass, field
+from enum import Enum
+
+import homeassistant.components
+import pytest
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.dispatcher import async_dispatcher_connect, async_dispatcher_send
+from pytest_homeassistant_custom_component.common import async_capture_events
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.sms_alerts.const import DOMAIN, EVENT_RECEIVED
+
+from .conftest import RunningSimulator
+from .test_provider_integration import ipex_entry
+
+# Imported at collection, where a missing optional library may log without failing a test
+try:
+    REAL_CLOUD: types.ModuleType | None = importlib.import_module("homeassistant.components.cloud")
+    REAL_CLOUD_ERROR = ""
+except ImportError as err:
+    REAL_CLOUD, REAL_CLOUD_ERROR = None, str(err)
+
+HOOK = "https://hooks.nabu.casa/gAAAAABfake"
+SIGNAL_CONNECTION = "cloud_connection_state"
+# The parts of homeassistant.components.cloud that SMS Alerts and Home Assistant's get_url use
+CLOUD_API = (
+    "CloudNotAvailable",
+    "CloudNotConnected",
+    "CloudConnectionState",
+    "async_is_logged_in",
+    "async_active_subscription",
+    "async_is_connected",
+    "async_get_or_create_cloudhook",
+    "async_delete_cloudhook",
+    "async_remote_ui_url",
+    "async_listen_connection_change",
+)
+
+
+class CloudNotAvailable(HomeAssistantError):  # noqa: N818 - the real one's name
+    """As Home Assistant Cloud's."""
+
+
+class CloudNotConnected(CloudNotAvailable):
+    """As Home Assistant Cloud's."""
+
+
+class CloudConnectionState(Enum):
+    """As Home Assistant Cloud's."""
+
+    CLOUD_CONNECTED = "cloud_connected"
+    CLOUD_DISCONNECTED = "cloud_disconnected"
+
+
+@dataclass
+class FakeCloud:
+    """Home Assistant Cloud's public functions over a login, a subscription, a connection and cloudhooks.
+
+    Importing the real component pulls in Assist and camera requirements that the newest test
+    environment lacks; `test_the_fake_has_the_real_api` holds this stand-in to the real one.
+    """
+
+    hass: HomeAssistant
+    logged_in: bool = False
+    subscribed: bool = False
+    connected: bool = False
+    fail: Exception | None = None
+    hooks: dict[str, str] = field(default_factory=dict)
+
+    def module(self) -> types.ModuleType:
+        """Return a stand-in for homeassistant.components.cloud."""
+        module = types.ModuleType("homeassistant.components.cloud")
+        module.__dict__.update(
+            CloudNotAvailable=CloudNotAvailable,
+            CloudNotConnected=CloudNotConnected,
+            CloudConnectionState=CloudConnectionState,
+            async_is_logged_in=lambda _hass: self.logged_in,
+            async_active_subscription=lambda _hass: self.logged_in and self.subscribed,
+            async_is_connected=lambda _hass: self.connected,
+            async_get_or_create_cloudhook=self.get_or_create,
+            async_delete_cloudhook=self.delete,
+            async_remote_ui_url=self.remote_ui_url,
+            async_listen_connection_change=lambda hass, target: async_dispatcher_connect(
+                hass, SIGNAL_CONNECTION, target
+            ),
+        )
+        return module
+
+    async def get_or_create(self, _hass: HomeAssistant, webhook_id: str) -> str:
+        """Return the webhook's cloudhook, made on first use."""
+        if not self.connected:
+            raise CloudNotConnected
+        if self.fail is not None:
+            raise self.fail
+        return self.hooks.setdefault(webhook_id, f"{HOOK}{len(self.hooks)}")
+
+    async def delete(self, _hass: HomeAssistant, webhook_id: str) -> None:
+        """Delete a cloudhook; ValueError for one that is not there, as Home Assistant Cloud does."""
+        if webhook_id not in self.hooks:
+            raise ValueError("Hook is not registered")
+        del self.hooks[webhook_id]
+
+    def remote_ui_url(self, _hass: HomeAssistant) -> str:
+        """Remote UI is off in these tests."""
+        raise CloudNotAvailable
+
+    def connect(self) -> None:
+        """Log in and connect, and tell the listeners."""
+        self.logged_in = self.subscribed = self.connected = True
+        async_dispatcher_send(self.hass, SIGNAL_CONNECTION, CloudConnectionState.CLOUD_CONNECTED)
+
+
+@pytest.fixture
+def fake_cloud(hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch) -> FakeCloud:
+    """Home Assistant Cloud loaded, not logged in, no external URL."""
+    fake = FakeCloud(hass)
+    module = fake.module()
+    monkeypatch.setitem(sys.modules, "homeassistant.components.cloud", module)
+    monkeypatch.setattr(homeassistant.components, "cloud", module, raising=False)
+    hass.config.components.add("cloud")
+    return fake
+
+
+def test_the_fake_has_the_real_api() -> None:
+    """The stand-in offers what the real component does, with the same parameters."""
+    if REAL_CLOUD is None:
+        pytest.skip(f"Home Assistant Cloud cannot be imported here ({REAL_CLOUD_ERROR}); the other version checks it")
+    fake = FakeCloud(hass=None).module()  # type: ignore[arg-type]
+    for name in CLOUD_API:
+        mine, theirs = getattr(fake, name), getattr(REAL_CLOUD, name)
+        if isinstance(theirs, type):
+            assert mine.__name__ == theirs.__name__, name
+            continue
+        wanted = list(inspect.signature(theirs).parameters)
+        assert len(inspect.signature(mine).parameters) == len(wanted), name
+    assert [state.value for state in REAL_CLOUD.CloudConnectionState] == [state.value for state in CloudConnectionState]
+    assert issubclass(REAL_CLOUD.CloudNotConnected, REAL_CLOUD.CloudNotAvailable)
+
+
+def issue(hass: HomeAssistant, entry_id: str) -> ir.IssueEntry | None:
+    """The entry's repair issue about a missing callback address."""
+    return ir.async_get(hass).async_get_issue(DOMAIN, f"{entry_id}_no_external_url")
+
+
+async def options_address(hass: HomeAssistant, entry_id: str) -> str:
+    """The webhook address the options form shows."""
+    result = await hass.config_entries.options.async_init(entry_id)
+    address: str = result["description_placeholders"]["webhook_url"]  # type: ignore[index]
+    return address
+
+
+async def test_subscription_gives_a_cloudhook_and_removal_deletes_it(
+    hass: HomeAssistant,
+    ipex_sim: RunningSimulator,
+    fake_cloud: FakeCloud,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """Subscribed and connected, without an external URL: the flow shows a cloudhook, no issue, removal deletes it."""
+    fake_cloud.connect()
+    entry = await ipex_entry(hass, ipex_sim.url)
+    webhook_id = entry.data["webhook_id"]
+    assert fake_cloud.hooks == {webhook_id: f"{HOOK}0"}
+    assert await options_address(hass, entry.entry_id) == f"{HOOK}0"
+    assert issue(hass, entry.entry_id) is None
+    # The cloud forwards to the same webhook, which takes inbound SMS as before
+    received = async_capture_events(hass, EVENT_RECEIVED)
+    client = await hass_client_no_auth()
+    body = {"id": "2", "from": "+420777111222", "to": "+420777888999", "text": "ACK", "direction": "IN"}
+    assert (await client.post(f"/api/webhook/{webhook_id}", json=body)).status == 200
+    await hass.async_block_till_done()
+    assert [event.data["text"] for event in received] == ["ACK"]
+
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert fake_cloud.hooks == {}
+
+
+async def test_logging_in_to_the_cloud_later_clears_the_issue(
+    hass: HomeAssistant, ipex_sim: RunningSimulator, fake_cloud: FakeCloud
+) -> None:
+    """No address at first: the issue; the cloud connects: a cloudhook, and the issue clears at once."""
+    entry = await ipex_entry(hass, ipex_sim.url)
+    assert issue(hass, entry.entry_id) is not None
+    assert (await options_address(hass, entry.entry_id)).startswith("https://<your Home Assistant address>/")
+    fake_cloud.connect()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert issue(hass, entry.entry_id) is None
+    assert await options_address(hass, entry.entry_id) == f"{HOOK}0"
+    # Removal of an entry without a cloudhook of its own deletes nothing else
+    fake_cloud.hooks["other"] = "https://hooks.nabu.casa/other"
+    del fake_cloud.hooks[entry.data["webhook_id"]]
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert fake_cloud.hooks == {"other": "https://hooks.nabu.casa/other"}
+
+
+async def test_subscription_still_connecting_raises_no_issue_until_connected(
+    hass: HomeAssistant, ipex_sim: RunningSimulator, fake_cloud: FakeCloud
+) -> None:
+    """Just after a start the cloud is subscribed but not connected: no issue flashes up; it connects: a cloudhook."""
+    fake_cloud.logged_in = fake_cloud.subscribed = True
+    entry = await ipex_entry(hass, ipex_sim.url)
+    assert issue(hass, entry.entry_id) is None
+    assert fake_cloud.hooks == {}
+    fake_cloud.connect()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert fake_cloud.hooks == {entry.data["webhook_id"]: f"{HOOK}0"}
+    assert issue(hass, entry.entry_id) is None
+
+
+async def test_cloud_failure_falls_back_to_the_external_url_or_the_issue(
+    hass: HomeAssistant, ipex_sim: RunningSimulator, fake_cloud: FakeCloud, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The cloud refuses a cloudhook: a warning, then the external URL if there is one, else the issue."""
+    fake_cloud.fail = CloudNotAvailable("subscription expired")
+    fake_cloud.connect()
+    entry = await ipex_entry(hass, ipex_sim.url)
+    assert "Home Assistant Cloud gave no webhook address (CloudNotAvailable: subscription expired)" in caplog.text
+    assert issue(hass, entry.entry_id) is not None
+    await hass.config.async_update(external_url="https://ha.example.com")
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert issue(hass, entry.entry_id) is None
+    webhook_id = entry.data["webhook_id"]
+    assert await options_address(hass, entry.entry_id) == f"https://ha.example.com/api/webhook/{webhook_id}"
