@@ -232,3 +232,27 @@ async def test_cloud_failure_falls_back_to_the_external_url_or_the_issue(
     assert issue(hass, entry.entry_id) is None
     webhook_id = entry.data["webhook_id"]
     assert await options_address(hass, entry.entry_id) == f"https://ha.example.com/api/webhook/{webhook_id}"
+
+
+async def test_removal_deletes_nothing_when_logged_out_and_survives_a_cloud_error(
+    hass: HomeAssistant, ipex_sim: RunningSimulator, fake_cloud: FakeCloud, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Logged out by now: no call to the cloud. A cloud error while deleting: a warning, and the entry is gone."""
+    fake_cloud.connect()
+    first = await ipex_entry(hass, ipex_sim.url)
+    fake_cloud.logged_in = False
+    assert await hass.config_entries.async_remove(first.entry_id)
+    assert fake_cloud.hooks == {first.data["webhook_id"]: f"{HOOK}0"}  # left to the cloud account
+
+    fake_cloud.logged_in = True
+    second = await ipex_entry(hass, ipex_sim.url)
+
+    async def unreachable(_hass: HomeAssistant, _webhook_id: str) -> None:
+        raise TimeoutError("no answer")
+
+    monkeypatched = sys.modules["homeassistant.components.cloud"]
+    monkeypatched.async_delete_cloudhook = unreachable
+    assert await hass.config_entries.async_remove(second.entry_id)
+    await hass.async_block_till_done()
+    assert "Could not delete the Home Assistant Cloud webhook (TimeoutError: no answer)" in caplog.text
+    assert hass.config_entries.async_get_entry(second.entry_id) is None
