@@ -23,7 +23,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.sms_alerts import outbox as outbox_module
 from custom_components.sms_alerts.api.base import TargetKind
 from custom_components.sms_alerts.const import DOMAIN, RETRY_MAX
-from custom_components.sms_alerts.outbox import backoff, storage_key
+from custom_components.sms_alerts.outbox import backoff, parse_items, storage_key
 from simulators.base import Fault
 
 from .conftest import RECIPIENT, RunningSimulator, gateway_entry_for, send
@@ -656,3 +656,35 @@ async def test_known_down_entry_hands_new_alerts_to_the_fallback_at_once(
     assert second["results"][0]["status"] == "sent"
     assert [m.text for m in second_gateway.sim.messages] == ["second"]
     assert [item.text for item in primary.runtime_data.outbox.items] == ["first"]
+
+
+def test_items_of_one_file_share_their_targets_and_bad_targets_are_skipped() -> None:
+    """One Target object per recipient in a loaded file (less memory); an unreadable target skips only its item."""
+
+    def raw(kind: Any, value: Any) -> dict[str, Any]:
+        return {
+            "id": "i",
+            "message_id": "m",
+            "text": "x",
+            "target": {"kind": kind, "value": value},
+            "parts": 1,
+            "created": 1,
+        }
+
+    items, skipped = parse_items(
+        {
+            "items": [
+                raw("number", RECIPIENT),
+                raw("group", "Oncall"),
+                raw("number", RECIPIENT),
+                raw(["number"], RECIPIENT),
+                raw("fax", RECIPIENT),
+                raw("number", 42),
+            ]
+        }
+    )
+    assert items is not None
+    assert skipped == 3
+    assert [str(item.target) for item in items] == [RECIPIENT, "group:Oncall", RECIPIENT]
+    assert items[0].target is items[2].target
+    assert items[0].target.kind is TargetKind.NUMBER

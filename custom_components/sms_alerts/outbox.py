@@ -254,17 +254,25 @@ class QueuedItem:
         }
 
     @classmethod
-    def from_stored(cls, data: Mapping[str, Any]) -> QueuedItem:
-        """Read an item back; raise KeyError, TypeError or ValueError on anything malformed."""
+    def from_stored(cls, data: Mapping[str, Any], targets: dict[tuple[Any, Any], Target] | None = None) -> QueuedItem:
+        """Read an item back; raise KeyError, TypeError or ValueError on anything malformed.
+
+        `targets` lets the items of one file share their (immutable) targets: faster and smaller.
+        """
         text, target = data["text"], data["target"]
-        if not isinstance(text, str) or not text or not isinstance(target["value"], str):
+        kind, value = target["kind"], target["value"]
+        if not isinstance(text, str) or not text or not isinstance(value, str):
             raise TypeError("text")
+        if targets is None or (resolved := targets.get((kind, value))) is None:
+            resolved = Target(kind=TargetKind(kind), value=value)
+            if targets is not None:
+                targets[kind, value] = resolved
         error = data.get("last_error")
         return cls(
             id=str(data["id"]),
             message_id=str(data["message_id"]),
             text=text,
-            target=Target(kind=TargetKind(target["kind"]), value=target["value"]),
+            target=resolved,
             options=SendOptions.from_stored(data.get("options", {})),
             parts=int(data["parts"]),
             encoding=str(data.get("encoding", "gsm7")),
@@ -353,9 +361,10 @@ def parse_items(stored: Any) -> tuple[list[QueuedItem] | None, int]:
         return None, 0
     items: list[QueuedItem] = []
     skipped = 0
+    targets: dict[tuple[Any, Any], Target] = {}
     for raw in raw_items:
         try:
-            item = QueuedItem.from_stored(raw)
+            item = QueuedItem.from_stored(raw, targets)
         except (KeyError, TypeError, ValueError, AttributeError):
             skipped += 1
         else:
