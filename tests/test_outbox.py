@@ -14,6 +14,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
+from homeassistant.util.file import WriteError
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
@@ -688,3 +689,28 @@ def test_items_of_one_file_share_their_targets_and_bad_targets_are_skipped() -> 
     assert [str(item.target) for item in items] == [RECIPIENT, "group:Oncall", RECIPIENT]
     assert items[0].target is items[2].target
     assert items[0].target.kind is TargetKind.NUMBER
+
+
+async def test_full_disk_loses_no_queued_alert(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The "disk full" alert itself with the gateway down: the outbox file cannot be written; it is retried and sent."""
+
+    async def disk_full(*_args: Any) -> None:  # (path, data) on 2025.4, (data) on 2026.x
+        raise WriteError("[Errno 28] No space left on device")
+
+    # Only this outbox's file: its Store's writer (Home Assistant's storage catches WriteError and logs it)
+    store = loaded_gateway.runtime_data.outbox._store
+    monkeypatch.setattr(store, "_async_write_data", disk_full)
+    gateway.sim.fail(Fault.HTTP_503, times=1)
+    response = await send(hass, loaded_gateway, message="Disk full on /config")
+    assert response["results"][0]["status"] == "queued"
+    assert "No space left on device" in caplog.text  # Home Assistant's storage says so, without a traceback
+    await advance(hass, freezer, RETRY_MAX)
+    assert [m.text for m in gateway.sim.messages] == ["Disk full on /config"]
+    assert loaded_gateway.runtime_data.outbox.items == []
