@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -18,6 +19,38 @@ ROOT = Path(__file__).parent.parent
 PACKAGE = ROOT / "custom_components" / "sms_alerts"
 MANIFEST = json.loads((PACKAGE / "manifest.json").read_text())
 STRINGS = json.loads((PACKAGE / "translations" / "en.json").read_text())
+
+
+# Components hassfest lets any integration use without declaring them: the entity platforms this one
+# provides, and helpers every installation loads
+UNDECLARED_OK = {"binary_sensor", "diagnostics", "notify", "repairs", "sensor", "system_health"}
+
+
+def _referenced_components() -> set[str]:
+    """Every homeassistant.components.<domain> the integration imports, as hassfest collects them."""
+    found: set[str] = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "homeassistant.components":
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("homeassistant.components."):
+                found.add((node.module or "").split(".")[2])
+            elif isinstance(node, ast.Import):
+                found.update(
+                    alias.name.split(".")[2]
+                    for alias in node.names
+                    if alias.name.startswith("homeassistant.components.")
+                )
+    return found
+
+
+def test_every_component_used_is_a_dependency() -> None:
+    """As hassfest: a component the code imports is in dependencies or after_dependencies."""
+    declared = set(MANIFEST.get("dependencies", [])) | set(MANIFEST.get("after_dependencies", []))
+    used = _referenced_components()
+    assert {"webhook", "cloud", "notify"} <= used  # the collector sees both import forms
+    assert used - UNDECLARED_OK <= declared
+    assert declared <= used | {"http"}, "declared but never used"
 
 
 def test_manifest_keys_are_sorted_and_complete() -> None:
