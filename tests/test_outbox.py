@@ -714,3 +714,75 @@ async def test_full_disk_loses_no_queued_alert(
     await advance(hass, freezer, RETRY_MAX)
     assert [m.text for m in gateway.sim.messages] == ["Disk full on /config"]
     assert loaded_gateway.runtime_data.outbox.items == []
+
+
+def break_requests(monkeypatch: pytest.MonkeyPatch, session: Any, times: int) -> list[str]:
+    """Make the next `times` sends (POSTs) raise a TypeError, as a DNS library at odds with aiohttp does."""
+    real = session.request
+    calls: list[str] = []
+
+    def request(method: str, url: Any, **kwargs: Any) -> Any:
+        if method != "POST":
+            return real(method, url, **kwargs)
+        calls.append(str(url))
+        if len(calls) <= times:
+            raise TypeError("Channel.getaddrinfo() takes 3 positional arguments but 4 were given")
+        return real(method, url, **kwargs)
+
+    monkeypatch.setattr(session, "request", request)
+    return calls
+
+
+@pytest.mark.allow_traceback  # an unexpected error is logged with its traceback, for a bug report
+async def test_a_library_bug_while_sending_keeps_the_alert(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An unexpected error below the provider client: logged with its traceback, queued, on disk, sent later."""
+    calls = break_requests(monkeypatch, loaded_gateway.runtime_data.provider._session, times=1)
+    response = await send(hass, loaded_gateway, message="UPS on battery", target=[RECIPIENT, "group:Oncall"])
+    assert [(r["status"], r["error"]) for r in response["results"]] == [("queued", "unexpected error (TypeError)")] * 2
+    assert len(calls) == 1  # the second recipient is not tried after a bug
+    assert "Unexpected error while sending to +49170…567; the message is kept for another try" in caplog.text
+    assert "TypeError: Channel.getaddrinfo()" in caplog.text  # the traceback, for a bug report
+    ours = [record.getMessage() for record in caplog.records if record.name.startswith("custom_components")]
+    assert not [message for message in ours if RECIPIENT in message]
+    assert [item["text"] for item in stored(hass_storage, loaded_gateway)] == ["UPS on battery"] * 2
+    await advance(hass, freezer, RETRY_MAX)
+    await advance(hass, freezer, RETRY_MAX)
+    assert [m.text for m in gateway.sim.messages] == ["UPS on battery"] * 2
+    assert loaded_gateway.runtime_data.outbox.items == []
+
+
+@pytest.mark.allow_traceback
+async def test_a_bug_in_the_provider_client_keeps_the_alert_for_its_fallback(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The provider client itself raises on every try: the message is kept and goes out through the fallback."""
+    primary, _ = await setup_pair(hass, gateway, second_gateway)
+
+    async def broken(*_args: Any) -> Any:
+        raise AttributeError("'NoneType' object has no attribute 'status'")
+
+    monkeypatch.setattr(primary.runtime_data.provider, "async_send", broken)
+    response = await send(hass, primary, message="Freezer warm")
+    assert response["results"][0]["status"] == "queued"
+    assert response["results"][0]["error"] == "unexpected error (AttributeError)"
+    assert "AttributeError: 'NoneType' object has no attribute 'status'" in caplog.text
+    assert second_gateway.sim.messages == []
+    # Tried again, and handed over like a message to a provider that is down
+    await advance(hass, freezer, RETRY_MAX)
+    await advance(hass, freezer, RETRY_MAX)
+    assert [m.text for m in second_gateway.sim.messages] == ["Freezer warm"]
+    assert gateway.sim.messages == []
+    assert primary.runtime_data.outbox.items == []

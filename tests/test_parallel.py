@@ -154,13 +154,20 @@ class _Broken(Provider):
         return Receipt(target=target, outcome=Outcome.SENT)
 
 
-async def test_a_bug_in_one_request_is_raised_after_the_others_finish() -> None:
-    """An unexpected error is not swallowed; nothing new starts, and the requests under way are not cut off."""
+@pytest.mark.allow_traceback  # an unexpected error is logged with its traceback
+async def test_a_bug_in_one_request_keeps_its_target_and_the_rest_for_another_try(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An unexpected error is logged, not raised: nothing new starts, requests under way finish, nothing is lost."""
     provider = _Broken()
-    with pytest.raises(RuntimeError, match="bug"):
-        await provider.async_send(OutboundSms(text="x"), TARGETS[:6])
+    receipts = await provider.async_send(OutboundSms(text="x"), TARGETS[:6])
     assert provider.started == NUMBERS[:3]
     assert provider.finished == [NUMBERS[0], NUMBERS[2]]
+    assert [r.outcome for r in receipts] == [Outcome.SENT, Outcome.TRANSIENT, Outcome.SENT, *[Outcome.TRANSIENT] * 3]
+    assert {r.error for r in receipts if r.outcome is Outcome.TRANSIENT} == {"unexpected error (RuntimeError)"}
+    assert [r.target for r in receipts] == TARGETS[:6]
+    assert caplog.text.count("Unexpected error while sending to") == 1
+    assert "RuntimeError: bug" in caplog.text
 
 
 class _Flaky(_Broken):

@@ -405,6 +405,25 @@ async def test_refused_login_stops_the_batch(
     assert len(wildix.sim.requests) == 1
 
 
+@pytest.mark.allow_traceback  # an unexpected error is logged with its traceback
+async def test_a_bug_in_one_chunk_keeps_every_number_for_another_try(
+    wildix: RunningSimulator, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error in the first of three chunks: all 120 numbers are kept (transient), no further request."""
+    provider = make(session, wildix.url)
+    calls: list[Any] = []
+
+    def request(*args: Any, **_kwargs: Any) -> Any:
+        calls.append(args)
+        raise TypeError("Channel.getaddrinfo() takes 3 positional arguments but 4 were given")
+
+    monkeypatch.setattr(session, "request", request)
+    receipts = await provider.async_send(OutboundSms(text="x"), numbers(120))
+    assert len(receipts) == 120
+    assert {(r.outcome, r.error) for r in receipts} == {(Outcome.TRANSIENT, "unexpected error (TypeError)")}
+    assert len(calls) == 1
+
+
 @pytest.mark.parametrize(
     ("status", "body", "content_type", "outcome", "key"),
     [

@@ -23,7 +23,17 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .api.base import OutboundSms, Outcome, Provider, Receipt, Target, TargetKind, mask_target
+from .api.base import (
+    OutboundSms,
+    Outcome,
+    Provider,
+    Receipt,
+    Target,
+    TargetKind,
+    error_receipt,
+    mask_target,
+    unexpected_error,
+)
 from .const import (
     CONF_ACK_REFERENCE,
     CONF_DAILY_BUDGET,
@@ -801,11 +811,19 @@ class Outbox:
             self._in_flight[item.id] = item
         timer = self._hass.loop.call_later(IN_FLIGHT_SAVE_AFTER, self._write_in_flight)
         try:
-            return await self._provider.async_send(items[0].sms(), [item.target for item in items])
+            return await self._async_provider_send(items)
         finally:
             timer.cancel()
             for item in items:
                 del self._in_flight[item.id]
+
+    async def _async_provider_send(self, items: list[QueuedItem]) -> list[Receipt]:
+        """Send one message's items through the provider; an unexpected error keeps them all for another try."""
+        try:
+            return await self._provider.async_send(items[0].sms(), [item.target for item in items])
+        except Exception as err:  # noqa: BLE001 - logged with its traceback; the messages must not be lost
+            error = unexpected_error(err, ", ".join(mask_target(item.target) for item in items))
+            return [error_receipt(item.target, error) for item in items]
 
     @callback
     def _write_in_flight(self) -> None:
@@ -1049,7 +1067,7 @@ class Outbox:
                 return False
             if not group:
                 return True
-            receipts = await self._provider.async_send(group[0].sms(), [item.target for item in group])
+            receipts = await self._async_provider_send(group)
             handled = [
                 (item, await self._async_handle(item, receipt, queued=True))
                 for item, receipt in zip(group, receipts, strict=True)

@@ -208,7 +208,8 @@ class Provider(abc.ABC):
         error that concerns the whole entry or the provider's reachability, the targets not yet
         started get the same outcome without a request: the device is down or refuses us, and
         asking again for each recipient would only cost time. Requests already under way finish.
-        An unexpected error (a bug) starts nothing new and is raised once the others are done.
+        An unexpected error (a bug) is logged and counts as transient: that target and those not yet
+        started are kept for another try, and the requests under way finish.
         """
         batch = _Batch(self, sms, targets)
         workers = min(self.parallel, len(targets))
@@ -260,6 +261,16 @@ class Provider(abc.ABC):
             raise TransientError(f"cannot reach the device ({type(err).__name__})") from err
 
 
+def unexpected_error(err: Exception, sending_to: str) -> TransientError:
+    """Log an unexpected error (a bug, here or in a library below) and turn it into a transient one.
+
+    The message is then kept for another try, as one that found the device down: it still reaches
+    its fallback or ends in sms_alerts_failed, never lost with the traceback.
+    """
+    _LOGGER.error("Unexpected error while sending to %s; the message is kept for another try", sending_to, exc_info=err)
+    return TransientError(f"unexpected error ({type(err).__name__})", key="unexpected_error")
+
+
 def error_receipt(target: Target, err: ProviderError) -> Receipt:
     """Turn a provider error into the receipt of one target."""
     transient = err if isinstance(err, TransientError) else None
@@ -283,13 +294,10 @@ class _Batch:
         self._pending = iter(enumerate(targets))
         self._receipts: list[Receipt | None] = [None] * len(targets)
         self._stop: ProviderError | None = None
-        self._broken = False
 
     async def async_work(self) -> None:
-        """Send to the next target until none is left, the entry must stop, or a bug was hit."""
+        """Send to the next target until none is left; after an error for the whole entry, answer the rest alike."""
         for index, target in self._pending:
-            if self._broken:
-                return
             if self._stop is not None:
                 self._receipts[index] = error_receipt(target, self._stop)
                 continue
@@ -299,10 +307,11 @@ class _Batch:
                 self._receipts[index] = error_receipt(target, err)
                 if err.outcome is not Outcome.TARGET and self._stop is None:
                     self._stop = err
-            except Exception:
-                # A bug: nothing new starts, the requests under way finish, then it is raised
-                self._broken = True
-                raise
+            except Exception as err:  # noqa: BLE001 - logged with its traceback; the message must not be lost
+                error = unexpected_error(err, mask_target(target))
+                self._receipts[index] = error_receipt(target, error)
+                if self._stop is None:
+                    self._stop = error
 
     def receipts(self) -> list[Receipt]:
         """Return the receipts in the order of the targets."""

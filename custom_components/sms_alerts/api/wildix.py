@@ -35,6 +35,7 @@ from .base import (
     form_body,
     mask_target,
     netloc,
+    unexpected_error,
 )
 from .text import split_numbered, utf16_len
 
@@ -317,7 +318,11 @@ class WildixProvider(Provider):
             if stop is not None:
                 chunk_receipts = [error_receipt(target, stop) for target in chunk_targets]
             else:
-                chunk_receipts, stop = await self._async_send_chunk(parts, fields, chunk_targets)
+                try:
+                    chunk_receipts, stop = await self._async_send_chunk(parts, fields, chunk_targets)
+                except Exception as err:  # noqa: BLE001 - logged with its traceback; the messages must not be lost
+                    stop = unexpected_error(err, f"{len(chunk_targets)} number(s)")
+                    chunk_receipts = [error_receipt(target, stop) for target in chunk_targets]
             for (index, _), receipt in zip(chunk, chunk_receipts, strict=True):
                 receipts[index] = receipt
         return [receipt for receipt in receipts if receipt is not None]
