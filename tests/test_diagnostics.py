@@ -10,6 +10,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.sms_alerts.diagnostics import async_get_config_entry_diagnostics
 
 from .conftest import GATEWAY_PASSWORD, GATEWAY_USER, RECIPIENT, RunningSimulator, send
+from .test_provider_integration import ipex_entry
 
 
 async def test_diagnostics_are_redacted(
@@ -39,3 +40,14 @@ async def test_diagnostics_before_any_send(hass: HomeAssistant, loaded_gateway: 
     """Without a send there is no last send."""
     diagnostics = await async_get_config_entry_diagnostics(hass, loaded_gateway)
     assert diagnostics["last_send"] is None
+
+
+async def test_ipex_diagnostics_hide_the_webhook(hass: HomeAssistant, ipex_sim: RunningSimulator) -> None:
+    """The webhook id is the callbacks' only secret: neither it nor the address holding it is shown."""
+    await hass.config.async_update(external_url="https://ha.example.com")
+    entry = await ipex_entry(hass, ipex_sim.url)
+    webhook_id = entry.data["webhook_id"]
+    assert entry.data["webhook_url"].endswith(webhook_id)
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)  # type: ignore[arg-type]
+    assert webhook_id not in json.dumps(diagnostics)
+    assert diagnostics["entry"]["data"]["webhook_url"] == "**REDACTED**"

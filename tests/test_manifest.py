@@ -159,7 +159,12 @@ def test_every_account_refusal_has_a_repair_issue_text() -> None:
     assert keys <= set(ENTRY_ISSUES)
     # Every other issue is raised by its translation key and cleared on its own terms
     others = set(re.findall(r'translation_key="([a-z_]+)"', _code())) & set(STRINGS["issues"])
-    assert others == {"daily_budget", "no_external_url"}
+    assert others == {"daily_budget", "no_external_url", "webhook_url_changed"}
+    # The one fixable issue has its fix flow's texts
+    reasons = set(re.findall(r'reason="([a-z_]+)"', (PACKAGE / "repairs.py").read_text()))
+    assert (
+        set(STRINGS["issues"]["webhook_url_changed"]["fix_flow"]["abort"]) == reasons == {"entry_removed", "no_address"}
+    )
     assert set(ENTRY_ISSUES) | others == set(STRINGS["issues"])
 
 

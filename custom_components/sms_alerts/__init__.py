@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from homeassistant.const import CONF_NAME, CONF_VERIFY_SSL, CONF_WEBHOOK_ID, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
@@ -13,7 +15,7 @@ from homeassistant.util.hass_dict import HassKey
 
 from .api import PROVIDERS, ProviderKey
 from .api.base import AuthError, ProviderError
-from .const import CONF_PROVIDER, DOMAIN, LOGGER, REQUEST_TIMEOUT
+from .const import CONF_PROVIDER, CONF_WEBHOOK_URL, DOMAIN, LOGGER, REQUEST_TIMEOUT
 from .coordinator import async_setup_health
 from .data import SmsAlertsConfigEntry, SmsAlertsData
 from .notify import CONF_ENTRY_ID
@@ -39,7 +41,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) ->
     session = async_get_clientsession(hass, verify_ssl=entry.data.get(CONF_VERIFY_SSL, True))
     provider = provider_cls.from_config(session, {**entry.data, **entry.options}, timeout=REQUEST_TIMEOUT)
     outbox = Outbox(hass, entry, provider)
-    entry.runtime_data = SmsAlertsData(provider=provider, outbox=outbox)
+    entry.runtime_data = SmsAlertsData(provider=provider, outbox=outbox, settings=settings_of(entry))
     entry.runtime_data.health = await async_setup_health(hass, entry)
     outbox.known_down = lambda: entry.runtime_data.health.reachability.reachable is False
     # Messages kept across restarts go out as soon as the entry is up
@@ -75,8 +77,23 @@ async def _async_check_credentials(hass: HomeAssistant, entry: SmsAlertsConfigEn
         LOGGER.debug("Start-up check of %s did not pass: %s", entry.title, err.reason)
 
 
+def settings_of(entry: SmsAlertsConfigEntry) -> tuple[Any, ...]:
+    """Return what a loaded entry is built from: its title, data, options and recipients.
+
+    The webhook address given to the user is bookkeeping, so it is left out.
+    """
+    return (
+        entry.title,
+        {key: value for key, value in entry.data.items() if key != CONF_WEBHOOK_URL},
+        dict(entry.options),
+        {key: (sub.subentry_type, sub.title, sub.unique_id, dict(sub.data)) for key, sub in entry.subentries.items()},
+    )
+
+
 async def _async_update_listener(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
     """Reload after the entry, its options or its recipients changed."""
+    if settings_of(entry) == entry.runtime_data.settings:
+        return
     hass.config_entries.async_schedule_reload(entry.entry_id)
 
 

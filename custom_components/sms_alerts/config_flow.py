@@ -60,6 +60,7 @@ from .const import (
     CONF_RATE_LIMIT,
     CONF_TARGET,
     CONF_TELEGRAM,
+    CONF_WEBHOOK_URL,
     DEFAULT_DAILY_BUDGET,
     DEFAULT_DEDUP_MINUTES,
     DEFAULT_HANDOVER_MINUTES,
@@ -72,7 +73,7 @@ from .const import (
     SUBENTRY_RECIPIENT,
 )
 from .message import MessageError, parse_target
-from .webhook import async_shown_webhook_url
+from .webhook import async_entry_webhook_url, async_webhook_url, placeholder_webhook_url
 
 # A credential check must answer quickly in a form
 VALIDATE_TIMEOUT = 20.0
@@ -348,13 +349,14 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
             info = _ipex(self.hass, data).identity()
             await self.async_set_unique_id(info.unique_id)
             self._abort_if_unique_id_configured()
+            url = await async_webhook_url(self.hass, data[CONF_WEBHOOK_ID])
+            if url is not None:
+                data[CONF_WEBHOOK_URL] = url  # what SMS Chat will call, watched from now on
             return self.async_create_entry(
                 title=info.title,
                 data=data,
                 description="webhook",
-                description_placeholders={
-                    "webhook_url": await async_shown_webhook_url(self.hass, data[CONF_WEBHOOK_ID])
-                },
+                description_placeholders={"webhook_url": url or placeholder_webhook_url(data[CONF_WEBHOOK_ID])},
             )
         if self._numbers:
             schema = vol.Schema(
@@ -517,9 +519,7 @@ class SmsAlertsOptionsFlow(OptionsFlow):
         schema = vol.Schema(fields)
         placeholders = {"webhook_url": "-"}
         if CONF_WEBHOOK_ID in self.config_entry.data:
-            placeholders["webhook_url"] = await async_shown_webhook_url(
-                self.hass, self.config_entry.data[CONF_WEBHOOK_ID]
-            )
+            placeholders["webhook_url"] = await async_entry_webhook_url(self.hass, self.config_entry)
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(schema, user_input or self.config_entry.options),

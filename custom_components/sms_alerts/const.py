@@ -14,6 +14,8 @@ ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 CONF_PROVIDER: Final = "provider"
 CONF_TARGET: Final = "target"
 CONF_TELEGRAM: Final = "telegram"
+# The IPEX webhook address the user was given to paste into SMS Chat (holds the webhook id: redacted)
+CONF_WEBHOOK_URL: Final = "webhook_url"
 SUBENTRY_RECIPIENT: Final = "recipient"
 
 ATTR_MESSAGE: Final = "message"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
 
@@ -22,6 +22,8 @@ class SmsAlertsData:
     outbox: Outbox
     legacy_service: SmsAlertsNotificationService | None = field(default=None)
     health: Health = field(init=False, repr=False)
+    # What the entry was set up with: a change to anything else (see settings_of) needs no reload
+    settings: tuple[Any, ...] = field(default=(), repr=False)
 
 
 type SmsAlertsConfigEntry = ConfigEntry[SmsAlertsData]

@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
 from .api.base import mask_target
-from .const import CONF_TARGET
+from .const import CONF_TARGET, CONF_WEBHOOK_URL
 from .data import SmsAlertsConfigEntry
 
 TO_REDACT = {
@@ -19,6 +19,7 @@ TO_REDACT = {
     CONF_URL,
     CONF_USERNAME,
     CONF_WEBHOOK_ID,
+    CONF_WEBHOOK_URL,
     "api_token",
     "access_token",
     "refresh_token",
