@@ -8,7 +8,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sms_alerts.const import DOMAIN
 
-from .conftest import RunningSimulator, gateway_entry_for
+from .conftest import RunningSimulator, gateway_entry_for, send
 
 
 async def test_send_reaches_simulator(
@@ -40,12 +40,6 @@ async def test_a_device_addressed_by_name_is_reached(hass: HomeAssistant, gatewa
     with patch("homeassistant.helpers.aiohttp_client._async_make_resolver", return_value=resolver):
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done(wait_background_tasks=True)
-    resp = await hass.services.async_call(
-        DOMAIN,
-        "send",
-        {"config_entry_id": entry.entry_id, "message": "UPS on battery"},
-        blocking=True,
-        return_response=True,
-    )
-    assert resp["results"][0]["status"] == "sent"
+    response = await send(hass, entry, message="UPS on battery")
+    assert response["results"][0]["status"] == "sent"
     assert [message.text for message in gateway.sim.messages] == ["UPS on battery"]
