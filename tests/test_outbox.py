@@ -786,3 +786,72 @@ async def test_a_bug_in_the_provider_client_keeps_the_alert_for_its_fallback(
     assert [m.text for m in second_gateway.sim.messages] == ["Freezer warm"]
     assert gateway.sim.messages == []
     assert primary.runtime_data.outbox.items == []
+
+
+async def test_removing_an_entry_hands_its_waiting_messages_to_the_fallback(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The gateway is broken and its entry removed (say, to add it again): what waited goes out via the fallback."""
+    primary, _ = await setup_pair(hass, gateway, second_gateway, handover_minutes=60)
+    monkeypatch.setattr(primary.runtime_data.outbox, "known_down", lambda: False)  # both wait in its outbox
+    gateway.sim.fail(Fault.HTTP_503)
+    for text in ("UPS on battery", "Freezer warm"):
+        assert (await send(hass, primary, message=text))["results"][0]["status"] == "queued"
+    assert len(stored(hass_storage, primary)) == 2
+    events = async_capture_events(hass, "sms_alerts_failed")
+    assert await hass.config_entries.async_remove(primary.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [m.text for m in second_gateway.sim.messages] == ["UPS on battery", "Freezer warm"]
+    assert events == []
+    assert storage_key(primary.entry_id) not in hass_storage
+    assert "was removed with 2 message(s) waiting; its fallback takes them over" in caplog.text
+
+
+async def test_removing_an_entry_without_a_fallback_gives_its_waiting_messages_up_loudly(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Nowhere to go: each waiting message fires sms_alerts_failed, and one warning says how many."""
+    gateway.sim.fail(Fault.HTTP_503)
+    assert (await send(hass, loaded_gateway, message="Disk full"))["results"][0]["status"] == "queued"
+    events = async_capture_events(hass, "sms_alerts_failed")
+    assert await hass.config_entries.async_remove(loaded_gateway.entry_id)
+    await hass.async_block_till_done()
+    assert [(e.data["entry_id"], e.data["target"], e.data["message"], e.data["error"]) for e in events] == [
+        (
+            loaded_gateway.entry_id,
+            RECIPIENT,
+            "Disk full",
+            "SMS Gateway 127.0.0.1 was removed before the message could be sent",
+        )
+    ]
+    assert "was removed with 1 message(s) waiting and no fallback to take them" in caplog.text
+    assert storage_key(loaded_gateway.entry_id) not in hass_storage
+    assert gateway.sim.messages == []
+
+
+async def test_removing_an_entry_keeps_messages_from_going_round_in_circles(
+    hass: HomeAssistant, gateway: RunningSimulator, second_gateway: RunningSimulator
+) -> None:
+    """A message the fallback handed over is not handed back to it when the entry holding it is removed."""
+    primary, fallback = await setup_pair(hass, gateway, second_gateway, handover_minutes=60)
+    hass.config_entries.async_update_entry(fallback, options={**fallback.options, "fallback_entry": primary.entry_id})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    gateway.sim.fail(Fault.HTTP_503)
+    second_gateway.sim.users["apiuser"].password = "rotated"
+    # The second entry's login is refused: its message moves to the first, whose gateway is down
+    assert (await send(hass, fallback, message="Freezer warm"))["results"][0]["status"] == "queued"
+    assert [item.visited for item in primary.runtime_data.outbox.items] == [(fallback.entry_id, primary.entry_id)]
+    events = async_capture_events(hass, "sms_alerts_failed")
+    assert await hass.config_entries.async_remove(primary.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [(e.data["entry_id"], e.data["message"]) for e in events] == [(primary.entry_id, "Freezer warm")]
+    assert second_gateway.sim.messages == []

@@ -106,8 +106,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
-    """Delete the outbox, the repair issues and any Home Assistant Cloud webhook of a removed entry."""
-    await async_remove_store(hass, entry.entry_id)
+    """Delete the outbox (its waiting messages go to the fallback or are given up), the issues and any cloudhook."""
+    await async_remove_store(hass, entry)
     if CONF_WEBHOOK_ID in entry.data:
         await async_remove_cloudhook(hass, entry.data[CONF_WEBHOOK_ID])
     registry = ir.async_get(hass)

@@ -118,9 +118,54 @@ def storage_key(entry_id: str) -> str:
     return f"{DOMAIN}.{entry_id}.outbox"
 
 
-async def async_remove_store(hass: HomeAssistant, entry_id: str) -> None:
-    """Delete the outbox file of a removed entry."""
-    await Store[dict[str, Any]](hass, STORAGE_VERSION, storage_key(entry_id), private=True).async_remove()
+async def async_remove_store(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
+    """Delete the outbox file of a removed entry, whose waiting messages must not vanish with it.
+
+    They go to the entry's fallback entry where there is one (as after a refused login); the others
+    are given up for good, each with sms_alerts_failed and a warning, as at the end of their lifetime.
+    """
+    store = Store[dict[str, Any]](hass, STORAGE_VERSION, storage_key(entry.entry_id), private=True)
+    items, _skipped = parse_items(await store.async_load())
+    if items:
+        fallback = fallback_outbox(hass, entry)
+        fallback_id = entry.options.get(CONF_FALLBACK_ENTRY)
+        handed = [item for item in items if fallback is not None and fallback_id not in item.visited]
+        dropped = [item for item in items if fallback is None or fallback_id in item.visited]
+        if fallback is not None and handed:
+            LOGGER.warning(
+                "%s was removed with %s message(s) waiting; its fallback takes them over", entry.title, len(handed)
+            )
+            # In the background, as any send: the removal does not wait for the fallback's device
+            hass.async_create_background_task(fallback.async_take_over(handed), f"{DOMAIN} take over removed")
+        if dropped:
+            LOGGER.warning(
+                "%s was removed with %s message(s) waiting and no fallback to take them; "
+                "sms_alerts_failed is fired for each",
+                entry.title,
+                len(dropped),
+            )
+            for item in dropped:
+                fire_failed(hass, entry, item, f"{entry.title} was removed before the message could be sent")
+    await store.async_remove()
+
+
+def fallback_outbox(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> Outbox | None:
+    """Return the outbox of the entry's fallback entry, if it has one and it is loaded."""
+    fallback_id = entry.options.get(CONF_FALLBACK_ENTRY)
+    if not fallback_id:
+        return None
+    fallback: SmsAlertsConfigEntry | None = hass.config_entries.async_get_entry(fallback_id)
+    if fallback is None or fallback.domain != DOMAIN or fallback.state is not ConfigEntryState.LOADED:
+        LOGGER.warning("The fallback of %s is not loaded; it cannot take over", entry.title)
+        return None
+    return fallback.runtime_data.outbox
+
+
+def fire_failed(hass: HomeAssistant, entry: SmsAlertsConfigEntry, item: QueuedItem, error: str) -> None:
+    """Fire the event automations escalate on, for a message given up for good."""
+    hass.bus.async_fire(
+        EVENT_FAILED, {"entry_id": entry.entry_id, "target": str(item.target), "message": item.text, "error": error}
+    )
 
 
 def new_id() -> str:
@@ -735,7 +780,7 @@ class Outbox:
         return quiet
 
     async def async_take_over(self, items: Sequence[QueuedItem]) -> list[TargetResult]:
-        """Take messages another entry could not deliver, as its fallback."""
+        """Take messages another entry could not deliver, as its fallback (of one or several messages)."""
         taken: list[QueuedItem] = []
         results: dict[str, TargetResult] = {}
         for item in items:
@@ -753,7 +798,12 @@ class Outbox:
                 taken.append(moved)
         if taken:
             LOGGER.info("%s takes over %s message(s) as fallback", self._entry.title, len(taken))
-            results.update(await self._async_take(taken))
+        # One message at a time, in order: a send carries the text of one message to its targets
+        by_message: dict[str, list[QueuedItem]] = {}
+        for item in taken:
+            by_message.setdefault(item.message_id, []).append(item)
+        for group in by_message.values():
+            results.update(await self._async_take(group))
         return [results[item.id] for item in items]
 
     async def _async_take(self, items: list[QueuedItem]) -> dict[str, TargetResult]:
@@ -886,14 +936,9 @@ class Outbox:
 
     def _fallback(self, item: QueuedItem) -> Outbox | None:
         """Return the loaded fallback entry's outbox, unless the message has been there already."""
-        fallback_id = self._entry.options.get(CONF_FALLBACK_ENTRY)
-        if not fallback_id or fallback_id in item.visited:
+        if self._entry.options.get(CONF_FALLBACK_ENTRY) in item.visited:
             return None
-        entry: SmsAlertsConfigEntry | None = self._hass.config_entries.async_get_entry(fallback_id)
-        if entry is None or entry.domain != DOMAIN or entry.state is not ConfigEntryState.LOADED:
-            LOGGER.warning("The fallback of %s is not loaded; it cannot take over", self._entry.title)
-            return None
-        return entry.runtime_data.outbox
+        return fallback_outbox(self._hass, self._entry)
 
     def _result(
         self, item: QueuedItem, status: SendStatus, error: str | None, message_id: str | None = None
@@ -944,10 +989,7 @@ class Outbox:
     def _give_up(self, item: QueuedItem, error: str) -> None:
         """Log a message given up for good once, and fire the event automations escalate on."""
         LOGGER.warning("Message to %s via %s failed: %s", mask_target(item.target), self._entry.title, error)
-        self._hass.bus.async_fire(
-            EVENT_FAILED,
-            {"entry_id": self._entry.entry_id, "target": str(item.target), "message": item.text, "error": error},
-        )
+        fire_failed(self._hass, self._entry, item, error)
 
     # Entry state
 
