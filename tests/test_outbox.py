@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryDisabler
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
@@ -855,3 +855,43 @@ async def test_removing_an_entry_keeps_messages_from_going_round_in_circles(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert [(e.data["entry_id"], e.data["message"]) for e in events] == [(primary.entry_id, "Freezer warm")]
     assert second_gateway.sim.messages == []
+
+
+async def test_disabling_an_entry_hands_its_waiting_messages_to_the_fallback(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A disabled entry sends nothing: what waited in it goes out through its fallback at once."""
+    primary, _ = await setup_pair(hass, gateway, second_gateway, handover_minutes=60)
+    monkeypatch.setattr(primary.runtime_data.outbox, "known_down", lambda: False)
+    gateway.sim.fail(Fault.HTTP_503)
+    assert (await send(hass, primary, message="UPS on battery"))["results"][0]["status"] == "queued"
+    assert await hass.config_entries.async_set_disabled_by(primary.entry_id, ConfigEntryDisabler.USER)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [m.text for m in second_gateway.sim.messages] == ["UPS on battery"]
+    assert stored(hass_storage, primary) == []
+    assert "was disabled with 1 message(s) waiting; its fallback takes them over" in caplog.text
+
+
+async def test_disabling_an_entry_without_a_fallback_keeps_its_waiting_messages(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Nowhere to go: the messages stay on disk, a warning says so, and they go out once it is enabled again."""
+    gateway.sim.fail(Fault.HTTP_503)
+    assert (await send(hass, loaded_gateway, message="Disk full"))["results"][0]["status"] == "queued"
+    assert await hass.config_entries.async_set_disabled_by(loaded_gateway.entry_id, ConfigEntryDisabler.USER)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [item["text"] for item in stored(hass_storage, loaded_gateway)] == ["Disk full"]
+    assert "was disabled with 1 message(s) waiting; they are kept and sent when it is enabled again" in caplog.text
+    gateway.sim.recover()
+    assert await hass.config_entries.async_set_disabled_by(loaded_gateway.entry_id, None)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [m.text for m in gateway.sim.messages] == ["Disk full"]

@@ -546,7 +546,42 @@ class Outbox:
         if self._unsub_timer is not None:
             self._unsub_timer()
             self._unsub_timer = None
+        handed = self._release_when_disabled()
         await self._async_save()
+        if handed:
+            fallback = fallback_outbox(self._hass, self._entry)
+            if fallback is not None:
+                # In the background, as any send: disabling does not wait for the fallback's device
+                self._hass.async_create_background_task(
+                    fallback.async_take_over(handed), f"{DOMAIN} take over from disabled"
+                )
+
+    def _release_when_disabled(self) -> list[QueuedItem]:
+        """Take the waiting messages out of an entry being disabled, for its fallback; say what stays."""
+        if self._entry.disabled_by is None or not self._items:
+            return []
+        fallback = fallback_outbox(self._hass, self._entry)
+        fallback_id = self._entry.options.get(CONF_FALLBACK_ENTRY)
+        handed = [
+            item
+            for item in self._items.values()
+            if fallback is not None and fallback_id not in item.visited and not item.hold_kind
+        ]
+        for item in handed:
+            del self._items[item.id]
+        if handed:
+            LOGGER.warning(
+                "%s was disabled with %s message(s) waiting; its fallback takes them over",
+                self._entry.title,
+                len(handed),
+            )
+        if self._items:
+            LOGGER.warning(
+                "%s was disabled with %s message(s) waiting; they are kept and sent when it is enabled again",
+                self._entry.title,
+                len(self._items),
+            )
+        return handed
 
     # Sending
 
