@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
+from custom_components.sms_alerts import services as services_module
 from custom_components.sms_alerts.const import DOMAIN
+from custom_components.sms_alerts.outbox import Outbox
 from simulators.base import Fault
 
 from .conftest import GATEWAY_PASSWORD, RECIPIENT, RunningSimulator, send
@@ -327,3 +331,42 @@ async def test_no_secret_in_logs_urls_or_errors(
     assert GATEWAY_PASSWORD not in str(err_auth.value)
     assert "00491701234567" not in caplog.text
     assert RECIPIENT not in caplog.text
+
+
+async def test_an_alert_sent_during_a_reload_waits_for_it(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Options changed, login renewed: the entry is reloaded, and an alert sent meanwhile goes out after it."""
+    gate, unloading = asyncio.Event(), asyncio.Event()
+    real_unload = Outbox.async_unload
+
+    async def slow_unload(outbox: Outbox) -> None:
+        unloading.set()
+        await gate.wait()
+        await real_unload(outbox)
+
+    monkeypatch.setattr(Outbox, "async_unload", slow_unload)
+    reload = hass.async_create_task(hass.config_entries.async_reload(loaded_gateway.entry_id))
+    await unloading.wait()
+    assert loaded_gateway.state is ConfigEntryState.UNLOAD_IN_PROGRESS
+    sending = hass.async_create_task(send(hass, loaded_gateway, message="Freezer warm"))
+    await asyncio.sleep(0.05)
+    assert not sending.done()
+    gate.set()
+    assert (await sending)["results"][0]["status"] == "sent"
+    assert await reload
+    assert [m.text for m in gateway.sim.messages] == ["Freezer warm"]
+
+    # A reload that does not end in time: the alert fails as not loaded, instead of waiting for ever
+    gate.clear()
+    unloading.clear()
+    monkeypatch.setattr(services_module, "RELOAD_WAIT", 0.05)
+    reload = hass.async_create_task(hass.config_entries.async_reload(loaded_gateway.entry_id))
+    await unloading.wait()
+    with pytest.raises(ServiceValidationError, match="is not loaded"):
+        await send(hass, loaded_gateway, message="x")
+    gate.set()
+    assert await reload

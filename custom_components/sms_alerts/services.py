@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 import voluptuous as vol
@@ -30,6 +32,9 @@ from .const import (
 from .data import SmsAlertsConfigEntry
 from .errors import send_failed
 from .outbox import SendOptions, SendReport
+
+# How long an alert waits for its entry to finish a reload before it fails as not loaded
+RELOAD_WAIT = 30.0
 
 # Provider options, shared by the action and the legacy notify service's `data`
 OPTIONS_SCHEMA: dict[vol.Marker, Any] = {
@@ -65,8 +70,12 @@ def async_setup_services(hass: HomeAssistant) -> None:
     )
 
 
-def loaded_entry(hass: HomeAssistant, entry_id: str) -> SmsAlertsConfigEntry:
-    """Return a loaded SMS Alerts entry, or raise a translated validation error."""
+async def async_loaded_entry(hass: HomeAssistant, entry_id: str) -> SmsAlertsConfigEntry:
+    """Return a loaded SMS Alerts entry, or raise a translated validation error.
+
+    An entry being reloaded (after a change of its options, a new login) is not loaded for a moment:
+    an alert sent then waits for the reload to finish instead of failing.
+    """
     entry: SmsAlertsConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
     if entry is None or entry.domain != DOMAIN:
         raise ServiceValidationError(
@@ -74,6 +83,11 @@ def loaded_entry(hass: HomeAssistant, entry_id: str) -> SmsAlertsConfigEntry:
             translation_key="entry_not_found",
             translation_placeholders={"entry_id": entry_id},
         )
+    if entry.state is not ConfigEntryState.LOADED and entry.setup_lock.locked():
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(RELOAD_WAIT):
+                async with entry.setup_lock:
+                    pass
     if entry.state is not ConfigEntryState.LOADED:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
@@ -93,7 +107,7 @@ def raise_for_failures(report: SendReport) -> None:
 
 async def _async_send(call: ServiceCall) -> ServiceResponse:
     """Send a message through an entry and answer with one result per target."""
-    entry = loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    entry = await async_loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
     report = await entry.runtime_data.outbox.async_submit(
         call.data[ATTR_MESSAGE],
         call.data.get(ATTR_TITLE),
