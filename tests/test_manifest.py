@@ -8,10 +8,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import voluptuous as vol
 import yaml
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import translation
 
 from custom_components.sms_alerts.config_flow import FORM_ERRORS, REAUTH_SCHEMAS, RECIPIENT_SCHEMA, SCHEMAS
+from custom_components.sms_alerts.const import DOMAIN
 from custom_components.sms_alerts.outbox import ENTRY_ISSUES
 from custom_components.sms_alerts.services import SEND_SCHEMA
 
@@ -217,3 +221,39 @@ def test_every_config_flow_field_has_a_label_and_a_description() -> None:
     for step in STRINGS["config_subentries"]["recipient"]["step"].values():
         covers(step, fields(RECIPIENT_SCHEMA))
         assert set(step["data"]) == fields(RECIPIENT_SCHEMA)
+
+
+def _leaves(tree: Any, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], str]:
+    """Every text of a translation file by its key path."""
+    if isinstance(tree, dict):
+        found: dict[tuple[str, ...], str] = {}
+        for key, value in tree.items():
+            found.update(_leaves(value, (*path, key)))
+        return found
+    return {path: tree}
+
+
+@pytest.mark.parametrize(
+    "language", sorted(p.stem for p in (PACKAGE / "translations").glob("*.json") if p.stem != "en")
+)
+def test_translations_match_the_english_keys_and_placeholders(language: str) -> None:
+    """A translation has every text the English file has, no other, with the same {placeholders}, translated."""
+    english = _leaves(STRINGS)
+    other = _leaves(json.loads((PACKAGE / "translations" / f"{language}.json").read_text()))
+    assert set(other) == set(english)
+    for path, text in english.items():
+        assert set(re.findall(r"{(\w+)}", other[path])) == set(re.findall(r"{(\w+)}", text)), path
+        assert other[path].strip(), path
+    names = {"brevis.one SMS Gateway", "IPEX / Voipex SMS API"}  # product names stay as they are
+    same = [path for path, text in english.items() if other[path] == text and len(text) > 20 and text not in names]
+    assert not same, f"left in English: {same}"
+
+
+async def test_home_assistant_reads_the_german_texts(hass: HomeAssistant) -> None:
+    """Home Assistant loads de.json for a user whose language is German."""
+    texts = await translation.async_get_translations(hass, "de", "issues", [DOMAIN])
+    assert texts[f"component.{DOMAIN}.issues.webhook_url_changed.title"] == (
+        "{entry}: SMS Chat ruft eine Adresse auf, die Home Assistant nicht mehr erreicht"
+    )
+    config = await translation.async_get_translations(hass, "de", "config", [DOMAIN])
+    assert config[f"component.{DOMAIN}.config.step.user.title"] == "Wähle deinen SMS-Anbieter"
