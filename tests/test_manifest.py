@@ -139,7 +139,6 @@ def test_form_errors_have_texts() -> None:
         set(re.findall(r'MessageError\(\s*"([a-z_]+)"', _code()))
         - {
             "empty_message",
-            "message_too_long",
             "no_targets",
         }
         | {"quiet_hours_incomplete"}

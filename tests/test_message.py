@@ -227,11 +227,10 @@ def test_prepare_checks_text_and_every_target_before_sending() -> None:
     [
         ("", None, "empty_message"),
         ("   ", "", "empty_message"),
-        ("x" * (MAX_MESSAGE_LENGTH + 1), None, "message_too_long"),
     ],
 )
-def test_prepare_refuses_empty_and_huge_messages(message: str, title: str | None, key: str) -> None:
-    """Empty and oversized texts are named errors."""
+def test_prepare_refuses_empty_messages(message: str, title: str | None, key: str) -> None:
+    """Empty texts are named errors."""
     with pytest.raises(MessageError) as err:
         prepare(message, title, ["+491701234567"], region="DE", supported=NUMBERS_ONLY)
     assert err.value.key == key
@@ -445,3 +444,17 @@ def test_truncate_refuses_bad_input(func: Callable[[str, int], str], text: str, 
     """A negative limit, or a text that is not GSM-7 for truncate_gsm, is a ValueError."""
     with pytest.raises(ValueError, match=r"limit|GSM-7"):
         func(text, limit)
+
+
+def test_prepare_cuts_a_huge_message_instead_of_refusing_it() -> None:
+    """An alert longer than the limit is cut to it at a word boundary, with an ellipsis; its head survives."""
+    text = "Disk full on /config: " + " ".join(f"line{index}" for index in range(1000))
+    prepared = prepare(text, None, ["+491701234567"], region="DE", supported=NUMBERS_ONLY)
+    assert prepared.cut_from == len(text) > MAX_MESSAGE_LENGTH
+    assert len(prepared.text) <= MAX_MESSAGE_LENGTH
+    assert prepared.text.startswith("Disk full on /config: line0 line1")
+    assert prepared.text.endswith("\u2026")
+    assert prepared.info.parts == sms_info(prepared.text).parts
+    exact = prepare("x" * MAX_MESSAGE_LENGTH, None, ["+491701234567"], region="DE", supported=NUMBERS_ONLY)
+    assert exact.cut_from is None
+    assert exact.text == "x" * MAX_MESSAGE_LENGTH

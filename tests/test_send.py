@@ -147,7 +147,6 @@ async def test_provider_options(
     [
         ({"message": ""}, "The message is empty"),
         ({"message": "   ", "title": " "}, "The message is empty"),
-        ({"message": "x" * 5000}, "The message has 5000 characters; at most 4590 can be sent"),
         ({"message": "x", "target": ["not a number"]}, '"not a number" is not a valid phone number'),
         (
             {"message": "x", "target": ["+491701234567", "ext:1001"]},
@@ -370,3 +369,16 @@ async def test_an_alert_sent_during_a_reload_waits_for_it(
         await send(hass, loaded_gateway, message="x")
     gate.set()
     assert await reload
+
+
+async def test_a_huge_alert_is_cut_and_sent(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An automation that puts a whole log into an alert still gets the alert out, cut to the limit."""
+    response = await send(hass, loaded_gateway, message="Disk full: " + "x" * 6000)
+    assert response["results"][0]["status"] == "sent"
+    received = gateway.sim.messages[0].text
+    assert received.startswith("Disk full: xxx")
+    assert len(received) == 4590
+    assert received.endswith("\u2026")
+    assert "an alert of 6011 characters was cut to 4590 to be sent" in caplog.text

@@ -156,6 +156,8 @@ class PreparedMessage:
     text: str
     targets: tuple[Target, ...]
     info: SmsInfo
+    # The length of a text longer than MAX_MESSAGE_LENGTH, which was cut to it
+    cut_from: int | None = None
 
 
 def normalize_number(raw: str, region: str | None) -> str:
@@ -291,8 +293,10 @@ def prepare(
     text = fold_title(message, title)
     if not text:
         raise MessageError("empty_message")
+    cut_from = None
     if len(text) > MAX_MESSAGE_LENGTH:
-        raise MessageError("message_too_long", length=str(len(text)), limit=str(MAX_MESSAGE_LENGTH))
+        # An alert is better cut than refused: its head says what happened
+        cut_from, text = len(text), truncate(text, MAX_MESSAGE_LENGTH)
     kinds = frozenset(supported)
     targets: list[Target] = []
     for raw in raw_targets:
@@ -301,7 +305,7 @@ def prepare(
             targets.append(target)
     if not targets:
         raise MessageError("no_targets")
-    return PreparedMessage(text=text, targets=tuple(targets), info=sms_info(text))
+    return PreparedMessage(text=text, targets=tuple(targets), info=sms_info(text), cut_from=cut_from)
 
 
 def _encodes(char: str) -> bool:

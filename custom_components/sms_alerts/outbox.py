@@ -69,6 +69,7 @@ from .data import SmsAlertsConfigEntry
 from .errors import validation_error
 from .message import (
     GSM_SINGLE,
+    MAX_MESSAGE_LENGTH,
     UCS2_SINGLE,
     Encoding,
     MessageError,
@@ -629,6 +630,13 @@ class Outbox:
             )
         except MessageError as err:
             raise validation_error(err) from err
+        if prepared.cut_from is not None:
+            LOGGER.warning(
+                "%s: an alert of %s characters was cut to %s to be sent",
+                self._entry.title,
+                prepared.cut_from,
+                MAX_MESSAGE_LENGTH,
+            )
         return self._shape(prepared)
 
     def _shape(self, prepared: PreparedMessage) -> PreparedMessage:
