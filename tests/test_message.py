@@ -215,10 +215,22 @@ def test_surrogate_pair_is_never_split_across_parts() -> None:
     assert "".join(parts) == text
 
 
-def test_prepare_checks_text_and_every_target_before_sending() -> None:
-    """One bad target refuses the whole message."""
+def test_prepare_keeps_the_targets_it_can_read_and_rejects_the_others() -> None:
+    """One bad target does not refuse the message: it is rejected with its reason, the others go."""
+    prepared = prepare(
+        "Disk full", None, ["not a number", "+491701234567", "ext:12"], region="DE", supported=NUMBERS_ONLY
+    )
+    assert prepared.targets == (Target(kind=TargetKind.NUMBER, value="+491701234567"),)
+    assert [(raw, err.key) for raw, err in prepared.rejected] == [
+        ("not a number", "invalid_number"),
+        ("ext:12", "unsupported_target"),
+    ]
+
+
+def test_prepare_refuses_a_message_without_a_readable_target() -> None:
+    """When no target can be read, the first one's error refuses the message."""
     with pytest.raises(MessageError) as err:
-        prepare("Disk full", None, ["+491701234567", "not a number"], region="DE", supported=NUMBERS_ONLY)
+        prepare("Disk full", None, ["not a number", "ext:12"], region="DE", supported=NUMBERS_ONLY)
     assert err.value.key == "invalid_number"
 
 

@@ -149,7 +149,7 @@ async def test_provider_options(
         ({"message": "   ", "title": " "}, "The message is empty"),
         ({"message": "x", "target": ["not a number"]}, '"not a number" is not a valid phone number'),
         (
-            {"message": "x", "target": ["+491701234567", "ext:1001"]},
+            {"message": "x", "target": ["ext:1001", "not a number"]},
             'This provider cannot send to "ext:1001" (ext targets are not supported)',
         ),
         (
@@ -170,7 +170,7 @@ async def test_bad_input_is_a_translated_error_and_sends_nothing(
     data: dict[str, object],
     message: str,
 ) -> None:
-    """Everything is checked before the first request; nothing half-sent."""
+    """Text, options and targets are checked before the first request; with no readable target nothing goes."""
     requests_before = len(gateway.sim.requests)
     with pytest.raises(ServiceValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
         await send(hass, loaded_gateway, **data)
@@ -382,3 +382,37 @@ async def test_a_huge_alert_is_cut_and_sent(
     assert len(received) == 4590
     assert received.endswith("\u2026")
     assert "an alert of 6011 characters was cut to 4590 to be sent" in caplog.text
+
+
+async def test_a_mistyped_target_does_not_keep_the_alert_from_the_others(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One bad number in an on-call list: the others get the alert; the bad one fails loudly, with the event."""
+    events = async_capture_events(hass, "sms_alerts_failed")
+    response = await send(
+        hass, loaded_gateway, message="Freezer warm", target=["+49 170 1234567", "not a number", "ext:1001"]
+    )
+    assert [(r["target"], r["status"]) for r in response["results"]] == [
+        (RECIPIENT, "sent"),
+        ("not a number", "failed"),
+        ("ext:1001", "failed"),
+    ]
+    assert response["results"][1]["error"] == '"not a number" is not a valid phone number'
+    assert response["results"][2]["error"] == 'This provider cannot send to "ext:1001" (ext targets are not supported)'
+    assert [m.to for m in gateway.sim.messages] == ["00491701234567"]
+    assert [(e.data["target"], e.data["message"]) for e in events] == [
+        ("not a number", "Freezer warm"),
+        ("ext:1001", "Freezer warm"),
+    ]
+    assert "failed: the target cannot be read (invalid_number)" in caplog.text
+    assert hass.states.get("sensor.sms_gateway_127_0_0_1_last_send_status").state == "partial"  # type: ignore[union-attr]
+
+    # Without the response the caller still learns of it, after the others were sent
+    with pytest.raises(HomeAssistantError, match="could not be sent to 1 of 2 targets"):
+        await hass.services.async_call(
+            DOMAIN,
+            "send",
+            {"config_entry_id": loaded_gateway.entry_id, "message": "UPS on battery", "target": [RECIPIENT, "0"]},
+            blocking=True,
+        )
+    assert [m.text for m in gateway.sim.messages] == ["Freezer warm", "UPS on battery"]

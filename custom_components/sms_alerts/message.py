@@ -158,6 +158,8 @@ class PreparedMessage:
     info: SmsInfo
     # The length of a text longer than MAX_MESSAGE_LENGTH, which was cut to it
     cut_from: int | None = None
+    # Targets as given that could not be read, each with why; the others are still sent to
+    rejected: tuple[tuple[str, MessageError], ...] = ()
 
 
 def normalize_number(raw: str, region: str | None) -> str:
@@ -289,7 +291,11 @@ def prepare(
     region: str | None,
     supported: Iterable[TargetKind],
 ) -> PreparedMessage:
-    """Check everything before anything is sent: text, then every target."""
+    """Check everything before anything is sent: text, then every target.
+
+    Raise MessageError for a text that cannot be sent, or when no target can be read; targets
+    that cannot be read beside others that can are returned as rejected.
+    """
     text = fold_title(message, title)
     if not text:
         raise MessageError("empty_message")
@@ -299,13 +305,21 @@ def prepare(
         cut_from, text = len(text), truncate(text, MAX_MESSAGE_LENGTH)
     kinds = frozenset(supported)
     targets: list[Target] = []
+    rejected: list[tuple[str, MessageError]] = []
     for raw in raw_targets:
-        target = parse_target(raw, region, kinds)
+        try:
+            target = parse_target(raw, region, kinds)
+        except MessageError as err:
+            # One mistyped number among several must not keep the alert from the others
+            rejected.append((raw.strip(), err))
+            continue
         if target not in targets:
             targets.append(target)
     if not targets:
-        raise MessageError("no_targets")
-    return PreparedMessage(text=text, targets=tuple(targets), info=sms_info(text), cut_from=cut_from)
+        raise rejected[0][1] if rejected else MessageError("no_targets")
+    return PreparedMessage(
+        text=text, targets=tuple(targets), info=sms_info(text), cut_from=cut_from, rejected=tuple(rejected)
+    )
 
 
 def _encodes(char: str) -> bool:

@@ -716,14 +716,34 @@ class Outbox:
         for item in taken:
             if results[item.id].status in (SendStatus.SENT, SendStatus.QUEUED):
                 self._guard.note_sent(target=str(item.target), text=item.text, now=now, today=today)
+        rejected = [self._reject(raw, err, prepared) for raw, err in prepared.rejected]
         report = SendReport(
             message_id=message_id,
-            item_ids=tuple(item.id for item in items),
-            results=tuple(results[item.id] for item in items),
+            item_ids=(*(item.id for item in items), *(new_id() for _ in rejected)),
+            results=(*(results[item.id] for item in items), *rejected),
         )
         self.last_report = report
         async_dispatcher_send(self._hass, SIGNAL_SEND_REPORT.format(self._entry.entry_id), report)
         return report
+
+    def _reject(self, raw: str, err: MessageError, prepared: PreparedMessage) -> TargetResult:
+        """Fail a target that could not be read, sent beside others: logged, and the event fired."""
+        error = str(validation_error(err))
+        LOGGER.warning(
+            "Message to %s via %s failed: the target cannot be read (%s)", mask_target(raw), self._entry.title, err.key
+        )
+        self._hass.bus.async_fire(
+            EVENT_FAILED, {"entry_id": self._entry.entry_id, "target": raw, "message": prepared.text, "error": error}
+        )
+        return TargetResult(
+            target=raw,
+            status=SendStatus.FAILED,
+            provider=self._provider.key,
+            error=error,
+            parts=prepared.info.parts,
+            message_id=None,
+            encoding=str(prepared.info.encoding),
+        )
 
     def _with_reference(self, prepared: PreparedMessage) -> PreparedMessage:
         """Add a short reference (#42) that a reply can quote to acknowledge the alert."""
