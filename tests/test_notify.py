@@ -11,6 +11,7 @@ from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sms_alerts.const import DOMAIN
+from simulators.base import Fault
 
 from .conftest import RECIPIENT, RunningSimulator
 
@@ -140,3 +141,25 @@ async def test_unload_removes_legacy_service_and_reload_restores_it(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert hass.services.has_service("notify", LEGACY)
     assert hass.services.has_service(DOMAIN, "send")
+
+
+async def test_the_entity_stays_available_and_queues_while_the_gateway_is_down(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """The notify entity stays available while the gateway is down, so alerts to it are queued.
+
+    Home Assistant skips unavailable entities without an error: an entity tied to the gateway's
+    reachability would drop alerts silently exactly when they must be queued.
+    """
+    gateway.sim.fail(Fault.HTTP_503)
+    for text in ("UPS on battery", "Freezer warm"):
+        await hass.services.async_call(
+            "notify", "send_message", {ATTR_ENTITY_ID: ENTITY, "message": text}, blocking=True
+        )
+    reachable = hass.states.get("binary_sensor.sms_gateway_127_0_0_1_provider_reachable")
+    assert reachable is not None
+    assert reachable.state == "off"
+    state = hass.states.get(ENTITY)
+    assert state is not None
+    assert state.state != "unavailable"
+    assert [item.text for item in loaded_gateway.runtime_data.outbox.items] == ["UPS on battery", "Freezer warm"]
