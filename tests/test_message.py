@@ -465,8 +465,15 @@ def test_prepare_cuts_a_huge_message_instead_of_refusing_it() -> None:
     assert prepared.cut_from == len(text) > MAX_MESSAGE_LENGTH
     assert len(prepared.text) <= MAX_MESSAGE_LENGTH
     assert prepared.text.startswith("Disk full on /config: line0 line1")
-    assert prepared.text.endswith("\u2026")
-    assert prepared.info.parts == sms_info(prepared.text).parts
+    # Still GSM-7: cut with "...", as "…" would make the whole text UCS-2 and more than double its SMS
+    assert prepared.text.endswith("...")
+    assert prepared.info.encoding is Encoding.GSM7
+    assert prepared.info.parts == 30
+    czech = prepare("Příliš " * 1000, None, ["+491701234567"], region="DE", supported=NUMBERS_ONLY)
+    assert czech.cut_from == len(("Příliš " * 1000).strip())
+    assert len(czech.text) <= MAX_MESSAGE_LENGTH
+    assert czech.text.endswith("\u2026")
+    assert czech.info.encoding is Encoding.UCS2
     exact = prepare("x" * MAX_MESSAGE_LENGTH, None, ["+491701234567"], region="DE", supported=NUMBERS_ONLY)
     assert exact.cut_from is None
     assert exact.text == "x" * MAX_MESSAGE_LENGTH

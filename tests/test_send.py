@@ -380,7 +380,8 @@ async def test_a_huge_alert_is_cut_and_sent(
     received = gateway.sim.messages[0].text
     assert received.startswith("Disk full: xxx")
     assert len(received) == 4590
-    assert received.endswith("\u2026")
+    assert received.endswith("...")
+    assert (response["results"][0]["encoding"], response["results"][0]["parts"]) == ("gsm7", 30)
     assert "an alert of 6011 characters was cut to 4590 to be sent" in caplog.text
 
 

@@ -301,8 +301,10 @@ def prepare(
         raise MessageError("empty_message")
     cut_from = None
     if len(text) > MAX_MESSAGE_LENGTH:
-        # An alert is better cut than refused: its head says what happened
-        cut_from, text = len(text), truncate(text, MAX_MESSAGE_LENGTH)
+        # An alert is better cut than refused: its head says what happened. A GSM-7 text ends in
+        # "..." rather than "…", which would make all of it UCS-2 and more than double its parts
+        cut = truncate_gsm if encoding_of(text) is Encoding.GSM7 else truncate
+        cut_from, text = len(text), cut(text, MAX_MESSAGE_LENGTH)
     kinds = frozenset(supported)
     targets: list[Target] = []
     rejected: list[tuple[str, MessageError]] = []
