@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -895,3 +895,30 @@ async def test_disabling_an_entry_without_a_fallback_keeps_its_waiting_messages(
     assert await hass.config_entries.async_set_disabled_by(loaded_gateway.entry_id, None)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert [m.text for m in gateway.sim.messages] == ["Disk full"]
+
+
+async def test_disabling_an_entry_keeps_alerts_held_for_quiet_hours(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fallback takes what waits for the device, not what waits for the recipient's morning."""
+    await hass.config.async_set_time_zone("Europe/Berlin")
+    freezer.move_to(datetime(2026, 11, 23, 23, 0, tzinfo=dt_util.get_time_zone("Europe/Berlin")))
+    primary, _ = await setup_pair(hass, gateway, second_gateway, handover_minutes=60)
+    subentry = next(iter(primary.subentries.values()))
+    hass.config_entries.async_update_subentry(
+        primary, subentry, data={"target": RECIPIENT, "quiet_start": "22:00:00", "quiet_end": "07:00:00"}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    monkeypatch.setattr(primary.runtime_data.outbox, "known_down", lambda: False)
+    assert (await send(hass, primary, message="Door open"))["results"][0]["error"] == "quiet hours until 07:00"
+    gateway.sim.fail(Fault.HTTP_503)
+    assert (await send(hass, primary, message="FIRE", severity="critical"))["results"][0]["status"] == "queued"
+    assert await hass.config_entries.async_set_disabled_by(primary.entry_id, ConfigEntryDisabler.USER)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [m.text for m in second_gateway.sim.messages] == ["FIRE"]
+    assert [(item["text"], item["hold_kind"]) for item in stored(hass_storage, primary)] == [("Door open", "quiet")]

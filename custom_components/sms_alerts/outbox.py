@@ -127,27 +127,36 @@ async def async_remove_store(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -
     """
     store = Store[dict[str, Any]](hass, STORAGE_VERSION, storage_key(entry.entry_id), private=True)
     items, _skipped = parse_items(await store.async_load())
-    if items:
-        fallback = fallback_outbox(hass, entry)
-        fallback_id = entry.options.get(CONF_FALLBACK_ENTRY)
-        handed = [item for item in items if fallback is not None and fallback_id not in item.visited]
-        dropped = [item for item in items if fallback is None or fallback_id in item.visited]
-        if fallback is not None and handed:
-            LOGGER.warning(
-                "%s was removed with %s message(s) waiting; its fallback takes them over", entry.title, len(handed)
-            )
-            # In the background, as any send: the removal does not wait for the fallback's device
-            hass.async_create_background_task(fallback.async_take_over(handed), f"{DOMAIN} take over removed")
-        if dropped:
-            LOGGER.warning(
-                "%s was removed with %s message(s) waiting and no fallback to take them; "
-                "sms_alerts_failed is fired for each",
-                entry.title,
-                len(dropped),
-            )
-            for item in dropped:
-                fire_failed(hass, entry, item, f"{entry.title} was removed before the message could be sent")
+    dropped = hand_over(hass, entry, items or [], "removed")
+    if dropped:
+        LOGGER.warning(
+            "%s was removed with %s message(s) waiting and no fallback to take them; "
+            "sms_alerts_failed is fired for each",
+            entry.title,
+            len(dropped),
+        )
+        for item in dropped:
+            fire_failed(hass, entry, item, f"{entry.title} was removed before the message could be sent")
     await store.async_remove()
+
+
+def hand_over(hass: HomeAssistant, entry: SmsAlertsConfigEntry, items: list[QueuedItem], why: str) -> list[QueuedItem]:
+    """Let the entry's fallback take over the messages it may take; return those left.
+
+    The fallback sends them in the background, as any send: the removal or the unload does not
+    wait for its device. A message the fallback handed over itself is not handed back.
+    """
+    fallback = fallback_outbox(hass, entry) if items else None
+    if fallback is None:
+        return items
+    fallback_id = entry.options[CONF_FALLBACK_ENTRY]
+    handed = [item for item in items if fallback_id not in item.visited]
+    if handed:
+        LOGGER.warning(
+            "%s was %s with %s message(s) waiting; its fallback takes them over", entry.title, why, len(handed)
+        )
+        hass.async_create_background_task(fallback.async_take_over(handed), f"{DOMAIN} take over ({why})")
+    return [item for item in items if fallback_id in item.visited]
 
 
 def fallback_outbox(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> Outbox | None:
@@ -547,42 +556,24 @@ class Outbox:
         if self._unsub_timer is not None:
             self._unsub_timer()
             self._unsub_timer = None
-        handed = self._release_when_disabled()
+        self._release_when_disabled()
         await self._async_save()
-        if handed:
-            fallback = fallback_outbox(self._hass, self._entry)
-            if fallback is not None:
-                # In the background, as any send: disabling does not wait for the fallback's device
-                self._hass.async_create_background_task(
-                    fallback.async_take_over(handed), f"{DOMAIN} take over from disabled"
-                )
 
-    def _release_when_disabled(self) -> list[QueuedItem]:
-        """Take the waiting messages out of an entry being disabled, for its fallback; say what stays."""
-        if self._entry.disabled_by is None or not self._items:
-            return []
-        fallback = fallback_outbox(self._hass, self._entry)
-        fallback_id = self._entry.options.get(CONF_FALLBACK_ENTRY)
-        handed = [
-            item
-            for item in self._items.values()
-            if fallback is not None and fallback_id not in item.visited and not item.hold_kind
-        ]
-        for item in handed:
-            del self._items[item.id]
-        if handed:
-            LOGGER.warning(
-                "%s was disabled with %s message(s) waiting; its fallback takes them over",
-                self._entry.title,
-                len(handed),
-            )
+    def _release_when_disabled(self) -> None:
+        """Let the fallback take the waiting messages of an entry being disabled (not those held); say what stays."""
+        if self._entry.disabled_by is None:
+            return
+        waiting = [item for item in self._items.values() if not item.hold_kind]
+        left = {item.id for item in hand_over(self._hass, self._entry, waiting, "disabled")}
+        for item in waiting:
+            if item.id not in left:
+                del self._items[item.id]
         if self._items:
             LOGGER.warning(
                 "%s was disabled with %s message(s) waiting; they are kept and sent when it is enabled again",
                 self._entry.title,
                 len(self._items),
             )
-        return handed
 
     # Sending
 
