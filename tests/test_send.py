@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_set_domains_to_be_loaded, async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
+import custom_components.sms_alerts as integration_module
 from custom_components.sms_alerts import services as services_module
 from custom_components.sms_alerts.const import DOMAIN
 from custom_components.sms_alerts.outbox import Outbox
@@ -362,7 +365,7 @@ async def test_an_alert_sent_during_a_reload_waits_for_it(
     # A reload that does not end in time: the alert fails as not loaded, instead of waiting for ever
     gate.clear()
     unloading.clear()
-    monkeypatch.setattr(services_module, "RELOAD_WAIT", 0.05)
+    monkeypatch.setattr(services_module, "LOAD_WAIT", 0.05)
     reload = hass.async_create_task(hass.config_entries.async_reload(loaded_gateway.entry_id))
     await unloading.wait()
     with pytest.raises(ServiceValidationError, match="is not loaded"):
@@ -417,3 +420,46 @@ async def test_a_mistyped_target_does_not_keep_the_alert_from_the_others(
             blocking=True,
         )
     assert [m.text for m in gateway.sim.messages] == ["Freezer warm", "UPS on battery"]
+
+
+@pytest.mark.parametrize("slow", ["async_setup", "async_setup_entry"])
+async def test_an_alert_sent_while_home_assistant_starts_waits_for_the_entry(
+    hass: HomeAssistant,
+    gateway_entry: MockConfigEntry,
+    gateway: RunningSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    slow: str,
+) -> None:
+    """At start the action exists before the entry is set up: an automation's alert then waits for it.
+
+    Slowed in async_setup: the action is registered, the entry's setup has not begun. Slowed in
+    async_setup_entry: the entry is being set up.
+    """
+    gate, slowed = asyncio.Event(), asyncio.Event()
+    real = getattr(integration_module, slow)
+
+    async def slow_step(hass: HomeAssistant, arg: Any) -> bool:
+        if slow == "async_setup":
+            result = await real(hass, arg)  # registers the action
+            slowed.set()
+            await gate.wait()
+            return bool(result)
+        slowed.set()
+        await gate.wait()
+        return bool(await real(hass, arg))
+
+    monkeypatch.setattr(integration_module, slow, slow_step)
+    hass.config.country = "DE"
+    gateway_entry.add_to_hass(hass)
+    async_set_domains_to_be_loaded(hass, {DOMAIN})  # as Home Assistant's start does
+    setup = hass.async_create_task(async_setup_component(hass, DOMAIN, {}))
+    await slowed.wait()
+    assert hass.services.has_service(DOMAIN, "send")
+    assert gateway_entry.state is not ConfigEntryState.LOADED
+    sending = hass.async_create_task(send(hass, gateway_entry, message="UPS on battery"))
+    await asyncio.sleep(0.05)
+    assert not sending.done()
+    gate.set()
+    assert (await sending)["results"][0]["status"] == "sent"
+    assert await setup
+    assert [m.text for m in gateway.sim.messages] == ["UPS on battery"]

@@ -33,8 +33,8 @@ from .data import SmsAlertsConfigEntry
 from .errors import send_failed
 from .outbox import SendOptions, SendReport
 
-# How long an alert waits for its entry to finish a reload before it fails as not loaded
-RELOAD_WAIT = 30.0
+# How long an alert waits for its entry to be set up (at start) or reloaded before it fails as not loaded
+LOAD_WAIT = 30.0
 
 # Provider options, shared by the action and the legacy notify service's `data`
 OPTIONS_SCHEMA: dict[vol.Marker, Any] = {
@@ -73,8 +73,8 @@ def async_setup_services(hass: HomeAssistant) -> None:
 async def async_loaded_entry(hass: HomeAssistant, entry_id: str) -> SmsAlertsConfigEntry:
     """Return a loaded SMS Alerts entry, or raise a translated validation error.
 
-    An entry being reloaded (after a change of its options, a new login) is not loaded for a moment:
-    an alert sent then waits for the reload to finish instead of failing.
+    An entry is not loaded for a moment while Home Assistant starts, or while it is reloaded (after a
+    change of its options, a new login): an alert sent then waits for it instead of failing.
     """
     entry: SmsAlertsConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
     if entry is None or entry.domain != DOMAIN:
@@ -83,11 +83,15 @@ async def async_loaded_entry(hass: HomeAssistant, entry_id: str) -> SmsAlertsCon
             translation_key="entry_not_found",
             translation_placeholders={"entry_id": entry_id},
         )
-    if entry.state is not ConfigEntryState.LOADED and entry.setup_lock.locked():
+    if entry.state is not ConfigEntryState.LOADED:
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(RELOAD_WAIT):
-                async with entry.setup_lock:
-                    pass
+            async with asyncio.timeout(LOAD_WAIT):
+                # Home Assistant is starting and has not set the entry up yet
+                await hass.config_entries.async_wait_component(entry)
+                if entry.setup_lock.locked():
+                    # A reload is under way
+                    async with entry.setup_lock:
+                        pass
     if entry.state is not ConfigEntryState.LOADED:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
