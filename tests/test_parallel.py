@@ -275,3 +275,14 @@ async def test_ipex_in_parallel_logs_in_once(hass: HomeAssistant, ipex_sim: Runn
 def _count(requests: Sequence[Any], path: str) -> int:
     """Requests made to one path."""
     return sum(1 for request in requests if request.path == path)
+
+
+@pytest.mark.allow_traceback
+async def test_the_same_bug_again_is_logged_in_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    """A bug that repeats at every retry logs its traceback once, then one line each time."""
+    provider = _Broken()
+    await provider.async_send(OutboundSms(text="x"), TARGETS[1:2])
+    await provider.async_send(OutboundSms(text="x"), TARGETS[1:2])
+    records = [record for record in caplog.records if "Unexpected error while sending" in record.getMessage()]
+    assert [record.exc_info is not None for record in records] == [True, False]
+    assert "(RuntimeError: bug, as before)" in records[1].getMessage()

@@ -32,7 +32,6 @@ from .api.base import (
     TargetKind,
     error_receipt,
     mask_target,
-    unexpected_error,
 )
 from .const import (
     CONF_ACK_REFERENCE,
@@ -926,7 +925,7 @@ class Outbox:
         try:
             return await self._provider.async_send(items[0].sms(), [item.target for item in items])
         except Exception as err:  # noqa: BLE001 - logged with its traceback; the messages must not be lost
-            error = unexpected_error(err, ", ".join(mask_target(item.target) for item in items))
+            error = self._provider.unexpected_error(err, ", ".join(mask_target(item.target) for item in items))
             return [error_receipt(item.target, error) for item in items]
 
     @callback

@@ -17,6 +17,8 @@ import aiohttp
 from yarl import URL
 
 _LOGGER = logging.getLogger(__package__)
+# How many distinct unexpected errors a client remembers having logged with their traceback
+MAX_BUGS_REMEMBERED = 20
 
 DEFAULT_TIMEOUT = 30.0
 BODY_LOG_LIMIT = 500
@@ -185,6 +187,8 @@ class Provider(abc.ABC):
         self._session = session
         self._timeout = timeout
         self.parallel = max(parallel, 1)
+        # Unexpected errors whose traceback was logged already, by type and message
+        self._bugs_logged: set[str] = set()
 
     @classmethod
     @abc.abstractmethod
@@ -238,6 +242,28 @@ class Provider(abc.ABC):
     def redacted_view(self) -> dict[str, Any]:
         """Describe the client for diagnostics, without secrets."""
 
+    def unexpected_error(self, err: Exception, sending_to: str) -> TransientError:
+        """Log an unexpected error (a bug, here or in a library below) and turn it into a transient one.
+
+        The message is then kept for another try, as one that found the device down: it still reaches
+        its fallback or ends in sms_alerts_failed, never lost with the traceback. The traceback is
+        logged the first time; the same error again, at every retry, gets one line.
+        """
+        kind = f"{type(err).__name__}: {err}"
+        if kind in self._bugs_logged:
+            _LOGGER.error(
+                "Unexpected error while sending to %s (%s, as before); the message is kept for another try",
+                sending_to,
+                kind,
+            )
+        else:
+            if len(self._bugs_logged) < MAX_BUGS_REMEMBERED:
+                self._bugs_logged.add(kind)
+            _LOGGER.error(
+                "Unexpected error while sending to %s; the message is kept for another try", sending_to, exc_info=err
+            )
+        return TransientError(f"unexpected error ({type(err).__name__})", key="unexpected_error")
+
     async def _async_request(
         self, method: str, url: str, *, time_limit: float | None = None, **kwargs: Any
     ) -> tuple[int, str, Mapping[str, str]]:
@@ -259,16 +285,6 @@ class Provider(abc.ABC):
             ) from err
         except aiohttp.ClientError as err:
             raise TransientError(f"cannot reach the device ({type(err).__name__})") from err
-
-
-def unexpected_error(err: Exception, sending_to: str) -> TransientError:
-    """Log an unexpected error (a bug, here or in a library below) and turn it into a transient one.
-
-    The message is then kept for another try, as one that found the device down: it still reaches
-    its fallback or ends in sms_alerts_failed, never lost with the traceback.
-    """
-    _LOGGER.error("Unexpected error while sending to %s; the message is kept for another try", sending_to, exc_info=err)
-    return TransientError(f"unexpected error ({type(err).__name__})", key="unexpected_error")
 
 
 def error_receipt(target: Target, err: ProviderError) -> Receipt:
@@ -308,7 +324,7 @@ class _Batch:
                 if err.outcome is not Outcome.TARGET and self._stop is None:
                     self._stop = err
             except Exception as err:  # noqa: BLE001 - logged with its traceback; the message must not be lost
-                error = unexpected_error(err, mask_target(target))
+                error = self._provider.unexpected_error(err, mask_target(target))
                 self._receipts[index] = error_receipt(target, error)
                 if self._stop is None:
                     self._stop = error

@@ -35,7 +35,6 @@ from .base import (
     form_body,
     mask_target,
     netloc,
-    unexpected_error,
 )
 from .text import split_numbered, utf16_len
 
@@ -321,7 +320,7 @@ class WildixProvider(Provider):
                 try:
                     chunk_receipts, stop = await self._async_send_chunk(parts, fields, chunk_targets)
                 except Exception as err:  # noqa: BLE001 - logged with its traceback; the messages must not be lost
-                    stop = unexpected_error(err, f"{len(chunk_targets)} number(s)")
+                    stop = self.unexpected_error(err, f"{len(chunk_targets)} number(s)")
                     chunk_receipts = [error_receipt(target, stop) for target in chunk_targets]
             for (index, _), receipt in zip(chunk, chunk_receipts, strict=True):
                 receipts[index] = receipt
