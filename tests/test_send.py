@@ -335,6 +335,15 @@ async def test_no_secret_in_logs_urls_or_errors(
     assert RECIPIENT not in caplog.text
 
 
+async def waits_then_sends(hass: HomeAssistant, entry: MockConfigEntry, gate: asyncio.Event, text: str) -> None:
+    """An alert sent now neither fails nor goes out while the entry is held up; it is sent once the gate opens."""
+    sending = hass.async_create_task(send(hass, entry, message=text))
+    await asyncio.sleep(0.05)
+    assert not sending.done()
+    gate.set()
+    assert (await sending)["results"][0]["status"] == "sent"
+
+
 async def test_an_alert_sent_during_a_reload_waits_for_it(
     hass: HomeAssistant,
     loaded_gateway: MockConfigEntry,
@@ -354,11 +363,7 @@ async def test_an_alert_sent_during_a_reload_waits_for_it(
     reload = hass.async_create_task(hass.config_entries.async_reload(loaded_gateway.entry_id))
     await unloading.wait()
     assert loaded_gateway.state is ConfigEntryState.UNLOAD_IN_PROGRESS
-    sending = hass.async_create_task(send(hass, loaded_gateway, message="Freezer warm"))
-    await asyncio.sleep(0.05)
-    assert not sending.done()
-    gate.set()
-    assert (await sending)["results"][0]["status"] == "sent"
+    await waits_then_sends(hass, loaded_gateway, gate, "Freezer warm")
     assert await reload
     assert [m.text for m in gateway.sim.messages] == ["Freezer warm"]
 
@@ -456,10 +461,6 @@ async def test_an_alert_sent_while_home_assistant_starts_waits_for_the_entry(
     await slowed.wait()
     assert hass.services.has_service(DOMAIN, "send")
     assert gateway_entry.state is not ConfigEntryState.LOADED
-    sending = hass.async_create_task(send(hass, gateway_entry, message="UPS on battery"))
-    await asyncio.sleep(0.05)
-    assert not sending.done()
-    gate.set()
-    assert (await sending)["results"][0]["status"] == "sent"
+    await waits_then_sends(hass, gateway_entry, gate, "UPS on battery")
     assert await setup
     assert [m.text for m in gateway.sim.messages] == ["UPS on battery"]

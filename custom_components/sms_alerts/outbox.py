@@ -135,7 +135,8 @@ async def async_remove_store(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -
             len(dropped),
         )
         for item in dropped:
-            fire_failed(hass, entry, item, f"{entry.title} was removed before the message could be sent")
+            error = f"{entry.title} was removed before the message could be sent"
+            fire_failed(hass, entry, str(item.target), item.text, error)
     await store.async_remove()
 
 
@@ -170,10 +171,10 @@ def fallback_outbox(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> Outbox 
     return fallback.runtime_data.outbox
 
 
-def fire_failed(hass: HomeAssistant, entry: SmsAlertsConfigEntry, item: QueuedItem, error: str) -> None:
+def fire_failed(hass: HomeAssistant, entry: SmsAlertsConfigEntry, target: str, message: str, error: str) -> None:
     """Fire the event automations escalate on, for a message given up for good."""
     hass.bus.async_fire(
-        EVENT_FAILED, {"entry_id": entry.entry_id, "target": str(item.target), "message": item.text, "error": error}
+        EVENT_FAILED, {"entry_id": entry.entry_id, "target": target, "message": message, "error": error}
     )
 
 
@@ -722,9 +723,7 @@ class Outbox:
         LOGGER.warning(
             "Message to %s via %s failed: the target cannot be read (%s)", mask_target(raw), self._entry.title, err.key
         )
-        self._hass.bus.async_fire(
-            EVENT_FAILED, {"entry_id": self._entry.entry_id, "target": raw, "message": prepared.text, "error": error}
-        )
+        fire_failed(self._hass, self._entry, raw, prepared.text, error)
         return TargetResult(
             target=raw,
             status=SendStatus.FAILED,
@@ -1042,7 +1041,7 @@ class Outbox:
     def _give_up(self, item: QueuedItem, error: str) -> None:
         """Log a message given up for good once, and fire the event automations escalate on."""
         LOGGER.warning("Message to %s via %s failed: %s", mask_target(item.target), self._entry.title, error)
-        fire_failed(self._hass, self._entry, item, error)
+        fire_failed(self._hass, self._entry, str(item.target), item.text, error)
 
     # Entry state
 
