@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryDisabler
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryDisabler, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
@@ -922,3 +922,248 @@ async def test_disabling_an_entry_keeps_alerts_held_for_quiet_hours(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert [m.text for m in second_gateway.sim.messages] == ["FIRE"]
     assert [(item["text"], item["hold_kind"]) for item in stored(hass_storage, primary)] == [("Door open", "quiet")]
+
+
+async def test_a_refused_alert_waits_while_its_fallback_is_reloaded(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The fallback is being set up (a reload, a start) as the primary refuses: the alert waits for it."""
+    primary, fallback = await setup_pair(hass, gateway, second_gateway)
+    events = async_capture_events(hass, "sms_alerts_failed")
+    assert await hass.config_entries.async_unload(fallback.entry_id)
+    gateway.sim.users["apiuser"].password = "rotated"
+    result = (await send(hass, primary, message="Freezer warm"))["results"][0]
+    assert result["status"] == "queued"
+    assert result["error"].startswith("waiting for Fallback gateway to be loaded: ")
+    assert [(item["text"], item["hold_kind"]) for item in stored(hass_storage, primary)] == [
+        ("Freezer warm", "fallback")
+    ]
+    assert state(hass, QUEUE_SENSOR) == "1"
+    await advance(hass, freezer, 10)
+    assert second_gateway.sim.messages == []
+    assert await hass.config_entries.async_setup(fallback.entry_id)
+    await advance(hass, freezer, 10)
+    assert [m.text for m in second_gateway.sim.messages] == ["Freezer warm"]
+    assert primary.runtime_data.outbox.items == []
+    assert stored(hass_storage, primary) == []
+    assert state(hass, SENSOR) == "sent"
+    assert events == []
+
+
+async def test_an_alert_waiting_for_its_fallback_survives_a_restart_of_the_primary(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Waiting for the fallback is kept in the file: a reload of the primary meanwhile loses nothing."""
+    primary, fallback = await setup_pair(hass, gateway, second_gateway)
+    assert await hass.config_entries.async_unload(fallback.entry_id)
+    gateway.sim.groups.clear()
+    assert (await send(hass, primary, message="UPS on battery", target=["group:Oncall"]))["results"][0][
+        "status"
+    ] == "queued"
+    assert await hass.config_entries.async_reload(primary.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [item.hold_kind for item in primary.runtime_data.outbox.items] == ["fallback"]
+    assert await hass.config_entries.async_setup(fallback.entry_id)
+    await advance(hass, freezer, 10)
+    assert [(m.to, m.text) for m in second_gateway.sim.messages] == [("group:Oncall", "UPS on battery")]
+    assert gateway.sim.messages == []
+
+
+async def test_a_fallback_that_never_loads_ends_the_wait_at_the_lifetime(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Waiting for the fallback is bounded by the message's lifetime, then it is given up loudly."""
+    primary, fallback = await setup_pair(hass, gateway, second_gateway, max_age_hours=1)
+    assert await hass.config_entries.async_unload(fallback.entry_id)
+    events = async_capture_events(hass, "sms_alerts_failed")
+    gateway.sim.users["apiuser"].password = "rotated"
+    assert (await send(hass, primary, message="Freezer warm"))["results"][0]["status"] == "queued"
+    for _ in range(7):
+        await advance(hass, freezer, 600)
+    assert [e.data["message"] for e in events] == ["Freezer warm"]
+    assert events[0].data["error"].startswith("not delivered within 1 h: ")
+    assert primary.runtime_data.outbox.items == []
+    assert state(hass, SENSOR) == "failed"
+    assert caplog.text.count("is not loaded") <= 1
+
+
+@pytest.mark.parametrize("how", ["disabled", "setup_error"])
+async def test_a_fallback_that_cannot_come_back_does_not_hold_the_alert(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    caplog: pytest.LogCaptureFixture,
+    how: str,
+) -> None:
+    """A disabled fallback, or one whose setup failed, will not take it: the alert is given up at once, loudly."""
+    primary, fallback = await setup_pair(hass, gateway, second_gateway)
+    if how == "disabled":
+        assert await hass.config_entries.async_set_disabled_by(fallback.entry_id, ConfigEntryDisabler.USER)
+    else:
+        assert await hass.config_entries.async_unload(fallback.entry_id)
+        fallback.mock_state(hass, ConfigEntryState.SETUP_ERROR)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    events = async_capture_events(hass, "sms_alerts_failed")
+    gateway.sim.users["apiuser"].password = "rotated"
+    with pytest.raises(HomeAssistantError, match="1 of 1 targets"):
+        await send(hass, primary, message="Freezer warm")
+    assert [e.data["message"] for e in events] == ["Freezer warm"]
+    assert "its fallback Fallback gateway is not loaded" in caplog.text
+
+
+async def test_a_fallback_that_is_not_loaded_is_reported_once_not_at_every_wake(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Messages queued while the fallback is disabled do not write a warning each time the outbox looks at them."""
+    primary, fallback = await setup_pair(hass, gateway, second_gateway)
+    monkeypatch.setattr(primary.runtime_data.outbox, "known_down", lambda: True)
+    assert await hass.config_entries.async_set_disabled_by(fallback.entry_id, ConfigEntryDisabler.USER)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    gateway.sim.fail(Fault.HTTP_503)
+    for text in ("Disk full", "UPS on battery", "Freezer warm"):
+        assert (await send(hass, primary, message=text))["results"][0]["status"] == "queued"
+    for _ in range(10):
+        await advance(hass, freezer, 60)
+    assert len(primary.runtime_data.outbox.items) == 3
+    assert caplog.text.count("Fallback gateway is not loaded") == 1
+    # Back, it takes them; gone again, that is worth one warning again
+    assert await hass.config_entries.async_set_disabled_by(fallback.entry_id, None)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await advance(hass, freezer, 60)
+    assert len(second_gateway.sim.messages) == 3
+    assert await hass.config_entries.async_set_disabled_by(fallback.entry_id, ConfigEntryDisabler.USER)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert (await send(hass, primary, message="Door open"))["results"][0]["status"] == "queued"
+    for _ in range(5):
+        await advance(hass, freezer, 60)
+    assert caplog.text.count("Fallback gateway is not loaded") == 2
+
+
+async def test_an_alert_taken_after_waiting_for_its_fallback_is_an_ordinary_message_there(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The fallback, loaded again, takes the alert that waited for it, and retries it as its own."""
+    primary, fallback = await setup_pair(hass, gateway, second_gateway)
+    assert await hass.config_entries.async_unload(fallback.entry_id)
+    events = async_capture_events(hass, "sms_alerts_failed")
+    gateway.sim.users["apiuser"].password = "rotated"
+    assert (await send(hass, primary, message="Freezer warm"))["results"][0]["status"] == "queued"
+    second_gateway.sim.fail(Fault.HTTP_503)
+    assert await hass.config_entries.async_setup(fallback.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert primary.runtime_data.outbox.items == []
+    assert [item.hold_kind for item in fallback.runtime_data.outbox.items] == [None]
+    second_gateway.sim.recover()
+    await advance(hass, freezer, 60)
+    assert [m.text for m in second_gateway.sim.messages] == ["Freezer warm"]
+    assert events == []
+
+
+async def test_an_alert_over_budget_waits_while_its_fallback_is_reloaded(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The day's budget is spent and the fallback is being reloaded: the alert waits for it, on disk."""
+    primary, fallback = await setup_pair(hass, gateway, second_gateway, daily_budget=1)
+    assert (await send(hass, primary, message="Disk full"))["results"][0]["status"] == "sent"
+    assert await hass.config_entries.async_unload(fallback.entry_id)
+    assert (await send(hass, primary, message="Disk still full"))["results"][0]["status"] == "queued"
+    assert [(item["text"], item["hold_kind"]) for item in stored(hass_storage, primary)] == [
+        ("Disk still full", "fallback")
+    ]
+    assert await hass.config_entries.async_setup(fallback.entry_id)
+    await advance(hass, freezer, 10)
+    assert [m.text for m in second_gateway.sim.messages] == ["Disk still full"]
+
+
+async def test_a_fallback_that_cannot_serve_a_target_lets_it_wait_for_its_own_fallback(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A chain A -> B -> C, B cannot send to groups and C is being reloaded: the alert waits in B, on disk."""
+    third = gateway_entry_for(second_gateway, title="Third gateway")
+    third.add_to_hass(hass)
+    primary, fallback = await setup_pair(hass, gateway, second_gateway)
+    hass.config_entries.async_update_entry(fallback, options={**fallback.options, "fallback_entry": third.entry_id})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    monkeypatch.setattr(fallback.runtime_data.provider, "target_kinds", frozenset({TargetKind.NUMBER}))
+    assert await hass.config_entries.async_unload(third.entry_id)
+    gateway.sim.groups.pop("1")
+    result = (await send(hass, primary, message="Evacuate", target=["group:Oncall"]))["results"][0]
+    assert (result["status"], result["error"]) == (
+        "queued",
+        "waiting for Third gateway to be loaded: Fallback gateway cannot send to group targets",
+    )
+    assert [(item["text"], item["hold_kind"]) for item in stored(hass_storage, fallback)] == [("Evacuate", "fallback")]
+    assert await hass.config_entries.async_setup(third.entry_id)
+    await advance(hass, freezer, 10)
+    assert [(m.to, m.text) for m in second_gateway.sim.messages] == [("group:Oncall", "Evacuate")]
+
+
+async def test_an_alert_that_waited_for_the_fallback_before_a_restart_goes_to_it_at_once(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+) -> None:
+    """On disk, held for the fallback: once both are up (the fallback first), it takes the alert at once."""
+    hass.config.country = "DE"
+    fallback = gateway_entry_for(second_gateway, title="Fallback gateway")
+    fallback.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(fallback.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    primary = gateway_entry_for(gateway, options={"fallback_entry": fallback.entry_id})
+    now = dt_util.utcnow().timestamp()
+    hass_storage[storage_key(primary.entry_id)] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": storage_key(primary.entry_id),
+        "data": {
+            "items": [
+                {
+                    "id": "a",
+                    "message_id": "m",
+                    "text": "UPS on battery",
+                    "target": {"kind": "number", "value": RECIPIENT},
+                    "parts": 1,
+                    "created": now - 30,
+                    "last_error": "HTTP 401: refused",
+                    "visited": [primary.entry_id],
+                    "hold_until": now + 50,
+                    "hold_kind": "fallback",
+                }
+            ]
+        },
+    }
+    primary.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(primary.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [m.text for m in second_gateway.sim.messages] == ["UPS on battery"]
+    assert gateway.sim.messages == []
+    assert stored(hass_storage, primary) == []

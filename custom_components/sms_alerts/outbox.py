@@ -95,6 +95,17 @@ SENT_MEMORY = 1000
 # Faster answers cost no disk write.
 IN_FLIGHT_SAVE_AFTER = 1.0
 IN_FLIGHT = "in_flight"
+# Held for a fallback entry that is being set up or reloaded; taken when its state changes, and
+# looked at again this often in any case
+HOLD_FALLBACK = "fallback"
+FALLBACK_WAIT = 60.0
+# States of a fallback entry (not disabled) that end in its being loaded
+_FALLBACK_COMING = (
+    ConfigEntryState.NOT_LOADED,
+    ConfigEntryState.SETUP_IN_PROGRESS,
+    ConfigEntryState.SETUP_RETRY,
+    ConfigEntryState.UNLOAD_IN_PROGRESS,
+)
 OPTION_NAMES = ("telegram", "telegram_only", "ring", "flash", "postpone", "gsm")
 # Repair issues an entry can raise; each clears after the next successful send
 ENTRY_ISSUES = (
@@ -148,6 +159,14 @@ def hand_over(hass: HomeAssistant, entry: SmsAlertsConfigEntry, items: list[Queu
     """
     fallback = fallback_outbox(hass, entry) if items else None
     if fallback is None:
+        if items and (missing := fallback_entry(hass, entry)) is not None:
+            LOGGER.warning(
+                "%s was %s with %s message(s) waiting; its fallback %s",
+                entry.title,
+                why,
+                len(items),
+                not_loaded(missing),
+            )
         return items
     fallback_id = entry.options[CONF_FALLBACK_ENTRY]
     handed = [item for item in items if fallback_id not in item.visited]
@@ -159,16 +178,30 @@ def hand_over(hass: HomeAssistant, entry: SmsAlertsConfigEntry, items: list[Queu
     return [item for item in items if fallback_id in item.visited]
 
 
+def fallback_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> SmsAlertsConfigEntry | None:
+    """Return the entry's fallback entry, loaded or not, if it has one."""
+    fallback_id = entry.options.get(CONF_FALLBACK_ENTRY)
+    fallback: SmsAlertsConfigEntry | None = hass.config_entries.async_get_entry(fallback_id) if fallback_id else None
+    return fallback if fallback is not None and fallback.domain == DOMAIN else None
+
+
 def fallback_outbox(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> Outbox | None:
     """Return the outbox of the entry's fallback entry, if it has one and it is loaded."""
-    fallback_id = entry.options.get(CONF_FALLBACK_ENTRY)
-    if not fallback_id:
-        return None
-    fallback: SmsAlertsConfigEntry | None = hass.config_entries.async_get_entry(fallback_id)
-    if fallback is None or fallback.domain != DOMAIN or fallback.state is not ConfigEntryState.LOADED:
-        LOGGER.warning("The fallback of %s is not loaded; it cannot take over", entry.title)
+    fallback = fallback_entry(hass, entry)
+    if fallback is None or fallback.state is not ConfigEntryState.LOADED:
         return None
     return fallback.runtime_data.outbox
+
+
+def fallback_coming(fallback: SmsAlertsConfigEntry) -> bool:
+    """Tell whether a fallback entry that is not loaded will be in a moment (it is set up or reloaded)."""
+    return fallback.disabled_by is None and fallback.state in _FALLBACK_COMING
+
+
+def not_loaded(fallback: SmsAlertsConfigEntry) -> str:
+    """Say, for the log, that a fallback entry is not loaded, and why."""
+    why = "disabled" if fallback.disabled_by is not None else str(fallback.state.value).replace("_", " ")
+    return f"{fallback.title} is not loaded ({why})"
 
 
 def fire_failed(hass: HomeAssistant, entry: SmsAlertsConfigEntry, target: str, message: str, error: str) -> None:
@@ -484,10 +517,12 @@ class Outbox:
         # Set by the entry's health: True when the provider is known to be unreachable
         self.known_down: Callable[[], bool] = lambda: False
         self._unsub_timer: CALLBACK_TYPE | None = None
+        self._unsub_fallback: CALLBACK_TYPE | None = None
         self._closed = False
         # New messages whose first request is under way; written to the file only if it takes long
         self._in_flight: dict[str, QueuedItem] = {}
         self._in_flight_written = False
+        self._fallback_missing_noted = False
         self.last_report: SendReport | None = None
         options = entry.options
         self._quiet_hours = self._read_quiet_hours(entry)
@@ -542,8 +577,18 @@ class Outbox:
             LOGGER.error("Skipped %s unreadable message(s) in the outbox of %s", skipped, self._entry.title)
         if self._items:
             LOGGER.info("%s has %s message(s) waiting; sending them now", self._entry.title, len(self._items))
+        if (fallback := fallback_entry(self._hass, self._entry)) is not None:
+            self._unsub_fallback = fallback.async_on_state_change(self._on_fallback_state)
         self._queue_changed()
         self._schedule()
+
+    @callback
+    def _on_fallback_state(self) -> None:
+        """Let the fallback entry take what waits for it as soon as it is loaded again (or give up on it)."""
+        if fallback_outbox(self._hass, self._entry) is not None:
+            self._fallback_missing_noted = False
+        if self._items and not self._closed:
+            self._start_drain()
 
     async def async_unload(self) -> None:
         """Stop retrying and write the waiting messages at once, with any new send still under way.
@@ -553,6 +598,9 @@ class Outbox:
         by the unload, so its last write comes before the next outbox reads the file.)
         """
         self._closed = True
+        if self._unsub_fallback is not None:
+            self._unsub_fallback()
+            self._unsub_fallback = None
         if self._unsub_timer is not None:
             self._unsub_timer()
             self._unsub_timer = None
@@ -560,10 +608,13 @@ class Outbox:
         await self._async_save()
 
     def _release_when_disabled(self) -> None:
-        """Let the fallback take the waiting messages of an entry being disabled (not those held); say what stays."""
+        """Let the fallback take the messages of an entry being disabled (not those held for their recipient).
+
+        Say what stays.
+        """
         if self._entry.disabled_by is None:
             return
-        waiting = [item for item in self._items.values() if not item.hold_kind]
+        waiting = [item for item in self._items.values() if item.hold_kind in (None, HOLD_FALLBACK)]
         left = {item.id for item in hand_over(self._hass, self._entry, waiting, "disabled")}
         for item in waiting:
             if item.id not in left:
@@ -783,6 +834,7 @@ class Outbox:
                 held = True
             else:
                 results[item.id] = await self._async_over_budget(item)
+                held = held or results[item.id].status is SendStatus.QUEUED
         if held:
             await self._async_save()
             self._queue_changed()
@@ -841,6 +893,8 @@ class Outbox:
                 attempts=0,
                 next_attempt=0.0,
                 last_error=None,
+                hold_until=0.0,
+                hold_kind=None,
                 visited=(*item.visited, self._entry.entry_id),
             )
             if item.target.kind not in self._provider.target_kinds:
@@ -848,6 +902,11 @@ class Outbox:
                 results[item.id] = await self._async_fail(moved, error)
             else:
                 taken.append(moved)
+        if any(result.status is SendStatus.QUEUED for result in results.values()):
+            # Waiting here for this entry's own fallback: on disk, and looked at again
+            await self._async_save()
+            self._queue_changed()
+            self._schedule()
         if taken:
             LOGGER.info("%s takes over %s message(s) as fallback", self._entry.title, len(taken))
         # One message at a time, in order: a send carries the text of one message to its targets
@@ -972,8 +1031,17 @@ class Outbox:
         return await self._async_fail(item, error)
 
     async def _async_fail(self, item: QueuedItem, error: str) -> TargetResult:
-        """Hand a message this entry cannot deliver to the fallback entry; give it up where none can."""
+        """Hand a message this entry cannot deliver to the fallback entry; give it up where none can.
+
+        A fallback entry being set up (at start) or reloaded takes it in a moment: the message waits
+        here for it, held, until it is loaded or the message's lifetime ends.
+        """
         fallback = self._fallback(item)
+        pending = self._pending_fallback(item) if fallback is None else None
+        if pending is not None and fallback_coming(pending):
+            item.hold_until, item.hold_kind, item.last_error = _now() + FALLBACK_WAIT, HOLD_FALLBACK, error
+            self._items[item.id] = item
+            return self._result(item, SendStatus.QUEUED, f"waiting for {pending.title} to be loaded: {error}")
         if fallback is not None:
             LOGGER.info(
                 "%s hands the message to %s over to %s (%s)",
@@ -991,6 +1059,18 @@ class Outbox:
         if self._entry.options.get(CONF_FALLBACK_ENTRY) in item.visited:
             return None
         return fallback_outbox(self._hass, self._entry)
+
+    def _fallback_pending(self, item: QueuedItem) -> bool:
+        """Tell whether the fallback entry that would take the message is being set up or reloaded."""
+        pending = self._pending_fallback(item)
+        return pending is not None and fallback_coming(pending)
+
+    def _pending_fallback(self, item: QueuedItem) -> SmsAlertsConfigEntry | None:
+        """Return the fallback entry that would take the message if it were loaded, but is not."""
+        if self._entry.options.get(CONF_FALLBACK_ENTRY) in item.visited:
+            return None
+        fallback = fallback_entry(self._hass, self._entry)
+        return fallback if fallback is not None and fallback.state is not ConfigEntryState.LOADED else None
 
     def _result(
         self, item: QueuedItem, status: SendStatus, error: str | None, message_id: str | None = None
@@ -1040,7 +1120,14 @@ class Outbox:
 
     def _give_up(self, item: QueuedItem, error: str) -> None:
         """Log a message given up for good once, and fire the event automations escalate on."""
-        LOGGER.warning("Message to %s via %s failed: %s", mask_target(item.target), self._entry.title, error)
+        missing = self._pending_fallback(item)
+        LOGGER.warning(
+            "Message to %s via %s failed: %s%s",
+            mask_target(item.target),
+            self._entry.title,
+            error,
+            "" if missing is None else f"; its fallback {not_loaded(missing)}",
+        )
         fire_failed(self._hass, self._entry, str(item.target), item.text, error)
 
     # Entry state
@@ -1105,7 +1192,11 @@ class Outbox:
         """Earliest time a try, a hand-over or an expiry is due."""
         items = self._items.values()
         moments = [item.created + self.max_age for item in items]
-        moments += [item.hold_until for item in items if item.hold_kind]
+        moments += [
+            item.hold_until if item.hold_kind != HOLD_FALLBACK or self._fallback_pending(item) else 0.0
+            for item in items
+            if item.hold_kind
+        ]
         moments += [item.created + self.handover_delay for item in items if not item.hold_kind and self._fallback(item)]
         if self._block is not Block.AUTH:
             heads = self._heads()
@@ -1241,12 +1332,19 @@ class Outbox:
             error = f"not delivered within {self.max_age / 3600:g} h: {item.last_error}"
             self._give_up(item, error)
             self._update_report(item, self._result(item, SendStatus.FAILED, error))
-        waited = [
+        due = [
             item
             for item in self._items.values()
-            if not item.hold_kind
-            and (item.created + self.handover_delay <= now or self.known_down())
-            and self._fallback(item)
+            if not item.hold_kind and (item.created + self.handover_delay <= now or self.known_down())
+        ]
+        waited = [item for item in due if self._fallback(item)]
+        self._note_fallback_missing([item for item in due if not self._fallback(item)])
+        # Held for a fallback that was being set up: it takes them now, or they wait on, or it is gone for good
+        # (before held alerts are released, so these are never sent here)
+        waited += [
+            item
+            for item in self._items.values()
+            if item.hold_kind == HOLD_FALLBACK and (item.hold_until <= now or not self._fallback_pending(item))
         ]
         for item in waited:
             del self._items[item.id]
@@ -1254,6 +1352,21 @@ class Outbox:
             self._update_report(item, result)
         if expired or waited:
             self._queue_changed()
+
+    def _note_fallback_missing(self, stuck: list[QueuedItem]) -> None:
+        """Warn once that messages due for the fallback stay here because it is not loaded (again once it was)."""
+        missing = self._pending_fallback(stuck[0]) if stuck else None
+        if missing is None:
+            self._fallback_missing_noted = False
+            return
+        if not self._fallback_missing_noted:
+            self._fallback_missing_noted = True
+            LOGGER.warning(
+                "%s cannot hand %s waiting message(s) over: its fallback %s; they stay here",
+                self._entry.title,
+                len(stuck),
+                not_loaded(missing),
+            )
 
     def _update_report(self, item: QueuedItem, result: TargetResult) -> None:
         """Let the last report follow a message that was delivered, handed over or given up later."""
