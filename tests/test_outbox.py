@@ -939,15 +939,18 @@ async def test_a_refused_alert_waits_while_its_fallback_is_reloaded(
     result = (await send(hass, primary, message="Freezer warm"))["results"][0]
     assert result["status"] == "queued"
     assert result["error"].startswith("waiting for Fallback gateway to be loaded: ")
+    # The login is known to be refused now: the next alert is not even tried, and waits the same way
+    assert (await send(hass, primary, message="Disk full"))["results"][0]["status"] == "queued"
     assert [(item["text"], item["hold_kind"]) for item in stored(hass_storage, primary)] == [
-        ("Freezer warm", "fallback")
+        ("Freezer warm", "fallback"),
+        ("Disk full", "fallback"),
     ]
-    assert state(hass, QUEUE_SENSOR) == "1"
+    assert state(hass, QUEUE_SENSOR) == "2"
     await advance(hass, freezer, 10)
     assert second_gateway.sim.messages == []
     assert await hass.config_entries.async_setup(fallback.entry_id)
     await advance(hass, freezer, 10)
-    assert [m.text for m in second_gateway.sim.messages] == ["Freezer warm"]
+    assert [m.text for m in second_gateway.sim.messages] == ["Freezer warm", "Disk full"]
     assert primary.runtime_data.outbox.items == []
     assert stored(hass_storage, primary) == []
     assert state(hass, SENSOR) == "sent"
@@ -1031,8 +1034,9 @@ async def test_a_fallback_that_is_not_loaded_is_reported_once_not_at_every_wake(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Messages queued while the fallback is disabled do not write a warning each time the outbox looks at them."""
-    primary, fallback = await setup_pair(hass, gateway, second_gateway)
-    monkeypatch.setattr(primary.runtime_data.outbox, "known_down", lambda: True)
+    primary, fallback = await setup_pair(hass, gateway, second_gateway, handover_minutes=600)
+    down = [True]
+    monkeypatch.setattr(primary.runtime_data.outbox, "known_down", lambda: down[-1])
     assert await hass.config_entries.async_set_disabled_by(fallback.entry_id, ConfigEntryDisabler.USER)
     await hass.async_block_till_done(wait_background_tasks=True)
     gateway.sim.fail(Fault.HTTP_503)
@@ -1042,6 +1046,12 @@ async def test_a_fallback_that_is_not_loaded_is_reported_once_not_at_every_wake(
         await advance(hass, freezer, 60)
     assert len(primary.runtime_data.outbox.items) == 3
     assert caplog.text.count("Fallback gateway is not loaded") == 1
+    # A flaky device: known down, then not, then down again, is still the same missing fallback
+    for now_down in (False, True):
+        down.append(now_down)
+        for _ in range(4):
+            await advance(hass, freezer, RETRY_MAX / 3)
+    assert caplog.text.count("Fallback gateway is not loaded") == 1
     # Back, it takes them; gone again, that is worth one warning again
     assert await hass.config_entries.async_set_disabled_by(fallback.entry_id, None)
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -1050,8 +1060,9 @@ async def test_a_fallback_that_is_not_loaded_is_reported_once_not_at_every_wake(
     assert await hass.config_entries.async_set_disabled_by(fallback.entry_id, ConfigEntryDisabler.USER)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert (await send(hass, primary, message="Door open"))["results"][0]["status"] == "queued"
-    for _ in range(5):
-        await advance(hass, freezer, 60)
+    # Its next retry comes after the entry's backoff, at most RETRY_MAX away
+    for _ in range(4):
+        await advance(hass, freezer, RETRY_MAX / 3)
     assert caplog.text.count("Fallback gateway is not loaded") == 2
 
 
@@ -1167,3 +1178,105 @@ async def test_an_alert_that_waited_for_the_fallback_before_a_restart_goes_to_it
     assert [m.text for m in second_gateway.sim.messages] == ["UPS on battery"]
     assert gateway.sim.messages == []
     assert stored(hass_storage, primary) == []
+
+
+async def test_reload_while_a_new_alert_waits_for_one_under_way_loses_neither(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second alert waits while the device keeps the first one waiting; the entry reloads meanwhile.
+
+    The unload writes both; the reloaded outbox sends both; the old one sends nothing more.
+    """
+    monkeypatch.setattr(loaded_gateway.runtime_data.provider, "_timeout", 5.0)
+    gateway.sim.fail(Fault.SLOW, times=1, delay=0.5)
+    first = hass.async_create_task(send(hass, loaded_gateway, message="Disk full"))
+    await wait_for(lambda: gateway.sim.in_flight == 1, "the first request is under way")
+    second = hass.async_create_task(send(hass, loaded_gateway, message="Freezer warm", target=["+491701112222"]))
+    await asyncio.sleep(0.05)
+    assert await hass.config_entries.async_unload(loaded_gateway.entry_id)
+    assert sorted(i["text"] for i in stored(hass_storage, loaded_gateway)) == ["Disk full", "Freezer warm"]
+    assert await hass.config_entries.async_setup(loaded_gateway.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    results = [(await task)["results"][0] for task in (first, second)]
+    assert [r["status"] for r in results] == ["queued", "queued"]
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert sorted(m.text for m in gateway.sim.messages) == ["Disk full", "Freezer warm"]
+    assert stored(hass_storage, loaded_gateway) == []
+    assert loaded_gateway.runtime_data.outbox.items == []
+
+
+async def test_disabling_an_entry_hands_the_alerts_under_way_to_the_fallback(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The device hangs; the user disables the entry: the alert under way and the one behind it go to the fallback."""
+    primary, _ = await setup_pair(hass, gateway, second_gateway)
+    monkeypatch.setattr(primary.runtime_data.provider, "_timeout", 5.0)
+    gateway.sim.fail(Fault.SLOW, times=1, delay=0.5)
+    first = hass.async_create_task(send(hass, primary, message="Disk full"))
+    await wait_for(lambda: gateway.sim.in_flight == 1, "the first request is under way")
+    second = hass.async_create_task(send(hass, primary, message="Freezer warm", target=["+491701112222"]))
+    await asyncio.sleep(0.05)
+    assert await hass.config_entries.async_set_disabled_by(primary.entry_id, ConfigEntryDisabler.USER)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert sorted(m.text for m in second_gateway.sim.messages) == ["Disk full", "Freezer warm"]
+    assert [(await task)["results"][0]["status"] for task in (first, second)] == ["queued", "queued"]
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert sorted(m.text for m in second_gateway.sim.messages) == ["Disk full", "Freezer warm"]
+    assert gateway.sim.messages == []
+    assert stored(hass_storage, primary) == []
+
+
+async def test_disabling_an_entry_without_a_fallback_counts_the_alerts_under_way(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nowhere to go: the alert under way and the one behind it are kept on disk, and the warning counts them."""
+    monkeypatch.setattr(loaded_gateway.runtime_data.provider, "_timeout", 5.0)
+    gateway.sim.fail(Fault.SLOW, times=1, delay=0.5)
+    first = hass.async_create_task(send(hass, loaded_gateway, message="Disk full"))
+    await wait_for(lambda: gateway.sim.in_flight == 1, "the first request is under way")
+    second = hass.async_create_task(send(hass, loaded_gateway, message="Freezer warm", target=["+491701112222"]))
+    await asyncio.sleep(0.05)
+    assert await hass.config_entries.async_set_disabled_by(loaded_gateway.entry_id, ConfigEntryDisabler.USER)
+    assert [(await task)["results"][0]["status"] for task in (first, second)] == ["queued", "queued"]
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert sorted(i["text"] for i in stored(hass_storage, loaded_gateway)) == ["Disk full", "Freezer warm"]
+    assert "was disabled with 2 message(s) waiting; they are kept" in caplog.text
+    assert await hass.config_entries.async_set_disabled_by(loaded_gateway.entry_id, None)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert sorted(m.text for m in gateway.sim.messages) == ["Disk full", "Freezer warm"]
+
+
+async def test_an_alert_that_goes_through_while_the_entry_reloads_is_reported_sent(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The device takes the alert after the unload wrote it: the caller hears "sent".
+
+    The reloaded entry sends it again (the duplicate its log warns about), and it is not kept anywhere.
+    """
+    monkeypatch.setattr(loaded_gateway.runtime_data.provider, "_timeout", 5.0)
+    gateway.sim.latency = 0.5
+    task = hass.async_create_task(send(hass, loaded_gateway, message="Disk full"))
+    await wait_for(lambda: gateway.sim.in_flight == 1, "the request is under way")
+    assert await hass.config_entries.async_reload(loaded_gateway.entry_id)
+    assert (await task)["results"][0]["status"] == "sent"
+    gateway.sim.latency = 0.0
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [m.text for m in gateway.sim.messages] == ["Disk full", "Disk full"]
+    assert stored(hass_storage, loaded_gateway) == []

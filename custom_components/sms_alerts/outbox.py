@@ -521,7 +521,8 @@ class Outbox:
         self._closed = False
         # New messages whose first request is under way; written to the file only if it takes long
         self._in_flight: dict[str, QueuedItem] = {}
-        self._in_flight_written = False
+        # Ids of those written to the file while under way: it must be written again once they are settled
+        self._in_flight_written: set[str] = set()
         self._fallback_missing_noted = False
         self.last_report: SendReport | None = None
         options = entry.options
@@ -614,16 +615,19 @@ class Outbox:
         """
         if self._entry.disabled_by is None:
             return
+        # New messages under way go too: their request may still go through, so a duplicate is possible
         waiting = [item for item in self._items.values() if item.hold_kind in (None, HOLD_FALLBACK)]
+        waiting += self._in_flight.values()
         left = {item.id for item in hand_over(self._hass, self._entry, waiting, "disabled")}
         for item in waiting:
             if item.id not in left:
-                del self._items[item.id]
-        if self._items:
+                self._items.pop(item.id, None)
+                self._in_flight.pop(item.id, None)
+        if kept := len(self._items) + len(self._in_flight):
             LOGGER.warning(
                 "%s was disabled with %s message(s) waiting; they are kept and sent when it is enabled again",
                 self._entry.title,
-                len(self._items),
+                kept,
             )
 
     # Sending
@@ -918,49 +922,83 @@ class Outbox:
         return [results[item.id] for item in items]
 
     async def _async_take(self, items: list[QueuedItem]) -> dict[str, TargetResult]:
-        """Try new items at once, unless the entry is blocked or their target has messages waiting."""
-        results: dict[str, TargetResult] = {}
-        async with self._lock:
-            if self._block is Block.AUTH:
-                # Refused credentials are never tried again before reauth: new messages go elsewhere at once
-                for item in items:
-                    results[item.id] = await self._async_fail(item, self._block_error or str(self._block))
-                return results
-            waiting = {queued.target for queued in self._items.values() if not queued.hold_kind}
-            direct = [item for item in items if item.target not in waiting]
-            was_down = self.known_down()
+        """Try new items at once, unless the entry is blocked or their target has messages waiting.
+
+        While they wait for an earlier send to end (the lock), they count as under way: an unload
+        meanwhile writes them or hands them over, and a crash after a second does not lose them.
+        """
+        for item in items:
+            self._in_flight[item.id] = item
+        timer = self._hass.loop.call_later(IN_FLIGHT_SAVE_AFTER, self._write_in_flight)
+        try:
+            await self._lock.acquire()
+        finally:
+            timer.cancel()
             for item in items:
-                if item.target not in waiting:
-                    continue
-                if was_down and self._fallback(item):
-                    # Waiting here behind messages to a provider that is down helps nobody
-                    results[item.id] = await self._async_fail(item, f"{self._entry.title} is unreachable")
-                    continue
-                item.last_error = "waiting behind earlier messages to this target"
-                self._items[item.id] = item
-                results[item.id] = self._result(item, SendStatus.QUEUED, item.last_error)
-            if direct:
-                receipts = await self._async_send_new(direct)
-                for item, receipt in zip(direct, receipts, strict=True):
-                    if was_down and receipt.outcome is Outcome.TRANSIENT and self._fallback(item):
-                        # Known down before this try too: the fallback takes it now instead of after retries
-                        results[item.id] = await self._async_fail(item, receipt.error or "provider unreachable")
-                    else:
-                        results[item.id] = await self._async_handle(item, receipt, queued=False)
+                self._in_flight.pop(item.id, None)
+        try:
+            if self._closed:
+                return self._unloaded(items)
+            return await self._async_take_locked(items)
+        finally:
+            self._lock.release()
+
+    async def _async_take_locked(self, items: list[QueuedItem]) -> dict[str, TargetResult]:
+        """Send, queue or hand over new items, with the lock held."""
+        results: dict[str, TargetResult] = {}
+        if self._block is Block.AUTH:
+            # Refused credentials are never tried again before reauth: new messages go elsewhere at once
+            for item in items:
+                results[item.id] = await self._async_fail(item, self._block_error or str(self._block))
             await self._async_settle(results)
+            return results
+        waiting = {queued.target for queued in self._items.values() if not queued.hold_kind}
+        direct = [item for item in items if item.target not in waiting]
+        was_down = self.known_down()
+        for item in items:
+            if item.target not in waiting:
+                continue
+            if was_down and self._fallback(item):
+                # Waiting here behind messages to a provider that is down helps nobody
+                results[item.id] = await self._async_fail(item, f"{self._entry.title} is unreachable")
+                continue
+            item.last_error = "waiting behind earlier messages to this target"
+            self._items[item.id] = item
+            results[item.id] = self._result(item, SendStatus.QUEUED, item.last_error)
+        if direct:
+            receipts = await self._async_send_new(direct)
+            if self._closed:
+                return {**results, **self._unloaded(direct, receipts)}
+            for item, receipt in zip(direct, receipts, strict=True):
+                if was_down and receipt.outcome is Outcome.TRANSIENT and self._fallback(item):
+                    # Known down before this try too: the fallback takes it now instead of after retries
+                    results[item.id] = await self._async_fail(item, receipt.error or "provider unreachable")
+                else:
+                    results[item.id] = await self._async_handle(item, receipt, queued=False)
+        await self._async_settle(results)
+        return results
+
+    def _unloaded(self, items: list[QueuedItem], receipts: list[Receipt] | None = None) -> dict[str, TargetResult]:
+        """Report new messages the entry was unloaded under: the unload wrote them, or handed them over.
+
+        Whoever holds them now (the reloaded entry, the fallback) sends them; nothing more happens
+        here. A request that went through is reported sent, though they may send it again.
+        """
+        title = self._entry.title
+        results = {item.id: self._result(item, SendStatus.QUEUED, f"{title} was unloaded meanwhile") for item in items}
+        for item, receipt in zip(items, receipts or (), strict=False):
+            if receipt.outcome is Outcome.SENT:
+                results[item.id] = self._result(item, SendStatus.SENT, None, receipt.message_id)
         return results
 
     async def _async_settle(self, results: dict[str, TargetResult]) -> None:
         """Write the file after new messages were tried, where it must change, and plan the retries."""
-        if self._closed:
-            # Unloaded while the request was under way: the file, written then with this send in it,
-            # belongs to the entry's next outbox, which sends it again
-            return
         queued = any(result.status is SendStatus.QUEUED for result in results.values())
-        if queued or self._in_flight_written:
+        written = not self._in_flight_written.isdisjoint(results)
+        if queued or written:
             # Queued messages must be on disk before the action returns; a send that was written
             # while under way must leave the file once it is settled
-            self._in_flight_written = False
+            self._in_flight_written.difference_update(results)
             await self._async_save()
         if queued:
             self._queue_changed()
@@ -976,7 +1014,8 @@ class Outbox:
         finally:
             timer.cancel()
             for item in items:
-                del self._in_flight[item.id]
+                # An unload for a disable may have handed it over already
+                self._in_flight.pop(item.id, None)
 
     async def _async_provider_send(self, items: list[QueuedItem]) -> list[Receipt]:
         """Send one message's items through the provider; an unexpected error keeps them all for another try."""
@@ -990,7 +1029,7 @@ class Outbox:
     def _write_in_flight(self) -> None:
         """Write the messages of a send that is still under way (a crash now must not lose them)."""
         if self._in_flight and not self._closed:
-            self._in_flight_written = True
+            self._in_flight_written.update(self._in_flight)
             self._store.async_delay_save(self._stored_data, 0)
 
     async def _async_handle(self, item: QueuedItem, receipt: Receipt, *, queued: bool) -> TargetResult:
@@ -1355,11 +1394,8 @@ class Outbox:
 
     def _note_fallback_missing(self, stuck: list[QueuedItem]) -> None:
         """Warn once that messages due for the fallback stay here because it is not loaded (again once it was)."""
-        missing = self._pending_fallback(stuck[0]) if stuck else None
-        if missing is None:
-            self._fallback_missing_noted = False
-            return
-        if not self._fallback_missing_noted:
+        missing = next((entry for item in stuck if (entry := self._pending_fallback(item)) is not None), None)
+        if missing is not None and not self._fallback_missing_noted:
             self._fallback_missing_noted = True
             LOGGER.warning(
                 "%s cannot hand %s waiting message(s) over: its fallback %s; they stay here",
