@@ -538,3 +538,95 @@ async def test_ipex_reply_with_reference_acknowledges_the_alert(
             "from": NUMBER,
         }
     ]
+
+
+async def test_ipex_failed_delivery_after_a_reload_goes_to_the_fallback(
+    hass: HomeAssistant,
+    ipex_sim: RunningSimulator,
+    gateway: RunningSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """The report comes hours later, after a restart or a reload: the message is still known and sent again."""
+    from .conftest import gateway_entry_for  # noqa: PLC0415
+
+    fallback = gateway_entry_for(gateway, title="Fallback gateway")
+    fallback.add_to_hass(hass)
+    entry = await ipex_entry(hass, ipex_sim.url)
+    hass.config_entries.async_update_entry(entry, options={"fallback_entry": fallback.entry_id})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    response = await send(hass, entry, message="Freezer warm", target=[NUMBER])
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    client = await hass_client_no_auth()
+    report = {"id": response["results"][0]["id"], "to": NUMBER, "state": "FAILED"}
+    assert (await client.post(f"/api/webhook/{entry.data['webhook_id']}", json=report)).status == 200
+    await hass.async_block_till_done()
+    assert [(m.to, m.text) for m in gateway.sim.messages] == [("00491701234567", "Freezer warm")]
+
+
+async def test_ipex_failed_delivery_of_a_message_no_longer_known_is_reported(
+    hass: HomeAssistant,
+    ipex_sim: RunningSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A FAILED report for an id the entry does not know (sent long ago) is not passed over in silence."""
+    entry = await ipex_entry(hass, ipex_sim.url)
+    failed = async_capture_events(hass, "sms_alerts_failed")
+    client = await hass_client_no_auth()
+    report = {"id": "sent-long-ago", "to": NUMBER, "state": "FAILED"}
+    assert (await client.post(f"/api/webhook/{entry.data['webhook_id']}", json=report)).status == 200
+    await hass.async_block_till_done()
+    assert [(e.data["target"], e.data["message"]) for e in failed] == [(NUMBER, "")]
+    assert failed[0].data["error"].startswith("the provider reported the delivery as failed")
+    assert "reported the delivery of message sent-long-ago to" in caplog.text
+    # Other states of unknown messages are only events
+    report = {"id": "sent-long-ago-2", "to": NUMBER, "state": "DELIVERED"}
+    assert (await client.post(f"/api/webhook/{entry.data['webhook_id']}", json=report)).status == 200
+    await hass.async_block_till_done()
+    assert len(failed) == 1
+
+
+async def test_ipex_sends_are_remembered_on_disk_for_late_delivery_reports(
+    hass: HomeAssistant, ipex_sim: RunningSimulator, hass_storage: dict[str, Any]
+) -> None:
+    """Within seconds of a send its id is on disk, so a crash does not make a later FAILED report unknown."""
+    from custom_components.sms_alerts.outbox import SENT_SAVE_DELAY, storage_key  # noqa: PLC0415
+
+    entry = await ipex_entry(hass, ipex_sim.url)
+    response = await send(hass, entry, message="Freezer warm", target=[NUMBER])
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=SENT_SAVE_DELAY + 1))
+    await hass.async_block_till_done()
+    sent = hass_storage[storage_key(entry.entry_id)]["data"]["sent"]
+    assert [(message_id, item["text"]) for message_id, item in sent] == [(response["results"][0]["id"], "Freezer warm")]
+
+
+async def test_ipex_failed_delivery_while_the_fallback_reloads_waits_for_it_on_disk(
+    hass: HomeAssistant,
+    ipex_sim: RunningSimulator,
+    gateway: RunningSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+    hass_storage: dict[str, Any],
+) -> None:
+    """The FAILED report comes while the fallback is being reloaded: the message waits for it, written to disk."""
+    from custom_components.sms_alerts.outbox import storage_key  # noqa: PLC0415
+
+    from .conftest import gateway_entry_for  # noqa: PLC0415
+
+    fallback = gateway_entry_for(gateway, title="Fallback gateway")
+    fallback.add_to_hass(hass)
+    entry = await ipex_entry(hass, ipex_sim.url)
+    hass.config_entries.async_update_entry(entry, options={"fallback_entry": fallback.entry_id})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    response = await send(hass, entry, message="Freezer warm", target=[NUMBER])
+    assert await hass.config_entries.async_unload(fallback.entry_id)
+    client = await hass_client_no_auth()
+    report = {"id": response["results"][0]["id"], "to": NUMBER, "state": "FAILED"}
+    assert (await client.post(f"/api/webhook/{entry.data['webhook_id']}", json=report)).status == 200
+    await hass.async_block_till_done()
+    items = hass_storage[storage_key(entry.entry_id)]["data"]["items"]
+    assert [(item["text"], item["hold_kind"]) for item in items] == [("Freezer warm", "fallback")]
+    assert await hass.config_entries.async_setup(fallback.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [(m.to, m.text) for m in gateway.sim.messages] == [("00491701234567", "Freezer warm")]

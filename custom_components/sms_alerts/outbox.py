@@ -90,6 +90,8 @@ _REFERENCE = re.compile(r"#(\d+)\b")
 REFERENCE_MEMORY = 500
 # How many provider message ids are kept for delivery reports
 SENT_MEMORY = 1000
+# How soon a send whose delivery the provider reports later is remembered on disk
+SENT_SAVE_DELAY = 5.0
 # A send still under way after this many seconds is written to the outbox file, so that a crash or a
 # hard stop while a slow or hung device keeps it waiting (up to the 30 s time limit) loses nothing.
 # Faster answers cost no disk write.
@@ -567,6 +569,7 @@ class Outbox:
             LOGGER.error("The outbox of %s holds no list of messages; it starts empty", self._entry.title)
         self._items = {item.id: item for item in items or []}
         self._load_references(stored)
+        self._load_sent(stored)
         if interrupted := interrupted_sends(stored):
             LOGGER.warning(
                 "%s was sending %s message(s) when it last stopped; sending them again, "
@@ -1126,16 +1129,33 @@ class Outbox:
         )
 
     def _remember_sent(self, message_id: str, item: QueuedItem) -> None:
-        """Keep the latest provider message ids, to match delivery reports to their sends."""
+        """Keep the latest provider message ids, to match delivery reports to their sends.
+
+        Where the provider reports deliveries, they are kept on disk too: a report may come hours
+        later, after a restart or a reload, and a FAILED one must still find its message.
+        """
         self._sent[message_id] = item
         if len(self._sent) > SENT_MEMORY:
             del self._sent[next(iter(self._sent))]
+        if self._provider.reports_delivery and not self._closed:
+            self._store.async_delay_save(self._stored_data, SENT_SAVE_DELAY)
 
     @callback
-    async def async_delivery_report(self, message_id: str, state: str) -> bool:
+    async def async_delivery_report(self, message_id: str, state: str, to: str = "") -> bool:
         """Act on a provider's delivery report; a failed delivery counts as a failed send. False if unknown."""
         item = self._sent.get(message_id)
         if item is None:
+            if state.upper() == DELIVERY_FAILED:
+                # Sent too long ago to be remembered: it cannot be sent again, but it must not pass silently
+                LOGGER.warning(
+                    "%s: the provider reported the delivery of message %s to %s as failed; "
+                    "the message is too old to be known here, so it cannot be sent again",
+                    self._entry.title,
+                    message_id,
+                    mask_target(to),
+                )
+                error = f"the provider reported the delivery as failed (message {message_id}, no longer known)"
+                fire_failed(self._hass, self._entry, to, "", error)
             return False
         report = self.last_report
         if report is not None and item.id in report.item_ids:
@@ -1145,6 +1165,11 @@ class Outbox:
             del self._sent[message_id]
             result = await self._async_fail(item, "the provider reported the delivery as failed")
             self._update_report(item, result)
+            # Forgotten as sent; kept if it now waits for a fallback being reloaded
+            await self._async_save()
+            if result.status is SendStatus.QUEUED:
+                self._queue_changed()
+                self._schedule()
         return True
 
     @callback
@@ -1430,11 +1455,24 @@ class Outbox:
         """Return the outbox file: waiting messages, then any whose first request is under way."""
         items = [item.to_stored() for item in self._items.values()]
         items += [{**item.to_stored(), IN_FLIGHT: True} for item in self._in_flight.values()]
+        sent = [[message_id, item.to_stored()] for message_id, item in self._sent.items()]
         return {
             "items": items,
+            **({"sent": sent} if self._provider.reports_delivery else {}),
             "next_reference": self._next_reference,
             "references": [[number, text, list(targets)] for number, (text, targets) in self._references.items()],
         }
+
+    def _load_sent(self, stored: Any) -> None:
+        """Read the remembered sends back (for late delivery reports); anything malformed is dropped."""
+        sent = stored.get("sent") if isinstance(stored, dict) else None
+        targets: dict[tuple[Any, Any], Target] = {}
+        for entry in sent if isinstance(sent, list) else []:
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                message_id, data = entry
+                self._sent[str(message_id)] = QueuedItem.from_stored(data, targets)
+        while len(self._sent) > SENT_MEMORY:
+            del self._sent[next(iter(self._sent))]
 
     def _load_references(self, stored: Any) -> None:
         """Read the acknowledgement references back; anything malformed is dropped."""

@@ -256,7 +256,7 @@ async def async_handle_callback(hass: HomeAssistant, entry: SmsAlertsConfigEntry
             )
             _fire_acknowledged(hass, entry, event)
         elif isinstance(event, DeliveryReport):
-            await entry.runtime_data.outbox.async_delivery_report(event.id, event.state)
+            await entry.runtime_data.outbox.async_delivery_report(event.id, event.state, event.to)
             hass.bus.async_fire(
                 EVENT_DELIVERY,
                 {"entry_id": entry.entry_id, "id": event.id, "to": event.to, "state": event.state},

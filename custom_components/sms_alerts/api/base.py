@@ -181,6 +181,8 @@ class Provider(abc.ABC):
     options: ClassVar[frozenset[str]]
     # True where each request takes one target, so that several requests may run at once (parallel_requests)
     sends_in_parallel: ClassVar[bool] = True
+    # Whether the provider reports deliveries later (a FAILED report then counts as a failed send)
+    reports_delivery: ClassVar[bool] = False
 
     def __init__(self, session: aiohttp.ClientSession, *, timeout: float = DEFAULT_TIMEOUT, parallel: int = 1) -> None:
         """Take the shared HTTP session; the caller decides on TLS verification."""

@@ -309,6 +309,7 @@ class IpexProvider(Provider):
     """An IPEX / Voipex account: SMS Chat from an allowed number, or instant SMS billed to a trunk number."""
 
     key: ClassVar[str] = "ipex"
+    reports_delivery: ClassVar[bool] = True
     target_kinds: ClassVar[frozenset[TargetKind]] = frozenset({TargetKind.NUMBER})
     options: ClassVar[frozenset[str]] = frozenset()
 
