@@ -71,11 +71,15 @@ def test_bad_numbers_raise_a_keyed_error(raw: str, region: str | None, key: str)
     assert err.value.placeholders["target"] == raw
 
 
-def test_unknown_but_possible_number_is_sent_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    """A possible number that no numbering plan knows is kept, and the log says so (masked)."""
-    assert normalize_number("+49 999 9999999", None) == "+499999999999"
-    assert "not a known valid number" in caplog.text
-    assert "+499999999999" not in caplog.text
+def test_unknown_but_possible_number_is_sent_with_a_warning_once(caplog: pytest.LogCaptureFixture) -> None:
+    """A possible number that no numbering plan knows is kept, and the log says so (masked), once per number."""
+    assert normalize_number("+49 999 9999871", None) == "+499999999871"
+    assert "+499999999871" not in caplog.text
+    for _ in range(3):
+        assert normalize_number("0049 999 9999871", None) == "+499999999871"
+    assert caplog.text.count("not a known valid number") == 1
+    normalize_number("+49 999 9999872", None)
+    assert caplog.text.count("not a known valid number") == 2
 
 
 @pytest.mark.parametrize(

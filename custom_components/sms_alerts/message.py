@@ -176,9 +176,17 @@ def normalize_number(raw: str, region: str | None) -> str:
     if parsed is None:
         raise MessageError("invalid_number", target=raw)
     e164, valid = parsed
-    if not valid:
+    if not valid and e164 not in _WARNED_NUMBERS:
+        # Once per number: a reminder sent every few minutes must not repeat it at each alert
+        if len(_WARNED_NUMBERS) < _WARNED_MAX:
+            _WARNED_NUMBERS.add(e164)
         _LOGGER.warning("%s…%s is not a known valid number; sending anyway", e164[:6], e164[-3:])
     return e164
+
+
+# Numbers the log has called unknown already
+_WARNED_NUMBERS: set[str] = set()
+_WARNED_MAX = 1024
 
 
 @lru_cache(maxsize=1024)
