@@ -1280,3 +1280,23 @@ async def test_an_alert_that_goes_through_while_the_entry_reloads_is_reported_se
     await hass.async_block_till_done(wait_background_tasks=True)
     assert [m.text for m in gateway.sim.messages] == ["Disk full", "Disk full"]
     assert stored(hass_storage, loaded_gateway) == []
+
+
+async def test_disabling_an_entry_hands_alerts_held_by_the_rate_limit_to_the_fallback_as_one_summary(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+) -> None:
+    """Held for the end of the minute, not for the recipient: they go to the fallback, still summed up."""
+    primary, _ = await setup_pair(hass, gateway, second_gateway, rate_limit=1, dedup_minutes=0)
+    assert (await send(hass, primary, message="Pump 1 failed"))["results"][0]["status"] == "sent"
+    for text in ("Pump 2 failed", "Pump 3 failed"):
+        assert (await send(hass, primary, message=text))["results"][0]["status"] == "throttled"
+    assert await hass.config_entries.async_set_disabled_by(primary.entry_id, ConfigEntryDisabler.USER)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    texts = [m.text for m in second_gateway.sim.messages]
+    assert len(texts) == 1
+    assert "Pump 2 failed" in texts[0]
+    assert "Pump 3 failed" in texts[0]
+    assert stored(hass_storage, primary) == []

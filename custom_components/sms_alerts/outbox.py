@@ -97,6 +97,8 @@ SENT_SAVE_DELAY = 5.0
 # Faster answers cost no disk write.
 IN_FLIGHT_SAVE_AFTER = 1.0
 IN_FLIGHT = "in_flight"
+# Held by the rate limit until its minute ends, then sent in a summary
+HOLD_THROTTLED = "throttled"
 # Held for a fallback entry that is being set up or reloaded; taken when its state changes, and
 # looked at again this often in any case
 HOLD_FALLBACK = "fallback"
@@ -612,12 +614,14 @@ class Outbox:
         await self._async_save()
 
     def _release_when_disabled(self) -> None:
-        """Let the fallback take the messages of an entry being disabled (not those held for their recipient).
+        """Let the fallback take the messages of an entry being disabled (not those held for quiet hours).
 
         Say what stays.
         """
         if self._entry.disabled_by is None:
             return
+        # Held only until the minute ends: summed up now, they go too
+        self._release_held(early=HOLD_THROTTLED)
         # New messages under way go too: their request may still go through, so a duplicate is possible
         waiting = [item for item in self._items.values() if item.hold_kind in (None, HOLD_FALLBACK)]
         waiting += self._in_flight.values()
@@ -834,7 +838,7 @@ class Outbox:
                 results[item.id] = self._hold(
                     item,
                     self._guard.window_end(str(item.target), now),
-                    "throttled",
+                    HOLD_THROTTLED,
                     SendStatus.THROTTLED,
                     f"over {limit} SMS per minute to this target: sent in a summary when the minute ends",
                 )
@@ -1325,12 +1329,15 @@ class Outbox:
             self._update_report(item, result)
         return self._may_send()
 
-    def _release_held(self) -> None:
-        """Turn held alerts whose time has come into sendable items: one alone, several as one summary."""
+    def _release_held(self, early: str | None = None) -> None:
+        """Turn held alerts whose time has come into sendable items: one alone, several as one summary.
+
+        `early` releases every alert of that kind of hold now, whatever its time.
+        """
         now = _now()
         due: dict[Target, list[QueuedItem]] = {}
         for item in self._items.values():
-            if item.hold_kind and item.hold_until <= now:
+            if item.hold_kind and (item.hold_until <= now or item.hold_kind == early):
                 due.setdefault(item.target, []).append(item)
         today = dt_util.now().date().isoformat()
         for target, group in due.items():
