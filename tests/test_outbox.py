@@ -1300,3 +1300,25 @@ async def test_disabling_an_entry_hands_alerts_held_by_the_rate_limit_to_the_fal
     assert "Pump 2 failed" in texts[0]
     assert "Pump 3 failed" in texts[0]
     assert stored(hass_storage, primary) == []
+
+
+async def test_an_alert_waiting_behind_a_hung_send_is_on_disk_after_a_second(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A crash while a second alert waits for the first one's hung request must not lose the second."""
+    monkeypatch.setattr(loaded_gateway.runtime_data.provider, "_timeout", 5.0)
+    gateway.sim.fail(Fault.SLOW, times=1, delay=3.0)
+    first = hass.async_create_task(send(hass, loaded_gateway, message="Disk full"))
+    await wait_for(lambda: stored(hass_storage, loaded_gateway) != [], "the first request is written")
+    second = hass.async_create_task(send(hass, loaded_gateway, message="Freezer warm", target=["+491701112222"]))
+    await wait_for(
+        lambda: "Freezer warm" in [item["text"] for item in stored(hass_storage, loaded_gateway)],
+        "the waiting alert is written",
+        seconds=1.4,
+    )
+    assert [(await task)["results"][0]["status"] for task in (first, second)] == ["queued", "sent"]
+    assert [item["text"] for item in stored(hass_storage, loaded_gateway)] == ["Disk full"]

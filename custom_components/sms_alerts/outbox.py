@@ -934,6 +934,19 @@ class Outbox:
         While they wait for an earlier send to end (the lock), they count as under way: an unload
         meanwhile writes them or hands them over, and a crash after a second does not lose them.
         """
+        if self._lock.locked():
+            await self._async_wait_for_lock(items)
+        else:
+            await self._lock.acquire()  # free: taken at once, without yielding
+        try:
+            if self._closed:
+                return self._unloaded(items)
+            return await self._async_take_locked(items)
+        finally:
+            self._lock.release()
+
+    async def _async_wait_for_lock(self, items: list[QueuedItem]) -> None:
+        """Wait for the send under way to end, with the new items counted as under way meanwhile."""
         for item in items:
             self._in_flight[item.id] = item
         timer = self._hass.loop.call_later(IN_FLIGHT_SAVE_AFTER, self._write_in_flight)
@@ -943,12 +956,6 @@ class Outbox:
             timer.cancel()
             for item in items:
                 self._in_flight.pop(item.id, None)
-        try:
-            if self._closed:
-                return self._unloaded(items)
-            return await self._async_take_locked(items)
-        finally:
-            self._lock.release()
 
     async def _async_take_locked(self, items: list[QueuedItem]) -> dict[str, TargetResult]:
         """Send, queue or hand over new items, with the lock held."""
