@@ -33,7 +33,8 @@ def _print_message(message: ReceivedMessage) -> None:
 def _describe(name: str, url: str, sim: Simulator) -> str:
     """Tell what to type in Home Assistant's config flow for this simulator."""
     faults = (
-        f"    Faults: curl -X POST '{url}/_sim/fault?name=http_503&times=1'  (html_500, slow, reset; name=none)\n"
+        f"    Faults: curl -X POST '{url}/_sim/fault?name=http_503&times=1'  (html_500, slow, reset,\n"
+        "            redirect_302, redirect_307; name=none)\n"
         f"    Slow answers: curl -X POST '{url}/_sim/latency?seconds=0.5'   Counts: curl '{url}/_sim/stats'"
     )
     if isinstance(sim, BrevisOneSimulator):

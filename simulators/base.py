@@ -18,6 +18,10 @@ HTML_ERROR_PAGE = (
 )
 
 
+MOVED_PATH = "/moved"
+MOVED_PAGE = "<!DOCTYPE html><html><head><title>Login</title></head><body><form>Sign in</form></body></html>"
+
+
 class Fault(StrEnum):
     """Ways a simulator can be told to misbehave."""
 
@@ -25,6 +29,9 @@ class Fault(StrEnum):
     HTML_500 = "html_500"
     SLOW = "slow"
     RESET = "reset"
+    # Answer with a redirect to /moved, which answers 200 with a web page to whatever follows it
+    REDIRECT_302 = "redirect_302"
+    REDIRECT_307 = "redirect_307"
 
 
 @dataclass(kw_only=True)
@@ -128,7 +135,8 @@ class Simulator:
         try:
             if self.latency:
                 await asyncio.sleep(self.latency)
-            fault = self._take_fault()
+            # What a redirect fault points at answers as itself, as the page behind a real redirect would
+            fault = None if request.path == MOVED_PATH else self._take_fault()
             response = await (self._apply_fault(request, fault) if fault is not None else handler(request))
         finally:
             self.in_flight -= 1
@@ -155,6 +163,9 @@ class Simulator:
         if fault.fault is Fault.SLOW:
             await asyncio.sleep(fault.delay)
             return web.Response(status=504, text="Gateway Timeout")
+        if fault.fault in (Fault.REDIRECT_302, Fault.REDIRECT_307):
+            status = 302 if fault.fault is Fault.REDIRECT_302 else 307
+            return web.Response(status=status, headers={"Location": MOVED_PATH})
         # RESET: drop the connection without an answer
         if request.transport is not None:
             request.transport.abort()
@@ -162,6 +173,10 @@ class Simulator:
 
     def control_routes(self) -> list[web.RouteDef]:
         """Routes for scripts/develop and the benchmarks: /_sim/fault?name=...&times=..., messages and stats."""
+
+        async def moved(request: web.Request) -> web.Response:
+            # Where a redirect fault points: a web page, as a device's login screen would be
+            return web.Response(text=MOVED_PAGE, content_type="text/html")
 
         async def set_fault(request: web.Request) -> web.Response:
             name = request.query.get("name", "")
@@ -194,6 +209,7 @@ class Simulator:
             return web.Response(text=f"every answer takes {seconds:g} s\n")
 
         return [
+            web.route("*", MOVED_PATH, moved),
             web.post("/_sim/fault", set_fault),
             web.get("/_sim/messages", list_messages),
             web.get("/_sim/stats", get_stats),

@@ -13,11 +13,13 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_USER, ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.sms_alerts.const import DOMAIN
 from custom_components.sms_alerts.diagnostics import async_get_config_entry_diagnostics
-from simulators.base import Fault, Simulator
+from simulators.base import MOVED_PATH, Fault, Simulator
 from simulators.brevisone import BrevisOneSimulator
 from simulators.ipex import IpexSimulator
 from simulators.pbxware import PbxwareSimulator
@@ -219,3 +221,33 @@ async def test_no_secret_leaks(
     for private in ("webhook_id", "sender"):
         if private in entry.data:
             assert entry.data[private] not in json.dumps(diagnostics)
+
+
+@pytest.mark.parametrize("fault", [Fault.REDIRECT_302, Fault.REDIRECT_307])
+async def test_a_redirect_is_not_followed_and_not_taken_for_sent(
+    hass: HomeAssistant, provider: tuple[Case, RunningSimulator], fault: Fault
+) -> None:
+    """An address that now redirects (say, http to a web page): the alert is not "sent" to the page.
+
+    Following it would post the login again elsewhere (307), or fetch a page that answers 200 (302).
+    """
+    case, sim = provider
+    entry = await add_entry(hass, case, sim)
+    sim.sim.fail(fault)
+    with pytest.raises(HomeAssistantError, match="redirects"):
+        await send(hass, entry, "Disk full")
+    assert sim.sim.messages == []
+    assert [r for r in sim.sim.requests if r.path == MOVED_PATH] == []
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"{entry.entry_id}_redirected") is not None
+
+
+async def test_a_redirecting_address_is_refused_in_the_flow(
+    hass: HomeAssistant, provider: tuple[Case, RunningSimulator]
+) -> None:
+    """Setting up with an address that redirects says so, and posts the login nowhere else."""
+    case, sim = provider
+    sim.sim.fail(Fault.REDIRECT_307)
+    result = await run_flow(hass, case, case.form(sim.url))
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "redirected"}
+    assert [r for r in sim.sim.requests if r.path == MOVED_PATH] == []

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from http import HTTPStatus
 from typing import Any, ClassVar, Final
 from urllib.parse import quote_plus
 
@@ -269,13 +270,21 @@ class Provider(abc.ABC):
     async def _async_request(
         self, method: str, url: str, *, time_limit: float | None = None, **kwargs: Any
     ) -> tuple[int, str, Mapping[str, str]]:
-        """Make one HTTP request and return status, body text and headers; transport failures are typed."""
+        """Make one HTTP request and return status, body text and headers; transport failures are typed.
+
+        Redirects are never followed: aiohttp would fetch a 301/302 target without the form (whose web
+        page answers 200, which must not count as sent) and post a 307/308 one's body, login and all, to
+        wherever it points. A client that passes `allow_redirects=False` itself reads the 3xx; for the
+        others it is refused here, for the whole entry.
+        """
         limit = self._timeout if time_limit is None else time_limit
+        own_redirects = "allow_redirects" in kwargs
+        kwargs["allow_redirects"] = False
         try:
             async with asyncio.timeout(limit):
                 async with self._session.request(method, url, **kwargs) as resp:
                     body = await resp.text(errors="replace")
-                    return resp.status, body, resp.headers
+                    status, headers = resp.status, resp.headers
         except aiohttp.ClientConnectorCertificateError as err:
             raise EntryRejectedError("the certificate of the device failed verification", key="ssl_error") from err
         except aiohttp.ClientSSLError as err:
@@ -287,6 +296,14 @@ class Provider(abc.ABC):
             ) from err
         except aiohttp.ClientError as err:
             raise TransientError(f"cannot reach the device ({type(err).__name__})") from err
+        if HTTPStatus.MULTIPLE_CHOICES <= status < HTTPStatus.BAD_REQUEST and not own_redirects:
+            where = headers.get("Location", "")
+            raise EntryRejectedError(
+                f"the device redirects this address elsewhere{f' ({cut(where, 200)})' if where else ''}: "
+                "enter the address it redirects to",
+                key="redirected",
+            )
+        return status, body, headers
 
 
 def error_receipt(target: Target, err: ProviderError) -> Receipt:
