@@ -52,6 +52,8 @@ class WildixSimulator(Simulator):
     max_length: int = 670
     # Numbers the PBX cannot queue: a warning lists their digits, the others are sent.
     warning_numbers: set[str] = field(default_factory=set)
+    # How the warning's result writes a failed number, where not as its digits (e.g. national: 0777888999)
+    warning_written: dict[str, str] = field(default_factory=dict)
     # Answer every send with the vendor's warning example (result ["111"]) and queue nothing.
     queue_full: bool = False
     # personal/info refuses this user (a non-admin on some WMS versions [assumed]).
@@ -114,7 +116,7 @@ class WildixSimulator(Simulator):
             if number not in self.warning_numbers:
                 self.record_message(ReceivedMessage(provider=self.name, to=number, text=text, options=options))
         if failed:
-            digits = [number.removeprefix("+") for number in failed]
+            digits = [self.warning_written.get(number, number.removeprefix("+")) for number in failed]
             return web.json_response({"type": "warning", "reason": QUEUE_FULL, "result": digits})
         return web.json_response(SUCCESS)
 

@@ -630,3 +630,14 @@ def test_declared_capabilities() -> None:
     assert WildixProvider.key == "wildix"
     assert WildixProvider.target_kinds == frozenset({TargetKind.NUMBER})
     assert WildixProvider.options == frozenset({"postpone", "gsm"})
+
+
+async def test_warning_listing_a_number_no_target_matches_makes_all_transient(
+    wildix: RunningSimulator, session: aiohttp.ClientSession
+) -> None:
+    """One failed number written as the chunk does not write it: which one it is cannot be told, so none is sent."""
+    wildix.sim.warning_numbers = {"+393330000001", "+393330000003"}
+    wildix.sim.warning_written = {"+393330000003": "3330000003"}
+    receipts = await make(session, wildix.url).async_send(OutboundSms(text="x"), numbers(4))
+    assert {r.outcome for r in receipts} == {Outcome.TRANSIENT}
+    assert receipts[0].error == 'Unable to add a SMS to the queue (PBX result: ["393330…001", "333000…003"])'

@@ -428,7 +428,9 @@ class WildixProvider(Provider):
         listed = {_digits(item) for item in result} if isinstance(result, list) else set()
         matched = [position for position, target in enumerate(batch) if _digits(target.value) in listed]
         reason = self._reason(rule, status, body)
-        if not matched:
+        if not matched or len(matched) < len(listed):
+            # None matches, or one listed number matches no target: which targets failed cannot be told,
+            # so all are tried again (a duplicate for some is better than one lost)
             matched = list(range(len(batch)))
             reason = _mask_digits(f"{reason} (PBX result: {json.dumps(result)})")
         # A queue warning is retried, but only three times (PROVIDERS.md: then the target is refused)
