@@ -571,3 +571,28 @@ def test_capabilities() -> None:
     assert PbxwareProvider.key == "pbxware"
     assert PbxwareProvider.target_kinds == frozenset({TargetKind.NUMBER, TargetKind.EXTENSION})
     assert PbxwareProvider.options == frozenset()
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"success": false}', '{"success": "false", "id": 7}', "[]", "true", '"OK"', "Notice: x on line 3\n[]"],
+)
+def test_a_2xx_that_is_not_a_success_object_is_not_sent(body: str) -> None:
+    """Only a JSON object without `error`, and not saying success false, is a send the PBX took."""
+    verdict = classify(200, body, sending=True)
+    assert isinstance(verdict.error, TargetRejectedError)
+    assert verdict.error.key == "unexpected_response"
+    # A listing (not a send) may be any JSON: a tenant without extensions answers []
+    assert classify(200, body).error is None
+
+
+@pytest.mark.parametrize("status", [408, 429])
+def test_a_busy_pbx_without_an_error_text_is_tried_again(status: int) -> None:
+    """A request timeout or a rate limit is transient, as for the other providers."""
+    assert isinstance(classify(status, "").error, TransientError)
+
+
+@pytest.mark.parametrize("body", ['{"success": true, "id": 7}', '{"id": "7"}', "{}"])
+def test_a_success_object_is_sent(body: str) -> None:
+    """What the other actions answer, and a bare object, are taken as sent."""
+    assert classify(200, body, sending=True).error is None

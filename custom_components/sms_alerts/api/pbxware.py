@@ -123,6 +123,8 @@ class _StatusRule:
     extension_only: bool = False
 
 
+# `success` values of an answer that did not succeed (other actions answer {"success": ..., "id": ...})
+_NOT_SUCCESS = frozenset({"false", "0", "none", ""})
 # Before the body is read: a server in trouble may answer anything, and retrying loses nothing.
 _SERVER_ERROR = _StatusRule(
     status=range(500, 600), error=TransientError, key="server_error", reason="HTTP {status} from the PBX"
@@ -138,6 +140,13 @@ _STATUS_RULES: tuple[_StatusRule, ...] = (
     ),
     _StatusRule(status=range(401, 402), error=AuthError, key="invalid_auth", reason="HTTP {status}: API key refused"),
     _StatusRule(status=range(403, 404), error=AuthError, key="invalid_auth", reason="HTTP {status}: API key refused"),
+    # A request timeout or a rate limit: busy for now, as every other provider takes them
+    _StatusRule(
+        status=range(408, 409), error=TransientError, key="server_busy", reason="HTTP {status}: the PBX is busy"
+    ),
+    _StatusRule(
+        status=range(429, 430), error=TransientError, key="server_busy", reason="HTTP {status}: the PBX is busy"
+    ),
 )
 
 
@@ -182,12 +191,19 @@ def error_text(payload: Any) -> str | None:
     return text or None
 
 
-def classify(status: int, body: str, *, extension: bool = False) -> Verdict:
-    """Turn an HTTP answer into a verdict; `extension` marks the JSON notifications endpoint."""
+def classify(status: int, body: str, *, extension: bool = False, sending: bool = False) -> Verdict:
+    """Turn an HTTP answer into a verdict; `extension` marks the JSON notifications endpoint.
+
+    `sending` marks the answer to a send, which must be a JSON object not saying `success: false`
+    (a listing of extensions may be `[]`).
+    """
     if status in _SERVER_ERROR.status:
         return Verdict(error=_status_error(_SERVER_ERROR, status))
     payload = parse_payload(body)
     error = _refusal(status, payload, extension=extension)
+    if error is None and sending and not _succeeded(payload):
+        # Nothing says the PBX took the message
+        error = TargetRejectedError("unexpected response from the PBX", key=KEY_UNEXPECTED)
     if error is not None:
         return Verdict(error=error)
     message_id = payload.get("id") if isinstance(payload, dict) else None
@@ -210,6 +226,11 @@ def _refusal(status: int, payload: Any, *, extension: bool) -> ProviderError | N
     if payload is None:
         return TargetRejectedError("unexpected response from the PBX", key=KEY_UNEXPECTED)
     return None
+
+
+def _succeeded(payload: Any) -> bool:
+    """Tell whether the answer to a send is a JSON object that does not say it failed."""
+    return isinstance(payload, dict) and str(payload.get("success", True)).lower() not in _NOT_SUCCESS
 
 
 def _match_text(text: str) -> _TextRule:
@@ -327,7 +348,7 @@ class PbxwareProvider(Provider):
         """POST one action with the key in the form body (never in the URL) and classify the answer."""
         data = form_body({"apikey": self._api_key, "action": action, **fields})
         status, body, _ = await self._async_request("POST", str(self._action_url), data=data, headers=FORM_HEADERS)
-        verdict = classify(status, body)
+        verdict = classify(status, body, sending=target is not None)
         if target is not None:
             _LOGGER.debug("PBXware %s for %s: HTTP %s %s", action, mask_target(target), status, cut(body))
         else:
@@ -342,7 +363,7 @@ class PbxwareProvider(Provider):
         payload = json.dumps({"extension": target.value, "message": text}).encode()
         status, body, _ = await self._async_request("POST", str(self._extension_url), data=payload, headers=headers)
         _LOGGER.debug("PBXware notification to %s: HTTP %s %s", target, status, cut(body))
-        return classify(status, body, extension=True)
+        return classify(status, body, extension=True, sending=True)
 
     def redacted_view(self) -> dict[str, Any]:
         """Describe the client for diagnostics."""
