@@ -1180,6 +1180,19 @@ async def test_an_alert_that_waited_for_the_fallback_before_a_restart_goes_to_it
     assert stored(hass_storage, primary) == []
 
 
+async def one_under_way_and_one_behind(
+    hass: HomeAssistant, entry: MockConfigEntry, gateway: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> tuple[asyncio.Task[dict[str, Any]], asyncio.Task[dict[str, Any]]]:
+    """Start an alert the device keeps waiting 0.5 s (then 504), and a second one that waits behind it."""
+    monkeypatch.setattr(entry.runtime_data.provider, "_timeout", 5.0)
+    gateway.sim.fail(Fault.SLOW, times=1, delay=0.5)
+    first = hass.async_create_task(send(hass, entry, message="Disk full"))
+    await wait_for(lambda: gateway.sim.in_flight == 1, "the first request is under way")
+    second = hass.async_create_task(send(hass, entry, message="Freezer warm", target=["+491701112222"]))
+    await asyncio.sleep(0.05)
+    return first, second
+
+
 async def test_reload_while_a_new_alert_waits_for_one_under_way_loses_neither(
     hass: HomeAssistant,
     loaded_gateway: MockConfigEntry,
@@ -1191,12 +1204,7 @@ async def test_reload_while_a_new_alert_waits_for_one_under_way_loses_neither(
 
     The unload writes both; the reloaded outbox sends both; the old one sends nothing more.
     """
-    monkeypatch.setattr(loaded_gateway.runtime_data.provider, "_timeout", 5.0)
-    gateway.sim.fail(Fault.SLOW, times=1, delay=0.5)
-    first = hass.async_create_task(send(hass, loaded_gateway, message="Disk full"))
-    await wait_for(lambda: gateway.sim.in_flight == 1, "the first request is under way")
-    second = hass.async_create_task(send(hass, loaded_gateway, message="Freezer warm", target=["+491701112222"]))
-    await asyncio.sleep(0.05)
+    first, second = await one_under_way_and_one_behind(hass, loaded_gateway, gateway, monkeypatch)
     assert await hass.config_entries.async_unload(loaded_gateway.entry_id)
     assert sorted(i["text"] for i in stored(hass_storage, loaded_gateway)) == ["Disk full", "Freezer warm"]
     assert await hass.config_entries.async_setup(loaded_gateway.entry_id)
@@ -1218,12 +1226,7 @@ async def test_disabling_an_entry_hands_the_alerts_under_way_to_the_fallback(
 ) -> None:
     """The device hangs; the user disables the entry: the alert under way and the one behind it go to the fallback."""
     primary, _ = await setup_pair(hass, gateway, second_gateway)
-    monkeypatch.setattr(primary.runtime_data.provider, "_timeout", 5.0)
-    gateway.sim.fail(Fault.SLOW, times=1, delay=0.5)
-    first = hass.async_create_task(send(hass, primary, message="Disk full"))
-    await wait_for(lambda: gateway.sim.in_flight == 1, "the first request is under way")
-    second = hass.async_create_task(send(hass, primary, message="Freezer warm", target=["+491701112222"]))
-    await asyncio.sleep(0.05)
+    first, second = await one_under_way_and_one_behind(hass, primary, gateway, monkeypatch)
     assert await hass.config_entries.async_set_disabled_by(primary.entry_id, ConfigEntryDisabler.USER)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert sorted(m.text for m in second_gateway.sim.messages) == ["Disk full", "Freezer warm"]
@@ -1243,12 +1246,7 @@ async def test_disabling_an_entry_without_a_fallback_counts_the_alerts_under_way
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Nowhere to go: the alert under way and the one behind it are kept on disk, and the warning counts them."""
-    monkeypatch.setattr(loaded_gateway.runtime_data.provider, "_timeout", 5.0)
-    gateway.sim.fail(Fault.SLOW, times=1, delay=0.5)
-    first = hass.async_create_task(send(hass, loaded_gateway, message="Disk full"))
-    await wait_for(lambda: gateway.sim.in_flight == 1, "the first request is under way")
-    second = hass.async_create_task(send(hass, loaded_gateway, message="Freezer warm", target=["+491701112222"]))
-    await asyncio.sleep(0.05)
+    first, second = await one_under_way_and_one_behind(hass, loaded_gateway, gateway, monkeypatch)
     assert await hass.config_entries.async_set_disabled_by(loaded_gateway.entry_id, ConfigEntryDisabler.USER)
     assert [(await task)["results"][0]["status"] for task in (first, second)] == ["queued", "queued"]
     await hass.async_block_till_done(wait_background_tasks=True)

@@ -490,13 +490,10 @@ async def test_ipex_failed_delivery_is_a_failed_send(
     assert state.attributes["delivery"] == {NUMBER: "FAILED"}
 
 
-async def test_ipex_failed_delivery_goes_to_the_fallback(
-    hass: HomeAssistant,
-    ipex_sim: RunningSimulator,
-    gateway: RunningSimulator,
-    hass_client_no_auth: ClientSessionGenerator,
-) -> None:
-    """With a fallback entry, a message whose delivery failed is sent again through it."""
+async def ipex_with_fallback(
+    hass: HomeAssistant, ipex_sim: RunningSimulator, gateway: RunningSimulator
+) -> tuple[ConfigEntry, ConfigEntry]:
+    """An IPEX entry falling back to an SMS Gateway entry."""
     from .conftest import gateway_entry_for  # noqa: PLC0415
 
     fallback = gateway_entry_for(gateway, title="Fallback gateway")
@@ -504,6 +501,17 @@ async def test_ipex_failed_delivery_goes_to_the_fallback(
     entry = await ipex_entry(hass, ipex_sim.url)
     hass.config_entries.async_update_entry(entry, options={"fallback_entry": fallback.entry_id})
     await hass.async_block_till_done(wait_background_tasks=True)
+    return entry, fallback
+
+
+async def test_ipex_failed_delivery_goes_to_the_fallback(
+    hass: HomeAssistant,
+    ipex_sim: RunningSimulator,
+    gateway: RunningSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+) -> None:
+    """With a fallback entry, a message whose delivery failed is sent again through it."""
+    entry, _ = await ipex_with_fallback(hass, ipex_sim, gateway)
     response = await send(hass, entry, message="Freezer warm", target=[NUMBER])
     client = await hass_client_no_auth()
     report = {"id": response["results"][0]["id"], "to": NUMBER, "state": "FAILED"}
@@ -547,13 +555,7 @@ async def test_ipex_failed_delivery_after_a_reload_goes_to_the_fallback(
     hass_client_no_auth: ClientSessionGenerator,
 ) -> None:
     """The report comes hours later, after a restart or a reload: the message is still known and sent again."""
-    from .conftest import gateway_entry_for  # noqa: PLC0415
-
-    fallback = gateway_entry_for(gateway, title="Fallback gateway")
-    fallback.add_to_hass(hass)
-    entry = await ipex_entry(hass, ipex_sim.url)
-    hass.config_entries.async_update_entry(entry, options={"fallback_entry": fallback.entry_id})
-    await hass.async_block_till_done(wait_background_tasks=True)
+    entry, _ = await ipex_with_fallback(hass, ipex_sim, gateway)
     response = await send(hass, entry, message="Freezer warm", target=[NUMBER])
     await hass.async_block_till_done(wait_background_tasks=True)
     assert await hass.config_entries.async_reload(entry.entry_id)
@@ -612,13 +614,7 @@ async def test_ipex_failed_delivery_while_the_fallback_reloads_waits_for_it_on_d
     """The FAILED report comes while the fallback is being reloaded: the message waits for it, written to disk."""
     from custom_components.sms_alerts.outbox import storage_key  # noqa: PLC0415
 
-    from .conftest import gateway_entry_for  # noqa: PLC0415
-
-    fallback = gateway_entry_for(gateway, title="Fallback gateway")
-    fallback.add_to_hass(hass)
-    entry = await ipex_entry(hass, ipex_sim.url)
-    hass.config_entries.async_update_entry(entry, options={"fallback_entry": fallback.entry_id})
-    await hass.async_block_till_done(wait_background_tasks=True)
+    entry, fallback = await ipex_with_fallback(hass, ipex_sim, gateway)
     response = await send(hass, entry, message="Freezer warm", target=[NUMBER])
     assert await hass.config_entries.async_unload(fallback.entry_id)
     client = await hass_client_no_auth()
