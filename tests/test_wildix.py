@@ -528,6 +528,10 @@ def test_normalize_gsm_refuses(raw: str) -> None:
     ("status", "body", "error", "key"),
     [
         (200, '{"type":"result","result":"Success"}', None, None),
+        (200, '{"type":"result","result":"success"}', None, None),
+        (200, '{"type":"result","result":{"login":"101"}}', None, None),
+        (200, '{"type":"result","result":"Failed"}', TargetRejectedError, "unexpected_response"),
+        (200, '{"type":"result","result":""}', TargetRejectedError, "unexpected_response"),
         (
             200,
             '{"type":"warning","reason":"Unable to add a SMS to the queue","result":["111"]}',

@@ -131,6 +131,10 @@ def classify(status: int, body: str) -> _Rule:
     data = _json(body) or {}
     kind = data.get("type")
     reason = str(data.get("reason") or "").lower()
+    result = data.get("result")
+    if kind == "result" and isinstance(result, str) and result.strip().lower() != "success":
+        # A result that says something other than "Success" is not the documented success
+        kind = None
     for rule in _RESPONSES:
         if status not in rule.status:
             continue
