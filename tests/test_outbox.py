@@ -1320,3 +1320,77 @@ async def test_an_alert_waiting_behind_a_hung_send_is_on_disk_after_a_second(
     )
     assert [(await task)["results"][0]["status"] for task in (first, second)] == ["queued", "sent"]
     assert [item["text"] for item in stored(hass_storage, loaded_gateway)] == ["Disk full"]
+
+
+async def test_an_alert_that_comes_as_one_send_ends_and_the_next_begins_survives_a_reload(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The lock is free for a moment while the next waiting send has not started yet: an alert then still waits."""
+    outbox = loaded_gateway.runtime_data.outbox
+    lock = outbox._lock  # held here as by a send under way, and let go when the next one has not started yet
+    monkeypatch.setattr(loaded_gateway.runtime_data.provider, "_timeout", 5.0)
+    gateway.sim.fail(Fault.SLOW, times=1, delay=0.5)
+    await lock.acquire()
+    second = hass.async_create_task(send(hass, loaded_gateway, message="Disk full"))
+    await asyncio.sleep(0)
+    lock.release()
+    third = hass.async_create_task(send(hass, loaded_gateway, message="Freezer warm", target=["+491701112222"]))
+    await wait_for(lambda: gateway.sim.in_flight == 1, "the second alert's request is under way")
+    assert await hass.config_entries.async_unload(loaded_gateway.entry_id)
+    assert sorted(i["text"] for i in stored(hass_storage, loaded_gateway)) == ["Disk full", "Freezer warm"]
+    assert await hass.config_entries.async_setup(loaded_gateway.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [(await task)["results"][0]["status"] for task in (second, third)] == ["queued", "queued"]
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert sorted(m.text for m in gateway.sim.messages) == ["Disk full", "Freezer warm"]
+
+
+async def test_an_alert_being_handed_over_as_the_entry_reloads_stays_with_the_fallback(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+) -> None:
+    """The reload cancels the pass that hands the alert over; the fallback, already sending it, keeps it."""
+    primary, fallback = await setup_pair(hass, gateway, second_gateway)
+    assert await hass.config_entries.async_unload(fallback.entry_id)
+    events = async_capture_events(hass, "sms_alerts_failed")
+    gateway.sim.users["apiuser"].password = "rotated"
+    assert (await send(hass, primary, message="Freezer warm"))["results"][0]["status"] == "queued"
+    second_gateway.sim.fail(Fault.SLOW, delay=0.5)
+    setup = hass.async_create_task(hass.config_entries.async_setup(fallback.entry_id))
+    await wait_for(
+        lambda: any(r.form.get("text") == "Freezer warm" for r in second_gateway.sim.requests), "handed over"
+    )
+    assert await hass.config_entries.async_reload(primary.entry_id)
+    assert await setup
+    # The device answered 504 after the reload: the fallback keeps the alert for its next try
+    await wait_for(lambda: [i.text for i in fallback.runtime_data.outbox.items] == ["Freezer warm"], "kept there")
+    assert [item["text"] for item in stored(hass_storage, fallback)] == ["Freezer warm"]
+    assert primary.runtime_data.outbox.items == []
+    assert events == []
+
+
+async def test_a_fallback_reloaded_while_taking_over_several_messages_keeps_the_later_ones(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fallback takes two messages one after the other; it is unloaded during the first: both are on its disk."""
+    primary, fallback = await setup_pair(hass, gateway, second_gateway, handover_minutes=60)
+    monkeypatch.setattr(primary.runtime_data.outbox, "known_down", lambda: False)
+    gateway.sim.fail(Fault.HTTP_503)
+    for text in ("Disk full", "UPS on battery"):
+        assert (await send(hass, primary, message=text))["results"][0]["status"] == "queued"
+    monkeypatch.setattr(fallback.runtime_data.provider, "_timeout", 5.0)
+    second_gateway.sim.fail(Fault.SLOW, times=1, delay=0.5)
+    assert await hass.config_entries.async_set_disabled_by(primary.entry_id, ConfigEntryDisabler.USER)
+    await wait_for(lambda: second_gateway.sim.in_flight == 1, "the first is under way at the fallback")
+    assert await hass.config_entries.async_unload(fallback.entry_id)
+    assert sorted(i["text"] for i in stored(hass_storage, fallback)) == ["Disk full", "UPS on battery"]

@@ -626,3 +626,18 @@ async def test_ipex_failed_delivery_while_the_fallback_reloads_waits_for_it_on_d
     assert await hass.config_entries.async_setup(fallback.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert [(m.to, m.text) for m in gateway.sim.messages] == [("00491701234567", "Freezer warm")]
+
+
+async def test_ipex_failed_delivery_reported_twice_is_acted_on_once(
+    hass: HomeAssistant, ipex_sim: RunningSimulator, hass_client_no_auth: ClientSessionGenerator
+) -> None:
+    """A provider that posts its webhook again (it did not hear our answer in time) raises no second alarm."""
+    entry = await ipex_entry(hass, ipex_sim.url)
+    response = await send(hass, entry, message="Freezer warm", target=[NUMBER])
+    failed = async_capture_events(hass, "sms_alerts_failed")
+    client = await hass_client_no_auth()
+    report = {"id": response["results"][0]["id"], "to": NUMBER, "state": "FAILED"}
+    for _ in range(2):
+        assert (await client.post(f"/api/webhook/{entry.data['webhook_id']}", json=report)).status == 200
+        await hass.async_block_till_done()
+    assert [e.data["error"] for e in failed] == ["the provider reported the delivery as failed"]

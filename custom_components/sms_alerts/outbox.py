@@ -509,6 +509,8 @@ class Outbox:
         self._draining = False
         # Provider message id -> outbox item id of recent sends
         self._sent: dict[str, QueuedItem] = {}
+        # Provider message ids whose FAILED delivery report was acted on already
+        self._failed_reports: dict[str, None] = {}
         # Acknowledgement references of recent alerts: number -> (message text, targets)
         self._references: dict[int, tuple[str, tuple[str, ...]]] = {}
         self._next_reference = 1
@@ -920,58 +922,69 @@ class Outbox:
             self._schedule()
         if taken:
             LOGGER.info("%s takes over %s message(s) as fallback", self._entry.title, len(taken))
-        # One message at a time, in order: a send carries the text of one message to its targets
+        # One message at a time, in order: a send carries the text of one message to its targets.
+        # The later ones count as under way meanwhile (an unload writes them too).
         by_message: dict[str, list[QueuedItem]] = {}
         for item in taken:
             by_message.setdefault(item.message_id, []).append(item)
-        for group in by_message.values():
-            results.update(await self._async_take(group))
+            self._in_flight[item.id] = item
+        try:
+            for group in by_message.values():
+                results.update(await self._async_take(group))
+        finally:
+            for item in taken:
+                self._in_flight.pop(item.id, None)
         return [results[item.id] for item in items]
 
     async def _async_take(self, items: list[QueuedItem]) -> dict[str, TargetResult]:
         """Try new items at once, unless the entry is blocked or their target has messages waiting.
 
-        While they wait for an earlier send to end (the lock), they count as under way: an unload
-        meanwhile writes them or hands them over, and a crash after a second does not lose them.
+        From now until each is settled (sent, queued, handed over, given up) they count as under way:
+        an unload meanwhile writes them or hands them over, and after a second they are on disk, so
+        neither a reload nor a crash loses one that waits for an earlier send to end (the lock).
         """
-        if self._lock.locked():
-            await self._async_wait_for_lock(items)
-        else:
-            await self._lock.acquire()  # free: taken at once, without yielding
-        try:
-            if self._closed:
-                return self._unloaded(items)
-            return await self._async_take_locked(items)
-        finally:
-            self._lock.release()
-
-    async def _async_wait_for_lock(self, items: list[QueuedItem]) -> None:
-        """Wait for the send under way to end, with the new items counted as under way meanwhile."""
         for item in items:
             self._in_flight[item.id] = item
         timer = self._hass.loop.call_later(IN_FLIGHT_SAVE_AFTER, self._write_in_flight)
         try:
-            await self._lock.acquire()
+            async with self._lock:
+                return await self._async_take_locked(items)
         finally:
             timer.cancel()
             for item in items:
                 self._in_flight.pop(item.id, None)
 
     async def _async_take_locked(self, items: list[QueuedItem]) -> dict[str, TargetResult]:
-        """Send, queue or hand over new items, with the lock held."""
+        """Send, queue or hand over new items, with the lock held; stop where the entry was unloaded."""
         results: dict[str, TargetResult] = {}
+        if self._unloaded_now():
+            # While they waited for the lock: the unload wrote them, or handed them over
+            return self._unloaded(items)
         if self._block is Block.AUTH:
             # Refused credentials are never tried again before reauth: new messages go elsewhere at once
             for item in items:
+                if self._unloaded_now():
+                    break
+                del self._in_flight[item.id]
                 results[item.id] = await self._async_fail(item, self._block_error or str(self._block))
-            await self._async_settle(results)
-            return results
-        waiting = {queued.target for queued in self._items.values() if not queued.hold_kind}
-        direct = [item for item in items if item.target not in waiting]
-        was_down = self.known_down()
+        else:
+            waiting = {queued.target for queued in self._items.values() if not queued.hold_kind}
+            was_down = self.known_down()
+            await self._async_queue_behind([item for item in items if item.target in waiting], was_down, results)
+            await self._async_send_direct([item for item in items if item.target not in waiting], was_down, results)
+        if self._unloaded_now():
+            return {**results, **self._unloaded([item for item in items if item.id not in results])}
+        await self._async_settle(results)
+        return results
+
+    async def _async_queue_behind(
+        self, items: list[QueuedItem], was_down: bool, results: dict[str, TargetResult]
+    ) -> None:
+        """Queue new items behind the messages waiting for their targets (or hand them over)."""
         for item in items:
-            if item.target not in waiting:
-                continue
+            if self._unloaded_now():
+                return
+            del self._in_flight[item.id]
             if was_down and self._fallback(item):
                 # Waiting here behind messages to a provider that is down helps nobody
                 results[item.id] = await self._async_fail(item, f"{self._entry.title} is unreachable")
@@ -979,18 +992,28 @@ class Outbox:
             item.last_error = "waiting behind earlier messages to this target"
             self._items[item.id] = item
             results[item.id] = self._result(item, SendStatus.QUEUED, item.last_error)
-        if direct:
-            receipts = await self._async_send_new(direct)
-            if self._closed:
-                return {**results, **self._unloaded(direct, receipts)}
-            for item, receipt in zip(direct, receipts, strict=True):
-                if was_down and receipt.outcome is Outcome.TRANSIENT and self._fallback(item):
-                    # Known down before this try too: the fallback takes it now instead of after retries
-                    results[item.id] = await self._async_fail(item, receipt.error or "provider unreachable")
-                else:
-                    results[item.id] = await self._async_handle(item, receipt, queued=False)
-        await self._async_settle(results)
-        return results
+
+    async def _async_send_direct(
+        self, items: list[QueuedItem], was_down: bool, results: dict[str, TargetResult]
+    ) -> None:
+        """Make the first request for new items and act on the answers."""
+        if not items or self._unloaded_now():
+            return
+        receipts = await self._async_provider_send(items)
+        for index, (item, receipt) in enumerate(zip(items, receipts, strict=True)):
+            if self._unloaded_now():
+                results.update(self._unloaded(items[index:], receipts[index:]))
+                return
+            del self._in_flight[item.id]
+            if was_down and receipt.outcome is Outcome.TRANSIENT and self._fallback(item):
+                # Known down before this try too: the fallback takes it now instead of after retries
+                results[item.id] = await self._async_fail(item, receipt.error or "provider unreachable")
+            else:
+                results[item.id] = await self._async_handle(item, receipt, queued=False)
+
+    def _unloaded_now(self) -> bool:
+        """Tell whether the entry was unloaded (asked again after every wait: it changes meanwhile)."""
+        return self._closed
 
     def _unloaded(self, items: list[QueuedItem], receipts: list[Receipt] | None = None) -> dict[str, TargetResult]:
         """Report new messages the entry was unloaded under: the unload wrote them, or handed them over.
@@ -1007,6 +1030,9 @@ class Outbox:
 
     async def _async_settle(self, results: dict[str, TargetResult]) -> None:
         """Write the file after new messages were tried, where it must change, and plan the retries."""
+        if self._closed:
+            # Unloaded meanwhile: the file belongs to the entry's next outbox now
+            return
         queued = any(result.status is SendStatus.QUEUED for result in results.values())
         written = not self._in_flight_written.isdisjoint(results)
         if queued or written:
@@ -1017,19 +1043,6 @@ class Outbox:
         if queued:
             self._queue_changed()
             self._schedule()
-
-    async def _async_send_new(self, items: list[QueuedItem]) -> list[Receipt]:
-        """Make the first request for new messages; write them to the file if the device takes long."""
-        for item in items:
-            self._in_flight[item.id] = item
-        timer = self._hass.loop.call_later(IN_FLIGHT_SAVE_AFTER, self._write_in_flight)
-        try:
-            return await self._async_provider_send(items)
-        finally:
-            timer.cancel()
-            for item in items:
-                # An unload for a disable may have handed it over already
-                self._in_flight.pop(item.id, None)
 
     async def _async_provider_send(self, items: list[QueuedItem]) -> list[Receipt]:
         """Send one message's items through the provider; an unexpected error keeps them all for another try."""
@@ -1103,7 +1116,8 @@ class Outbox:
                 fallback._entry.title,  # noqa: SLF001 - outboxes of one integration
                 error,
             )
-            return (await fallback.async_take_over([item]))[0]
+            # Shielded: the fallback owns the message now, even if this side is cancelled (an unload)
+            return (await asyncio.shield(fallback.async_take_over([item])))[0]
         self._give_up(item, error)
         return self._result(item, SendStatus.FAILED, error)
 
@@ -1156,7 +1170,7 @@ class Outbox:
         """Act on a provider's delivery report; a failed delivery counts as a failed send. False if unknown."""
         item = self._sent.get(message_id)
         if item is None:
-            if state.upper() == DELIVERY_FAILED:
+            if state.upper() == DELIVERY_FAILED and message_id not in self._failed_reports:
                 # Sent too long ago to be remembered: it cannot be sent again, but it must not pass silently
                 LOGGER.warning(
                     "%s: the provider reported the delivery of message %s to %s as failed; "
@@ -1174,6 +1188,10 @@ class Outbox:
             async_dispatcher_send(self._hass, SIGNAL_SEND_REPORT.format(self._entry.entry_id), self.last_report)
         if state.upper() == DELIVERY_FAILED:
             del self._sent[message_id]
+            # The same report posted again (the provider missed our answer) is acted on once
+            self._failed_reports[message_id] = None
+            while len(self._failed_reports) > SENT_MEMORY:
+                del self._failed_reports[next(iter(self._failed_reports))]
             result = await self._async_fail(item, "the provider reported the delivery as failed")
             self._update_report(item, result)
             # Forgotten as sent; kept if it now waits for a fallback being reloaded
@@ -1344,7 +1362,7 @@ class Outbox:
         now = _now()
         due: dict[Target, list[QueuedItem]] = {}
         for item in self._items.values():
-            if item.hold_kind and (item.hold_until <= now or item.hold_kind == early):
+            if item.hold_kind not in (None, HOLD_FALLBACK) and (item.hold_until <= now or item.hold_kind == early):
                 due.setdefault(item.target, []).append(item)
         today = dt_util.now().date().isoformat()
         for target, group in due.items():
