@@ -1394,3 +1394,22 @@ async def test_a_fallback_reloaded_while_taking_over_several_messages_keeps_the_
     await wait_for(lambda: second_gateway.sim.in_flight == 1, "the first is under way at the fallback")
     assert await hass.config_entries.async_unload(fallback.entry_id)
     assert sorted(i["text"] for i in stored(hass_storage, fallback)) == ["Disk full", "UPS on battery"]
+
+
+async def test_an_alert_whose_caller_is_cancelled_is_still_handled(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An automation in restart mode cancels its running action: the alert it handed over still goes out or waits."""
+    monkeypatch.setattr(loaded_gateway.runtime_data.provider, "_timeout", 5.0)
+    gateway.sim.fail(Fault.SLOW, times=1, delay=0.5)
+    caller = hass.async_create_task(send(hass, loaded_gateway, message="Disk full"))
+    await wait_for(lambda: gateway.sim.in_flight == 1, "the request is under way")
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    await wait_for(lambda: loaded_gateway.runtime_data.outbox.items != [], "kept after the 504")
+    assert [item["text"] for item in stored(hass_storage, loaded_gateway)] == ["Disk full"]

@@ -737,6 +737,15 @@ class Outbox:
     async def async_send(
         self, prepared: PreparedMessage, options: SendOptions, severity: str = DEFAULT_SEVERITY
     ) -> SendReport:
+        """Send a prepared message to its targets and report the outcome of each.
+
+        Shielded: once taken, an alert is sent, kept or handed over even if its caller is cancelled
+        meanwhile (an automation in restart mode, triggered again while the device is slow).
+        """
+        task = self._hass.async_create_task(self._async_send(prepared, options, severity), f"{DOMAIN} send")
+        return await asyncio.shield(task)
+
+    async def _async_send(self, prepared: PreparedMessage, options: SendOptions, severity: str) -> SendReport:
         """Send a prepared message to its targets and report the outcome of each."""
         now = _now()
         message_id = new_id()
