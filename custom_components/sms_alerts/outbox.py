@@ -924,11 +924,8 @@ class Outbox:
                 results[item.id] = await self._async_fail(moved, error)
             else:
                 taken.append(moved)
-        if any(result.status is SendStatus.QUEUED for result in results.values()):
-            # Waiting here for this entry's own fallback: on disk, and looked at again
-            await self._async_save()
-            self._queue_changed()
-            self._schedule()
+        # One waiting here for this entry's own fallback is written, and looked at again
+        await self._async_settle(results)
         if taken:
             LOGGER.info("%s takes over %s message(s) as fallback", self._entry.title, len(taken))
         # One message at a time, in order: a send carries the text of one message to its targets.
@@ -1136,7 +1133,7 @@ class Outbox:
             return None
         return fallback_outbox(self._hass, self._entry)
 
-    def _fallback_pending(self, item: QueuedItem) -> bool:
+    def _fallback_coming_for(self, item: QueuedItem) -> bool:
         """Tell whether the fallback entry that would take the message is being set up or reloaded."""
         pending = self._pending_fallback(item)
         return pending is not None and fallback_coming(pending)
@@ -1295,7 +1292,7 @@ class Outbox:
         items = self._items.values()
         moments = [item.created + self.max_age for item in items]
         moments += [
-            item.hold_until if item.hold_kind != HOLD_FALLBACK or self._fallback_pending(item) else 0.0
+            item.hold_until if item.hold_kind != HOLD_FALLBACK or self._fallback_coming_for(item) else 0.0
             for item in items
             if item.hold_kind
         ]
@@ -1449,7 +1446,7 @@ class Outbox:
         waited += [
             item
             for item in self._items.values()
-            if item.hold_kind == HOLD_FALLBACK and (item.hold_until <= now or not self._fallback_pending(item))
+            if item.hold_kind == HOLD_FALLBACK and (item.hold_until <= now or not self._fallback_coming_for(item))
         ]
         for item in waited:
             del self._items[item.id]
@@ -1496,13 +1493,14 @@ class Outbox:
         """Return the outbox file: waiting messages, then any whose first request is under way."""
         items = [item.to_stored() for item in self._items.values()]
         items += [{**item.to_stored(), IN_FLIGHT: True} for item in self._in_flight.values()]
-        sent = [[message_id, item.to_stored()] for message_id, item in self._sent.items()]
-        return {
+        data: dict[str, Any] = {
             "items": items,
-            **({"sent": sent} if self._provider.reports_delivery else {}),
             "next_reference": self._next_reference,
             "references": [[number, text, list(targets)] for number, (text, targets) in self._references.items()],
         }
+        if self._provider.reports_delivery:
+            data["sent"] = [[message_id, item.to_stored()] for message_id, item in self._sent.items()]
+        return data
 
     def _load_sent(self, stored: Any) -> None:
         """Read the remembered sends back (for late delivery reports); anything malformed is dropped."""
