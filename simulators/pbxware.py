@@ -14,8 +14,9 @@ from aiohttp import web
 
 from .base import ReceivedMessage, Simulator
 
+# The vendor's API documentation ("Handling errors") and the text its Postman collection shows
+INVALID_API_KEY = "Invalid API key."
 # Error texts from the vendor's SMS Notifications page (seed 004)
-INVALID_API_KEY = "Invalid API key"
 SMS_API_DISABLED = "SMS API is disabled"
 SMS_NOT_ENABLED = "Action sms_message returned with error: ERR: SMS not enabled for this tenant: "
 INVALID_SENDER = "Invalid or missing sender SMS number"
@@ -95,6 +96,9 @@ class PbxwareSimulator(Simulator):
     notice_without_json: bool = False
     # Where each API request carried its key: "query", "form", "header" or "missing"
     key_sources: list[str] = field(default_factory=list)
+    # True: the action API reads only the query string (PHP's $_GET), as a PBX may; a key or a field sent
+    # in a POST body is then not seen. False: query string and body both count, the body winning ($_REQUEST)
+    query_only: bool = False
 
     def __post_init__(self) -> None:
         """Set up the logs of the base class."""
@@ -115,7 +119,8 @@ class PbxwareSimulator(Simulator):
         form: dict[str, str] = {}
         if request.method == "POST":
             form = {key: str(value) for key, value in (await request.post()).items()}
-            params.update(form)
+            if not self.query_only:
+                params.update(form)
         self.key_sources.append(_source(request.query, form))
         try:
             return self._answer(self._run_action(params))
@@ -127,15 +132,14 @@ class PbxwareSimulator(Simulator):
         action = params.get("action", "")
         key = self._authorise(params.get("apikey"), ACTIONS.get(action))
         if action == LICENSE_ACTION:
-            return {"license": "PBXware Business", "version": "7.2.0", "tenants": len(self.tenants)}
+            # The fields the vendor's Postman collection checks (strings all)
+            return {"Edition": "Business", "Version": "7.2.0", "Channels": "30", "Tenants": str(len(self.tenants))}
         if not params.get("server"):
             raise _RefusalError(MISSING_PARAMETER.format(name="server"), 400)
         tenant = self._tenant(key, params["server"])
         if action == SEND_ACTION:
             return self._send(tenant, params)
-        listing = {
-            ext: {"ext": ext, "name": f"Extension {ext}", "sms_number": sms} for ext, sms in tenant.extensions.items()
-        }
+        listing = {str(index): _extension(ext) for index, ext in enumerate(tenant.extensions, 101)}
         return listing or []
 
     def _authorise(self, value: str | None, right: str | None) -> ApiKey:
@@ -222,6 +226,23 @@ class PbxwareSimulator(Simulator):
         if self.php_notice:
             return web.Response(status=status, text=PHP_NOTICE + json.dumps(payload), content_type="text/html")
         return web.json_response(payload, status=status)
+
+
+def _extension(ext: str) -> dict[str, str]:
+    """One row of pbxware.ext.list, keyed by the extension's id: the fields the vendor's collection checks."""
+    return {
+        "name": f"Extension {ext}",
+        "email": f"ext{ext}@example.com",
+        "protocol": "sip",
+        "ext": ext,
+        "location": "1",
+        "ua_id": "50",
+        "ua_name": "Generic SIP",
+        "ua_fullname": "Generic SIP Device",
+        "status": "1",
+        "linenum": "1",
+        "user_location": "1",
+    }
 
 
 def _check_api(tenant: Tenant) -> None:

@@ -268,7 +268,7 @@ class Provider(abc.ABC):
         return TransientError(f"unexpected error ({type(err).__name__})", key="unexpected_error")
 
     async def _async_request(
-        self, method: str, url: str, *, time_limit: float | None = None, **kwargs: Any
+        self, method: str, url: str | URL, *, time_limit: float | None = None, **kwargs: Any
     ) -> tuple[int, str, Mapping[str, str]]:
         """Make one HTTP request and return status, body text and headers; transport failures are typed.
 
@@ -276,34 +276,58 @@ class Provider(abc.ABC):
         page answers 200, which must not count as sent) and post a 307/308 one's body, login and all, to
         wherever it points. A client that passes `allow_redirects=False` itself reads the 3xx; for the
         others it is refused here, for the whole entry.
+
+        A URL may carry a secret in its query string (PBXware's documented `?apikey=`). aiohttp's errors
+        name the URL, so the error raised here never chains them for such a URL, and a redirect's
+        `Location` is shown without its query.
         """
         limit = self._timeout if time_limit is None else time_limit
         own_redirects = "allow_redirects" in kwargs
         kwargs["allow_redirects"] = False
+        secret_url = bool(URL(url).query_string) if isinstance(url, str) else bool(url.query_string)
         try:
             async with asyncio.timeout(limit):
                 async with self._session.request(method, url, **kwargs) as resp:
                     body = await resp.text(errors="replace")
                     status, headers = resp.status, resp.headers
         except aiohttp.ClientConnectorCertificateError as err:
-            raise EntryRejectedError("the certificate of the device failed verification", key="ssl_error") from err
+            raise EntryRejectedError("the certificate of the device failed verification", key="ssl_error") from _cause(
+                err, secret_url
+            )
         except aiohttp.ClientSSLError as err:
-            raise EntryRejectedError("TLS handshake with the device failed", key="ssl_error") from err
+            raise EntryRejectedError("TLS handshake with the device failed", key="ssl_error") from _cause(
+                err, secret_url
+            )
         except TimeoutError as err:
             raise TransientError(
                 f"no answer within {limit:g} s (the message may have been taken: a duplicate is possible)",
                 key="timeout",
-            ) from err
+            ) from _cause(err, secret_url)
         except aiohttp.ClientError as err:
-            raise TransientError(f"cannot reach the device ({type(err).__name__})") from err
+            raise TransientError(f"cannot reach the device ({type(err).__name__})") from _cause(err, secret_url)
+        except (ValueError, TypeError) as err:
+            if not secret_url:
+                raise
+            # A library's own error would print the URL in its text and traceback: raise it without either
+            raise RuntimeError(f"{type(err).__name__} while requesting the device (details withheld)") from None
         if HTTPStatus.MULTIPLE_CHOICES <= status < HTTPStatus.BAD_REQUEST and not own_redirects:
-            where = headers.get("Location", "")
+            where = without_query(headers.get("Location", ""))
             raise EntryRejectedError(
                 f"the device redirects this address elsewhere{f' ({cut(where, 200)})' if where else ''}: "
                 "enter the address it redirects to",
                 key="redirected",
             )
         return status, body, headers
+
+
+def _cause(err: BaseException, secret_url: bool) -> BaseException | None:
+    """Return the error to chain, or None where its text could show a secret of the URL."""
+    return None if secret_url else err
+
+
+def without_query(location: str) -> str:
+    """Drop the query string and fragment of an address, where secrets travel (e.g. a redirect's Location)."""
+    return location.split("?", 1)[0].split("#", 1)[0]
 
 
 def error_receipt(target: Target, err: ProviderError) -> Receipt:

@@ -1,4 +1,12 @@
-"""Bicom PBXware: numbers through the action API, extensions through the SMS notifications endpoint."""
+"""Bicom PBXware: numbers through the action API, extensions through the SMS notifications endpoint.
+
+The action API takes its parameters, the API key included, in the query string of a GET to
+`<pbx>/index.php`: the form the vendor's SMS Notifications page ("passed via query string (GET or
+POST)"), its API documentation (`GET /?apikey=…&action=…`) and its official Postman collection (every
+request a GET with a query string) use. A PBX that reads only the query string refuses a key sent in a
+POST body with "Invalid API key". The key is therefore in the URL: it is never logged, and the errors
+raised for a failed request never carry aiohttp's (which name the URL).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +23,6 @@ from yarl import URL
 
 from .base import (
     DEFAULT_TIMEOUT,
-    FORM_HEADERS,
     AccountInfo,
     AuthError,
     EntryRejectedError,
@@ -35,6 +42,7 @@ from .base import (
     netloc,
     parallel_requests,
 )
+from .text import split_numbered, utf16_len
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -50,6 +58,16 @@ EXTENSION_PATH = "api/sms/notifications/voicemail"
 
 KEY_NO_PERMISSION = "no_api_permission"
 KEY_UNEXPECTED = "unexpected_response"
+
+# The whole request line stays below the 8 KB web servers take by default (Apache's LimitRequestLine is
+# 8,190 bytes, nginx's large_client_header_buffers 8 KB): the query string gets 7,000 of them [assumed]
+MAX_QUERY_BYTES = 7000
+# A number as long as E.164 allows, for measuring a send's query before the target is known
+_LONGEST_NUMBER = "+123456789012345"
+# Each try cuts the parts this much shorter until every part's query fits
+_SHRINK = 0.8
+# Parts are never cut shorter than one UCS-2 SMS (its query is under 1 KB whatever the text)
+_SMALLEST_PART = 70
 
 # Longer error texts are pages, not PBXware's one-line reasons
 _MAX_REASON_LENGTH = 200
@@ -332,22 +350,49 @@ class PbxwareProvider(Provider):
         )
 
     async def async_send_one(self, sms: OutboundSms, target: Target) -> Receipt:
-        """Send to a number through the action API, or to an extension through the notifications endpoint."""
-        if target.kind is TargetKind.NUMBER:
-            fields = {"server": self._server, "to_number": target.value, "body": encode_body(sms.text)}
-            verdict = await self._async_action(ACTION_SEND, fields, target=target)
-        elif target.kind is TargetKind.EXTENSION:
-            verdict = await self._async_extension(target, sms.text)
-        else:
+        """Send to a number through the action API, or to an extension through the notifications endpoint.
+
+        A text too long for one request's query string goes out as numbered parts, in order; a part
+        refused stops the rest, and a retry sends them all again (a duplicate rather than a loss).
+        """
+        if target.kind not in (TargetKind.NUMBER, TargetKind.EXTENSION):
             raise TargetRejectedError(f"PBXware cannot send to {target.kind} targets", key="unsupported_target")
-        if verdict.error is not None:
-            raise verdict.error
-        return Receipt(target=target, outcome=Outcome.SENT, message_id=verdict.message_id)
+        message_id: str | None = None
+        for part in self.texts_sent(sms.text):
+            if target.kind is TargetKind.NUMBER:
+                fields = {"server": self._server, "to_number": target.value, "body": encode_body(part)}
+                verdict = await self._async_action(ACTION_SEND, fields, target=target)
+            else:
+                verdict = await self._async_extension(target, part)
+            if verdict.error is not None:
+                raise verdict.error
+            message_id = message_id or verdict.message_id
+        return Receipt(target=target, outcome=Outcome.SENT, message_id=message_id)
+
+    def texts_sent(self, text: str) -> list[str]:
+        """Return the text whole where its request fits in a URL, else numbered parts that each fit."""
+        if self._send_query_fits(text):
+            return [text]
+        limit = utf16_len(text)
+        while True:
+            limit = max(int(limit * _SHRINK), _SMALLEST_PART)
+            parts = split_numbered(text, limit)
+            if limit == _SMALLEST_PART or all(self._send_query_fits(part) for part in parts):
+                return parts
+
+    def _send_query_fits(self, text: str) -> bool:
+        """Tell whether a send of this text has a query string of at most MAX_QUERY_BYTES."""
+        fields = {"server": self._server, "to_number": _LONGEST_NUMBER, "body": encode_body(text)}
+        return len(self._query(ACTION_SEND, fields)) <= MAX_QUERY_BYTES
+
+    def _query(self, action: str, fields: Mapping[str, str]) -> bytes:
+        """Form-encode the action's parameters, the key first, as the vendor's examples write them."""
+        return form_body({"apikey": self._api_key, "action": action, **fields})
 
     async def _async_action(self, action: str, fields: dict[str, str], *, target: Target | None = None) -> Verdict:
-        """POST one action with the key in the form body (never in the URL) and classify the answer."""
-        data = form_body({"apikey": self._api_key, "action": action, **fields})
-        status, body, _ = await self._async_request("POST", str(self._action_url), data=data, headers=FORM_HEADERS)
+        """GET one action, every parameter in the query string as documented, and classify the answer."""
+        url = URL(f"{self._action_url}?{self._query(action, fields).decode()}", encoded=True)
+        status, body, _ = await self._async_request("GET", url)
         verdict = classify(status, body, sending=target is not None)
         if target is not None:
             _LOGGER.debug("PBXware %s for %s: HTTP %s %s", action, mask_target(target), status, cut(body))
