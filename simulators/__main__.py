@@ -63,6 +63,7 @@ def _describe(name: str, url: str, sim: Simulator) -> str:
             "IPEX / Voipex",
             f"SMS API address: {url}   Token address: {url}/token   Instant SMS address: {url}/v1/sms",
             "E-mail: alerts@example.com   Password: secret   Sender: +420777888999",
+            "REST API login (instant SMS only): firma_api   Password: api-secret   Trunk: 222333444",
             f"Inbound SMS: curl -X POST '{url}/_sim/inbound?from=%2B491701234567&to=%2B420777888999&text=ACK'",
             f"  (scripts/develop points it at the IPEX entry's webhook; by hand: {url}/_sim/webhook?url=<address>)",
         ]

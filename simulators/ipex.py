@@ -1,4 +1,4 @@
-"""IPEX / Voipex simulator: token endpoint, SMS Chat API, instant SMS and webhook pushes as documented."""
+"""IPEX / Voipex simulator: token endpoints, SMS Chat API, instant SMS and webhook pushes as documented."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, Literal
 
 import aiohttp
@@ -23,7 +24,11 @@ DEMO_PASSWORD = "secret"  # noqa: S105 - the simulator's own demo login
 DEMO_NUMBER = "+420777888999"
 DEMO_TRUNK = "222333444"
 DEMO_SHORTNAME = "ALERTS"
+# A login of the central REST API (restapi.ipex.cz), as Spoje-NET/ipex-b2b's README configures one
+DEMO_API_USER = "firma_api"
+DEMO_API_PASSWORD = "api-secret"  # noqa: S105 - the simulator's own demo login
 CLIENT_ID = "api"
+KNOWN_SCOPES = frozenset({"openid", "profile", "email"})
 # Recipients see this sender for instant SMS without a shortname (vendor SMS API page)
 INSTANT_SENDER = "60030"
 RETRY_AFTER = 7
@@ -50,27 +55,38 @@ class IpexSimulator(Simulator):
     name = "ipex"
     accounts: dict[str, str] = field(default_factory=lambda: {DEMO_EMAIL: DEMO_PASSWORD})
     allowed_numbers: dict[str, list[str]] = field(default_factory=lambda: {DEMO_EMAIL: [DEMO_NUMBER]})
-    trunks: dict[str, list[str]] = field(default_factory=lambda: {DEMO_EMAIL: [DEMO_TRUNK]})
-    shortnames: dict[str, list[str]] = field(default_factory=lambda: {DEMO_EMAIL: [DEMO_SHORTNAME]})
+    trunks: dict[str, list[str]] = field(
+        default_factory=lambda: {DEMO_EMAIL: [DEMO_TRUNK], DEMO_API_USER: [DEMO_TRUNK]}
+    )
+    shortnames: dict[str, list[str]] = field(
+        default_factory=lambda: {DEMO_EMAIL: [DEMO_SHORTNAME], DEMO_API_USER: [DEMO_SHORTNAME]}
+    )
+    # Logins of restapi.ipex.cz's own POST /v1/token (not Keycloak accounts)
+    restapi_accounts: dict[str, str] = field(default_factory=lambda: {DEMO_API_USER: DEMO_API_PASSWORD})
     token_lifetime: float = 3000.0
     refresh_lifetime: float = 7200.0
+    restapi_token_lifetime: float = 3600.0
     clock: Callable[[], float] = time.monotonic
     # Switches
     allowed_numbers_shape: AllowedNumbersShape = "strings"
     sms_chat: bool = True
     api_refuses_tokens: bool = False
+    # Off: restapi.ipex.cz takes only its own tokens, not Keycloak's (the vendor documents that it takes them)
+    restapi_takes_keycloak_tokens: bool = True
     rate_limit_next: int = 0
     webhook_url: str | None = None
     auto_delivery_reports: bool = False
     # Counters for tests
     logins: int = 0
     refreshes: int = 0
+    restapi_logins: int = 0
 
     def __post_init__(self) -> None:
         """Set up the logs of the base class and empty token stores."""
         Simulator.__init__(self)
         self._access: dict[str, _Grant] = {}
         self._refresh: dict[str, _Grant] = {}
+        self._restapi_access: dict[str, _Grant] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def routes(self) -> list[web.RouteDef]:
@@ -80,7 +96,8 @@ class IpexSimulator(Simulator):
             web.get("/SMS/allowed-numbers", self.list_allowed_numbers),
             web.post("/SMS", self.send_chat),
             web.get("/SMS", self.history),
-            web.post("/v1/sms", self.send_instant),
+            web.route("*", "/v1/sms", self.send_instant),
+            web.route("*", "/v1/token", self.restapi_token),
         ]
 
     def control_routes(self) -> list[web.RouteDef]:
@@ -120,6 +137,7 @@ class IpexSimulator(Simulator):
     def revoke_tokens(self, *, refresh_tokens: bool = False) -> None:
         """End every access token (and the refresh tokens too, if asked): the next API call gets 401."""
         self._access.clear()
+        self._restapi_access.clear()
         if refresh_tokens:
             self._refresh.clear()
 
@@ -149,20 +167,34 @@ class IpexSimulator(Simulator):
             return _oauth_error(401, "invalid_client", "Invalid client or Invalid client credentials")
         grant_type = form.get("grant_type")
         if grant_type == "password":
-            # Keycloak keeps usernames and e-mails in lower case
-            account = form.get("username", "").lower()
-            if account not in self.accounts or self.accounts[account] != form.get("password"):
-                return _oauth_error(401, "invalid_grant", "Invalid user credentials")
-            self.logins += 1
+            account = self._password_account(form)
         elif grant_type == "refresh_token":
-            grant = self._refresh.get(form.get("refresh_token", ""))
-            if grant is None or self.clock() >= grant.expires_at:
-                return _oauth_error(400, "invalid_grant", "Invalid refresh token")
-            account = grant.account
-            self.refreshes += 1
+            account = self._refresh_account(form)
         else:
             return _oauth_error(400, "unsupported_grant_type", "Unsupported grant_type")
+        if isinstance(account, web.Response):
+            return account
         return web.json_response(self._issue(account))
+
+    def _password_account(self, form: dict[str, str]) -> str | web.Response:
+        """Check a password grant: the account it logs in, or the refusal."""
+        refusal = _password_grant_refusal(form)
+        if refusal is not None:
+            return refusal
+        # Keycloak keeps usernames and e-mails in lower case
+        account = form.get("username", "").lower()
+        if account not in self.accounts or self.accounts[account] != form.get("password"):
+            return _oauth_error(401, "invalid_grant", "Invalid user credentials")
+        self.logins += 1
+        return account
+
+    def _refresh_account(self, form: dict[str, str]) -> str | web.Response:
+        """Check a refresh-token grant: the account it renews, or the refusal."""
+        grant = self._refresh.get(form.get("refresh_token", ""))
+        if grant is None or self.clock() >= grant.expires_at:
+            return _oauth_error(400, "invalid_grant", "Invalid refresh token")
+        self.refreshes += 1
+        return grant.account
 
     def _admit(self, request: web.Request) -> str | web.Response:
         """Return the account behind the bearer token, or the answer refusing the request."""
@@ -176,6 +208,47 @@ class IpexSimulator(Simulator):
         if grant is None or self.clock() >= grant.expires_at or self.api_refuses_tokens:
             return _message(401, "Unauthorized")
         return grant.account
+
+    def _admit_restapi(self, request: web.Request) -> str | web.Response:
+        """Like _admit, for restapi.ipex.cz: its own tokens or Keycloak's, with or without the Bearer word.
+
+        The vendor sends "Bearer TOKEN" (seed 002); Spoje-NET/ipex-b2b sends the bare token, as the vendor's
+        older /v1/sso/refresh example did [assumed: the API takes both].
+        """
+        if self.rate_limit_next > 0:
+            self.rate_limit_next -= 1
+            return _boom(429, "Too many requests", headers={"Retry-After": str(RETRY_AFTER)})
+        header = request.headers.get("Authorization", "").strip()
+        if not header:
+            return _boom(401, "Missing authentication")
+        scheme, _, rest = header.partition(" ")
+        token = rest.strip() if scheme.lower() == "bearer" else header
+        grant = self._restapi_access.get(token)
+        if grant is None and self.restapi_takes_keycloak_tokens:
+            grant = self._access.get(token)
+        if grant is None or self.clock() >= grant.expires_at or self.api_refuses_tokens:
+            return _boom(401, "Invalid token")
+        return grant.account
+
+    async def restapi_token(self, request: web.Request) -> web.Response:
+        """POST /v1/token with JSON {username, password} -> {accessToken, expire} (Spoje-NET/ipex-b2b)."""
+        if request.method != "POST":
+            return _boom(404, "Not Found")  # hapi matches method and path together
+        body = await _json_object(request, boom=True)
+        if isinstance(body, web.Response):
+            return body
+        username, password = body.get("username"), body.get("password")
+        if not isinstance(username, str) or not username or not isinstance(password, str) or not password:
+            return _boom(400, "Invalid request payload input")
+        if self.restapi_accounts.get(username) != password:
+            return _boom(401, "Invalid username or password")
+        self.restapi_logins += 1
+        token = secrets.token_hex(20)
+        self._restapi_access[token] = _Grant(account=username, expires_at=self.clock() + self.restapi_token_lifetime)
+        expire = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.restapi_token_lifetime)
+        return web.json_response(
+            {"accessToken": token, "expire": expire.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+        )
 
     # SMS Chat API
 
@@ -243,10 +316,12 @@ class IpexSimulator(Simulator):
 
     async def send_instant(self, request: web.Request) -> web.Response:
         """POST /v1/sms {from, to, message, email?, shortname?}: billed to a trunk number."""
-        account = self._admit(request)
+        if request.method != "POST":
+            return _boom(404, "Not Found")
+        account = self._admit_restapi(request)
         if isinstance(account, web.Response):
             return account
-        body = await _json_object(request)
+        body = await _json_object(request, boom=True)
         if isinstance(body, web.Response):
             return body
         refusal = self._instant_refusal(account, body)
@@ -262,15 +337,15 @@ class IpexSimulator(Simulator):
         """Check trunk, recipient, text, sender name and e-mail of an instant SMS, in that order."""
         to, text, shortname, email = body.get("to"), body.get("message"), body.get("shortname"), body.get("email")
         if body.get("from") not in self.trunks.get(account, []):
-            return _message(403, "Number not allowed")
+            return _boom(403, "Number not allowed")
         if not isinstance(to, str) or not (_NATIONAL.match(to) or _E164.match(to)):
-            return _message(400, "Invalid recipient")
+            return _boom(400, "Invalid recipient")
         if not isinstance(text, str) or not text.strip():
-            return _message(400, "Message is empty")
+            return _boom(400, "Message is empty")
         if shortname is not None and shortname not in self.shortnames.get(account, []):
-            return _message(400, "Unknown sender name")
+            return _boom(400, "Unknown sender name")
         if email is not None and (not isinstance(email, str) or "@" not in email):
-            return _message(400, "Invalid email")
+            return _boom(400, "Invalid email")
         return None
 
     # Webhook pushes
@@ -318,22 +393,40 @@ class IpexSimulator(Simulator):
         task.add_done_callback(self._tasks.discard)
 
 
-async def _json_object(request: web.Request) -> dict[str, Any] | web.Response:
-    """Read a JSON object body, or the answer refusing it."""
+async def _json_object(request: web.Request, *, boom: bool = False) -> dict[str, Any] | web.Response:
+    """Read a JSON object body, or the answer refusing it (in the central REST API's shape with `boom`)."""
+    refuse = _boom if boom else _message
     if request.content_type != "application/json":
-        return _message(415, "Unsupported Media Type")
+        return refuse(415, "Unsupported Media Type")
     try:
         body = await request.json()
     except ValueError:
-        return _message(400, "Invalid JSON")
+        return refuse(400, "Invalid request payload JSON format" if boom else "Invalid JSON")
     if not isinstance(body, dict):
-        return _message(400, "Invalid JSON")
+        return refuse(400, "Invalid request payload input" if boom else "Invalid JSON")
     return body
 
 
 def _message(status: int, message: str) -> web.Response:
-    """Answer with the API's JSON error shape."""
+    """Answer with the SMS Chat API's JSON error shape."""
     return web.json_response({"message": message}, status=status)
+
+
+def _boom(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    """Answer with restapi.ipex.cz's error shape {statusCode, error, message} (read so by Spoje-NET/ipex-b2b)."""
+    error = HTTPStatus(status).phrase
+    return web.json_response({"statusCode": status, "error": error, "message": message}, status=status, headers=headers)
+
+
+def _password_grant_refusal(form: dict[str, str]) -> web.Response | None:
+    """Refuse a password grant without a username, or asking for a scope the client does not have."""
+    if not form.get("username"):
+        return _oauth_error(400, "invalid_request", "Missing parameter: username")
+    # The vendor's table lists scope "openid profile" (ipexas Confluence page 626720808); its curl examples omit it
+    unknown = set(form.get("scope", "").split()) - KNOWN_SCOPES
+    if unknown:
+        return _oauth_error(400, "invalid_scope", f"Invalid scopes: {' '.join(sorted(unknown))}")
+    return None
 
 
 def _oauth_error(status: int, error: str, description: str) -> web.Response:

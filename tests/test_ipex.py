@@ -24,17 +24,15 @@ from custom_components.sms_alerts.api.ipex import (
     DEFAULT_AUTH_URL,
     DEFAULT_INSTANT_URL,
     DEFAULT_URL,
-    DeliveryReport,
-    InboundSms,
     IpexProvider,
-    _grant_from,
     _message_id,
     instant_number,
     parse_allowed_numbers,
-    parse_webhook,
     reason,
     retry_after,
 )
+from custom_components.sms_alerts.api.ipex_tokens import _grant_from
+from custom_components.sms_alerts.api.ipex_webhook import DeliveryReport, InboundSms, parse_webhook
 from simulators.base import Fault
 from simulators.ipex import IpexSimulator
 

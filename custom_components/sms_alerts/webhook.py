@@ -13,7 +13,7 @@ from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.network import NoURLAvailableError, get_url
 
-from .api.ipex import DeliveryReport, InboundSms, parse_webhook
+from .api.ipex_webhook import DeliveryReport, InboundSms, parse_webhook
 from .const import CONF_WEBHOOK_URL, DOMAIN, EVENT_ACKNOWLEDGED, EVENT_DELIVERY, EVENT_RECEIVED, LOGGER
 from .data import SmsAlertsConfigEntry
 

@@ -1,4 +1,4 @@
-"""IPEX / Voipex SMS Chat API: token login and refresh, chat and instant SMS, webhook payloads."""
+"""IPEX / Voipex: token login and refresh, SMS Chat and instant SMS."""
 
 from __future__ import annotations
 
@@ -32,6 +32,14 @@ from .base import (
     mask_target,
     parallel_requests,
 )
+from .ipex_tokens import (
+    CLIENT_ID,
+    TokenSource,
+    _Grant,
+    _grant_from,
+    restapi_grant_from,
+    restapi_token_url,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,12 +60,6 @@ CONF_SENDER = "sender"
 CONF_INSTANT_URL = "instant_url"
 CONF_SHORTNAME = "shortname"
 
-# The token endpoint's public client (IpexCloud/voipex-docs:docs/auth.md)
-CLIENT_ID = "api"
-# Refresh ahead of expiry, so a send never carries a token about to lapse [assumed]
-REFRESH_AT = 0.8
-# Used when the token endpoint leaves out expires_in (Keycloak always sends it)
-_FALLBACK_LIFETIME = 300.0
 # Longer bodies are pages, not the API's one-line reasons
 _MAX_REASON_LENGTH = 200
 _REASON_KEYS = ("message", "error_description", "error", "title", "detail")
@@ -101,6 +103,15 @@ _TOKEN_RESPONSES: tuple[_Rule, ...] = (
     _Rule(status=range(429, 430), error=TransientError, key="rate_limited"),
     _Rule(status=range(500, 600), error=TransientError, key="server_error"),
 )
+# restapi.ipex.cz login: a refusal, or a host without this login (404/405), means "not a login here" [assumed:
+# hapi-style {statusCode, error, message} bodies, as Spoje-NET/ipex-b2b:src/IPEXB2B/ApiClient.php reads them]
+_RESTAPI_TOKEN_RESPONSES: tuple[_Rule, ...] = (
+    _Rule(status=range(200, 300), error=None),
+    _Rule(status=range(400, 402), error=AuthError, key="invalid_auth"),
+    _Rule(status=range(403, 406), error=AuthError, key="invalid_auth"),
+    _Rule(status=range(429, 430), error=TransientError, key="rate_limited"),
+    _Rule(status=range(500, 600), error=TransientError, key="server_error"),
+)
 # Anything else: the message was not taken, and retrying it is what loses nothing.
 _DEFAULT_RULE = _Rule(status=range(0), error=TransientError, key="unexpected_response")
 
@@ -133,10 +144,7 @@ def reason(status: int, body: str) -> str:
 
 def _json_reason(body: str) -> str | None:
     """Pick the first non-empty reason field of a JSON body, or None."""
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return None
+    payload = _loads(body)
     if isinstance(payload, str):
         return payload
     if isinstance(payload, dict):
@@ -190,121 +198,6 @@ def _number_of(item: Any) -> str | None:
     return next((item[key] for key in _NUMBER_KEYS if isinstance(item.get(key), str)), None)
 
 
-@dataclass(frozen=True, kw_only=True)
-class _Grant:
-    """Tokens from the token endpoint with their deadlines on the provider's clock (kept in memory only)."""
-
-    access_token: str
-    refresh_token: str | None
-    refresh_due: float
-    expires_at: float
-    refresh_expires_at: float
-
-    def __repr__(self) -> str:
-        """Keep the tokens out of any accidental repr."""
-        return f"_Grant(expires_at={self.expires_at})"
-
-
-def _grant_from(payload: Any, started: float) -> _Grant:
-    """Read a token response; lifetimes count from when the request started."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("access_token"), str):
-        raise TransientError("the token endpoint answered without an access token", key="unexpected_response")
-    lifetime = _seconds(payload.get("expires_in")) or _FALLBACK_LIFETIME
-    refresh_token = payload.get("refresh_token")
-    refresh_token = refresh_token if isinstance(refresh_token, str) and refresh_token else None
-    refresh_lifetime = _seconds(payload.get("refresh_expires_in"))
-    if refresh_token is None:
-        refresh_expires_at = started
-    elif refresh_lifetime is None or refresh_lifetime == 0:
-        refresh_expires_at = math.inf  # Keycloak's 0 means the refresh token does not expire (offline token)
-    else:
-        refresh_expires_at = started + refresh_lifetime
-    return _Grant(
-        access_token=payload["access_token"],
-        refresh_token=refresh_token,
-        refresh_due=started + REFRESH_AT * lifetime,
-        expires_at=started + lifetime,
-        refresh_expires_at=refresh_expires_at,
-    )
-
-
-def _seconds(value: Any) -> float | None:
-    """Read a non-negative number of seconds, or None."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) and value >= 0 else None
-
-
-@dataclass(frozen=True, kw_only=True)
-class InboundSms:
-    """An SMS that reached one of the account's numbers (webhook, direction IN)."""
-
-    id: str
-    sender: str
-    to: str
-    text: str
-    created_at: str | None
-
-
-@dataclass(frozen=True, kw_only=True)
-class DeliveryReport:
-    """The delivery state of a message we sent (webhook with state)."""
-
-    id: str
-    to: str
-    state: str
-
-
-_WEBHOOK_FIELDS = ("id", "from", "to", "text", "direction", "state", "createdAt")
-
-
-def parse_webhook(payload: Any) -> list[InboundSms | DeliveryReport]:
-    """Read a webhook body (one object or a list); unknown shapes give nothing, non-string fields ValueError."""
-    if isinstance(payload, dict):
-        items: list[Any] = [payload]
-    elif isinstance(payload, list):
-        items = payload
-    else:
-        # ValueError, not TypeError: the webhook view answers every ValueError as a bad payload
-        raise ValueError(f"webhook payload is a {type(payload).__name__}, not an object or a list")  # noqa: TRY004
-    events: list[InboundSms | DeliveryReport] = []
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        event = _webhook_event(_webhook_fields(item))
-        if event is not None:
-            events.append(event)
-    return events
-
-
-def _webhook_fields(item: dict[str, Any]) -> dict[str, str]:
-    """Take the documented fields as strings; null counts as absent, any other type is refused."""
-    fields: dict[str, str] = {}
-    for name in _WEBHOOK_FIELDS:
-        value = item.get(name)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise ValueError(f"webhook field {name} is a {type(value).__name__}, not a string")  # noqa: TRY004
-        fields[name] = value
-    return fields
-
-
-def _webhook_event(fields: dict[str, str]) -> InboundSms | DeliveryReport | None:
-    """Turn one object's fields into an inbound SMS, a delivery report, or None for an unknown shape."""
-    if fields.get("direction", "").upper() == "IN" and "from" in fields and "text" in fields:
-        return InboundSms(
-            id=fields.get("id", ""),
-            sender=fields["from"],
-            to=fields.get("to", ""),
-            text=fields["text"],
-            created_at=fields.get("createdAt"),
-        )
-    if "state" in fields and "id" in fields:
-        return DeliveryReport(id=fields["id"], to=fields.get("to", ""), state=fields["state"])
-    return None
-
-
 class IpexProvider(Provider):
     """An IPEX / Voipex account: SMS Chat from an allowed number, or instant SMS billed to a trunk number."""
 
@@ -347,6 +240,13 @@ class IpexProvider(Provider):
         self._shortname = shortname or None
         self._clock = clock
         self._grant: _Grant | None = None
+        # An account whose SMS Chat sender is chosen logs in at Keycloak only; setup and instant SMS may also use
+        # the central REST API's own login (Spoje-NET/ipex-b2b), tried second [assumed: the vendor documents only
+        # the Keycloak token for both APIs]
+        chat_only = mode == MODE_CHAT and self._sender is not None
+        self._sources = (TokenSource.KEYCLOAK,) if chat_only else (TokenSource.KEYCLOAK, TokenSource.RESTAPI)
+        self._source: TokenSource | None = None
+        self._restapi_token_url = restapi_token_url(instant_url)
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -374,7 +274,8 @@ class IpexProvider(Provider):
         if self._login is not None:
             async with self._lock:
                 await self._async_login()
-        await self.async_allowed_numbers()
+        if self._source is not TokenSource.RESTAPI:
+            await self.async_allowed_numbers()
         return self.identity()
 
     def identity(self) -> AccountInfo:
@@ -386,7 +287,12 @@ class IpexProvider(Provider):
         return AccountInfo(unique_id="ipex-token", title="IPEX")
 
     async def async_allowed_numbers(self) -> list[str]:
-        """Return the numbers SMS Chat may send from; [] when the account has none (403/404)."""
+        """Return the numbers SMS Chat may send from; [] when the account has none (403/404) or is a REST API login."""
+        if self._login is not None:
+            await self._async_access_token()
+            if self._source is TokenSource.RESTAPI:
+                _LOGGER.debug("A REST API login has no SMS Chat numbers: instant SMS only")
+                return []
         status, body, headers = await self._async_api("GET", f"{self._url}/SMS/allowed-numbers")
         _LOGGER.debug("Allowed numbers: HTTP %s (%s characters)", status, len(body))
         rule = classify(_NUMBERS_RESPONSES, status)
@@ -394,10 +300,7 @@ class IpexProvider(Provider):
             return []
         if rule.error is not None:
             raise _error(rule, status, body, headers)
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            payload = None
+        payload = _loads(body)
         numbers = parse_allowed_numbers(payload)
         if not numbers and payload not in ([], {}):
             _LOGGER.warning("The IPEX API listed the allowed numbers in a form SMS Alerts does not know")
@@ -470,11 +373,11 @@ class IpexProvider(Provider):
             return (await self._async_fresh_grant(self._grant)).access_token
 
     async def _async_renew_by_login(self, stale: str) -> str:
-        """After a second 401: log in again, unless another send already did."""
+        """After a second 401: log in again, at the other token endpoint first, unless another send already did."""
         async with self._lock:
             if self._grant is not None and self._grant.access_token != stale:
                 return self._grant.access_token
-            return (await self._async_login()).access_token
+            return (await self._async_login(switch=True)).access_token
 
     async def _async_fresh_grant(self, grant: _Grant | None) -> _Grant:
         """Refresh while the refresh token lives; if it expired or is refused, log in again (lock held)."""
@@ -487,12 +390,51 @@ class IpexProvider(Provider):
                 _LOGGER.debug("The IPEX refresh token was refused; logging in again")
         return await self._async_login()
 
-    async def _async_login(self) -> _Grant:
-        """Exchange username and password for tokens (lock held)."""
+    async def _async_login(self, *, switch: bool = False) -> _Grant:
+        """Exchange username and password for tokens, trying each token endpoint in turn (lock held).
+
+        The one that worked last goes first (with `switch`, last). A refusal moves on to the next; if none
+        gives a token, a transient failure wins over a refusal, so a Keycloak outage is never a wrong password.
+        """
         if self._login is None:
             raise AuthError("no IPEX login to exchange for a token", key="invalid_auth")
-        username, password = self._login
-        return await self._async_token_call({"grant_type": "password", "username": username, "password": password})
+        current = self._source or self._sources[0]
+        others = [source for source in self._sources if source is not current]
+        refused: ProviderError | None = None
+        transient: ProviderError | None = None
+        for source in [*others, current] if switch else [current, *others]:
+            try:
+                grant = await self._async_login_at(source, *self._login)
+            except AuthError as err:
+                refused = refused or err
+            except TransientError as err:
+                transient = transient or err
+            else:
+                if source is not self._source:
+                    _LOGGER.debug("Logged in at the %s token endpoint", source)
+                self._source = source
+                return grant
+        raise transient or refused or AuthError("no IPEX token endpoint", key="invalid_auth")
+
+    async def _async_login_at(self, source: TokenSource, username: str, password: str) -> _Grant:
+        """Log in at one token endpoint (lock held)."""
+        if source is TokenSource.KEYCLOAK:
+            return await self._async_token_call({"grant_type": "password", "username": username, "password": password})
+        started = self._clock()
+        # JSON {username, password}, as Spoje-NET/ipex-b2b:src/IPEXB2B/Token.php posts it to /v1/token
+        status, body, headers = await self._async_request(
+            "POST",
+            self._restapi_token_url,
+            json={"username": username, "password": password},
+            headers={"Accept": "application/json"},
+        )
+        # Never log a token response body: it holds the token
+        _LOGGER.debug("REST API login: HTTP %s", status)
+        rule = classify(_RESTAPI_TOKEN_RESPONSES, status)
+        if rule.error is not None:
+            raise _error(rule, status, body, headers)
+        self._grant = restapi_grant_from(_loads(body), started)
+        return self._grant
 
     async def _async_token_call(self, form: dict[str, str]) -> _Grant:
         """POST a grant to the token endpoint (form body, never the URL) and keep the tokens."""
@@ -503,11 +445,7 @@ class IpexProvider(Provider):
         _LOGGER.debug("Token endpoint (%s): HTTP %s", form["grant_type"], status)
         if rule.error is not None:
             raise _error(rule, status, body, headers)
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            payload = None
-        self._grant = _grant_from(payload, started)
+        self._grant = _grant_from(_loads(body), started)
         return self._grant
 
     def redacted_view(self) -> dict[str, Any]:
@@ -518,6 +456,7 @@ class IpexProvider(Provider):
             "provider": self.key,
             "mode": self._mode,
             "auth": "password" if self._login is not None else "api_token",
+            "token_source": None if self._source is None else str(self._source),
             "default_urls": (self._url, self._auth_url, self._instant_url)
             == (DEFAULT_URL, DEFAULT_AUTH_URL, DEFAULT_INSTANT_URL),
             "sender_set": self._sender is not None,
@@ -530,10 +469,7 @@ class IpexProvider(Provider):
 
 def _message_id(body: str) -> str | None:
     """Read the id of a sent message from an (undocumented) JSON answer, if there is one."""
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return None
+    payload = _loads(body)
     if not isinstance(payload, dict):
         return None
     value = payload.get("id")
@@ -542,3 +478,11 @@ def _message_id(body: str) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return None
+
+
+def _loads(body: str) -> Any:
+    """Parse a JSON body, or None when it is not JSON."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
