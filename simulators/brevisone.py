@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
@@ -95,6 +96,27 @@ class BrevisOneSimulator(Simulator):
             web.get("/check.php", self.check),
         ]
 
+    def control_routes(self) -> list[web.RouteDef]:
+        """Add /_sim/apis?rest=0|1&legacy=0|1&token_lifetime=S (firmware at run time) to the shared controls."""
+
+        async def set_apis(request: web.Request) -> web.Response:
+            flags = {"1": True, "0": False}
+            try:
+                if "rest" in request.query:
+                    self.rest_api = flags[request.query["rest"]]
+                if "legacy" in request.query:
+                    self.legacy_api = flags[request.query["legacy"]]
+                if "token_lifetime" in request.query:
+                    self.token_lifetime = max(float(request.query["token_lifetime"]), 1.0)
+            except (KeyError, ValueError):
+                raise web.HTTPBadRequest(text="rest and legacy take 0 or 1, token_lifetime seconds\n") from None
+            return web.Response(
+                text=f"REST API {'on' if self.rest_api else 'off'}, api.php {'on' if self.legacy_api else 'off'}, "
+                f"tokens live {self.token_lifetime:g} s\n"
+            )
+
+        return [*super().control_routes(), web.post("/_sim/apis", set_apis)]
+
     def _absent(self) -> web.Response:
         """Answer as the web server does for an API this unit does not have."""
         if self.missing_status == 200:  # noqa: PLR2004 - the web interface answers its own page
@@ -132,8 +154,15 @@ class BrevisOneSimulator(Simulator):
         return web.json_response({"jwt": token, "expireAt": int(expire_at)})
 
     def _bearer_user(self, request: web.Request) -> ApiUser | None:
-        """Return the user of a valid, unexpired bearer token."""
+        """Return the user of a valid, unexpired bearer token, or of an HTTP Basic login (vendor messages-API page)."""
         header = request.headers.get("Authorization", "")
+        if header.startswith("Basic ") and not self.strict:
+            try:
+                username, _, password = base64.b64decode(header.removeprefix("Basic ")).decode().partition(":")
+            except ValueError:
+                return None
+            user = self.users.get(username)
+            return user if user is not None and user.password == password else None
         token = header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
         username, expire_at = self.tokens.get(token, ("", 0.0))
         if not username or time.time() >= expire_at:

@@ -9,7 +9,7 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any, Final, Protocol
 
 from yarl import URL
@@ -199,14 +199,12 @@ class RestSession:
         *,
         username: str,
         password: str,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         """Keep where to sign in and the login (sent only in the sign-in body)."""
         self._request = request
         self._signin = base.joinpath("api/signin")
         self.messages_url = base.joinpath("api/messages")
         self._credentials = json.dumps({"username": username, "password": password}).encode()
-        self._clock = clock
         self._lock = asyncio.Lock()
         self._token: str | None = None
         self._renew_at = 0.0
@@ -214,7 +212,7 @@ class RestSession:
 
     def _current(self) -> str | None:
         """Return the token while it need not be renewed yet."""
-        return self._token if self._token is not None and self._clock() < self._renew_at else None
+        return self._token if self._token is not None and time.time() < self._renew_at else None
 
     async def async_signin(self) -> str:
         """Sign in now and keep the token; raise what the answer means (ApiMissingError when there is no REST API)."""
@@ -224,7 +222,7 @@ class RestSession:
         _LOGGER.debug("REST sign-in: HTTP %s", status)  # the body holds the token: never logged
         token = classify_signin(status, body)
         data = _json_object(body) or {}
-        now = self._clock()
+        now = time.time()
         self._token = token
         self._renew_at = renew_time(now, token_expiry(token, data.get("expireAt"), now))
         self.signins += 1
