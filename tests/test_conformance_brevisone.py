@@ -770,3 +770,14 @@ def test_weak_tls_is_told_from_other_tls_failures(reason: str, weak: bool) -> No
 def test_weak_tls_is_named_only_where_the_option_exists() -> None:
     """Only the SMS Gateway offers Allow older encryption; the others keep ssl_error."""
     assert [key for key, cls in PROVIDERS.items() if cls.weak_tls_option] == ["sms_gateway"]
+
+
+async def test_firmware_switch_at_run_time(gateway: RunningSimulator, client: aiohttp.ClientSession) -> None:
+    """/_sim/apis turns each API off and on for scripts/develop; bad values are refused."""
+    async with client.post(f"{gateway.url}/_sim/apis", params={"rest": "0", "token_lifetime": "30"}) as resp:
+        assert resp.status == 200
+    assert (gateway.sim.rest_api, gateway.sim.legacy_api, gateway.sim.token_lifetime) == (False, True, 30.0)
+    async with client.post(f"{gateway.url}/api/signin", json=LOGIN) as resp:
+        assert resp.status == 404
+    async with client.post(f"{gateway.url}/_sim/apis", params={"rest": "yes"}) as resp:
+        assert resp.status == 400
