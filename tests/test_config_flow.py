@@ -88,15 +88,25 @@ async def test_unreachable_gateway_then_recovery(
     await hass.async_block_till_done(wait_background_tasks=True)
 
 
-@pytest.mark.parametrize("fault", ["http_503", "html_500", "reset"])
+@pytest.mark.parametrize("fault", ["http_503", "reset"])
 async def test_gateway_in_trouble_then_recovery(hass: HomeAssistant, gateway: RunningSimulator, fault: str) -> None:
-    """A 5xx, an HTML error page or a dropped connection never crash the form."""
+    """A busy gateway (503) or a dropped connection never crash the form."""
     gateway.sim.fail(fault, times=1)
     flow_id = await start(hass)
     result = await hass.config_entries.flow.async_configure(flow_id, form(gateway.url))
     assert result["errors"] == {"base": "cannot_connect"}
     result = await hass.config_entries.flow.async_configure(flow_id, form(gateway.url))
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_error_page_on_rest_sign_in_uses_api_php(hass: HomeAssistant, gateway: RunningSimulator) -> None:
+    """An HTML error page on /api/signin (an old unit's web server) is no REST API: api.php is checked and used."""
+    gateway.sim.fail("html_500", times=1)
+    flow_id = await start(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, form(gateway.url))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["api"] == "legacy"
     await hass.async_block_till_done(wait_background_tasks=True)
 
 

@@ -290,6 +290,15 @@ async def test_firmware_3_has_no_rest_api(client: aiohttp.ClientSession, missing
         assert info.data == {"api": "legacy"}
 
 
+async def test_a_web_server_failing_on_api_signin_falls_back_to_api_php(client: aiohttp.ClientSession) -> None:
+    """An old unit whose web server answers /api/signin with a 500 page: api.php is checked and used [assumed]."""
+    async with gateway_with() as gateway:
+        gateway.sim.fail(Fault.HTML_500, times=1)
+        info = await provider(client, gateway.url).async_validate()
+        assert info.data == {"api": "legacy"}
+        assert [(r.path, r.status) for r in gateway.sim.requests] == [("/api/signin", 500), ("/api.php", 400)]
+
+
 # Our requests in the documented form: the strict simulator refuses anything else
 
 
@@ -475,6 +484,7 @@ def test_rest_message_classification(status: int, body: str, error: type | None,
         (401, "{}", AuthError, "invalid_auth"),
         (403, "{}", EntryRejectedError, "no_api_permission"),
         (500, "", TransientError, "server_error"),
+        (503, "", TransientError, "unavailable"),
     ],
 )
 def test_rest_signin_classification(status: int, body: str, error: type, key: str) -> None:

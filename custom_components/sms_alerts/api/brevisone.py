@@ -249,10 +249,11 @@ class BrevisOneProvider(Provider):
             _LOGGER.debug("No REST API on %s; checking api.php", self.host)
             await self._async_validate_legacy()
             return API_LEGACY
-        except (AuthError, EntryRejectedError) as refusal:
-            if refusal.key not in ("invalid_auth", "no_api_permission"):
+        except (AuthError, EntryRejectedError, TransientError) as refusal:
+            # A user may have the HTTP API right only, and an old web server may fail on /api/signin with
+            # a 5xx: api.php taking the login settles it. Unreachable or untrusted stays what it is.
+            if refusal.key not in ("invalid_auth", "no_api_permission", "server_error", "unexpected_response"):
                 raise
-            # A user may have the HTTP API right only: api.php taking the login settles it
             try:
                 await self._async_validate_legacy()
             except ProviderError:

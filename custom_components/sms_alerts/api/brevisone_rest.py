@@ -167,6 +167,8 @@ def classify_signin(status: int, body: str) -> str:
         raise AuthError(_reason(status, body), key="invalid_auth")
     if status == 403:  # noqa: PLR2004
         raise EntryRejectedError(_reason(status, body), key="no_api_permission")
+    if status == 503:  # noqa: PLR2004 - busy: the REST API is there, only not now
+        raise TransientError(_reason(status, body), key="unavailable")
     if status in range(500, 600):
         raise TransientError(_reason(status, body), key="server_error")
     raise TransientError(_reason(status, body), key="unexpected_response")
