@@ -42,6 +42,8 @@ class ApiUser:
 
     password: str
     api_access: bool = True
+    # The right for api.php alone (a REST-only user lacks it) [assumed: the vendor documents one right]
+    http_api: bool = True
 
 
 @dataclass(kw_only=True)
@@ -276,7 +278,7 @@ class BrevisOneSimulator(Simulator):
         user = self.users.get(params.get("username", ""))
         if user is None or user.password != params.get("password"):
             return UNAUTHORIZED
-        if not user.api_access:
+        if not (user.api_access and user.http_api):
             return FORBIDDEN
         if not params.get("text") or not params.get("to"):
             return PARAMETER_MISS

@@ -362,6 +362,20 @@ async def test_telegram_first_goes_through_api_php_on_a_rest_gateway(client: aio
         assert rest.api == "rest"
 
 
+async def test_telegram_first_refused_by_api_php_goes_as_sms_through_rest(client: aiohttp.ClientSession) -> None:
+    """A REST user whom api.php refuses (403): the Telegram-first alert still goes out, as SMS through REST."""
+    async with gateway_with() as gateway:
+        gateway.sim.users["apiuser"].http_api = False
+        rest = provider(client, gateway.url, api="rest", telegram=True)
+        assert (await rest.async_send_one(OutboundSms(text="x"), NUMBER)).outcome is Outcome.SENT
+        assert [(r.path, r.status) for r in gateway.sim.requests] == [
+            ("/api.php", 403),
+            ("/api/signin", 200),
+            ("/api/messages", 201),
+        ]
+        assert gateway.sim.messages[-1].options["channel"] == "sms"
+
+
 async def test_a_contact_refused_in_one_spelling_goes_in_the_other(client: aiohttp.ClientSession) -> None:
     """A unit that knows only the vendor page's user/group: contact and contactgroup get a 400, then pass."""
     async with gateway_with(rest_targets=("number", "user", "group")) as gateway:

@@ -300,6 +300,16 @@ class BrevisOneProvider(Provider):
             if first == self.api:
                 self.api = other
             return receipt
+        except (AuthError, EntryRejectedError) as refused:
+            if first == self.api:
+                raise
+            # api.php refuses this REST user: the alert goes as SMS through REST rather than not at all
+            _LOGGER.warning(
+                "The SMS Gateway %s refused Telegram through api.php (%s); sending as SMS through the REST API",
+                self.host,
+                refused.reason,
+            )
+            return await self._async_send_via(self.api, sms, target)
 
     async def _async_send_via(self, api: str, sms: OutboundSms, target: Target) -> Receipt:
         """Send through one API."""
