@@ -45,6 +45,8 @@ def _describe(name: str, url: str, sim: Simulator) -> str:
             f"Gateway address: {url}",
             "Username: apiuser   Password: secret   (webuser/secret has no API right)",
             f"Groups: {groups}   Contacts: {contacts}",
+            "Firmware 4.x: REST API (/api/signin, /api/messages) and api.php. Firmware 3 (api.php only):",
+            f"    curl -X POST '{url}/_sim/apis?rest=0'   (legacy=0 drops api.php; token_lifetime=SECONDS)",
         ]
     elif isinstance(sim, WildixSimulator):
         lines = [

@@ -19,6 +19,7 @@ from custom_components.sms_alerts.api.base import (
     TransientError,
 )
 from custom_components.sms_alerts.api.brevisone import BrevisOneProvider, classify, normalize_url
+from custom_components.sms_alerts.api.brevisone_rest import ApiMissingError
 from simulators.base import Fault
 
 from .conftest import GATEWAY_PASSWORD, GATEWAY_USER, RunningSimulator
@@ -34,8 +35,8 @@ async def session() -> AsyncGenerator[aiohttp.ClientSession]:
 
 
 def make(session: aiohttp.ClientSession, url: str, **kwargs: object) -> BrevisOneProvider:
-    """Build a client for the simulator with the demo login unless told otherwise."""
-    config = {"url": url, "username": GATEWAY_USER, "password": GATEWAY_PASSWORD, **kwargs}
+    """Build an api.php client for the simulator with the demo login unless told otherwise."""
+    config = {"url": url, "username": GATEWAY_USER, "password": GATEWAY_PASSWORD, "api": "legacy", **kwargs}
     return BrevisOneProvider.from_config(session, config, timeout=float(str(config.get("timeout", 5))))
 
 
@@ -263,7 +264,9 @@ async def test_refused_login_stops_the_batch(gateway: RunningSimulator, session:
         (400, "Error. See Gateway logs for more information.", TargetRejectedError, "target_rejected"),
         (401, "401 Unauthorized - Username or Password wrong", AuthError, "invalid_auth"),
         (403, "403 Forbidden - Your User has no right to send SMS over API", EntryRejectedError, "no_api_permission"),
-        (404, "Not Found", TargetRejectedError, "target_rejected"),
+        (404, "Not Found", ApiMissingError, "api_missing"),
+        (405, "Method Not Allowed", ApiMissingError, "api_missing"),
+        (409, "Conflict", TargetRejectedError, "target_rejected"),
         (408, "FAILED - Timeout or see Gateway logs for more information.", TransientError, "gateway_timeout"),
         (500, "<html>boom</html>", TransientError, "server_error"),
         (502, "", TransientError, "server_error"),
@@ -330,4 +333,4 @@ def test_redacted_view_has_no_secret_or_address() -> None:
 def test_account_identity(url: str, unique_id: str, title: str) -> None:
     """One account is user and gateway address; a non-default port is part of it."""
     provider = BrevisOneProvider(None, url=url, username="ApiUser", password="x")  # type: ignore[arg-type]
-    assert provider.identity() == AccountInfo(unique_id=unique_id, title=title)
+    assert provider.identity() == AccountInfo(unique_id=unique_id, title=title, data={"api": "legacy"})

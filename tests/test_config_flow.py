@@ -48,7 +48,8 @@ async def test_user_flow_creates_entry_without_sending(hass: HomeAssistant, gate
     result = await hass.config_entries.flow.async_configure(flow_id, form(gateway.url, telegram=True))
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == f"SMS Gateway {gateway.url.removeprefix('http://')}"
-    assert result["data"] == {**form(f"{gateway.url}/", telegram=True), "provider": "sms_gateway"}
+    expected = {**form(f"{gateway.url}/", telegram=True), "provider": "sms_gateway", "legacy_tls": False, "api": "rest"}
+    assert result["data"] == expected
     assert result["result"].unique_id == f"apiuser@{gateway.url.removeprefix('http://')}"
     assert gateway.sim.messages == []
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -87,15 +88,25 @@ async def test_unreachable_gateway_then_recovery(
     await hass.async_block_till_done(wait_background_tasks=True)
 
 
-@pytest.mark.parametrize("fault", ["http_503", "html_500", "reset"])
+@pytest.mark.parametrize("fault", ["http_503", "reset"])
 async def test_gateway_in_trouble_then_recovery(hass: HomeAssistant, gateway: RunningSimulator, fault: str) -> None:
-    """A 5xx, an HTML error page or a dropped connection never crash the form."""
+    """A busy gateway (503) or a dropped connection never crash the form."""
     gateway.sim.fail(fault, times=1)
     flow_id = await start(hass)
     result = await hass.config_entries.flow.async_configure(flow_id, form(gateway.url))
     assert result["errors"] == {"base": "cannot_connect"}
     result = await hass.config_entries.flow.async_configure(flow_id, form(gateway.url))
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_error_page_on_rest_sign_in_uses_api_php(hass: HomeAssistant, gateway: RunningSimulator) -> None:
+    """An HTML error page on /api/signin (an old unit's web server) is no REST API: api.php is checked and used."""
+    gateway.sim.fail("html_500", times=1)
+    flow_id = await start(hass)
+    result = await hass.config_entries.flow.async_configure(flow_id, form(gateway.url))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["api"] == "legacy"
     await hass.async_block_till_done(wait_background_tasks=True)
 
 

@@ -27,6 +27,7 @@ async def test_diagnostics_are_redacted(
     assert diagnostics["recipients"] == [{"subentry_type": "recipient", "target": "+49170…567"}]
     assert diagnostics["provider"] == {
         "provider": "sms_gateway",
+        "api": "legacy",
         "scheme": "http",
         "path": "/api.php",
         "telegram_default": False,

@@ -55,6 +55,15 @@ CASES = {
         secret="secret",
         received_to="00491701234567",
     ),
+    # A firmware-3 gateway: api.php only (the case above finds the REST API)
+    "sms_gateway_legacy": Case(
+        key="sms_gateway",
+        simulator=lambda: BrevisOneSimulator(rest_api=False),
+        form=lambda url: {"url": url, "username": "apiuser", "password": "secret", "verify_ssl": True},
+        wrong={"password": "Wr0ngPa55"},
+        secret="secret",
+        received_to="00491701234567",
+    ),
     "wildix": Case(
         key="wildix",
         simulator=WildixSimulator,

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.const import CONF_NAME, CONF_VERIFY_SSL, CONF_WEBHOOK_ID, Platform
+from homeassistant.const import CONF_NAME, CONF_WEBHOOK_ID, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import discovery
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util.hass_dict import HassKey
 
 from .api import PROVIDERS, ProviderKey
 from .api.base import AuthError, ProviderError
+from .api.brevisone_rest import API_LEGACY, CONF_API
 from .const import CONF_PROVIDER, CONF_WEBHOOK_URL, DOMAIN, LOGGER, REQUEST_TIMEOUT
 from .coordinator import async_setup_health
 from .data import SmsAlertsConfigEntry, SmsAlertsData
 from .notify import CONF_ENTRY_ID
 from .outbox import Outbox, async_remove_store
 from .services import async_setup_services
+from .session import async_entry_session
 from .webhook import async_register_webhook, async_remove_cloudhook
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.NOTIFY, Platform.SENSOR]
@@ -35,10 +36,23 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     return True
 
 
+async def async_migrate_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> bool:
+    """Bring older entries up to date: 1.1 SMS Gateway entries used api.php, and keep it until reconfigured."""
+    if entry.version > 1:
+        return False
+    if entry.minor_version < 2:  # noqa: PLR2004 - 1.2 stores the SMS Gateway's API
+        data = dict(entry.data)
+        if data.get(CONF_PROVIDER) == ProviderKey.SMS_GATEWAY:
+            data.setdefault(CONF_API, API_LEGACY)
+        hass.config_entries.async_update_entry(entry, data=data, minor_version=2)
+        LOGGER.debug("Migrated %s to version 1.2", entry.title)
+    return True
+
+
 async def async_setup_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> bool:
     """Set up an entry; an unreachable provider never fails it, so alerts can still be handled."""
     provider_cls = PROVIDERS[ProviderKey(entry.data[CONF_PROVIDER])]
-    session = async_get_clientsession(hass, verify_ssl=entry.data.get(CONF_VERIFY_SSL, True))
+    session = async_entry_session(hass, entry.data)
     provider = provider_cls.from_config(session, {**entry.data, **entry.options}, timeout=REQUEST_TIMEOUT)
     outbox = Outbox(hass, entry, provider)
     entry.runtime_data = SmsAlertsData(provider=provider, outbox=outbox, settings=settings_of(entry))

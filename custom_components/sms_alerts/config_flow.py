@@ -45,6 +45,7 @@ from .api.base import (
     TransientError,
     web_url,
 )
+from .api.brevisone_rest import CONF_API
 from .const import (
     CONF_ACK_REFERENCE,
     CONF_DAILY_BUDGET,
@@ -73,6 +74,7 @@ from .const import (
     SUBENTRY_RECIPIENT,
 )
 from .message import MessageError, parse_target
+from .session import async_entry_session
 from .webhook import async_entry_webhook_url, async_webhook_url, placeholder_webhook_url
 
 # A credential check must answer quickly in a form
@@ -103,6 +105,7 @@ SMS_GATEWAY_SCHEMA = vol.Schema(
         vol.Required(CONF_PASSWORD): _PASSWORD,
         vol.Required(CONF_VERIFY_SSL, default=True): bool,
         vol.Required(CONF_TELEGRAM, default=False): bool,
+        vol.Required(brevisone.CONF_LEGACY_TLS, default=False): bool,
     }
 )
 WILDIX_SCHEMA = vol.Schema(
@@ -229,8 +232,7 @@ def _normalize(key: ProviderKey, data: dict[str, Any]) -> dict[str, str]:
 
 def _provider(hass: HomeAssistant, key: ProviderKey, data: dict[str, Any]) -> Provider:
     """Build a short-lived client for a credential check."""
-    session = async_get_clientsession(hass, verify_ssl=data.get(CONF_VERIFY_SSL, True))
-    return PROVIDERS[key].from_config(session, data, timeout=VALIDATE_TIMEOUT)
+    return PROVIDERS[key].from_config(async_entry_session(hass, data), data, timeout=VALIDATE_TIMEOUT)
 
 
 def _ipex(hass: HomeAssistant, data: dict[str, Any]) -> ipex.IpexProvider:
@@ -257,7 +259,16 @@ async def async_check_account(
 
 # Causes that have a form error text of their own; others fall back by class, then to "unknown"
 FORM_ERRORS = frozenset(
-    {"invalid_auth", "cannot_connect", "timeout", "no_api_permission", "ssl_error", "no_sms_api", "redirected"}
+    {
+        "invalid_auth",
+        "cannot_connect",
+        "timeout",
+        "no_api_permission",
+        "ssl_error",
+        "weak_tls",
+        "no_sms_api",
+        "redirected",
+    }
 )
 _FALLBACK_ERRORS: dict[type[ProviderError], str] = {TransientError: "cannot_connect", AuthError: "invalid_auth"}
 
@@ -273,7 +284,7 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a provider account."""
 
     VERSION = 1
-    MINOR_VERSION = 1
+    MINOR_VERSION = 2
 
     def __init__(self) -> None:
         """Keep a checked IPEX account while its sender is chosen."""
@@ -325,7 +336,7 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
             if info is not None:
                 await self.async_set_unique_id(info.unique_id)
                 self._abort_if_unique_id_configured()
-                return self.async_create_entry(title=info.title, data=data)
+                return self.async_create_entry(title=info.title, data={**data, **info.data})
             schema = self.add_suggested_values_to_schema(schema, _without_secrets(user_input))
         return self.async_show_form(step_id=str(key), data_schema=schema, errors=errors)
 
@@ -387,13 +398,14 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         suggested: Mapping[str, Any] = _without_secrets(entry.data)
         if user_input is not None:
-            kept = {k: v for k, v in entry.data.items() if k not in SCHEMAS[key].schema}
+            # The API a gateway offers is found again (CONF_API left out), as after a firmware change
+            kept = {k: v for k, v in entry.data.items() if k not in SCHEMAS[key].schema and k != CONF_API}
             data = {**kept, **user_input, CONF_PROVIDER: str(key)}
             info, errors = await async_check_account(self.hass, key, data)
             if info is not None:
                 await self.async_set_unique_id(info.unique_id)
                 self._abort_if_unique_id_mismatch(reason="wrong_account")
-                return self._async_update_and_abort(entry, data, "reconfigure_successful")
+                return self._async_update_and_abort(entry, {**data, **info.data}, "reconfigure_successful")
             suggested = _without_secrets(user_input)
         return self.async_show_form(
             step_id="reconfigure",
@@ -412,13 +424,13 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         key = ProviderKey(entry.data[CONF_PROVIDER])
         errors: dict[str, str] = {}
         if user_input is not None:
-            login = {k: v for k, v in entry.data.items() if k not in (CONF_USERNAME, *SECRETS)}
+            login = {k: v for k, v in entry.data.items() if k not in (CONF_USERNAME, CONF_API, *SECRETS)}
             data = {**login, **user_input}
             info, errors = await async_check_account(self.hass, key, data)
             if info is not None:
                 await self.async_set_unique_id(info.unique_id)
                 self._abort_if_unique_id_mismatch(reason="wrong_account")
-                return self._async_update_and_abort(entry, data, "reauth_successful")
+                return self._async_update_and_abort(entry, {**data, **info.data}, "reauth_successful")
         suggested = _without_secrets(user_input or entry.data)
         return self.async_show_form(
             step_id="reauth_confirm",

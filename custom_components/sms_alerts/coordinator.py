@@ -136,7 +136,7 @@ class GatewayHealthCoordinator(DataUpdateCoordinator[GatewayHealth]):
             health = await self._provider.async_health()
         except ProviderError as err:
             # The gateway answered, only not with health data, unless it could not be reached or trusted
-            answered = not isinstance(err, TransientError) and err.key != "ssl_error"
+            answered = not isinstance(err, TransientError) and err.key not in ("ssl_error", "weak_tls")
             self._reachability.async_set(reachable=answered, error=err.reason)
             raise UpdateFailed(
                 translation_domain=DOMAIN,

@@ -115,6 +115,7 @@ OPTION_NAMES = ("telegram", "telegram_only", "ring", "flash", "postpone", "gsm")
 ENTRY_ISSUES = (
     "no_api_permission",
     "ssl_error",
+    "weak_tls",
     "entry_rejected",
     "sms_api_disabled",
     "sms_not_enabled",

@@ -7,8 +7,9 @@ import asyncio
 import datetime as dt
 import logging
 import re
+import ssl
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from http import HTTPStatus
 from typing import Any, ClassVar, Final
@@ -118,6 +119,8 @@ class AccountInfo:
 
     unique_id: str
     title: str
+    # What the check learned that the entry should keep (e.g. which API a device offers)
+    data: Mapping[str, Any] = field(default_factory=dict)
 
 
 class ProviderError(Exception):
@@ -184,6 +187,8 @@ class Provider(abc.ABC):
     sends_in_parallel: ClassVar[bool] = True
     # Whether the provider reports deliveries later (a FAILED report then counts as a failed send)
     reports_delivery: ClassVar[bool] = False
+    # Whether the entry offers "Allow older encryption": a refused handshake then names that option
+    weak_tls_option: ClassVar[bool] = False
 
     def __init__(self, session: aiohttp.ClientSession, *, timeout: float = DEFAULT_TIMEOUT, parallel: int = 1) -> None:
         """Take the shared HTTP session; the caller decides on TLS verification."""
@@ -295,6 +300,10 @@ class Provider(abc.ABC):
                 err, secret_url
             )
         except aiohttp.ClientSSLError as err:
+            if self.weak_tls_option and is_weak_tls(err):
+                raise EntryRejectedError(
+                    "the device offers only old TLS ciphers or protocols (tick Allow older encryption)", key="weak_tls"
+                ) from _cause(err, secret_url)
             raise EntryRejectedError("TLS handshake with the device failed", key="ssl_error") from _cause(
                 err, secret_url
             )
@@ -328,6 +337,37 @@ def _cause(err: BaseException, secret_url: bool) -> BaseException | None:
 def without_query(location: str) -> str:
     """Drop the query string and fragment of an address, where secrets travel (e.g. a redirect's Location)."""
     return location.split("?", 1)[0].split("#", 1)[0]
+
+
+# OpenSSL reasons of a handshake that found no cipher, protocol or key size both sides accept
+_WEAK_TLS_REASONS = (
+    "HANDSHAKE_FAILURE",
+    "NO_SHARED_CIPHER",
+    "NO_CIPHERS_AVAILABLE",
+    "NO_SUITABLE",
+    "UNSUPPORTED_PROTOCOL",
+    "PROTOCOL_VERSION",
+    "VERSION_TOO_LOW",
+    "DH_KEY_TOO_SMALL",
+    "EE_KEY_TOO_SMALL",
+    "CA_MD_TOO_WEAK",
+    "INSUFFICIENT_SECURITY",
+    "UNSAFE_LEGACY_RENEGOTIATION",
+)
+
+
+def is_weak_tls(err: BaseException) -> bool:
+    """Tell a handshake refused for old ciphers, protocols or key sizes from other TLS failures."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        reason = getattr(current, "reason", None)
+        if isinstance(current, ssl.SSLError) and isinstance(reason, str):
+            return any(word in reason.upper() for word in _WEAK_TLS_REASONS)
+        nested = getattr(current, "os_error", None)
+        current = nested if isinstance(nested, BaseException) else current.__cause__ or current.__context__
+    return False
 
 
 def error_receipt(target: Target, err: ProviderError) -> Receipt:

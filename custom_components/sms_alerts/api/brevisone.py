@@ -1,4 +1,4 @@
-"""brevis.one SMS Gateway (api.php): Telegram first, SMS fallback."""
+"""brevis.one SMS Gateway: firmware 4.x REST API or api.php, Telegram first with SMS fallback."""
 
 from __future__ import annotations
 
@@ -33,6 +33,16 @@ from .base import (
     netloc,
     parallel_requests,
 )
+from .brevisone_rest import (
+    API_LEGACY,
+    API_REST,
+    CONF_API,
+    TARGET_SPELLINGS,
+    ApiMissingError,
+    RestSession,
+    classify_message,
+    message_payload,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -50,6 +60,8 @@ CONF_URL = "url"
 CONF_USERNAME = "username"
 CONF_PASSWORD = "password"  # noqa: S105 - the name of a field, not a secret
 CONF_TELEGRAM = "telegram"
+# Entry option: use Home Assistant's client context that still offers old ciphers and protocols
+CONF_LEGACY_TLS = "legacy_tls"
 
 # The gateway's modes per target kind: plain SMS, and "automatic" Telegram first with SMS fallback.
 _MODES: dict[TargetKind, tuple[str, str]] = {
@@ -76,6 +88,8 @@ _RESPONSES: tuple[_Rule, ...] = (
     _Rule(status=range(400, 401), error=TargetRejectedError, key="target_rejected"),
     _Rule(status=range(401, 402), error=AuthError, key="invalid_auth"),
     _Rule(status=range(403, 404), error=EntryRejectedError, key="no_api_permission"),
+    # Not in the vendor's table: the web server has no api.php (a unit whose firmware dropped it)
+    _Rule(status=range(404, 406), error=ApiMissingError, key="api_missing"),
     _Rule(status=range(408, 409), error=TransientError, key="gateway_timeout"),
     _Rule(status=range(400, 500), error=TargetRejectedError, key="target_rejected"),
     _Rule(status=range(500, 600), error=TransientError, key="server_error"),
@@ -145,11 +159,12 @@ def normalize_url(raw: str) -> URL:
 
 
 class BrevisOneProvider(Provider):
-    """A brevis.one (formerly Braintower) SMS Gateway appliance."""
+    """A brevis.one (formerly Braintower) SMS Gateway appliance, through its REST API or api.php."""
 
     key: ClassVar[str] = "sms_gateway"
     target_kinds: ClassVar[frozenset[TargetKind]] = frozenset(_MODES)
     options: ClassVar[frozenset[str]] = frozenset({"telegram", "telegram_only", "ring", "flash"})
+    weak_tls_option: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -159,30 +174,38 @@ class BrevisOneProvider(Provider):
         username: str,
         password: str,
         telegram: bool = False,
+        api: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         parallel: int = 1,
     ) -> None:
-        """Keep the gateway address and the API user's login."""
+        """Keep the gateway address, the API user's login and the API the gateway was found to have."""
         super().__init__(session, timeout=timeout, parallel=parallel)
         self._base = normalize_url(url)
-        self._api = self._base.joinpath("api.php")
+        self._api_php = self._base.joinpath("api.php")
         self._login = form_body({"username": username, "password": password})
         # The last message's encoded login and text: every recipient of one alert shares it
         self._prefix: tuple[OutboundSms, bytes] | None = None
         self._username = username
         self._telegram = telegram
+        # No API known yet (a new entry): the credential check finds it
+        self._detect = api is None
+        self.api = API_REST if api == API_REST else API_LEGACY
+        self.rest = RestSession(self._async_request, self._base, username=username, password=password)
+        # The REST target spelling that worked last, per kind
+        self._spelling: dict[TargetKind, str] = {}
 
     @classmethod
     def from_config(
         cls, session: aiohttp.ClientSession, config: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT
     ) -> BrevisOneProvider:
-        """Build the client from the entry's settings."""
+        """Build the client from the entry's settings; without `api` (a flow) the credential check finds it."""
         return cls(
             session,
             url=config[CONF_URL],
             username=config[CONF_USERNAME],
             password=config[CONF_PASSWORD],
             telegram=config.get(CONF_TELEGRAM, False),
+            api=config.get(CONF_API),
             timeout=timeout,
             parallel=parallel_requests(config),
         )
@@ -193,23 +216,130 @@ class BrevisOneProvider(Provider):
         return self._base.host or ""
 
     async def async_validate(self) -> AccountInfo:
-        """Log in without text or recipient: 'Parameter miss' means the login passed."""
+        """Check the login without sending; find the API first where none is known yet (REST, then api.php).
+
+        With a known API, that one is checked; should the gateway no longer have it (a firmware update or
+        downgrade), the other one is checked and used from then on.
+        """
+        if self._detect:
+            self.api = await self._async_detect()
+            self._detect = False
+            return self.identity()
+        try:
+            await self._async_validate_api(self.api)
+        except ApiMissingError:
+            other = API_REST if self.api == API_LEGACY else API_LEGACY
+            await self._async_validate_api(other)
+            _LOGGER.warning("The SMS Gateway %s now offers the %s API only; using it", self.host, other)
+            self.api = other
+        return self.identity()
+
+    async def _async_validate_api(self, api: str) -> None:
+        """Check the login against one API."""
+        if api == API_REST:
+            await self.rest.async_signin()
+        else:
+            await self._async_validate_legacy()
+
+    async def _async_detect(self) -> str:
+        """Find the API the gateway offers: REST if it signs the user in, else api.php if it takes the login."""
+        try:
+            await self.rest.async_signin()
+        except ApiMissingError:
+            _LOGGER.debug("No REST API on %s; checking api.php", self.host)
+            await self._async_validate_legacy()
+            return API_LEGACY
+        except (AuthError, EntryRejectedError, TransientError) as refusal:
+            # A user may have the HTTP API right only, and an old web server may fail on /api/signin with
+            # a 5xx: api.php taking the login settles it. Unreachable or untrusted stays what it is.
+            if refusal.key not in ("invalid_auth", "no_api_permission", "server_error", "unexpected_response"):
+                raise
+            try:
+                await self._async_validate_legacy()
+            except ProviderError:
+                raise refusal from None
+            return API_LEGACY
+        _LOGGER.debug("%s offers the REST API", self.host)
+        return API_REST
+
+    async def _async_validate_legacy(self) -> None:
+        """Log in to api.php without text or recipient: 'Parameter miss' means the login passed."""
         status, body, _ = await self._async_post({})
         _LOGGER.debug("Credential check on %s: HTTP %s %s", self.host, status, cut(body))
         rule = classify(status, body)
         if rule.error is not None and rule.key != "parameter_miss":
             raise rule.error(self._reason(status, body), key=rule.key)
-        return self.identity()
 
     def identity(self) -> AccountInfo:
         """One account is the API user on one gateway address (a non-default port included)."""
         address = netloc(self._base)
-        return AccountInfo(unique_id=f"{self._username}@{address}".lower(), title=f"SMS Gateway {address}")
+        return AccountInfo(
+            unique_id=f"{self._username}@{address}".lower(), title=f"SMS Gateway {address}", data={CONF_API: self.api}
+        )
 
     async def async_send_one(self, sms: OutboundSms, target: Target) -> Receipt:
-        """POST one message to one recipient."""
+        """Send one message to one recipient; when the gateway lacks the API tried, the other one takes it."""
         if target.kind not in _MODES:
             raise TargetRejectedError(f"the SMS Gateway cannot send to {target.kind} targets", key="unsupported_target")
+        # Telegram first with SMS fallback is documented for api.php only (modes tel*); REST names no fallback
+        automatic = (sms.telegram or self._telegram) and not (sms.telegram_only or sms.ring)
+        first = API_LEGACY if automatic else self.api
+        try:
+            return await self._async_send_via(first, sms, target)
+        except ApiMissingError as missing:
+            other = API_REST if first == API_LEGACY else API_LEGACY
+            _LOGGER.warning(
+                "The SMS Gateway %s has no %s API (%s); sending through the %s API. Reconfigure the entry to "
+                "detect the API again",
+                self.host,
+                first,
+                missing.reason,
+                other,
+            )
+            receipt = await self._async_send_via(other, sms, target)
+            if first == self.api:
+                self.api = other
+            return receipt
+        except (AuthError, EntryRejectedError) as refused:
+            if first == self.api:
+                raise
+            # api.php refuses this REST user: the alert goes as SMS through REST rather than not at all
+            _LOGGER.warning(
+                "The SMS Gateway %s refused Telegram through api.php (%s); sending as SMS through the REST API",
+                self.host,
+                refused.reason,
+            )
+            return await self._async_send_via(self.api, sms, target)
+
+    async def _async_send_via(self, api: str, sms: OutboundSms, target: Target) -> Receipt:
+        """Send through one API."""
+        if api == API_REST:
+            return await self._async_send_rest(sms, target)
+        return await self._async_send_legacy(sms, target)
+
+    async def _async_send_rest(self, sms: OutboundSms, target: Target) -> Receipt:
+        """POST /api/messages; a contact or group refused in one spelling of its kind is tried in the other."""
+        to = gateway_number(target.value) if target.kind is TargetKind.NUMBER else target.value
+        spellings = TARGET_SPELLINGS[target.kind]
+        known = self._spelling.get(target.kind)
+        if known is not None:
+            spellings = (known, *(other for other in spellings if other != known))
+        error: ProviderError = TargetRejectedError("no target form to try", key="target_rejected")
+        for spelling in spellings:
+            status, body = await self.rest.async_post(message_payload(sms, target, to, spelling))
+            if _LOGGER.isEnabledFor(logging.DEBUG):
+                _LOGGER.debug("REST send to %s as %s: HTTP %s", mask_target(target), spelling, status)
+            refusal = classify_message(status, body)
+            if refusal is None:
+                self._spelling[target.kind] = spelling
+                return Receipt(target=target, outcome=Outcome.SENT)
+            if status != 400:  # noqa: PLR2004 - only a refused recipient is worth the other spelling
+                raise refusal
+            error = refusal
+        raise error
+
+    async def _async_send_legacy(self, sms: OutboundSms, target: Target) -> Receipt:
+        """POST one message to one recipient through api.php."""
         fields = self._fields(sms, target)
         status, body, _ = await self._async_post(fields, prefix=self._message_prefix(sms))
         if _LOGGER.isEnabledFor(logging.DEBUG):
@@ -273,7 +403,7 @@ class BrevisOneProvider(Provider):
         """POST form fields with the login (and text, in `prefix`) to api.php: in the body, never in the URL."""
         login = self._login if prefix is None else prefix
         body = login + b"&" + form_body(fields) if fields else login
-        return await self._async_request("POST", str(self._api), data=body, headers=FORM_HEADERS)
+        return await self._async_request("POST", str(self._api_php), data=body, headers=FORM_HEADERS)
 
     @classmethod
     def _raise_for_health(cls, status: int, body: str) -> None:
@@ -296,8 +426,9 @@ class BrevisOneProvider(Provider):
         """Describe the client for diagnostics."""
         return {
             "provider": self.key,
-            "scheme": self._api.scheme,
-            "path": self._api.path,
+            "api": self.api,
+            "scheme": self._api_php.scheme,
+            "path": self._api_php.path,
             "telegram_default": self._telegram,
             "timeout": self._timeout,
         }
