@@ -1,9 +1,10 @@
-"""Wildix PBX simulator: api/v1/originate/sms and api/v1/personal/info as the vendor documents them."""
+"""Wildix PBX simulator: api/v1/originate/sms and api/v1/personal/info, by login or API key, as documented."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,17 @@ GSM_REQUIRED = "GSM gateway should be specified"  # [assumed]: "Curl SMS send en
 DEMO_USER = "101"
 DEMO_PASSWORD = "sms101api"  # noqa: S105 - the vendor's own example login
 DEMO_GATEWAY = "9c7514330001"
+# "100 characters, prefix wsk-v1- followed by 93 alphanumeric characters" (Wildix, How to Use API Keys on the PBX API)
+DEMO_API_KEY = "wsk-v1-" + ("SmsAlertsDemoKey0" * 6)[:93]
+# A user's own bearer token, as n8n-nodes-wildix's "Bearer Token" credential takes it
+DEMO_USER_TOKEN = "access_" + "d3m0" * 8
+# "Write routes accept pbx:*" (same page); the name of a narrower SMS scope is not public [assumed]
+SEND_SCOPES = frozenset({"pbx:*", "sms:*"})
+# A key-only PBX refusing a Basic login [assumed: no public page quotes it]: 401, Bearer offered, this reason
+BASIC_DISABLED = "Basic authentication is disabled: use an API key"
+FORBIDDEN = "Forbidden: the API key has no scope for this route"  # [assumed]
+INVALID_JSON = "Invalid JSON body"  # [assumed]
+STRICT_FORM = "Strict: send a POST with a form body and nothing in the query string"
 
 # "+391234567890 or +391234567890,+391234567891"
 _NUMBER = re.compile(r"^\+\d{6,15}$")
@@ -34,6 +46,18 @@ _POSTPONE = re.compile(r"^\d{2}/\d{2}/\d{4} \d{2}:\d{2}$")
 _MAC = re.compile(r"^[0-9a-fA-F]{12}$")
 # The vendor: single quote, double quotes (written as U+201C), backslash and slash "are replaced with a space".
 _REPLACED = str.maketrans(dict.fromkeys("'\"“\\/", " "))
+
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Caller:
+    """Who sent a request: a user (login or own token), or a Company API key with its scopes."""
+
+    user: str | None
+    # None: a user, who holds every right the PBX gives users
+    scopes: frozenset[str] | None
 
 
 @dataclass(kw_only=True)
@@ -58,6 +82,14 @@ class WildixSimulator(Simulator):
     queue_full: bool = False
     # personal/info refuses this user (a non-admin on some WMS versions [assumed]).
     personal_info_refused: bool = False
+    # Basic logins are taken (off: a PBX that takes only API keys, as WMS 5 API pages announce)
+    basic_enabled: bool = True
+    # Company API keys and their scopes; a key has no user of its own
+    api_keys: dict[str, frozenset[str]] = field(default_factory=lambda: {DEMO_API_KEY: frozenset({"pbx:*"})})
+    # Users' own bearer tokens (simple tokens), which act as their user
+    user_tokens: dict[str, str] = field(default_factory=lambda: {DEMO_USER_TOKEN: DEMO_USER})
+    # Take only the documented form: POST, form-urlencoded body, no query string
+    strict: bool = False
 
     def __post_init__(self) -> None:
         """Set up the logs of the base class."""
@@ -68,7 +100,29 @@ class WildixSimulator(Simulator):
         return [
             web.route("*", "/api/v1/originate/sms", self.originate_sms),
             web.get("/api/v1/personal/info", self.personal_info),
+            web.post("/_sim/basic", self.set_basic),
         ]
+
+    async def set_basic(self, request: web.Request) -> web.Response:
+        """Turn Basic logins on or off (/_sim/basic?enabled=0): off is a PBX that takes only API keys."""
+        self.basic_enabled = request.query.get("enabled", "1") not in ("0", "false", "off")
+        return web.Response(text=f"basic logins {'on' if self.basic_enabled else 'off'}\n")
+
+    def _caller(self, request: web.Request) -> _Caller | web.Response:
+        """Return who is calling, or the refusal: a Basic login, a user's token or a Company API key."""
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            token = credentials.strip()
+            if token in self.user_tokens:
+                return _Caller(user=self.user_tokens[token], scopes=None)
+            if token in self.api_keys:
+                return _Caller(user=None, scopes=self.api_keys[token])
+            return self._unauthorized()
+        if scheme.lower() == "basic" and not self.basic_enabled:
+            body = {"type": "error", "reason": BASIC_DISABLED, "result": None}
+            return web.json_response(body, status=401, headers={"WWW-Authenticate": "Bearer"})
+        user = self._login(request)
+        return self._unauthorized() if user is None else _Caller(user=user, scopes=None)
 
     def _login(self, request: web.Request) -> str | None:
         """Return the user of a valid Basic login, else None."""
@@ -82,14 +136,19 @@ class WildixSimulator(Simulator):
         return login if sep and self.users.get(login) == password else None
 
     def _unauthorized(self) -> web.Response:
-        """Refuse a login the way this PBX is set to."""
-        return web.json_response(UNAUTHORIZED, status=self.auth_failure_status)
+        """Refuse a login the way this PBX is set to, offering the schemes it takes."""
+        offered = "Bearer" if not self.basic_enabled else 'Basic realm="WMS", Bearer'
+        headers = {"WWW-Authenticate": offered} if self.auth_failure_status == 401 else None  # noqa: PLR2004
+        return web.json_response(UNAUTHORIZED, status=self.auth_failure_status, headers=headers)
 
     async def personal_info(self, request: web.Request) -> web.Response:
-        """Answer with the logged-in user's record."""
-        user = self._login(request)
+        """Answer with the logged-in user's record; a Company API key has none [assumed]."""
+        caller = self._caller(request)
+        if isinstance(caller, web.Response):
+            return caller
+        user = caller.user
         if user is None:
-            return self._unauthorized()
+            return _error(FORBIDDEN, status=403)
         if self.personal_info_refused:
             return _error("Access denied")
         name = self.user_names.get(user, "")
@@ -97,11 +156,9 @@ class WildixSimulator(Simulator):
 
     async def originate_sms(self, request: web.Request) -> web.Response:
         """Queue a message for one or several numbers, or refuse it as the PBX would."""
-        if self._login(request) is None:
-            return self._unauthorized()
-        params = dict(request.query)
-        if request.method == "POST":
-            params.update({key: str(value) for key, value in (await request.post()).items()})
+        params = await self._send_params(request)
+        if isinstance(params, web.Response):
+            return params
         refusal = self._refusal(params)
         if refusal is not None:
             return _error(refusal)
@@ -119,6 +176,18 @@ class WildixSimulator(Simulator):
             digits = [self.warning_written.get(number, number.removeprefix("+")) for number in failed]
             return web.json_response({"type": "warning", "reason": QUEUE_FULL, "result": digits})
         return web.json_response(SUCCESS)
+
+    async def _send_params(self, request: web.Request) -> dict[str, str] | web.Response:
+        """Check who sends and how; return the fields of the send, or the answer refusing it."""
+        caller = self._caller(request)
+        if isinstance(caller, web.Response):
+            return caller
+        if caller.scopes is not None and not caller.scopes & SEND_SCOPES:
+            return _error(FORBIDDEN, status=403)
+        if self.strict and (request.method != "POST" or request.query or request.content_type != _FORM):
+            return _error(STRICT_FORM, status=400)
+        params = await _params(request)
+        return _error(INVALID_JSON, status=400) if params is None else params
 
     def _refusal(self, params: dict[str, str]) -> str | None:
         """Check the parameters; return the PBX's reason for refusing them."""
@@ -156,7 +225,25 @@ def _valid_postpone(value: str) -> bool:
     return True
 
 
-def _error(reason: str) -> web.Response:
-    """Answer with the documented error body (HTTP 200, as the vendor's examples show no status)."""
+def _error(reason: str, *, status: int = 200) -> web.Response:
+    """Answer with the documented error body (HTTP 200 unless told: the vendor's examples show no status)."""
     body: dict[str, Any] = {"type": "error", "reason": reason, "result": None}
-    return web.json_response(body)
+    return web.json_response(body, status=status)
+
+
+async def _params(request: web.Request) -> dict[str, str] | None:
+    """Read the fields from the query string and a form or JSON body (n8n-nodes-wildix posts JSON); None: bad JSON."""
+    params = dict(request.query)
+    if request.method != "POST":
+        return params
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(await request.text())
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        params.update({key: str(value) for key, value in data.items() if value is not None})
+    else:
+        params.update({key: str(value) for key, value in (await request.post()).items()})
+    return params

@@ -23,7 +23,7 @@ from simulators.base import MOVED_PATH, Fault, Simulator
 from simulators.brevisone import BrevisOneSimulator
 from simulators.ipex import IpexSimulator
 from simulators.pbxware import PbxwareSimulator
-from simulators.wildix import WildixSimulator
+from simulators.wildix import DEMO_API_KEY, WildixSimulator
 
 from .conftest import RunningSimulator, _serve
 
@@ -70,6 +70,15 @@ CASES = {
         form=lambda url: {"url": url, "username": "101", "password": "sms101api", "verify_ssl": True},
         wrong={"password": "Wr0ngPa55"},
         secret="sms101api",
+        received_to=NUMBER,
+    ),
+    # A PBX that takes only Company API keys (Authorization: Bearer wsk-v1-…)
+    "wildix_api_key": Case(
+        key="wildix",
+        simulator=lambda: WildixSimulator(basic_enabled=False),
+        form=lambda url: {"url": url, "api_key": DEMO_API_KEY, "verify_ssl": True},
+        wrong={"api_key": "wsk-v1-" + "0" * 93},
+        secret=DEMO_API_KEY,
         received_to=NUMBER,
     ),
     "pbxware": Case(

@@ -26,6 +26,7 @@ from custom_components.sms_alerts.api.base import (
 )
 from custom_components.sms_alerts.api.text import utf16_len
 from custom_components.sms_alerts.api.wildix import WildixProvider, classify, normalize_gsm, normalize_url
+from custom_components.sms_alerts.api.wildix_auth import WildixAuth
 from simulators.base import Fault, Simulator
 from simulators.wildix import WildixSimulator
 
@@ -600,7 +601,8 @@ def test_bad_urls(raw: str) -> None:
 )
 def test_account_identity(url: str, unique_id: str, title: str) -> None:
     """One account is user and PBX address; a non-default port is part of it."""
-    provider = WildixProvider(None, url=url, username="Alarm", password="x")  # type: ignore[arg-type]
+    auth = WildixAuth.from_config({"username": "Alarm", "password": "x"})
+    provider = WildixProvider(None, url=url, auth=auth)  # type: ignore[arg-type]
     assert provider.identity() == AccountInfo(unique_id=unique_id, title=title)
 
 
@@ -609,8 +611,7 @@ def test_redacted_view_has_no_secret_or_address() -> None:
     provider = WildixProvider(
         None,  # type: ignore[arg-type]
         url="https://192.0.2.10",
-        username="101",
-        password="p4ss",
+        auth=WildixAuth.from_config({"username": "101", "password": "p4ss"}),
         gsm="9c7514330001",
         max_length=300,
         lookalike_chars=False,
@@ -624,6 +625,7 @@ def test_redacted_view_has_no_secret_or_address() -> None:
         "path": "/api/v1/originate/sms",
         "max_length": 300,
         "lookalike_chars": False,
+        "auth": "login",
         "gsm_default": True,
         "timeout": 30.0,
     }

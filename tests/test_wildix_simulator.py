@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from custom_components.sms_alerts.api.wildix import basic_auth
+from custom_components.sms_alerts.api.wildix_auth import basic_auth
 from simulators.wildix import WildixSimulator
 
 from .conftest import RunningSimulator, _serve

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -79,6 +80,8 @@ from .webhook import async_entry_webhook_url, async_webhook_url, placeholder_web
 
 # A credential check must answer quickly in a form
 VALIDATE_TIMEOUT = 20.0
+# Opening a Wildix reauth form waits this long at most to tell a PBX that now takes only API keys
+KEYS_ONLY_CHECK_TIMEOUT = 5.0
 
 CONF_API_KEY = "api_key"
 CONF_SERVER = "server"
@@ -108,11 +111,16 @@ SMS_GATEWAY_SCHEMA = vol.Schema(
         vol.Required(brevisone.CONF_LEGACY_TLS, default=False): bool,
     }
 )
+# The sender's login, or instead a Company API key (a PBX that takes only keys)
+WILDIX_CREDENTIALS: dict[vol.Marker, Any] = {
+    vol.Optional(CONF_USERNAME): _USERNAME,
+    vol.Optional(CONF_PASSWORD): _PASSWORD,
+    vol.Optional(CONF_API_KEY): _SECRET,
+}
 WILDIX_SCHEMA = vol.Schema(
     {
         vol.Required(CONF_URL): _URL,
-        vol.Required(CONF_USERNAME): _USERNAME,
-        vol.Required(CONF_PASSWORD): _PASSWORD,
+        **WILDIX_CREDENTIALS,
         vol.Required(CONF_VERIFY_SSL, default=True): bool,
         vol.Optional(CONF_GSM): _TEXT,
     }
@@ -138,7 +146,7 @@ IPEX_SCHEMA = vol.Schema(
 LOGIN_SCHEMA = vol.Schema({vol.Required(CONF_USERNAME): _USERNAME, vol.Required(CONF_PASSWORD): _PASSWORD})
 REAUTH_SCHEMAS: dict[ProviderKey, vol.Schema] = {
     ProviderKey.SMS_GATEWAY: LOGIN_SCHEMA,
-    ProviderKey.WILDIX: LOGIN_SCHEMA,
+    ProviderKey.WILDIX: vol.Schema(WILDIX_CREDENTIALS),
     ProviderKey.PBXWARE: vol.Schema({vol.Required(CONF_API_KEY): _SECRET}),
     ProviderKey.IPEX: vol.Schema(
         {
@@ -179,8 +187,13 @@ def _normalize_sms_gateway(data: dict[str, Any]) -> dict[str, str]:
 
 
 def _normalize_wildix(data: dict[str, Any]) -> dict[str, str]:
-    """Tidy a Wildix form; the gateway MAC becomes 12 lower-case hex digits."""
+    """Tidy a Wildix form: a login or an API key; the gateway MAC becomes 12 lower-case hex digits."""
     data[CONF_URL] = str(wildix.normalize_url(data[CONF_URL]))
+    if CONF_API_KEY in data and CONF_PASSWORD not in data:
+        data[CONF_API_KEY] = data[CONF_API_KEY].strip()
+        data.pop(CONF_USERNAME, None)  # a username left from the login is no part of a key
+    elif CONF_API_KEY in data or not (data.get(CONF_USERNAME) and data.get(CONF_PASSWORD)):
+        return {"base": "wildix_credentials"}
     if CONF_GSM in data:
         try:
             data[CONF_GSM] = wildix.normalize_gsm(data[CONF_GSM])
@@ -268,6 +281,8 @@ FORM_ERRORS = frozenset(
         "weak_tls",
         "no_sms_api",
         "redirected",
+        "basic_disabled",
+        "api_key_scope",
     }
 )
 _FALLBACK_ERRORS: dict[type[ProviderError], str] = {TransientError: "cannot_connect", AuthError: "invalid_auth"}
@@ -403,8 +418,7 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
             data = {**kept, **user_input, CONF_PROVIDER: str(key)}
             info, errors = await async_check_account(self.hass, key, data)
             if info is not None:
-                await self.async_set_unique_id(info.unique_id)
-                self._abort_if_unique_id_mismatch(reason="wrong_account")
+                await self._async_check_same_account(entry, info)
                 return self._async_update_and_abort(entry, {**data, **info.data}, "reconfigure_successful")
             suggested = _without_secrets(user_input)
         return self.async_show_form(
@@ -428,9 +442,10 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
             data = {**login, **user_input}
             info, errors = await async_check_account(self.hass, key, data)
             if info is not None:
-                await self.async_set_unique_id(info.unique_id)
-                self._abort_if_unique_id_mismatch(reason="wrong_account")
+                await self._async_check_same_account(entry, info)
                 return self._async_update_and_abort(entry, {**data, **info.data}, "reauth_successful")
+        elif key is ProviderKey.WILDIX:
+            errors = await self._async_wildix_keys_only(entry)
         suggested = _without_secrets(user_input or entry.data)
         return self.async_show_form(
             step_id="reauth_confirm",
@@ -439,6 +454,28 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={"title": entry.title},
         )
 
+    async def _async_check_same_account(self, entry: ConfigEntry, info: AccountInfo) -> None:
+        """Abort unless the credentials are the entry's account.
+
+        A Wildix entry may switch between the sender's login and an API key of the same PBX.
+        """
+        await self.async_set_unique_id(info.unique_id)
+        if entry.unique_id and wildix.switches_auth(entry.unique_id, info.unique_id):
+            self._abort_if_unique_id_configured()
+            return
+        self._abort_if_unique_id_mismatch(reason="wrong_account")
+
+    async def _async_wildix_keys_only(self, entry: ConfigEntry) -> dict[str, str]:
+        """Say at once when the PBX of a login entry now takes only API keys."""
+        if CONF_API_KEY in entry.data:
+            return {}
+        try:
+            async with asyncio.timeout(KEYS_ONLY_CHECK_TIMEOUT):
+                _, errors = await async_check_account(self.hass, ProviderKey.WILDIX, dict(entry.data))
+        except TimeoutError:
+            return {}
+        return errors if errors.get("base") == "basic_disabled" else {}
+
     @callback
     def _async_update_and_abort(self, entry: ConfigEntry, data: dict[str, Any], reason: str) -> ConfigFlowResult:
         """Update the entry (its update listener reloads it) and finish.
@@ -446,7 +483,7 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         ConfigFlow.async_update_and_abort is missing on 2025.4; an entry left unloaded by an error is
         reloaded here even when nothing changed.
         """
-        changed = self.hass.config_entries.async_update_entry(entry, data=data)
+        changed = self.hass.config_entries.async_update_entry(entry, data=data, unique_id=self.unique_id)
         if not changed and entry.state is not ConfigEntryState.LOADED:
             self.hass.config_entries.async_schedule_reload(entry.entry_id)
         return self.async_abort(reason=reason)

@@ -1,8 +1,7 @@
-"""Wildix PBX (api/v1/originate/sms): several numbers per request, HTTP Basic auth, GSM gateway choice."""
+"""Wildix PBX (api/v1/originate/sms): several numbers per request, a login or an API key, GSM gateway choice."""
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import logging
@@ -37,12 +36,11 @@ from .base import (
     netloc,
 )
 from .text import split_numbered, utf16_len
+from .wildix_auth import AUTH_HINTS, AuthKind, WildixAuth
 
 _LOGGER = logging.getLogger(__name__)
 
 CONF_URL = "url"
-CONF_USERNAME = "username"
-CONF_PASSWORD = "password"  # noqa: S105 - the name of a field, not a secret
 CONF_GSM = "gsm"
 CONF_MAX_LENGTH = "max_length"
 CONF_LOOKALIKE_CHARS = "lookalike_chars"
@@ -159,9 +157,11 @@ def normalize_url(raw: str) -> URL:
     return base_url(raw, lambda path: _API_SUFFIX.sub("", path))
 
 
-def basic_auth(username: str, password: str) -> str:
-    """Return an HTTP Basic Authorization value (UTF-8)."""
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+def switches_auth(old_unique_id: str, new_unique_id: str) -> bool:
+    """Tell whether two accounts are the same PBX, one by a login (user@address), the other by an API key."""
+    old_user, _, old_pbx = old_unique_id.rpartition("@")
+    new_user, _, new_pbx = new_unique_id.rpartition("@")
+    return bool(old_user) != bool(new_user) and old_pbx == new_pbx
 
 
 def use_lookalikes(text: str) -> str:
@@ -193,21 +193,18 @@ class WildixProvider(Provider):
         session: aiohttp.ClientSession,
         *,
         url: str,
-        username: str,
-        password: str,
+        auth: WildixAuth,
         gsm: str | None = None,
         max_length: int = DEFAULT_MAX_LENGTH,
         lookalike_chars: bool = True,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        """Keep the PBX address, the sender user's login and the entry's send settings."""
+        """Keep the PBX address, the sender user's login or an API key, and the entry's send settings."""
         super().__init__(session, timeout=timeout)
         self._base = normalize_url(url)
         self._send_url = self._base.joinpath(_SEND_PATH)
         self._info_url = self._base.joinpath(_INFO_PATH)
-        self._username = username
-        # Built by hand: aiohttp.BasicAuth is deprecated in the aiohttp of newer Home Assistant
-        self._auth = {"Authorization": basic_auth(username, password)}
+        self._auth = auth
         self._max_length = max(int(max_length), _MIN_LENGTH)
         self._lookalike_chars = lookalike_chars
         # A stored MAC that does not parse is the entry's problem, reported at send time.
@@ -225,8 +222,7 @@ class WildixProvider(Provider):
         return cls(
             session,
             url=config[CONF_URL],
-            username=config[CONF_USERNAME],
-            password=config[CONF_PASSWORD],
+            auth=WildixAuth.from_config(config),
             gsm=config.get(CONF_GSM),
             max_length=config.get(CONF_MAX_LENGTH, DEFAULT_MAX_LENGTH),
             # Look-alikes are UCS-2: an entry set to GSM-7 only lets the PBX print those characters as spaces
@@ -240,17 +236,28 @@ class WildixProvider(Provider):
         return self._base.host or ""
 
     def identity(self, name: str | None = None) -> AccountInfo:
-        """One account is the sender user on one PBX address (a non-default port included)."""
+        """One account is the sender user on one PBX address (a non-default port included).
+
+        A Company API key belongs to the PBX's company, not to a user: its account is the PBX address.
+        """
         address = netloc(self._base)
+        if self._auth.login is None:
+            return AccountInfo(unique_id=address.lower(), title=f"Wildix {name or 'API key'} ({address})")
         return AccountInfo(
-            unique_id=f"{self._username}@{address}".lower(),
-            title=f"Wildix {name or self._username} ({address})",
+            unique_id=f"{self._auth.login}@{address}".lower(),
+            title=f"Wildix {name or self._auth.login} ({address})",
         )
 
     async def async_validate(self) -> AccountInfo:
-        """Read the user's own record (GET personal/info); fall back to a send without number if refused."""
+        """Read the user's own record (GET personal/info); fall back to a send without number if refused.
+
+        An API key is checked on the send route itself: it is the route its scope must cover, and
+        personal/info is a user's record that a company key has none of [assumed].
+        """
+        if self._auth.kind is AuthKind.API_KEY:
+            return await self._async_probe()
         status, body, headers = await self._async_request(
-            "GET", str(self._info_url), headers=self._auth, allow_redirects=False
+            "GET", str(self._info_url), headers=self._auth.headers, allow_redirects=False
         )
         _LOGGER.debug("Credential check on %s: HTTP %s %s", self.host, status, cut(_mask_digits(body)))
         data = _json(body) or {}
@@ -267,7 +274,11 @@ class WildixProvider(Provider):
     async def _async_probe(self) -> AccountInfo:
         """POST originate/sms without number: 'Number should not be empty' means the login passed."""
         status, body, headers = await self._async_request(
-            "POST", str(self._send_url), data={"message": _PROBE_TEXT}, headers=self._auth, allow_redirects=False
+            "POST",
+            str(self._send_url),
+            data={"message": _PROBE_TEXT},
+            headers=self._auth.headers,
+            allow_redirects=False,
         )
         _LOGGER.debug("Credential check by send on %s: HTTP %s %s", self.host, status, cut(_mask_digits(body)))
         rule = classify(status, body)
@@ -410,7 +421,7 @@ class WildixProvider(Provider):
             str(self._send_url),
             time_limit=limit,
             data=data,
-            headers={**self._auth, **FORM_HEADERS},
+            headers={**self._auth.headers, **FORM_HEADERS},
             allow_redirects=False,
         )
         _LOGGER.debug(
@@ -444,9 +455,13 @@ class WildixProvider(Provider):
         """Build the error a table row names, with the PBX's reason where it gave one."""
         error = rule.error or TargetRejectedError
         reason = self._reason(rule, status, body)
+        key = rule.key
         if rule.key == "redirected" and headers.get("Location"):
             reason = f"{reason} ({headers['Location']})"
-        return error(reason, key=rule.key)
+        if error is AuthError:
+            key = self._auth.refusal(status, headers, reason)
+            reason = f"{reason} ({AUTH_HINTS[key]})" if key in AUTH_HINTS else reason
+        return error(reason, key=key)
 
     @staticmethod
     def _reason(rule: _Rule, status: int, body: str) -> str:
@@ -468,6 +483,7 @@ class WildixProvider(Provider):
             "path": self._send_url.path,
             "max_length": self._max_length,
             "lookalike_chars": self._lookalike_chars,
+            "auth": str(self._auth.kind),
             "gsm_default": self._gsm_raw is not None,
             "timeout": self._timeout,
         }
