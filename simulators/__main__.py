@@ -14,7 +14,7 @@ from .brevisone import BrevisOneSimulator
 from .ipex import IpexSimulator
 from .pbxware import PbxwareSimulator
 from .phones import PhonesPage
-from .wildix import WildixSimulator
+from .wildix import DEMO_API_KEY, WildixSimulator
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORTS = {"sms_gateway": 8301, "wildix": 8302, "pbxware": 8303, "ipex": 8304}
@@ -53,12 +53,15 @@ def _describe(name: str, url: str, sim: Simulator) -> str:
             "Wildix PBX",
             f"PBX address: {url}",
             "Username: 101   Password: sms101api   GSM gateway (optional): 9c:75:14:33:00:01",
+            f"Or the Company API key (scope pbx:*): {DEMO_API_KEY}",
+            f"A PBX that takes only API keys: curl -X POST '{url}/_sim/basic?enabled=0'",
         ]
     elif isinstance(sim, PbxwareSimulator):
         lines = [
             "Bicom PBXware",
             f"PBXware address: {url}",
             "API key: ha-alerts-key   Tenant ID: 1   Extensions: ext:1001 (has an SMS number), ext:1002 (none)",
+            f"A PBX that reads only the query string: curl -X POST '{url}/_sim/query_only?enabled=1'",
         ]
     else:
         lines = [

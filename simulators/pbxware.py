@@ -111,7 +111,13 @@ class PbxwareSimulator(Simulator):
             web.route("*", "/", self.action_api),
             web.route("*", "/index.php", self.action_api),
             web.post("/api/sms/notifications/voicemail", self.voicemail_notification),
+            web.post("/_sim/query_only", self.set_query_only),
         ]
+
+    async def set_query_only(self, request: web.Request) -> web.Response:
+        """Switch between a PBX that reads only the query string and one that also reads a POST body."""
+        self.query_only = request.query.get("enabled", "1") not in ("0", "false", "off")
+        return web.Response(text=f"query string only: {'on' if self.query_only else 'off'}\n")
 
     async def action_api(self, request: web.Request) -> web.Response:
         """Run one action; every error is HTTP 200 with an `error` key, as PBXware answers."""

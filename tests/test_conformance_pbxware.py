@@ -303,3 +303,21 @@ async def test_key_in_no_log_at_any_level_when_the_pbx_is_down(
         assert KEY not in repr(record.args)
         if record.exc_info and record.exc_info[1] is not None:
             assert KEY not in _everything(record.exc_info[1])
+
+
+async def test_query_only_switch_at_run_time(socket_enabled: None, client: aiohttp.ClientSession) -> None:
+    """/_sim/query_only turns the strict mode on and off for scripts/develop."""
+    sim = PbxwareSimulator()
+    runner, url = await _serve(sim)
+    fields = {"apikey": KEY, "action": "pbxware.license.info"}
+    try:
+        async with client.post(f"{url}/_sim/query_only", params={"enabled": "1"}) as resp:
+            assert await resp.text() == "query string only: on\n"
+        async with client.post(f"{url}/index.php", data=fields) as resp:
+            assert await resp.json() == {"error": INVALID_API_KEY}
+        async with client.post(f"{url}/_sim/query_only", params={"enabled": "0"}) as resp:
+            assert await resp.text() == "query string only: off\n"
+        async with client.post(f"{url}/index.php", data=fields) as resp:
+            assert "Edition" in await resp.json()
+    finally:
+        await runner.cleanup()
