@@ -827,12 +827,13 @@ class Outbox:
         held = False
         for item in items:
             quiet_end = self._quiet_until(item, local_now)
-            verdict = (
-                Verdict.QUIET
-                if quiet_end
-                else self._guard.decide(
-                    target=str(item.target), text=item.text, severity=item.severity, now=now, today=today
-                )
+            verdict = self._guard.decide(
+                target=str(item.target),
+                text=item.text,
+                severity=item.severity,
+                now=now,
+                today=today,
+                quiet=quiet_end is not None,
             )
             if verdict is Verdict.SEND:
                 continue
@@ -841,10 +842,7 @@ class Outbox:
                 results[item.id] = self._hold(item, quiet_end, "quiet", SendStatus.QUEUED, f"quiet hours until {until}")
                 held = True
             elif verdict is Verdict.DEDUPLICATED:
-                window = self._guard.settings.dedup_window / 60
-                results[item.id] = self._result(
-                    item, SendStatus.DEDUPLICATED, f"the same alert went to this target in the last {window:g} min"
-                )
+                results[item.id] = self._result(item, SendStatus.DEDUPLICATED, self._duplicate_reason(item))
             elif verdict is Verdict.THROTTLED:
                 limit = self._guard.settings.rate_limit
                 results[item.id] = self._hold(
@@ -864,10 +862,17 @@ class Outbox:
             self._schedule()
         return results
 
+    def _duplicate_reason(self, item: QueuedItem) -> str:
+        """Say where the earlier copy of a duplicate is: held to go out once, or sent."""
+        if self._guard.is_held(target=str(item.target), text=item.text):
+            return "the same alert to this target is held already and goes out once"
+        return f"the same alert went to this target in the last {self._guard.settings.dedup_window / 60:g} min"
+
     def _hold(self, item: QueuedItem, until: float, kind: str, status: SendStatus, reason: str) -> TargetResult:
         """Keep an alert in the outbox until `until`, when it goes out alone or in a summary."""
         item.hold_until, item.hold_kind, item.last_error = until, kind, reason
         self._items[item.id] = item
+        self._guard.note_held(target=str(item.target), text=item.text, now=_now())
         return self._result(item, status, reason)
 
     async def _async_over_budget(self, item: QueuedItem) -> TargetResult:
@@ -1373,6 +1378,8 @@ class Outbox:
                 due.setdefault(item.target, []).append(item)
         today = dt_util.now().date().isoformat()
         for target, group in due.items():
+            for item in group:
+                self._guard.note_released(target=str(target), text=item.text, now=now)
             if len(group) == 1:
                 item = group[0]
                 item.hold_kind, item.hold_until, item.next_attempt = None, 0.0, 0.0

@@ -1,0 +1,110 @@
+"""Storm control as the README promises it, tried through sms_alerts.send: duplicates of held alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.sms_alerts.storm import StormGuard, StormSettings, Verdict
+
+from .conftest import RECIPIENT, RunningSimulator, gateway_entry_for, send
+
+BERLIN = "Europe/Berlin"
+
+
+async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
+    """Let simulated time pass and run what fell due."""
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def setup_entry(hass: HomeAssistant, sim: RunningSimulator, **options: Any) -> MockConfigEntry:
+    """An SMS Gateway entry with storm options."""
+    entry = gateway_entry_for(sim, options=options)
+    entry.add_to_hass(hass)
+    hass.config.country = "DE"
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return entry
+
+
+async def set_quiet_hours(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Give the entry's recipient quiet hours from 22:00 to 07:00."""
+    subentry = next(iter(entry.subentries.values()))
+    hass.config_entries.async_update_subentry(
+        entry, subentry, data={"target": RECIPIENT, "quiet_start": "22:00:00", "quiet_end": "07:00:00"}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def status(response: dict[str, Any]) -> tuple[str, str | None]:
+    """Status and reason of the only target of a response."""
+    result = response["results"][0]
+    return result["status"], result["error"]
+
+
+def test_guard_counts_a_copy_of_a_held_alert_as_a_duplicate() -> None:
+    """A held text is a duplicate within the window, during quiet hours too; released, it counts as sent."""
+    guard = StormGuard(settings=StormSettings(dedup_window=300, rate_limit=0))
+    assert guard.decide(target="a", text="x", severity="warning", now=0, today="d", quiet=True) is Verdict.QUIET
+    guard.note_held(target="a", text="x", now=0)
+    assert guard.decide(target="a", text="x", severity="warning", now=10, today="d", quiet=True) is Verdict.DEDUPLICATED
+    assert guard.is_held(target="a", text="x")
+    assert guard.decide(target="b", text="x", severity="warning", now=10, today="d") is Verdict.SEND
+    assert guard.decide(target="a", text="x", severity="critical", now=10, today="d", quiet=True) is Verdict.SEND
+    guard.note_released(target="a", text="x", now=200)
+    assert not guard.is_held(target="a", text="x")
+    assert guard.decide(target="a", text="x", severity="warning", now=450, today="d") is Verdict.DEDUPLICATED
+    assert guard.decide(target="a", text="x", severity="warning", now=500, today="d") is Verdict.SEND
+
+
+@pytest.mark.parametrize(("ack", "sent"), [(False, ["first", "Freezer warm"])])
+async def test_a_copy_of_a_throttled_alert_is_deduplicated(
+    hass: HomeAssistant, gateway: RunningSimulator, freezer: FrozenDateTimeFactory, ack: bool, sent: list[str]
+) -> None:
+    """A copy of an alert the rate limit holds, within the window, is counted once: no summary of two copies."""
+    entry = await setup_entry(hass, gateway, rate_limit=1, dedup_minutes=5, ack_reference=ack)
+    await send(hass, entry, message="first", target=[RECIPIENT])
+    assert status(await send(hass, entry, message="Freezer warm", target=[RECIPIENT]))[0] == "throttled"
+    freezer.tick(timedelta(seconds=10))
+    assert status(await send(hass, entry, message="Freezer warm", target=[RECIPIENT])) == (
+        "deduplicated",
+        "the same alert to this target is held already and goes out once",
+    )
+    assert len(entry.runtime_data.outbox.items) == 1
+    await advance(hass, freezer, 55)
+    assert [m.text for m in gateway.sim.messages] == sent
+    # Gone out now: a later copy within the window is a duplicate of what was sent
+    assert status(await send(hass, entry, message="Freezer warm", target=[RECIPIENT])) == (
+        "deduplicated",
+        "the same alert went to this target in the last 5 min",
+    )
+    assert len(gateway.sim.messages) == 2
+
+
+async def test_a_copy_of_an_alert_held_for_quiet_hours_is_deduplicated(
+    hass: HomeAssistant, gateway: RunningSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """At night a copy within the window is counted, not held: the morning summary names the alert once."""
+    await hass.config.async_set_time_zone(BERLIN)
+    freezer.move_to(dt.datetime(2026, 11, 23, 23, 0, tzinfo=dt_util.get_time_zone(BERLIN)))
+    entry = await setup_entry(hass, gateway)
+    await set_quiet_hours(hass, entry)
+    assert status(await send(hass, entry, message="Freezer warm")) == ("queued", "quiet hours until 07:00")
+    freezer.tick(timedelta(minutes=1))
+    assert status(await send(hass, entry, message="Freezer warm"))[0] == "deduplicated"
+    freezer.tick(timedelta(minutes=1))
+    assert status(await send(hass, entry, message="Door open"))[0] == "queued"
+    # Past the window, a copy is a new alert again, as for sent ones
+    freezer.tick(timedelta(minutes=10))
+    assert status(await send(hass, entry, message="Door open"))[0] == "queued"
+    await advance(hass, freezer, 8 * 3600)
+    assert [m.text for m in gateway.sim.messages] == ["3 alerts: Door open | Door open | Freezer warm"]
