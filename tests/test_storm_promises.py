@@ -1,4 +1,4 @@
-"""Storm control as the README promises it, tried through sms_alerts.send: duplicates of held alerts."""
+"""Storm control as the README promises it, tried through sms_alerts.send: duplicates of held alerts, references."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_guard_counts_a_copy_of_a_held_alert_as_a_duplicate() -> None:
     assert guard.decide(target="a", text="x", severity="warning", now=500, today="d") is Verdict.SEND
 
 
-@pytest.mark.parametrize(("ack", "sent"), [(False, ["first", "Freezer warm"])])
+@pytest.mark.parametrize(("ack", "sent"), [(False, ["first", "Freezer warm"]), (True, ["first #1", "Freezer warm #2"])])
 async def test_a_copy_of_a_throttled_alert_is_deduplicated(
     hass: HomeAssistant, gateway: RunningSimulator, freezer: FrozenDateTimeFactory, ack: bool, sent: list[str]
 ) -> None:
@@ -108,3 +108,14 @@ async def test_a_copy_of_an_alert_held_for_quiet_hours_is_deduplicated(
     assert status(await send(hass, entry, message="Door open"))[0] == "queued"
     await advance(hass, freezer, 8 * 3600)
     assert [m.text for m in gateway.sim.messages] == ["3 alerts: Door open | Door open | Freezer warm"]
+
+
+async def test_with_references_the_window_compares_the_alerts_own_text(
+    hass: HomeAssistant, gateway: RunningSimulator
+) -> None:
+    """With acknowledgement references, the same alert twice is a duplicate although each would carry its own #n."""
+    entry = await setup_entry(hass, gateway, ack_reference=True)
+    assert status(await send(hass, entry, message="Freezer warm", target=[RECIPIENT]))[0] == "sent"
+    assert status(await send(hass, entry, message="Freezer warm", target=[RECIPIENT]))[0] == "deduplicated"
+    assert status(await send(hass, entry, message="Door open", target=[RECIPIENT]))[0] == "sent"
+    assert [m.text for m in gateway.sim.messages] == ["Freezer warm #1", "Door open #3"]

@@ -86,6 +86,8 @@ from .storm import CRITICAL, SEVERITY_RANK, QuietHours, StormGuard, StormSetting
 STORAGE_VERSION = 1
 DELIVERY_FAILED = "FAILED"
 _REFERENCE = re.compile(r"#(\d+)\b")
+# An alert's text with its acknowledgement reference at the end
+_REFERENCED = re.compile(r"(.*) #(\d+)", re.DOTALL)
 # How many alert references are kept for acknowledgements
 REFERENCE_MEMORY = 500
 # How many provider message ids are kept for delivery reports
@@ -780,7 +782,7 @@ class Outbox:
         today = dt_util.now().date().isoformat()
         for item in taken:
             if results[item.id].status in (SendStatus.SENT, SendStatus.QUEUED):
-                self._guard.note_sent(target=str(item.target), text=item.text, now=now, today=today)
+                self._guard.note_sent(target=str(item.target), text=self._alert_text(item), now=now, today=today)
         rejected = [self._reject(raw, err, prepared) for raw, err in prepared.rejected]
         report = SendReport(
             message_id=message_id,
@@ -829,7 +831,7 @@ class Outbox:
             quiet_end = self._quiet_until(item, local_now)
             verdict = self._guard.decide(
                 target=str(item.target),
-                text=item.text,
+                text=self._alert_text(item),
                 severity=item.severity,
                 now=now,
                 today=today,
@@ -862,9 +864,18 @@ class Outbox:
             self._schedule()
         return results
 
+    def _alert_text(self, item: QueuedItem) -> str:
+        """Return the alert's own text, which the duplicate window compares: without its acknowledgement reference."""
+        if item.merged or not self._entry.options.get(CONF_ACK_REFERENCE):
+            return item.text
+        if (match := _REFERENCED.fullmatch(item.text)) is None:
+            return item.text
+        known = self._references.get(int(match.group(2)))
+        return known[0] if known is not None else match.group(1)
+
     def _duplicate_reason(self, item: QueuedItem) -> str:
         """Say where the earlier copy of a duplicate is: held to go out once, or sent."""
-        if self._guard.is_held(target=str(item.target), text=item.text):
+        if self._guard.is_held(target=str(item.target), text=self._alert_text(item)):
             return "the same alert to this target is held already and goes out once"
         return f"the same alert went to this target in the last {self._guard.settings.dedup_window / 60:g} min"
 
@@ -872,7 +883,7 @@ class Outbox:
         """Keep an alert in the outbox until `until`, when it goes out alone or in a summary."""
         item.hold_until, item.hold_kind, item.last_error = until, kind, reason
         self._items[item.id] = item
-        self._guard.note_held(target=str(item.target), text=item.text, now=_now())
+        self._guard.note_held(target=str(item.target), text=self._alert_text(item), now=_now())
         return self._result(item, status, reason)
 
     async def _async_over_budget(self, item: QueuedItem) -> TargetResult:
@@ -1379,7 +1390,7 @@ class Outbox:
         today = dt_util.now().date().isoformat()
         for target, group in due.items():
             for item in group:
-                self._guard.note_released(target=str(target), text=item.text, now=now)
+                self._guard.note_released(target=str(target), text=self._alert_text(item), now=now)
             if len(group) == 1:
                 item = group[0]
                 item.hold_kind, item.hold_until, item.next_attempt = None, 0.0, 0.0
@@ -1388,7 +1399,7 @@ class Outbox:
                     del self._items[item.id]
                 item = self._summary(target, group)
                 self._items[item.id] = item
-            self._guard.note_sent(target=str(target), text=item.text, now=now, today=today)
+            self._guard.note_sent(target=str(target), text=self._alert_text(item), now=now, today=today)
         if due:
             self._queue_changed()
 
