@@ -119,3 +119,40 @@ async def test_with_references_the_window_compares_the_alerts_own_text(
     assert status(await send(hass, entry, message="Freezer warm", target=[RECIPIENT]))[0] == "deduplicated"
     assert status(await send(hass, entry, message="Door open", target=[RECIPIENT]))[0] == "sent"
     assert [m.text for m in gateway.sim.messages] == ["Freezer warm #1", "Door open #3"]
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "ending", "encoding"),
+    [
+        pytest.param("Freezer in the plant room is warm: " + "x" * 127, 160, "... #1", "gsm7", id="gsm7-162"),
+        pytest.param("Freezer warm " * 12 + "now", 160, "... #1", "gsm7", id="gsm7-159-words"),
+        pytest.param("Kühlraum zu warm: " + "x" * 140, 160, "... #1", "gsm7", id="gsm7-umlaut-158"),
+        pytest.param("Teplota mrazáku: " + "ž" * 60, 70, "… #1", "ucs2", id="ucs2-77"),
+    ],
+)
+async def test_cut_to_one_sms_keeps_the_reference_inside_the_cut(
+    hass: HomeAssistant, gateway: RunningSimulator, text: str, limit: int, ending: str, encoding: str
+) -> None:
+    """Cut to one SMS, with references: one SMS whose cut leaves room for the reference at its end."""
+    entry = await setup_entry(hass, gateway, long_messages="single", ack_reference=True)
+    result = (await send(hass, entry, message=text, target=[RECIPIENT]))["results"][0]
+    assert (result["parts"], result["encoding"]) == (1, encoding)
+    received = gateway.sim.messages[0].text
+    assert received.endswith(ending)
+    assert len(received) <= limit
+
+
+async def test_a_text_that_fits_alone_is_cut_to_make_room_for_its_reference(
+    hass: HomeAssistant, gateway: RunningSimulator
+) -> None:
+    """158 characters fit one SMS, but not with " #1": the text is cut, the reference kept."""
+    entry = await setup_entry(hass, gateway, long_messages="single", ack_reference=True)
+    short = "Door open"
+    assert (await send(hass, entry, message=short, target=[RECIPIENT]))["results"][0]["parts"] == 1
+    text = "Freezer warm " * 12 + "ab"
+    assert len(text) == 158
+    assert (await send(hass, entry, message=text, target=[RECIPIENT]))["results"][0]["parts"] == 1
+    first, second = (m.text for m in gateway.sim.messages)
+    assert first == "Door open #1"
+    assert second.endswith("... #2")
+    assert len(second) <= 160

@@ -706,12 +706,16 @@ class Outbox:
         if self._entry.options.get(CONF_GSM_ONLY):
             text = to_gsm7(text)
         if self._entry.options.get(CONF_LONG_MESSAGES) == LONG_SINGLE:
-            gsm = all(encoding_of(sent) is Encoding.GSM7 for sent in self._provider.texts_sent(text))
-            text = truncate_gsm(text, GSM_SINGLE) if gsm else truncate(text, UCS2_SINGLE)
+            text = self._cut_to_one(text)
         sent = self._provider.texts_sent(text)
         if text == prepared.text and sent == [text]:
             return prepared
         return replace(prepared, text=text, info=self._info(text, sent))
+
+    def _cut_to_one(self, text: str, room: int = 0) -> str:
+        """Cut a text to one SMS with an ellipsis, leaving `room` GSM-7 characters for what follows it."""
+        gsm = all(encoding_of(sent) is Encoding.GSM7 for sent in self._provider.texts_sent(text))
+        return truncate_gsm(text, GSM_SINGLE - room) if gsm else truncate(text, UCS2_SINGLE - room)
 
     def _info(self, text: str, sent: list[str] | None = None) -> SmsInfo:
         """Return encoding, units and SMS parts of what the provider sends for `text`."""
@@ -817,7 +821,12 @@ class Outbox:
         self._references[reference] = (prepared.text, tuple(str(target) for target in prepared.targets))
         while len(self._references) > REFERENCE_MEMORY:
             del self._references[next(iter(self._references))]
-        text = f"{prepared.text} #{reference}"
+        tag = f" #{reference}"
+        if self._entry.options.get(CONF_LONG_MESSAGES) == LONG_SINGLE:
+            # Still one SMS: the cut leaves room for the reference
+            text = self._cut_to_one(prepared.text, len(tag)) + tag
+        else:
+            text = prepared.text + tag
         return replace(prepared, text=text, info=self._info(text))
 
     async def _async_storm_control(self, items: list[QueuedItem]) -> dict[str, TargetResult]:
