@@ -1,4 +1,4 @@
-"""Storm control as the README promises it, tried through sms_alerts.send: duplicates of held alerts, references."""
+"""Storm control as the README promises it, tried as a user would: held duplicates, references, the SMS budget."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -156,3 +157,37 @@ async def test_a_text_that_fits_alone_is_cut_to_make_room_for_its_reference(
     assert first == "Door open #1"
     assert second.endswith("... #2")
     assert len(second) <= 160
+
+
+def test_guard_budget_counts_parts_and_refuses_an_alert_that_does_not_fit() -> None:
+    """The budget counts SMS: an alert is over budget when its parts do not all fit what is left."""
+    guard = StormGuard(settings=StormSettings(dedup_window=0, rate_limit=0, daily_budget=4))
+    assert guard.decide(target="t", text="a", severity="warning", now=0, today="d", parts=3) is Verdict.SEND
+    guard.note_sent(target="t", text="a", now=0, today="d", parts=3)
+    assert guard.budget_left() == 1
+    assert guard.decide(target="t", text="b", severity="warning", now=1, today="d", parts=2) is Verdict.OVER_BUDGET
+    assert guard.decide(target="t", text="b", severity="warning", now=1, today="d", parts=1) is Verdict.SEND
+    assert guard.decide(target="t", text="b", severity="critical", now=1, today="d", parts=2) is Verdict.SEND
+
+
+async def test_the_daily_budget_counts_every_sms_of_an_alert(hass: HomeAssistant, gateway: RunningSimulator) -> None:
+    """A budget of 4 SMS: a 3-part alert spends 3; the next needs 3 of the 1 left and is refused; 1 part still goes."""
+    entry = await setup_entry(hass, gateway, daily_budget=4)
+    long = "Freezer in the plant room is warm. " * 10
+    assert (await send(hass, entry, message=long, target=[RECIPIENT]))["results"][0]["parts"] == 3
+    with pytest.raises(HomeAssistantError, match="1 of the daily budget of 4 SMS is left; this alert needs 3"):
+        await send(hass, entry, message=long + "again", target=[RECIPIENT])
+    assert status(await send(hass, entry, message="Door open", target=[RECIPIENT]))[0] == "sent"
+    with pytest.raises(HomeAssistantError, match="the daily budget of 4 SMS is spent"):
+        await send(hass, entry, message="Window open", target=[RECIPIENT])
+    assert status(await send(hass, entry, message=long, target=[RECIPIENT], severity="critical"))[0] == "sent"
+    assert [m.text for m in gateway.sim.messages] == [long.strip(), "Door open", long.strip()]
+
+
+async def test_two_long_alerts_do_not_pass_a_budget_of_two_sms(hass: HomeAssistant, gateway: RunningSimulator) -> None:
+    """Two 3-part alerts are 6 SMS: neither fits a budget of 2."""
+    entry = await setup_entry(hass, gateway, daily_budget=2)
+    for i in range(2):
+        with pytest.raises(HomeAssistantError, match="2 of the daily budget of 2 SMS is left; this alert needs 3"):
+            await send(hass, entry, message=f"Alert {i}: " + "Freezer warm. " * 25, target=[RECIPIENT])
+    assert gateway.sim.messages == []

@@ -786,7 +786,9 @@ class Outbox:
         today = dt_util.now().date().isoformat()
         for item in taken:
             if results[item.id].status in (SendStatus.SENT, SendStatus.QUEUED):
-                self._guard.note_sent(target=str(item.target), text=self._alert_text(item), now=now, today=today)
+                self._guard.note_sent(
+                    target=str(item.target), text=self._alert_text(item), now=now, today=today, parts=item.parts
+                )
         rejected = [self._reject(raw, err, prepared) for raw, err in prepared.rejected]
         report = SendReport(
             message_id=message_id,
@@ -844,6 +846,7 @@ class Outbox:
                 severity=item.severity,
                 now=now,
                 today=today,
+                parts=item.parts,
                 quiet=quiet_end is not None,
             )
             if verdict is Verdict.SEND:
@@ -896,8 +899,9 @@ class Outbox:
         return self._result(item, status, reason)
 
     async def _async_over_budget(self, item: QueuedItem) -> TargetResult:
-        """Refuse an alert over the day's SMS budget, with a repair issue; the fallback entry may still take it."""
+        """Refuse an alert whose SMS would pass the day's budget, with a repair issue; a fallback may take it."""
         budget = self._guard.settings.daily_budget
+        left = self._guard.budget_left()
         self._issues_open = True
         ir.async_create_issue(
             self._hass,
@@ -908,7 +912,11 @@ class Outbox:
             translation_key="daily_budget",
             translation_placeholders={"entry": self._entry.title, "budget": str(budget)},
         )
-        return await self._async_fail(item, f"the daily budget of {budget} SMS is spent")
+        if not left:
+            return await self._async_fail(item, f"the daily budget of {budget} SMS is spent")
+        return await self._async_fail(
+            item, f"{left} of the daily budget of {budget} SMS is left; this alert needs {item.parts}"
+        )
 
     def _quiet_until(self, item: QueuedItem, now: dt.datetime) -> float | None:
         """When the quiet hours of the item's recipient end, if they hold it at `now` (critical alerts pass)."""
@@ -1408,7 +1416,9 @@ class Outbox:
                     del self._items[item.id]
                 item = self._summary(target, group)
                 self._items[item.id] = item
-            self._guard.note_sent(target=str(target), text=self._alert_text(item), now=now, today=today)
+            self._guard.note_sent(
+                target=str(target), text=self._alert_text(item), now=now, today=today, parts=item.parts
+            )
         if due:
             self._queue_changed()
 

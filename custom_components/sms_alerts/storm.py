@@ -66,14 +66,18 @@ class StormGuard:
     # Send times of the last minute, per target: the rate limit protects each recipient
     sent_times: dict[str, deque[float]] = field(default_factory=dict)
     day: str = ""
+    # SMS of the day: every part of a long alert counts
     day_count: int = 0
     deduplicated: int = 0
     throttled: int = 0
     next_sweep: float = field(default=0.0, repr=False)
 
-    def decide(self, *, target: str, text: str, severity: str, now: float, today: str, quiet: bool = False) -> Verdict:
+    def decide(
+        self, *, target: str, text: str, severity: str, now: float, today: str, parts: int = 1, quiet: bool = False
+    ) -> Verdict:
         """Decide for one alert; critical alerts are never deduplicated, throttled or over budget.
 
+        `parts` are the SMS the alert takes: it is over budget when they do not all fit what is left.
         `quiet` tells that the recipient's quiet hours hold the alert: a copy of one sent or held
         within the window is still a duplicate. Nothing is counted here: the outbox counts what it
         actually sent or queued (note_sent) and what it held (note_held).
@@ -87,21 +91,25 @@ class StormGuard:
             return Verdict.DEDUPLICATED
         if quiet:
             return Verdict.QUIET
-        if self.settings.daily_budget and self.day_count >= self.settings.daily_budget:
+        if self.settings.daily_budget and self.day_count + parts > self.settings.daily_budget:
             return Verdict.OVER_BUDGET
         if self.settings.rate_limit and len(self.sent_times.get(target, ())) >= self.settings.rate_limit:
             self.throttled += 1
             return Verdict.THROTTLED
         return Verdict.SEND
 
-    def note_sent(self, *, target: str, text: str, now: float, today: str) -> None:
-        """Count an SMS that goes out or waits to go out (a storm summary counts too)."""
+    def note_sent(self, *, target: str, text: str, now: float, today: str, parts: int = 1) -> None:
+        """Count an alert of `parts` SMS that goes out or waits to go out (a storm summary counts too)."""
         self._forget(now, today)
         self._prune(target, now)
         if self.settings.dedup_window:
             self.recent[(target, text)] = now
         self.sent_times.setdefault(target, deque()).append(now)
-        self.day_count += 1
+        self.day_count += parts
+
+    def budget_left(self) -> int:
+        """SMS left of the day's budget, as of the last decision."""
+        return max(0, self.settings.daily_budget - self.day_count)
 
     def note_held(self, *, target: str, text: str, now: float) -> None:
         """Remember an alert held for later: a copy of it within the window is a duplicate."""
