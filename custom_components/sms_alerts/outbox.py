@@ -86,6 +86,8 @@ from .storm import CRITICAL, SEVERITY_RANK, QuietHours, StormGuard, StormSetting
 STORAGE_VERSION = 1
 DELIVERY_FAILED = "FAILED"
 _REFERENCE = re.compile(r"#(\d+)\b")
+# An alert's text with its acknowledgement reference at the end
+_REFERENCED = re.compile(r"(.*) #(\d+)", re.DOTALL)
 # How many alert references are kept for acknowledgements
 REFERENCE_MEMORY = 500
 # How many provider message ids are kept for delivery reports
@@ -704,12 +706,16 @@ class Outbox:
         if self._entry.options.get(CONF_GSM_ONLY):
             text = to_gsm7(text)
         if self._entry.options.get(CONF_LONG_MESSAGES) == LONG_SINGLE:
-            gsm = all(encoding_of(sent) is Encoding.GSM7 for sent in self._provider.texts_sent(text))
-            text = truncate_gsm(text, GSM_SINGLE) if gsm else truncate(text, UCS2_SINGLE)
+            text = self._cut_to_one(text)
         sent = self._provider.texts_sent(text)
         if text == prepared.text and sent == [text]:
             return prepared
         return replace(prepared, text=text, info=self._info(text, sent))
+
+    def _cut_to_one(self, text: str, room: int = 0) -> str:
+        """Cut a text to one SMS with an ellipsis, leaving `room` GSM-7 characters for what follows it."""
+        gsm = all(encoding_of(sent) is Encoding.GSM7 for sent in self._provider.texts_sent(text))
+        return truncate_gsm(text, GSM_SINGLE - room) if gsm else truncate(text, UCS2_SINGLE - room)
 
     def _info(self, text: str, sent: list[str] | None = None) -> SmsInfo:
         """Return encoding, units and SMS parts of what the provider sends for `text`."""
@@ -780,7 +786,9 @@ class Outbox:
         today = dt_util.now().date().isoformat()
         for item in taken:
             if results[item.id].status in (SendStatus.SENT, SendStatus.QUEUED):
-                self._guard.note_sent(target=str(item.target), text=item.text, now=now, today=today)
+                self._guard.note_sent(
+                    target=str(item.target), text=self._alert_text(item), now=now, today=today, parts=item.parts
+                )
         rejected = [self._reject(raw, err, prepared) for raw, err in prepared.rejected]
         report = SendReport(
             message_id=message_id,
@@ -815,7 +823,12 @@ class Outbox:
         self._references[reference] = (prepared.text, tuple(str(target) for target in prepared.targets))
         while len(self._references) > REFERENCE_MEMORY:
             del self._references[next(iter(self._references))]
-        text = f"{prepared.text} #{reference}"
+        tag = f" #{reference}"
+        if self._entry.options.get(CONF_LONG_MESSAGES) == LONG_SINGLE:
+            # Still one SMS: the cut leaves room for the reference
+            text = self._cut_to_one(prepared.text, len(tag)) + tag
+        else:
+            text = prepared.text + tag
         return replace(prepared, text=text, info=self._info(text))
 
     async def _async_storm_control(self, items: list[QueuedItem]) -> dict[str, TargetResult]:
@@ -827,12 +840,14 @@ class Outbox:
         held = False
         for item in items:
             quiet_end = self._quiet_until(item, local_now)
-            verdict = (
-                Verdict.QUIET
-                if quiet_end
-                else self._guard.decide(
-                    target=str(item.target), text=item.text, severity=item.severity, now=now, today=today
-                )
+            verdict = self._guard.decide(
+                target=str(item.target),
+                text=self._alert_text(item),
+                severity=item.severity,
+                now=now,
+                today=today,
+                parts=item.parts,
+                quiet=quiet_end is not None,
             )
             if verdict is Verdict.SEND:
                 continue
@@ -841,10 +856,7 @@ class Outbox:
                 results[item.id] = self._hold(item, quiet_end, "quiet", SendStatus.QUEUED, f"quiet hours until {until}")
                 held = True
             elif verdict is Verdict.DEDUPLICATED:
-                window = self._guard.settings.dedup_window / 60
-                results[item.id] = self._result(
-                    item, SendStatus.DEDUPLICATED, f"the same alert went to this target in the last {window:g} min"
-                )
+                results[item.id] = self._result(item, SendStatus.DEDUPLICATED, self._duplicate_reason(item))
             elif verdict is Verdict.THROTTLED:
                 limit = self._guard.settings.rate_limit
                 results[item.id] = self._hold(
@@ -864,15 +876,32 @@ class Outbox:
             self._schedule()
         return results
 
+    def _alert_text(self, item: QueuedItem) -> str:
+        """Return the alert's own text, which the duplicate window compares: without its acknowledgement reference."""
+        if item.merged or not self._entry.options.get(CONF_ACK_REFERENCE):
+            return item.text
+        if (match := _REFERENCED.fullmatch(item.text)) is None:
+            return item.text
+        known = self._references.get(int(match.group(2)))
+        return known[0] if known is not None else match.group(1)
+
+    def _duplicate_reason(self, item: QueuedItem) -> str:
+        """Say where the earlier copy of a duplicate is: held to go out once, or sent."""
+        if self._guard.is_held(target=str(item.target), text=self._alert_text(item)):
+            return "the same alert to this target is held already and goes out once"
+        return f"the same alert went to this target in the last {self._guard.settings.dedup_window / 60:g} min"
+
     def _hold(self, item: QueuedItem, until: float, kind: str, status: SendStatus, reason: str) -> TargetResult:
         """Keep an alert in the outbox until `until`, when it goes out alone or in a summary."""
         item.hold_until, item.hold_kind, item.last_error = until, kind, reason
         self._items[item.id] = item
+        self._guard.note_held(target=str(item.target), text=self._alert_text(item), now=_now())
         return self._result(item, status, reason)
 
     async def _async_over_budget(self, item: QueuedItem) -> TargetResult:
-        """Refuse an alert over the day's SMS budget, with a repair issue; the fallback entry may still take it."""
+        """Refuse an alert whose SMS would pass the day's budget, with a repair issue; a fallback may take it."""
         budget = self._guard.settings.daily_budget
+        left = self._guard.budget_left()
         self._issues_open = True
         ir.async_create_issue(
             self._hass,
@@ -883,7 +912,11 @@ class Outbox:
             translation_key="daily_budget",
             translation_placeholders={"entry": self._entry.title, "budget": str(budget)},
         )
-        return await self._async_fail(item, f"the daily budget of {budget} SMS is spent")
+        if not left:
+            return await self._async_fail(item, f"the daily budget of {budget} SMS is spent")
+        return await self._async_fail(
+            item, f"{left} of the daily budget of {budget} SMS is left; this alert needs {item.parts}"
+        )
 
     def _quiet_until(self, item: QueuedItem, now: dt.datetime) -> float | None:
         """When the quiet hours of the item's recipient end, if they hold it at `now` (critical alerts pass)."""
@@ -1373,6 +1406,8 @@ class Outbox:
                 due.setdefault(item.target, []).append(item)
         today = dt_util.now().date().isoformat()
         for target, group in due.items():
+            for item in group:
+                self._guard.note_released(target=str(target), text=self._alert_text(item), now=now)
             if len(group) == 1:
                 item = group[0]
                 item.hold_kind, item.hold_until, item.next_attempt = None, 0.0, 0.0
@@ -1381,7 +1416,9 @@ class Outbox:
                     del self._items[item.id]
                 item = self._summary(target, group)
                 self._items[item.id] = item
-            self._guard.note_sent(target=str(target), text=item.text, now=now, today=today)
+            self._guard.note_sent(
+                target=str(target), text=self._alert_text(item), now=now, today=today, parts=item.parts
+            )
         if due:
             self._queue_changed()
 

@@ -59,43 +59,80 @@ class StormGuard:
     """Remembers recent sends of one entry and decides what a new alert may do."""
 
     settings: StormSettings
+    # Texts sent to a target, and when
     recent: dict[tuple[str, str], float] = field(default_factory=dict)
+    # Texts held for a target (rate limit, quiet hours) and not yet released, and since when
+    held: dict[tuple[str, str], float] = field(default_factory=dict)
     # Send times of the last minute, per target: the rate limit protects each recipient
     sent_times: dict[str, deque[float]] = field(default_factory=dict)
     day: str = ""
+    # SMS of the day: every part of a long alert counts
     day_count: int = 0
     deduplicated: int = 0
     throttled: int = 0
     next_sweep: float = field(default=0.0, repr=False)
 
-    def decide(self, *, target: str, text: str, severity: str, now: float, today: str) -> Verdict:
+    def decide(
+        self, *, target: str, text: str, severity: str, now: float, today: str, parts: int = 1, quiet: bool = False
+    ) -> Verdict:
         """Decide for one alert; critical alerts are never deduplicated, throttled or over budget.
 
-        Nothing is counted here: the outbox counts what it actually sent or queued (note_sent).
+        `parts` are the SMS the alert takes: it is over budget when they do not all fit what is left.
+        `quiet` tells that the recipient's quiet hours hold the alert: a copy of one sent or held
+        within the window is still a duplicate. Nothing is counted here: the outbox counts what it
+        actually sent or queued (note_sent) and what it held (note_held).
         """
         self._forget(now, today)
         if severity == CRITICAL:
             return Verdict.SEND
         self._prune(target, now)
-        seen = self.recent.get((target, text))
-        if self.settings.dedup_window and seen is not None and now - seen < self.settings.dedup_window:
+        if self._seen(target, text, now):
             self.deduplicated += 1
             return Verdict.DEDUPLICATED
-        if self.settings.daily_budget and self.day_count >= self.settings.daily_budget:
+        if quiet:
+            return Verdict.QUIET
+        if self.settings.daily_budget and self.day_count + parts > self.settings.daily_budget:
             return Verdict.OVER_BUDGET
         if self.settings.rate_limit and len(self.sent_times.get(target, ())) >= self.settings.rate_limit:
             self.throttled += 1
             return Verdict.THROTTLED
         return Verdict.SEND
 
-    def note_sent(self, *, target: str, text: str, now: float, today: str) -> None:
-        """Count an SMS that goes out or waits to go out (a storm summary counts too)."""
+    def note_sent(self, *, target: str, text: str, now: float, today: str, parts: int = 1) -> None:
+        """Count an alert of `parts` SMS that goes out or waits to go out (a storm summary counts too)."""
         self._forget(now, today)
         self._prune(target, now)
         if self.settings.dedup_window:
             self.recent[(target, text)] = now
         self.sent_times.setdefault(target, deque()).append(now)
-        self.day_count += 1
+        self.day_count += parts
+
+    def budget_left(self) -> int:
+        """SMS left of the day's budget, as of the last decision."""
+        return max(0, self.settings.daily_budget - self.day_count)
+
+    def note_held(self, *, target: str, text: str, now: float) -> None:
+        """Remember an alert held for later: a copy of it within the window is a duplicate."""
+        if self.settings.dedup_window:
+            self.held[(target, text)] = now
+
+    def note_released(self, *, target: str, text: str, now: float) -> None:
+        """Count a held alert that goes out now (alone or in a summary) as sent from now on."""
+        self.held.pop((target, text), None)
+        if self.settings.dedup_window:
+            self.recent[(target, text)] = now
+
+    def is_held(self, *, target: str, text: str) -> bool:
+        """Tell whether the alert is held for the target and not yet released."""
+        return (target, text) in self.held
+
+    def _seen(self, target: str, text: str, now: float) -> bool:
+        """Tell whether the same text was sent to or held for the target within the duplicate window."""
+        window = self.settings.dedup_window
+        if not window:
+            return False
+        sent, held = self.recent.get((target, text)), self.held.get((target, text))
+        return any(when is not None and now - when < window for when in (sent, held))
 
     def window_end(self, target: str, now: float) -> float:
         """When the target's full rate window has room again."""
@@ -126,9 +163,10 @@ class StormGuard:
         for target in list(self.sent_times):
             self._prune(target, now)
         if self.settings.dedup_window:
-            stale = [key for key, when in self.recent.items() if now - when >= self.settings.dedup_window]
-            for key in stale:
-                del self.recent[key]
+            for memory in (self.recent, self.held):
+                stale = [key for key, when in memory.items() if now - when >= self.settings.dedup_window]
+                for key in stale:
+                    del memory[key]
 
 
 def summary_text(texts: list[tuple[str, str, float]], limit: int) -> str:
