@@ -179,6 +179,9 @@ async def test_messages_to_one_target_keep_their_order(
     other = await send(hass, loaded_gateway, message="other", target=["group:Oncall"])
     assert [r["results"][0]["status"] for r in (first, second, other)] == ["queued", "queued", "sent"]
     assert second["results"][0]["error"] == "waiting behind earlier messages to this target"
+    # The one that went through shows the gateway answers again: the waiting ones follow at once
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [m.text for m in gateway.sim.messages] == ["other", "first", "second"]
     await advance(hass, freezer, 40)
     assert [m.text for m in gateway.sim.messages] == ["other", "first", "second"]
 
