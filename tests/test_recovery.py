@@ -9,14 +9,15 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.sms_alerts.const import DOMAIN, RETRY_MAX
 from custom_components.sms_alerts.coordinator import HEALTH_INTERVAL
+from custom_components.sms_alerts.outbox import storage_key
 from simulators.base import Fault
 
-from .conftest import RunningSimulator, send
-from .test_outbox import advance, stored
+from .conftest import RECIPIENT, RunningSimulator, gateway_entry_for, send
+from .test_outbox import advance, setup_pair, stored
 
 REACHABLE = "binary_sensor.sms_gateway_127_0_0_1_provider_reachable"
 
@@ -114,3 +115,80 @@ async def test_waiting_alerts_go_within_seconds_after_the_status_page_answers_ag
     await advance(hass, freezer, 10 - step)
     assert texts(gateway) == ["UPS on battery"]
     assert loaded_gateway.runtime_data.outbox.items == []
+
+
+async def test_known_down_hands_the_waiting_alert_over_before_later_ones(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """50 alerts to one number (no rate limit) while the primary is down: the fallback sends all 50, in order, once."""
+    primary, _ = await setup_pair(hass, gateway, second_gateway, rate_limit=0)
+    gateway.sim.fail(Fault.HTTP_503)
+    events = async_capture_events(hass, "sms_alerts_failed")
+    sent = [f"Alert {number}" for number in range(1, 51)]
+    for text in sent:
+        await send(hass, primary, message=text)
+    assert texts(second_gateway) == sent
+    assert primary.runtime_data.outbox.items == []
+    await hass.async_block_till_done()
+    assert stored(hass_storage, primary) == []
+    gateway.sim.recover()
+    await advance(hass, freezer, RETRY_MAX)
+    await advance(hass, freezer, RETRY_MAX)
+    assert texts(second_gateway) == sent
+    assert texts(gateway) == []
+    assert events == []
+
+
+async def test_known_down_hands_every_waiting_alert_over_first_in_order(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Two alerts kept from before a restart wait for a primary found down: a new one follows them to the fallback."""
+    fallback = gateway_entry_for(second_gateway, title="Fallback gateway")
+    fallback.add_to_hass(hass)
+    primary = gateway_entry_for(gateway, options={"fallback_entry": fallback.entry_id, "handover_minutes": 60})
+    primary.add_to_hass(hass)
+    created = dt_util.utcnow().timestamp()
+    hass_storage[storage_key(primary.entry_id)] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": storage_key(primary.entry_id),
+        "data": {
+            "items": [
+                {
+                    "id": item_id,
+                    "message_id": item_id,
+                    "text": text,
+                    "target": {"kind": "number", "value": RECIPIENT},
+                    "parts": 1,
+                    "created": created,
+                    "attempts": 1,
+                    "visited": [primary.entry_id],
+                }
+                for item_id, text in (("a", "UPS on battery"), ("b", "Freezer warm"))
+            ]
+        },
+    }
+    gateway.sim.fail(Fault.HTTP_503)
+    hass.config.country = "DE"
+    assert await hass.config_entries.async_setup(fallback.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [item.text for item in primary.runtime_data.outbox.items] == ["UPS on battery", "Freezer warm"]
+    assert reachable(hass) == "off"  # the first try after the start failed
+    response = await send(hass, primary, message="Water in the basement")
+    assert (response["results"][0]["status"], response["results"][0]["provider"]) == ("sent", "sms_gateway")
+    assert texts(second_gateway) == ["UPS on battery", "Freezer warm", "Water in the basement"]
+    assert primary.runtime_data.outbox.items == []
+    await hass.async_block_till_done()
+    assert stored(hass_storage, primary) == []
+    gateway.sim.recover()
+    await advance(hass, freezer, RETRY_MAX)
+    assert texts(second_gateway) == ["UPS on battery", "Freezer warm", "Water in the basement"]
+    assert texts(gateway) == []

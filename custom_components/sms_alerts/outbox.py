@@ -1009,25 +1009,50 @@ class Outbox:
             if any(item.id in self._items for item in group):
                 break  # still waiting: the new items queue behind it
         if tried and not self._unloaded_now():
-            # What went out leaves the file now: a crash must not send it again
+            # What went out leaves the file now: a crash must not send it again (the new items under
+            # way are written with it, so the file is written again once they are settled)
+            self._in_flight_written.update(self._in_flight)
             await self._async_save()
             self._queue_changed()
 
     async def _async_queue_behind(
         self, items: list[QueuedItem], was_down: bool, results: dict[str, TargetResult]
     ) -> None:
-        """Queue new items behind the messages waiting for their targets (or hand them over)."""
+        """Queue new items behind the messages waiting for their targets (or hand them all over, in order)."""
         for item in items:
+            if was_down and self._fallback(item):
+                # Waiting here behind messages to a provider that is down helps nobody: those go first
+                await self._async_hand_over_waiting(item.target)
             if self._unloaded_now():
                 return
             del self._in_flight[item.id]
-            if was_down and self._fallback(item):
-                # Waiting here behind messages to a provider that is down helps nobody
+            if was_down and self._fallback(item) and not self._waiting_for(item.target):
                 results[item.id] = await self._async_fail(item, f"{self._entry.title} is unreachable")
                 continue
             item.last_error = "waiting behind earlier messages to this target"
             self._items[item.id] = item
             results[item.id] = self._result(item, SendStatus.QUEUED, item.last_error)
+
+    def _waiting_for(self, target: Target) -> bool:
+        """Tell whether messages wait for a target in the order of its queue (held ones aside)."""
+        return any(queued.target == target and not queued.hold_kind for queued in self._items.values())
+
+    async def _async_hand_over_waiting(self, target: Target) -> None:
+        """Hand the messages waiting for a target to the fallback, oldest first, up to one it may not take."""
+        handed = False
+        for item in [queued for queued in self._items.values() if queued.target == target and not queued.hold_kind]:
+            if self._unloaded_now() or self._fallback(item) is None:
+                break
+            if self._items.pop(item.id, None) is None:
+                continue  # a drain pass took it meanwhile
+            handed = True
+            result = await self._async_fail(item, item.last_error or f"{self._entry.title} is unreachable")
+            self._update_report(item, result)
+        if handed and not self._unloaded_now():
+            # Handed over: no longer this entry's, so a crash must not send it again from here
+            self._in_flight_written.update(self._in_flight)
+            await self._async_save()
+            self._queue_changed()
 
     async def _async_send_direct(
         self, items: list[QueuedItem], was_down: bool, results: dict[str, TargetResult]
@@ -1502,7 +1527,8 @@ class Outbox:
             if item.hold_kind == HOLD_FALLBACK and (item.hold_until <= now or not self._fallback_coming_for(item))
         ]
         for item in waited:
-            del self._items[item.id]
+            if self._items.pop(item.id, None) is None:
+                continue  # a new alert to its target handed it over meanwhile
             result = await self._async_fail(item, item.last_error or "waited too long")
             self._update_report(item, result)
         if expired or waited:
