@@ -179,6 +179,9 @@ async def test_messages_to_one_target_keep_their_order(
     other = await send(hass, loaded_gateway, message="other", target=["group:Oncall"])
     assert [r["results"][0]["status"] for r in (first, second, other)] == ["queued", "queued", "sent"]
     assert second["results"][0]["error"] == "waiting behind earlier messages to this target"
+    # The one that went through shows the gateway answers again: the waiting ones follow at once
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [m.text for m in gateway.sim.messages] == ["other", "first", "second"]
     await advance(hass, freezer, 40)
     assert [m.text for m in gateway.sim.messages] == ["other", "first", "second"]
 
@@ -645,7 +648,10 @@ async def test_fallback_reports_targets_it_cannot_serve(
 async def test_known_down_entry_hands_new_alerts_to_the_fallback_at_once(
     hass: HomeAssistant, gateway: RunningSimulator, second_gateway: RunningSimulator
 ) -> None:
-    """Once the primary is known to be down, a new alert goes to the fallback at once, not after retries."""
+    """Once the primary is known to be down, a new alert goes to the fallback at once, not after retries.
+
+    The one waiting for the same target goes over first: order per target holds.
+    """
     primary, _ = await setup_pair(hass, gateway, second_gateway)
     gateway.sim.fail(Fault.HTTP_503)
     first = await send(hass, primary, message="first", target=[RECIPIENT])
@@ -655,8 +661,8 @@ async def test_known_down_entry_hands_new_alerts_to_the_fallback_at_once(
     assert reachable.state == "off"
     second = await send(hass, primary, message="second", target=[RECIPIENT])
     assert second["results"][0]["status"] == "sent"
-    assert [m.text for m in second_gateway.sim.messages] == ["second"]
-    assert [item.text for item in primary.runtime_data.outbox.items] == ["first"]
+    assert [m.text for m in second_gateway.sim.messages] == ["first", "second"]
+    assert primary.runtime_data.outbox.items == []
 
 
 def test_items_of_one_file_share_their_targets_and_bad_targets_are_skipped() -> None:

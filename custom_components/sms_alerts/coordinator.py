@@ -173,10 +173,19 @@ async def async_setup_health(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -
     the background: a gateway that does not answer must not hold up Home Assistant's start.
     """
     provider = entry.runtime_data.provider
-    reachability = Reachability(provider.key, entry.runtime_data.outbox)
+    outbox = entry.runtime_data.outbox
+    reachability = Reachability(provider.key, outbox)
     entry.async_on_unload(
         async_dispatcher_connect(hass, SIGNAL_SEND_REPORT.format(entry.entry_id), reachability.async_report)
     )
+
+    @callback
+    def recovered() -> None:
+        """Let the outbox try what waits as soon as the provider answers again (the status page, a send)."""
+        if reachability.reachable:
+            outbox.async_recovered()
+
+    entry.async_on_unload(reachability.async_add_listener(recovered))
     health = Health(reachability=reachability)
     if isinstance(provider, BrevisOneProvider):
         health.coordinator = GatewayHealthCoordinator(hass, entry, provider, reachability)

@@ -521,6 +521,8 @@ class Outbox:
         self._block: Block | None = None
         self._block_error: str | None = None
         self._retry_at = 0.0
+        # When a request last failed (0 once one went through): a new alert then tries no waiting message
+        self._failed_at = 0.0
         # Repair issues of refused accounts may be left from before a restart: the first success clears them
         self._issues_open = True
         # Set by the entry's health: True when the provider is known to be unreachable
@@ -1008,8 +1010,9 @@ class Outbox:
                 del self._in_flight[item.id]
                 results[item.id] = await self._async_fail(item, self._block_error or str(self._block))
         else:
-            waiting = {queued.target for queued in self._items.values() if not queued.hold_kind}
             was_down = self.known_down()
+            await self._async_try_waiting_first(items, was_down)
+            waiting = {queued.target for queued in self._items.values() if not queued.hold_kind}
             await self._async_queue_behind([item for item in items if item.target in waiting], was_down, results)
             await self._async_send_direct([item for item in items if item.target not in waiting], was_down, results)
         if self._unloaded_now():
@@ -1017,21 +1020,72 @@ class Outbox:
         await self._async_settle(results)
         return results
 
+    async def _async_try_waiting_first(self, items: list[QueuedItem], was_down: bool) -> None:
+        """Try the messages waiting for the targets of new items now, oldest first, so these need not queue.
+
+        A device that answers again is found by the next alert, whatever its target. Not within
+        RETRY_INITIAL of a failed request (a storm to a device that is down makes no request per
+        alert), nor for a target whose alerts the fallback takes because the provider is known down.
+        """
+        if _now() < self._failed_at + RETRY_INITIAL:
+            return
+        targets = {item.target for item in items if not (was_down and self._fallback(item))}
+        tried = False
+        while not self._unloaded_now() and self._block is not Block.AUTH:
+            heads = [item for item in self._heads() if item.target in targets]
+            if not heads:
+                break
+            group = [item for item in heads if item.message_id == heads[0].message_id]
+            tried = True
+            for item, result in await self._async_try_group(group):
+                self._update_report(item, result)
+            if any(item.id in self._items for item in group):
+                break  # still waiting: the new items queue behind it
+        if tried and not self._unloaded_now():
+            # What went out leaves the file now: a crash must not send it again (the new items under
+            # way are written with it, so the file is written again once they are settled)
+            self._in_flight_written.update(self._in_flight)
+            await self._async_save()
+            self._queue_changed()
+
     async def _async_queue_behind(
         self, items: list[QueuedItem], was_down: bool, results: dict[str, TargetResult]
     ) -> None:
-        """Queue new items behind the messages waiting for their targets (or hand them over)."""
+        """Queue new items behind the messages waiting for their targets (or hand them all over, in order)."""
         for item in items:
+            if was_down and self._fallback(item):
+                # Waiting here behind messages to a provider that is down helps nobody: those go first
+                await self._async_hand_over_waiting(item.target)
             if self._unloaded_now():
                 return
             del self._in_flight[item.id]
-            if was_down and self._fallback(item):
-                # Waiting here behind messages to a provider that is down helps nobody
+            if was_down and self._fallback(item) and not self._waiting_for(item.target):
                 results[item.id] = await self._async_fail(item, f"{self._entry.title} is unreachable")
                 continue
             item.last_error = "waiting behind earlier messages to this target"
             self._items[item.id] = item
             results[item.id] = self._result(item, SendStatus.QUEUED, item.last_error)
+
+    def _waiting_for(self, target: Target) -> bool:
+        """Tell whether messages wait for a target in the order of its queue (held ones aside)."""
+        return any(queued.target == target and not queued.hold_kind for queued in self._items.values())
+
+    async def _async_hand_over_waiting(self, target: Target) -> None:
+        """Hand the messages waiting for a target to the fallback, oldest first, up to one it may not take."""
+        handed = False
+        for item in [queued for queued in self._items.values() if queued.target == target and not queued.hold_kind]:
+            if self._unloaded_now() or self._fallback(item) is None:
+                break
+            if self._items.pop(item.id, None) is None:
+                continue  # a drain pass took it meanwhile
+            handed = True
+            result = await self._async_fail(item, item.last_error or f"{self._entry.title} is unreachable")
+            self._update_report(item, result)
+        if handed and not self._unloaded_now():
+            # Handed over: no longer this entry's, so a crash must not send it again from here
+            self._in_flight_written.update(self._in_flight)
+            await self._async_save()
+            self._queue_changed()
 
     async def _async_send_direct(
         self, items: list[QueuedItem], was_down: bool, results: dict[str, TargetResult]
@@ -1103,6 +1157,8 @@ class Outbox:
         """Act on one provider answer; `queued` tells whether the item is in the outbox already."""
         outcome = receipt.outcome
         error = receipt.error or str(outcome)
+        if outcome not in (Outcome.SENT, Outcome.TARGET):
+            self._failed_at = _now()
         if outcome is Outcome.SENT:
             self._on_success()
             if queued:
@@ -1289,17 +1345,34 @@ class Outbox:
         )
 
     def _on_success(self) -> None:
-        """Clear the entry's block and repair issues after a success, and let waiting messages follow."""
-        waited = self._block is not None or self._retry_at
+        """Clear the entry's block and repair issues after a success, and let waiting messages follow at once."""
+        waited = self._block is not None or self._retry_at or self._failed_at
         self._block = None
         self._block_error = None
         self._retry_at = 0.0
         if waited:
-            self._schedule()
+            self.async_recovered()
         if self._issues_open:
             self._issues_open = False
             for key in ENTRY_ISSUES:
                 ir.async_delete_issue(self._hass, DOMAIN, self._issue_id(key))
+
+    @callback
+    def async_recovered(self) -> None:
+        """Try what waits now: the provider answers again (a send went through, its status page answers).
+
+        Waiting messages go at once, not at their next retry; those held (quiet hours, rate limit,
+        a fallback being loaded) keep their time, and refused credentials still wait for a new login.
+        """
+        if self._closed or self._block is Block.AUTH:
+            return
+        now = _now()
+        self._retry_at = 0.0
+        self._failed_at = 0.0
+        for item in self._items.values():
+            if not item.hold_kind and item.next_attempt > now:
+                item.next_attempt = now
+        self._schedule()
 
     def _issue_id(self, key: str | None) -> str:
         """One repair issue per entry and cause."""
@@ -1380,19 +1453,23 @@ class Outbox:
     async def _async_send_group(self, group: list[QueuedItem]) -> bool:
         """Send the due heads of one message in one provider call; False when the entry must stop for now."""
         async with self._lock:
-            group = [item for item in group if item.id in self._items]
             if self._closed or not self._may_send():
                 return False
-            if not group:
-                return True
-            receipts = await self._async_provider_send(group)
-            handled = [
-                (item, await self._async_handle(item, receipt, queued=True))
-                for item, receipt in zip(group, receipts, strict=True)
-            ]
+            handled = await self._async_try_group(group)
         for item, result in handled:
             self._update_report(item, result)
         return self._may_send()
+
+    async def _async_try_group(self, group: list[QueuedItem]) -> list[tuple[QueuedItem, TargetResult]]:
+        """Make one provider call for waiting heads of one message (those still waiting), with the lock held."""
+        group = [item for item in group if item.id in self._items]
+        if not group:
+            return []
+        receipts = await self._async_provider_send(group)
+        return [
+            (item, await self._async_handle(item, receipt, queued=True))
+            for item, receipt in zip(group, receipts, strict=True)
+        ]
 
     def _release_held(self, early: str | None = None) -> None:
         """Turn held alerts whose time has come into sendable items: one alone, several as one summary.
@@ -1487,7 +1564,8 @@ class Outbox:
             if item.hold_kind == HOLD_FALLBACK and (item.hold_until <= now or not self._fallback_coming_for(item))
         ]
         for item in waited:
-            del self._items[item.id]
+            if self._items.pop(item.id, None) is None:
+                continue  # a new alert to its target handed it over meanwhile
             result = await self._async_fail(item, item.last_error or "waited too long")
             self._update_report(item, result)
         if expired or waited:
