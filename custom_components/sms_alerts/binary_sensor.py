@@ -10,7 +10,7 @@ from homeassistant.helpers.restore_state import RestoreEntity
 
 from .coordinator import Health, entry_health
 from .data import SmsAlertsConfigEntry
-from .entity import account_device
+from .entity import SmsAlertsEntity
 
 # The sensor only listens to the entry's health
 PARALLEL_UPDATES = 0
@@ -32,20 +32,17 @@ def _keep_polling() -> None:
     """Listen to the health poll without acting: the reachability listener shows its outcome."""
 
 
-class ProviderReachableSensor(BinarySensorEntity, RestoreEntity):
+class ProviderReachableSensor(SmsAlertsEntity, BinarySensorEntity, RestoreEntity):
     """On while the provider takes requests; learned from sends and, for the SMS Gateway, from check.php."""
 
-    _attr_has_entity_name = True
     _attr_translation_key = "provider_reachable"
     _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
     _attr_entity_category = EntityCategory.DIAGNOSTIC
-    _attr_should_poll = False
 
     def __init__(self, entry: SmsAlertsConfigEntry, health: Health) -> None:
         """Attach the sensor to the account device."""
+        super().__init__(entry, "provider_reachable")
         self._health = health
-        self._attr_unique_id = f"{entry.entry_id}_provider_reachable"
-        self._attr_device_info = account_device(entry)
 
     async def async_added_to_hass(self) -> None:
         """Show what is known, else the last state; then follow the reachability."""

@@ -1,8 +1,9 @@
-"""Devices of an entry: the account device that holds the entry's sensors."""
+"""The base of the entry's entities, and the account device that holds them."""
 
 from __future__ import annotations
 
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.entity import Entity
 
 from .api import ProviderKey
 from .const import CONF_PROVIDER, DOMAIN
@@ -26,3 +27,16 @@ def account_device(entry: SmsAlertsConfigEntry) -> DeviceInfo:
         model=model,
         entry_type=DeviceEntryType.SERVICE,
     )
+
+
+class SmsAlertsEntity(Entity):
+    """An entity of one provider account: named by its translation key, on the account's device, never polled."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, entry: SmsAlertsConfigEntry, key: str) -> None:
+        """Attach the entity to the account device; its unique id is the entry's id and the key."""
+        self._entry = entry
+        self._attr_unique_id = f"{entry.entry_id}_{key}"
+        self._attr_device_info = account_device(entry)

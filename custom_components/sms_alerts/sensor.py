@@ -24,7 +24,7 @@ from .api.brevisone import GatewayHealth
 from .const import SIGNAL_QUEUE_CHANGED, SIGNAL_SEND_REPORT
 from .coordinator import GatewayHealthCoordinator, entry_health
 from .data import SmsAlertsConfigEntry
-from .entity import account_device
+from .entity import SmsAlertsEntity
 from .outbox import ReportStatus, SendReport, SendStatus
 
 # Sensors only listen to the outbox and the health poll
@@ -89,20 +89,16 @@ async def async_setup_entry(
     async_add_entities(entities)
 
 
-class LastSendStatusSensor(SensorEntity, RestoreEntity):
+class LastSendStatusSensor(SmsAlertsEntity, SensorEntity, RestoreEntity):
     """Sent, partial, failed or queued: how the entry's last send went."""
 
-    _attr_has_entity_name = True
     _attr_translation_key = "last_send_status"
     _attr_device_class = SensorDeviceClass.ENUM
-    _attr_should_poll = False
 
     def __init__(self, entry: SmsAlertsConfigEntry) -> None:
         """Attach the sensor to the account device."""
-        self._entry = entry
+        super().__init__(entry, "last_send_status")
         self._attr_options = [str(status) for status in ReportStatus]
-        self._attr_unique_id = f"{entry.entry_id}_last_send_status"
-        self._attr_device_info = account_device(entry)
         self._attr_extra_state_attributes: dict[str, Any] = {}
 
     async def async_added_to_hass(self) -> None:
@@ -141,20 +137,16 @@ class LastSendStatusSensor(SensorEntity, RestoreEntity):
         self.async_write_ha_state()
 
 
-class QueuedMessagesSensor(SensorEntity):
+class QueuedMessagesSensor(SmsAlertsEntity, SensorEntity):
     """How many messages wait in the entry's outbox."""
 
-    _attr_has_entity_name = True
     _attr_translation_key = "queued_messages"
-    _attr_should_poll = False
     _attr_state_class = SensorStateClass.MEASUREMENT
     _attr_native_unit_of_measurement = UNIT_MESSAGES
 
     def __init__(self, entry: SmsAlertsConfigEntry) -> None:
         """Attach the sensor to the account device."""
-        self._entry = entry
-        self._attr_unique_id = f"{entry.entry_id}_queued_messages"
-        self._attr_device_info = account_device(entry)
+        super().__init__(entry, "queued_messages")
         self._attr_native_value = len(entry.runtime_data.outbox.items)
 
     async def async_added_to_hass(self) -> None:
@@ -171,11 +163,10 @@ class QueuedMessagesSensor(SensorEntity):
         self.async_write_ha_state()
 
 
-class GatewayHealthSensor(CoordinatorEntity[GatewayHealthCoordinator], SensorEntity):
+class GatewayHealthSensor(SmsAlertsEntity, CoordinatorEntity[GatewayHealthCoordinator], SensorEntity):
     """One value of the SMS Gateway's check.php, unavailable while the gateway does not answer it."""
 
     entity_description: GatewaySensorEntityDescription
-    _attr_has_entity_name = True
 
     def __init__(
         self,
@@ -183,11 +174,10 @@ class GatewayHealthSensor(CoordinatorEntity[GatewayHealthCoordinator], SensorEnt
         coordinator: GatewayHealthCoordinator,
         description: GatewaySensorEntityDescription,
     ) -> None:
-        """Attach the sensor to the account device."""
-        super().__init__(coordinator)
+        """Follow the coordinator and attach the sensor to the account device."""
+        CoordinatorEntity.__init__(self, coordinator)
+        SmsAlertsEntity.__init__(self, entry, description.key)
         self.entity_description = description
-        self._attr_unique_id = f"{entry.entry_id}_{description.key}"
-        self._attr_device_info = account_device(entry)
 
     @property
     def available(self) -> bool:
