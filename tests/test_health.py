@@ -303,11 +303,7 @@ def test_reachability_listener_can_be_removed() -> None:
 
 # Health of a loaded entry (async_setup_health called by hand)
 
-# Home Assistant 2026.x logs a failed poll once more at debug level, with the traceback ("Full error:")
-POLL_FAILS = pytest.mark.allow_traceback
 
-
-@POLL_FAILS
 async def test_setup_health_polls_the_gateway(
     hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
 ) -> None:
@@ -329,7 +325,6 @@ async def test_setup_health_polls_the_gateway(
     assert (coordinator.last_update_success, health.reachability.reachable) == (True, True)
 
 
-@POLL_FAILS
 async def test_setup_health_never_fails_for_a_gateway_that_is_down(
     hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
 ) -> None:
@@ -419,7 +414,6 @@ async def test_gateway_entities(hass: HomeAssistant, gateway_entry: MockConfigEn
     assert state_of(hass, expected["gateway_queue"][0]).attributes["state_class"] == "measurement"
 
 
-@POLL_FAILS
 async def test_gateway_entities_follow_the_poll(
     hass: HomeAssistant, gateway_entry: MockConfigEntry, gateway: RunningSimulator
 ) -> None:

@@ -759,7 +759,7 @@ async def test_a_library_bug_while_sending_keeps_the_alert(
     assert loaded_gateway.runtime_data.outbox.items == []
 
 
-@pytest.mark.allow_traceback
+@pytest.mark.allow_traceback  # the provider client logs the unexpected error with its traceback, for a bug report
 async def test_a_bug_in_the_provider_client_keeps_the_alert_for_its_fallback(
     hass: HomeAssistant,
     gateway: RunningSimulator,

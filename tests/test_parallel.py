@@ -277,7 +277,7 @@ def _count(requests: Sequence[Any], path: str) -> int:
     return sum(1 for request in requests if request.path == path)
 
 
-@pytest.mark.allow_traceback
+@pytest.mark.allow_traceback  # the provider client logs the first occurrence of the bug with its traceback
 async def test_the_same_bug_again_is_logged_in_one_line(caplog: pytest.LogCaptureFixture) -> None:
     """A bug that repeats at every retry logs its traceback once, then one line each time."""
     provider = _Broken()
