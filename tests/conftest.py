@@ -24,6 +24,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 # Import our package now, or Home Assistant finds the test library's own custom_components
 import custom_components.sms_alerts  # noqa: F401
+from custom_components.sms_alerts import message
 from custom_components.sms_alerts.const import DOMAIN
 from simulators.base import Simulator
 from simulators.brevisone import BrevisOneSimulator
@@ -57,6 +58,12 @@ def log_guard(caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest) 
         assert not record.exc_info, f"traceback in the log: {message}"
         assert "sms_alerts" not in message or "report it" not in message, f"reported: {message}"
         assert "Detected that custom integration 'sms_alerts'" not in message, f"reported: {message}"
+
+
+@pytest.fixture(autouse=True)
+def fresh_number_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start each test with no number warned about: the log names an unknown number once per process."""
+    monkeypatch.setattr(message, "_WARNED_NUMBERS", set())
 
 
 def pytest_configure(config: pytest.Config) -> None:
