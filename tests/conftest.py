@@ -13,15 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 # Import our package now, or Home Assistant finds the test library's own custom_components
 import custom_components.sms_alerts  # noqa: F401
@@ -293,7 +296,7 @@ def closed_url(socket_enabled: None) -> str:
     return f"http://127.0.0.1:{port}"
 
 
-async def send(hass: HomeAssistant, entry: MockConfigEntry, **data: Any) -> dict[str, Any]:
+async def send(hass: HomeAssistant, entry: ConfigEntry, **data: Any) -> dict[str, Any]:
     """Call sms_alerts.send for an entry and return its response."""
     response = await hass.services.async_call(
         DOMAIN,
@@ -304,6 +307,26 @@ async def send(hass: HomeAssistant, entry: MockConfigEntry, **data: Any) -> dict
     )
     assert response is not None
     return dict(response)
+
+
+async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
+    """Let simulated time pass and run what fell due."""
+    freezer.tick(dt.timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+@pytest.fixture
+async def session(socket_enabled: None) -> AsyncGenerator[aiohttp.ClientSession]:
+    """A plain aiohttp session for talking to simulators on loopback."""
+    async with aiohttp.ClientSession() as client_session:
+        yield client_session
+
+
+@pytest.fixture
+def client(session: aiohttp.ClientSession) -> aiohttp.ClientSession:
+    """The same session, under the name the conformance and simulator tests use."""
+    return session
 
 
 @pytest.fixture
@@ -327,7 +350,7 @@ async def ipex_sim(socket_enabled: None) -> AsyncGenerator[RunningSimulator]:
         yield running
 
 
-def start_send(hass: HomeAssistant, entry: MockConfigEntry, **data: Any) -> asyncio.Task[dict[str, Any]]:
+def start_send(hass: HomeAssistant, entry: ConfigEntry, **data: Any) -> asyncio.Task[dict[str, Any]]:
     """Call sms_alerts.send in a task Home Assistant does not track: async_block_till_done runs past a held request."""
     return asyncio.get_running_loop().create_task(send(hass, entry, **data))
 
@@ -342,7 +365,7 @@ async def until(condition: Callable[[], Any], what: str) -> None:
         raise AssertionError(f"never happened: {what}") from None
 
 
-async def until_queue(hass: HomeAssistant, entry: MockConfigEntry, condition: Callable[[], Any], what: str) -> None:
+async def until_queue(hass: HomeAssistant, entry: ConfigEntry, condition: Callable[[], Any], what: str) -> None:
     """Wait for the entry's outbox to announce a change of its queue until a condition holds (a hang guard only)."""
     changed = asyncio.Event()
 

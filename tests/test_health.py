@@ -83,13 +83,6 @@ def test_state_problem_words(state: str | None, problem: str | None) -> None:
     assert health.problem == problem
 
 
-@pytest.fixture
-async def session() -> AsyncGenerator[aiohttp.ClientSession]:
-    """A plain aiohttp session, as Home Assistant's shared one would be."""
-    async with aiohttp.ClientSession() as client:
-        yield client
-
-
 def make(session: aiohttp.ClientSession, url: str) -> BrevisOneProvider:
     """A client for the simulator with the demo login."""
     config = {"url": url, "username": GATEWAY_USER, "password": GATEWAY_PASSWORD}

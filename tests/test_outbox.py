@@ -26,17 +26,10 @@ from custom_components.sms_alerts.const import DOMAIN, RETRY_MAX
 from custom_components.sms_alerts.outbox import IN_FLIGHT_SAVE_AFTER, backoff, parse_items, storage_key
 from simulators.base import Fault
 
-from .conftest import RECIPIENT, RunningSimulator, gateway_entry_for, send, start_send, until, until_queue
+from .conftest import RECIPIENT, RunningSimulator, advance, gateway_entry_for, send, start_send, until, until_queue
 
 SENSOR = "sensor.sms_gateway_127_0_0_1_last_send_status"
 QUEUE_SENSOR = "sensor.sms_gateway_127_0_0_1_queued_messages"
-
-
-async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
-    """Let simulated time pass and run what fell due."""
-    freezer.tick(timedelta(seconds=seconds))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 def stored(hass_storage: dict[str, Any], entry: MockConfigEntry) -> list[dict[str, Any]]:

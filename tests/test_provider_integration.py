@@ -19,7 +19,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.sms_alerts.const import DOMAIN
 from simulators.phones import sms_count
 
-from .conftest import RunningSimulator
+from .conftest import RunningSimulator, advance, send
 
 NUMBER = "+491701234567"
 
@@ -30,22 +30,6 @@ async def flow(hass: HomeAssistant, key: str, form: dict[str, Any]) -> dict[str,
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": key})
     return dict(await hass.config_entries.flow.async_configure(result["flow_id"], form))
-
-
-async def send(hass: HomeAssistant, entry: ConfigEntry, **data: Any) -> dict[str, Any]:
-    """sms_alerts.send with the response."""
-    response = await hass.services.async_call(
-        DOMAIN, "send", {"config_entry_id": entry.entry_id, **data}, blocking=True, return_response=True
-    )
-    assert response is not None
-    return dict(response)
-
-
-async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
-    """Let simulated time pass and run what fell due."""
-    freezer.tick(timedelta(seconds=seconds))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 # Wildix
