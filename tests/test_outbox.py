@@ -609,15 +609,36 @@ async def test_provider_down_at_start_loads_queues_and_delivers(
     assert [m.text for m in gateway.sim.messages] == ["Disk full"]
 
 
+def wildix_entry_for(sim: RunningSimulator, **options: Any) -> MockConfigEntry:
+    """A Wildix entry (numbers only: no groups) pointing at its simulator."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Wildix fallback",
+        unique_id="101@wildix",
+        options=options,
+        data={"provider": "wildix", "url": sim.url, "username": "101", "password": "sms101api", "verify_ssl": True},
+    )
+
+
+async def setup_wildix_fallback(
+    hass: HomeAssistant, primary_sim: RunningSimulator, wildix: RunningSimulator, **fallback_options: Any
+) -> tuple[MockConfigEntry, MockConfigEntry]:
+    """A primary SMS Gateway entry falling back to a Wildix entry, which cannot send to groups."""
+    fallback = wildix_entry_for(wildix, **fallback_options)
+    fallback.add_to_hass(hass)
+    primary = gateway_entry_for(primary_sim, options={"fallback_entry": fallback.entry_id})
+    primary.add_to_hass(hass)
+    hass.config.country = "DE"
+    assert await hass.config_entries.async_setup(fallback.entry_id)  # sets up every entry of the domain
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return primary, fallback
+
+
 async def test_fallback_reports_targets_it_cannot_serve(
-    hass: HomeAssistant,
-    gateway: RunningSimulator,
-    second_gateway: RunningSimulator,
-    monkeypatch: pytest.MonkeyPatch,
+    hass: HomeAssistant, gateway: RunningSimulator, wildix_sim: RunningSimulator
 ) -> None:
     """A fallback that cannot serve a kind of target says so, and the message is given up with that reason."""
-    primary, fallback = await setup_pair(hass, gateway, second_gateway)
-    monkeypatch.setattr(fallback.runtime_data.provider, "target_kinds", frozenset({TargetKind.NUMBER}))
+    primary, fallback = await setup_wildix_fallback(hass, gateway, wildix_sim)
     gateway.sim.users["apiuser"].password = "rotated"
     events = async_capture_events(hass, "sms_alerts_failed")
     response = await hass.services.async_call(
@@ -629,10 +650,10 @@ async def test_fallback_reports_targets_it_cannot_serve(
     )
     assert response is not None
     assert [(r["target"], r["status"], r["error"]) for r in response["results"]] == [
-        ("group:Oncall", "failed", "Fallback gateway cannot send to group targets"),
+        ("group:Oncall", "failed", "Wildix fallback cannot send to group targets"),
         (RECIPIENT, "sent", None),
     ]
-    assert [m.to for m in second_gateway.sim.messages] == ["00491701234567"]
+    assert [m.to for m in wildix_sim.sim.messages] == [RECIPIENT]
     await hass.async_block_till_done()
     assert [e.data["entry_id"] for e in events] == [fallback.entry_id]
 
@@ -1108,23 +1129,20 @@ async def test_a_fallback_that_cannot_serve_a_target_lets_it_wait_for_its_own_fa
     hass: HomeAssistant,
     gateway: RunningSimulator,
     second_gateway: RunningSimulator,
+    wildix_sim: RunningSimulator,
     hass_storage: dict[str, Any],
     freezer: FrozenDateTimeFactory,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A chain A -> B -> C, B cannot send to groups and C is being reloaded: the alert waits in B, on disk."""
+    """A chain A -> B -> C, B (Wildix) cannot send to groups and C is being reloaded: the alert waits in B, on disk."""
     third = gateway_entry_for(second_gateway, title="Third gateway")
     third.add_to_hass(hass)
-    primary, fallback = await setup_pair(hass, gateway, second_gateway)
-    hass.config_entries.async_update_entry(fallback, options={**fallback.options, "fallback_entry": third.entry_id})
-    await hass.async_block_till_done(wait_background_tasks=True)
-    monkeypatch.setattr(fallback.runtime_data.provider, "target_kinds", frozenset({TargetKind.NUMBER}))
+    primary, fallback = await setup_wildix_fallback(hass, gateway, wildix_sim, fallback_entry=third.entry_id)
     assert await hass.config_entries.async_unload(third.entry_id)
     gateway.sim.groups.pop("1")
     result = (await send(hass, primary, message="Evacuate", target=["group:Oncall"]))["results"][0]
     assert (result["status"], result["error"]) == (
         "queued",
-        "waiting for Third gateway to be loaded: Fallback gateway cannot send to group targets",
+        "waiting for Third gateway to be loaded: Wildix fallback cannot send to group targets",
     )
     assert [(item["text"], item["hold_kind"]) for item in stored(hass_storage, fallback)] == [("Evacuate", "fallback")]
     assert await hass.config_entries.async_setup(third.entry_id)
