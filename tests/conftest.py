@@ -8,28 +8,35 @@ import datetime as dt
 import logging
 import socket
 import ssl
-from collections.abc import AsyncGenerator, Generator
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 # Import our package now, or Home Assistant finds the test library's own custom_components
 import custom_components.sms_alerts  # noqa: F401
-from custom_components.sms_alerts.const import DOMAIN
+from custom_components.sms_alerts import message
+from custom_components.sms_alerts.const import DOMAIN, SIGNAL_QUEUE_CHANGED
 from simulators.base import Simulator
 from simulators.brevisone import BrevisOneSimulator
 from simulators.ipex import IpexSimulator
 from simulators.pbxware import PbxwareSimulator
 from simulators.wildix import WildixSimulator
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 GATEWAY_USER = "apiuser"
 GATEWAY_PASSWORD = "secret"  # the simulator's demo login
@@ -59,22 +66,94 @@ def log_guard(caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest) 
         assert "Detected that custom integration 'sms_alerts'" not in message, f"reported: {message}"
 
 
+@pytest.fixture(autouse=True)
+def fresh_number_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start each test with no number warned about: the log names an unknown number once per process."""
+    monkeypatch.setattr(message, "_WARNED_NUMBERS", set())
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Register our markers."""
     config.addinivalue_line("markers", "allow_traceback: the test expects a logged traceback")
 
 
+class RequestGate:
+    """Holds a simulator's next requests at its door until the test lets them in; tells when they arrive.
+
+    A request held here is under way for the client but not yet seen by the simulator. Tests wait on
+    `until_held` instead of sleeping, and `release` decides the moment the device answers.
+    """
+
+    def __init__(self) -> None:
+        """Let every request through."""
+        self._to_hold = 0
+        self._answer: int | None = None
+        self._when: Callable[[dict[str, str]], bool] | None = None
+        self._open = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self.held = 0
+        # The form fields of every request held so far
+        self.forms: list[dict[str, str]] = []
+
+    def hold(
+        self, times: int = 1, *, answer: int | None = None, when: Callable[[dict[str, str]], bool] | None = None
+    ) -> None:
+        """Hold the next `times` requests (whose form fields pass `when`, if given).
+
+        Once released they get `answer` (e.g. 504), or else the simulator's own.
+        """
+        self._to_hold, self._answer, self._when = times, answer, when
+        self._open.clear()
+
+    def release(self) -> None:
+        """Let the held requests in."""
+        self._open.set()
+
+    async def until_held(self, count: int = 1) -> None:
+        """Wait until `count` requests wait at the door (a hang guard only, no deadline on speed)."""
+        async with asyncio.timeout(10), self._changed:
+            await self._changed.wait_for(lambda: self.held >= count)
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Hold a request while the gate is shut; answer it as told once released."""
+        if self._to_hold <= 0 or request.path.startswith("/_sim/"):
+            return await handler(request)
+        form: dict[str, str] = {}
+        if request.content_type == "application/x-www-form-urlencoded":
+            form = {key: str(value) for key, value in (await request.post()).items()}
+        if self._when is not None and not self._when(form):
+            return await handler(request)
+        self._to_hold -= 1
+        answer = self._answer
+        self.forms.append(form)
+        async with self._changed:
+            self.held += 1
+            self._changed.notify_all()
+        try:
+            await self._open.wait()
+        finally:
+            self.held -= 1
+        if answer is not None:
+            return web.Response(status=answer, text="Gateway Timeout" if answer == 504 else "")
+        return await handler(request)
+
+
 @dataclass
 class RunningSimulator:
-    """A simulator served on 127.0.0.1."""
+    """A simulator served on 127.0.0.1, behind a gate that can hold its requests."""
 
     sim: Any
     url: str
+    gate: RequestGate = field(default_factory=RequestGate)
 
 
-async def _serve(sim: Simulator, ssl_context: Any = None) -> tuple[web.AppRunner, str]:
-    """Serve a simulator on a free loopback port."""
-    runner = web.AppRunner(sim.make_app(), handler_cancellation=True, access_log=None)
+async def _serve(sim: Simulator, ssl_context: Any = None, gate: RequestGate | None = None) -> tuple[web.AppRunner, str]:
+    """Serve a simulator on a free loopback port, its requests passing a gate first."""
+    app = sim.make_app()
+    if gate is not None:
+        app.middlewares.insert(0, gate.middleware)
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
     await site.start()
@@ -86,10 +165,12 @@ async def _serve(sim: Simulator, ssl_context: Any = None) -> tuple[web.AppRunner
 @contextlib.asynccontextmanager
 async def serving(sim: Simulator) -> AsyncGenerator[RunningSimulator]:
     """Run a simulator on loopback for the duration of a block."""
-    runner, url = await _serve(sim)
+    gate = RequestGate()
+    runner, url = await _serve(sim, gate=gate)
     try:
-        yield RunningSimulator(sim=sim, url=url)
+        yield RunningSimulator(sim=sim, url=url, gate=gate)
     finally:
+        gate.release()
         await runner.cleanup()
 
 
@@ -198,8 +279,10 @@ async def tls_gateway(socket_enabled: None, tmp_path: Path) -> AsyncGenerator[Ru
 
     loop.set_exception_handler(quiet_refused_handshakes)
     sim = BrevisOneSimulator()
-    runner, url = await _serve(sim, _self_signed_context(tmp_path))
-    yield RunningSimulator(sim=sim, url=url)
+    gate = RequestGate()
+    runner, url = await _serve(sim, _self_signed_context(tmp_path), gate)
+    yield RunningSimulator(sim=sim, url=url, gate=gate)
+    gate.release()
     await runner.cleanup()
     loop.set_exception_handler(handler)
 
@@ -213,7 +296,7 @@ def closed_url(socket_enabled: None) -> str:
     return f"http://127.0.0.1:{port}"
 
 
-async def send(hass: HomeAssistant, entry: MockConfigEntry, **data: Any) -> dict[str, Any]:
+async def send(hass: HomeAssistant, entry: ConfigEntry, **data: Any) -> dict[str, Any]:
     """Call sms_alerts.send for an entry and return its response."""
     response = await hass.services.async_call(
         DOMAIN,
@@ -224,6 +307,26 @@ async def send(hass: HomeAssistant, entry: MockConfigEntry, **data: Any) -> dict
     )
     assert response is not None
     return dict(response)
+
+
+async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
+    """Let simulated time pass and run what fell due."""
+    freezer.tick(dt.timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+@pytest.fixture
+async def session(socket_enabled: None) -> AsyncGenerator[aiohttp.ClientSession]:
+    """A plain aiohttp session for talking to simulators on loopback."""
+    async with aiohttp.ClientSession() as client_session:
+        yield client_session
+
+
+@pytest.fixture
+def client(session: aiohttp.ClientSession) -> aiohttp.ClientSession:
+    """The same session, under the name the conformance and simulator tests use."""
+    return session
 
 
 @pytest.fixture
@@ -245,3 +348,39 @@ async def ipex_sim(socket_enabled: None) -> AsyncGenerator[RunningSimulator]:
     """The IPEX simulator (token, SMS Chat and instant SMS hosts in one) on loopback."""
     async with serving(IpexSimulator()) as running:
         yield running
+
+
+def start_send(hass: HomeAssistant, entry: ConfigEntry, **data: Any) -> asyncio.Task[dict[str, Any]]:
+    """Call sms_alerts.send in a task Home Assistant does not track: async_block_till_done runs past a held request."""
+    return asyncio.get_running_loop().create_task(send(hass, entry, **data))
+
+
+async def until(condition: Callable[[], Any], what: str) -> None:
+    """Let the event loop run until a condition holds that no signal announces (a hang guard, no deadline)."""
+    try:
+        async with asyncio.timeout(10):
+            while not condition():  # noqa: ASYNC110 - nothing announces it: yield to the loop, never wait on the clock
+                await asyncio.sleep(0)
+    except TimeoutError:
+        raise AssertionError(f"never happened: {what}") from None
+
+
+async def until_queue(hass: HomeAssistant, entry: ConfigEntry, condition: Callable[[], Any], what: str) -> None:
+    """Wait for the entry's outbox to announce a change of its queue until a condition holds (a hang guard only)."""
+    changed = asyncio.Event()
+
+    @callback
+    def on_change(_count: int) -> None:
+        """Wake the waiting test."""
+        changed.set()
+
+    unsubscribe = async_dispatcher_connect(hass, SIGNAL_QUEUE_CHANGED.format(entry.entry_id), on_change)
+    try:
+        async with asyncio.timeout(10):
+            while not condition():
+                await changed.wait()
+                changed.clear()
+    except TimeoutError:
+        raise AssertionError(f"never happened: {what}") from None
+    finally:
+        unsubscribe()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-
 import aiohttp
 import pytest
 
@@ -25,13 +23,6 @@ from simulators.base import Fault
 from .conftest import GATEWAY_PASSWORD, GATEWAY_USER, RunningSimulator
 
 NUMBER = Target(kind=TargetKind.NUMBER, value="+491701234567")
-
-
-@pytest.fixture
-async def session() -> AsyncGenerator[aiohttp.ClientSession]:
-    """A plain aiohttp session, as Home Assistant's shared one would be."""
-    async with aiohttp.ClientSession() as client:
-        yield client
 
 
 def make(session: aiohttp.ClientSession, url: str, **kwargs: object) -> BrevisOneProvider:

@@ -135,7 +135,7 @@ async def test_self_signed_certificate_then_verify_off(hass: HomeAssistant, tls_
     await hass.async_block_till_done(wait_background_tasks=True)
 
 
-@pytest.mark.allow_traceback
+@pytest.mark.allow_traceback  # the config flow logs the unexpected error of the check with its traceback
 async def test_unexpected_error_then_recovery(hass: HomeAssistant, gateway: RunningSimulator) -> None:
     """A bug in the check is 'unknown', logged, and the form stays usable."""
     flow_id = await start(hass)

@@ -71,13 +71,6 @@ LOGIN = {"username": "apiuser", "password": "secret"}
 JSON = {"Accept": "application/json", "Content-Type": "application/json"}
 
 
-@pytest.fixture
-async def client(socket_enabled: None) -> AsyncGenerator[aiohttp.ClientSession]:
-    """A plain aiohttp client, as a public client would use."""
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 @contextlib.asynccontextmanager
 async def gateway_with(**switches: Any) -> AsyncGenerator[RunningSimulator]:
     """Serve a gateway simulator with some switches set."""

@@ -30,7 +30,7 @@ from custom_components.sms_alerts.const import DOMAIN
 from simulators.base import MOVED_PATH, Fault
 from simulators.ipex import DEMO_API_PASSWORD, DEMO_API_USER, IpexSimulator
 
-from .conftest import RunningSimulator, _serve
+from .conftest import RunningSimulator, send, serving
 
 EMAIL = "alerts@example.com"
 PASSWORD = "secret"
@@ -43,17 +43,8 @@ CZ = Target(kind=TargetKind.NUMBER, value="+420607608609")
 @pytest.fixture
 async def ipex(socket_enabled: None) -> AsyncGenerator[RunningSimulator]:
     """The IPEX simulator (Keycloak, SMS Chat and restapi.ipex.cz in one app) on loopback."""
-    sim = IpexSimulator()
-    runner, url = await _serve(sim)
-    yield RunningSimulator(sim=sim, url=url)
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def client() -> AsyncGenerator[aiohttp.ClientSession]:
-    """A plain HTTP client, standing in for curl and the public clients."""
-    async with aiohttp.ClientSession() as session:
-        yield session
+    async with serving(IpexSimulator()) as running:
+        yield running
 
 
 async def answer(client: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> tuple[int, Any]:
@@ -334,13 +325,6 @@ async def test_instant_sms_without_a_token_or_by_get(ipex: RunningSimulator, cli
 # Our client's requests, against the strict simulator
 
 
-@pytest.fixture
-async def session() -> AsyncGenerator[aiohttp.ClientSession]:
-    """A plain aiohttp session, as Home Assistant's shared one would be."""
-    async with aiohttp.ClientSession() as client_session:
-        yield client_session
-
-
 def provider(session: aiohttp.ClientSession, url: str, **overrides: Any) -> IpexProvider:
     """Our client pointed at the simulator."""
     config: dict[str, Any] = {
@@ -524,15 +508,6 @@ async def add_entry(hass: HomeAssistant, kind: Kind, sim: RunningSimulator) -> C
     return entry
 
 
-async def send(hass: HomeAssistant, entry: ConfigEntry, message: str) -> dict[str, Any]:
-    """sms_alerts.send to the entry's recipients."""
-    response = await hass.services.async_call(
-        DOMAIN, "send", {"config_entry_id": entry.entry_id, "message": message}, blocking=True, return_response=True
-    )
-    assert response is not None
-    return dict(response)
-
-
 @pytest.fixture(params=list(KINDS))
 def kind(request: pytest.FixtureRequest) -> Kind:
     """Each auth kind and mode."""
@@ -543,7 +518,7 @@ async def test_flow_and_send(hass: HomeAssistant, ipex: RunningSimulator, kind: 
     """The flow makes the entry without sending; a send arrives through the documented route."""
     entry = await add_entry(hass, kind, ipex)
     assert ipex.sim.messages == []
-    response = await send(hass, entry, "Disk full")
+    response = await send(hass, entry, message="Disk full")
     assert [r["status"] for r in response["results"]] == ["sent"]
     message = ipex.sim.messages[-1]
     assert (message.to, message.text, message.options["mode"]) == (
@@ -561,7 +536,7 @@ async def test_401_is_failed_and_starts_reauth(
     entry = await add_entry(hass, kind, ipex)
     ipex.sim.api_refuses_tokens = True
     with pytest.raises(HomeAssistantError):
-        await send(hass, entry, "Disk full")
+        await send(hass, entry, message="Disk full")
     await hass.async_block_till_done(wait_background_tasks=True)
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [f["context"]["entry_id"] for f in flows if f["context"]["source"] == SOURCE_REAUTH] == [entry.entry_id]
@@ -577,7 +552,7 @@ async def test_timeout_is_queued(
     entry = await add_entry(hass, kind, ipex)
     monkeypatch.setattr(entry.runtime_data.provider, "_timeout", 0.2)
     ipex.sim.fail(Fault.SLOW, times=1, delay=1)
-    response = await send(hass, entry, "Disk full")
+    response = await send(hass, entry, message="Disk full")
     assert response["results"][0]["status"] == "queued"
     assert "duplicate is possible" in response["results"][0]["error"]
 
@@ -587,7 +562,7 @@ async def test_redirect_is_not_followed(hass: HomeAssistant, ipex: RunningSimula
     entry = await add_entry(hass, kind, ipex)
     ipex.sim.fail(Fault.REDIRECT_307)
     with pytest.raises(HomeAssistantError, match="redirects"):
-        await send(hass, entry, "Disk full")
+        await send(hass, entry, message="Disk full")
     assert ipex.sim.messages == []
     assert [r for r in ipex.sim.requests if r.path == MOVED_PATH] == []
 

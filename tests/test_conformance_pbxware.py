@@ -45,7 +45,7 @@ from custom_components.sms_alerts.api.pbxware import MAX_QUERY_BYTES, PbxwarePro
 from custom_components.sms_alerts.const import DOMAIN
 from simulators.pbxware import INVALID_API_KEY, ApiKey, PbxwareSimulator
 
-from .conftest import RunningSimulator, _serve, send
+from .conftest import RunningSimulator, _serve, send, serving
 
 KEY = "ha-alerts-key"
 NUMBER = Target(kind=TargetKind.NUMBER, value="+14165551234")
@@ -57,17 +57,8 @@ VOICEMAIL = "WW91IGhhdmUgcmVjZWl2ZWQgYSBuZXcgdm9pY2VtYWlsLg=="  # seed 004's exa
 @pytest.fixture
 async def strict(socket_enabled: None) -> AsyncGenerator[RunningSimulator]:
     """A PBX whose action API reads only the query string."""
-    sim = PbxwareSimulator(query_only=True)
-    runner, url = await _serve(sim)
-    yield RunningSimulator(sim=sim, url=url)
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def client() -> AsyncGenerator[aiohttp.ClientSession]:
-    """A plain HTTP client, as the public clients use."""
-    async with aiohttp.ClientSession() as session:
-        yield session
+    async with serving(PbxwareSimulator(query_only=True)) as running:
+        yield running
 
 
 async def get(client: aiohttp.ClientSession, url: str) -> tuple[int, Any]:

@@ -53,7 +53,7 @@ from simulators.wildix import (
     WildixSimulator,
 )
 
-from .conftest import RunningSimulator, _serve
+from .conftest import RunningSimulator, send, serving
 
 SEND = "/api/v1/originate/sms"
 INFO = "/api/v1/personal/info"
@@ -72,17 +72,8 @@ def _error(reason: str) -> dict[str, Any]:
 @pytest.fixture
 async def pbx(socket_enabled: None) -> AsyncGenerator[RunningSimulator]:
     """A PBX that still takes Basic logins, and keys."""
-    sim = WildixSimulator()
-    runner, url = await _serve(sim)
-    yield RunningSimulator(sim=sim, url=url)
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def client(socket_enabled: None) -> AsyncGenerator[aiohttp.ClientSession]:
-    """A plain aiohttp client, as a script of the user's would be."""
-    async with aiohttp.ClientSession() as session:
-        yield session
+    async with serving(WildixSimulator()) as running:
+        yield running
 
 
 async def _call(
@@ -358,15 +349,6 @@ async def _entry(hass: HomeAssistant, pbx: RunningSimulator, credentials: dict[s
     return entry
 
 
-async def _send(hass: HomeAssistant, entry: ConfigEntry, message: str) -> dict[str, Any]:
-    """Send to the entry's recipients; return the action's response."""
-    response = await hass.services.async_call(
-        DOMAIN, "send", {"config_entry_id": entry.entry_id, "message": message}, blocking=True, return_response=True
-    )
-    assert response is not None
-    return dict(response)
-
-
 async def _start(hass: HomeAssistant, entry: ConfigEntry, source: str) -> dict[str, Any]:
     """Open a reauth or reconfigure flow on the entry."""
     context = {"source": source, "entry_id": entry.entry_id}
@@ -436,7 +418,7 @@ async def test_a_refusal_at_send_starts_reauth(
     pbx.sim.users.clear()
     pbx.sim.api_keys.clear()
     with pytest.raises(HomeAssistantError, match="Unauthorized"):
-        await _send(hass, entry, "UPS on battery")
+        await send(hass, entry, message="UPS on battery")
     await hass.async_block_till_done(wait_background_tasks=True)
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
@@ -470,7 +452,7 @@ async def test_reauth_switches_from_the_login_to_a_key(hass: HomeAssistant, pbx:
         "api_key": DEMO_API_KEY
     }
     assert entry.unique_id == pbx.url.removeprefix("http://")
-    response = await _send(hass, entry, "Back on keys")
+    response = await send(hass, entry, message="Back on keys")
     assert response["results"][0]["status"] == "sent"
     assert pbx.sim.requests[-1].headers["Authorization"] == KEY
 
@@ -504,11 +486,11 @@ async def test_no_secret_in_any_log_error_or_diagnostics(
     """Through setup, a send, a refusal and the reauth it starts, neither key nor password shows up anywhere."""
     caplog.set_level(logging.DEBUG)
     entry = await _entry(hass, pbx, credentials)
-    await _send(hass, entry, "one")
+    await send(hass, entry, message="one")
     pbx.sim.basic_enabled = False
     pbx.sim.api_keys.clear()
     with pytest.raises(HomeAssistantError) as refused:
-        await _send(hass, entry, "three")
+        await send(hass, entry, message="three")
     await hass.async_block_till_done(wait_background_tasks=True)
     secrets = (DEMO_PASSWORD, DEMO_API_KEY, LOGIN.split(" ")[1])
     texts = [record.getMessage() for record in caplog.records]

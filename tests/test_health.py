@@ -83,13 +83,6 @@ def test_state_problem_words(state: str | None, problem: str | None) -> None:
     assert health.problem == problem
 
 
-@pytest.fixture
-async def session() -> AsyncGenerator[aiohttp.ClientSession]:
-    """A plain aiohttp session, as Home Assistant's shared one would be."""
-    async with aiohttp.ClientSession() as client:
-        yield client
-
-
 def make(session: aiohttp.ClientSession, url: str) -> BrevisOneProvider:
     """A client for the simulator with the demo login."""
     config = {"url": url, "username": GATEWAY_USER, "password": GATEWAY_PASSWORD}
@@ -303,11 +296,7 @@ def test_reachability_listener_can_be_removed() -> None:
 
 # Health of a loaded entry (async_setup_health called by hand)
 
-# Home Assistant 2026.x logs a failed poll once more at debug level, with the traceback ("Full error:")
-POLL_FAILS = pytest.mark.allow_traceback
 
-
-@POLL_FAILS
 async def test_setup_health_polls_the_gateway(
     hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
 ) -> None:
@@ -329,7 +318,6 @@ async def test_setup_health_polls_the_gateway(
     assert (coordinator.last_update_success, health.reachability.reachable) == (True, True)
 
 
-@POLL_FAILS
 async def test_setup_health_never_fails_for_a_gateway_that_is_down(
     hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
 ) -> None:
@@ -419,7 +407,6 @@ async def test_gateway_entities(hass: HomeAssistant, gateway_entry: MockConfigEn
     assert state_of(hass, expected["gateway_queue"][0]).attributes["state_class"] == "measurement"
 
 
-@POLL_FAILS
 async def test_gateway_entities_follow_the_poll(
     hass: HomeAssistant, gateway_entry: MockConfigEntry, gateway: RunningSimulator
 ) -> None:

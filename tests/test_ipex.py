@@ -36,7 +36,7 @@ from custom_components.sms_alerts.api.ipex_webhook import DeliveryReport, Inboun
 from simulators.base import Fault
 from simulators.ipex import IpexSimulator
 
-from .conftest import RunningSimulator, _serve
+from .conftest import RunningSimulator, serving
 
 EMAIL = "alerts@example.com"
 PASSWORD = "secret"
@@ -70,17 +70,8 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def ipex(socket_enabled: None, clock: FakeClock) -> AsyncGenerator[RunningSimulator]:
     """The IPEX simulator (token endpoint, SMS Chat API and instant SMS) on loopback."""
-    sim = IpexSimulator(clock=clock)
-    runner, url = await _serve(sim)
-    yield RunningSimulator(sim=sim, url=url)
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def session() -> AsyncGenerator[aiohttp.ClientSession]:
-    """A plain aiohttp session, as Home Assistant's shared one would be."""
-    async with aiohttp.ClientSession() as client:
-        yield client
+    async with serving(IpexSimulator(clock=clock)) as running:
+        yield running
 
 
 def make(session: aiohttp.ClientSession, ipex: RunningSimulator, clock: FakeClock, **overrides: Any) -> IpexProvider:

@@ -16,7 +16,7 @@ from aiohttp import web
 from simulators.base import Fault
 from simulators.ipex import IpexSimulator
 
-from .conftest import RunningSimulator, _serve
+from .conftest import RunningSimulator, serving
 
 LOGIN = {"grant_type": "password", "client_id": "api", "username": "alerts@example.com", "password": "secret"}
 SENDER = "+420777888999"
@@ -51,17 +51,8 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def ipex(socket_enabled: None, clock: FakeClock) -> AsyncGenerator[RunningSimulator]:
     """The IPEX simulator on loopback."""
-    sim = IpexSimulator(clock=clock)
-    runner, url = await _serve(sim)
-    yield RunningSimulator(sim=sim, url=url)
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def client() -> AsyncGenerator[aiohttp.ClientSession]:
-    """A plain HTTP client."""
-    async with aiohttp.ClientSession() as session:
-        yield session
+    async with serving(IpexSimulator(clock=clock)) as running:
+        yield running
 
 
 @pytest.fixture

@@ -21,23 +21,15 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.sms_alerts import outbox as outbox_module
 from custom_components.sms_alerts.api.base import TargetKind
 from custom_components.sms_alerts.const import DOMAIN, RETRY_MAX
-from custom_components.sms_alerts.outbox import backoff, parse_items, storage_key
+from custom_components.sms_alerts.outbox import IN_FLIGHT_SAVE_AFTER, backoff, parse_items, storage_key
 from simulators.base import Fault
 
-from .conftest import RECIPIENT, RunningSimulator, gateway_entry_for, send
+from .conftest import RECIPIENT, RunningSimulator, advance, gateway_entry_for, send, start_send, until, until_queue
 
 SENSOR = "sensor.sms_gateway_127_0_0_1_last_send_status"
 QUEUE_SENSOR = "sensor.sms_gateway_127_0_0_1_queued_messages"
-
-
-async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
-    """Let simulated time pass and run what fell due."""
-    freezer.tick(timedelta(seconds=seconds))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 def stored(hass_storage: dict[str, Any], entry: MockConfigEntry) -> list[dict[str, Any]]:
@@ -237,13 +229,14 @@ async def test_reload_keeps_and_resumes_the_queue(
     assert stored(hass_storage, loaded_gateway) == []
 
 
-async def wait_for(condition: Any, what: str, seconds: float = 5.0) -> None:
-    """Let real time pass (a simulator answers slowly) until the condition holds."""
-    for _ in range(int(seconds / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"waited {seconds} s in vain: {what}")
+def in_flight_timer_runs(hass: HomeAssistant) -> None:
+    """Let IN_FLIGHT_SAVE_AFTER pass for the timers (a held request keeps async_block_till_done from returning)."""
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=IN_FLIGHT_SAVE_AFTER))
+
+
+def under_way(entry: MockConfigEntry) -> list[str]:
+    """The texts of the alerts an entry's outbox has taken and not yet settled."""
+    return [item.text for item in entry.runtime_data.outbox._in_flight.values()]
 
 
 async def test_slow_send_is_on_disk_while_under_way(
@@ -254,13 +247,16 @@ async def test_slow_send_is_on_disk_while_under_way(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A device that keeps a new alert waiting: the alert is written while it waits, and leaves the file once sent."""
-    monkeypatch.setattr(outbox_module, "IN_FLIGHT_SAVE_AFTER", 0.05)
-    gateway.sim.latency = 0.5
-    task = hass.async_create_task(send(hass, loaded_gateway, message="UPS on battery"))
-    await wait_for(lambda: stored(hass_storage, loaded_gateway), "the alert under way is written")
+    gateway.gate.hold()
+    task = start_send(hass, loaded_gateway, message="UPS on battery")
+    await gateway.gate.until_held()
+    assert stored(hass_storage, loaded_gateway) == []  # not before IN_FLIGHT_SAVE_AFTER
+    in_flight_timer_runs(hass)
+    await until(lambda: stored(hass_storage, loaded_gateway), "the alert under way is written")
     [item] = stored(hass_storage, loaded_gateway)
     assert (item["text"], item["target"]["value"], item["in_flight"]) == ("UPS on battery", RECIPIENT, True)
     assert gateway.sim.messages == []  # still under way
+    gateway.gate.release()
     assert (await task)["results"][0]["status"] == "sent"
     await hass.async_block_till_done()
     assert storage_key(loaded_gateway.entry_id) in hass_storage
@@ -322,16 +318,15 @@ async def test_reload_while_a_new_alert_is_under_way_loses_nothing(
     The unload writes the alert under way; the reloaded outbox sends it; the old one, answered
     later, leaves the file alone: the alert arrives once and nothing stays queued in a dead outbox.
     """
-    monkeypatch.setattr(loaded_gateway.runtime_data.provider, "_timeout", 5.0)
-    gateway.sim.fail(Fault.SLOW, times=1, delay=0.5)
-    task = hass.async_create_task(send(hass, loaded_gateway, message="Disk full"))
-    await wait_for(lambda: gateway.sim.in_flight == 1, "the request is under way")
+    gateway.gate.hold(answer=504)
+    task = start_send(hass, loaded_gateway, message="Disk full")
+    await gateway.gate.until_held()
     assert await hass.config_entries.async_unload(loaded_gateway.entry_id)
     assert [(i["text"], i["in_flight"]) for i in stored(hass_storage, loaded_gateway)] == [("Disk full", True)]
     assert await hass.config_entries.async_setup(loaded_gateway.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
-    assert [m.text for m in gateway.sim.messages] == ["Disk full"]
-    assert (await task)["results"][0]["status"] == "queued"  # what the old request saw: 504 after 0.5 s
+    await until(lambda: [m.text for m in gateway.sim.messages] == ["Disk full"], "the reloaded entry sends it")
+    gateway.gate.release()
+    assert (await task)["results"][0]["status"] == "queued"  # what the old request saw: 504, after the reload
     await hass.async_block_till_done(wait_background_tasks=True)
     assert [m.text for m in gateway.sim.messages] == ["Disk full"]
     assert stored(hass_storage, loaded_gateway) == []
@@ -617,15 +612,36 @@ async def test_provider_down_at_start_loads_queues_and_delivers(
     assert [m.text for m in gateway.sim.messages] == ["Disk full"]
 
 
+def wildix_entry_for(sim: RunningSimulator, **options: Any) -> MockConfigEntry:
+    """A Wildix entry (numbers only: no groups) pointing at its simulator."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Wildix fallback",
+        unique_id="101@wildix",
+        options=options,
+        data={"provider": "wildix", "url": sim.url, "username": "101", "password": "sms101api", "verify_ssl": True},
+    )
+
+
+async def setup_wildix_fallback(
+    hass: HomeAssistant, primary_sim: RunningSimulator, wildix: RunningSimulator, **fallback_options: Any
+) -> tuple[MockConfigEntry, MockConfigEntry]:
+    """A primary SMS Gateway entry falling back to a Wildix entry, which cannot send to groups."""
+    fallback = wildix_entry_for(wildix, **fallback_options)
+    fallback.add_to_hass(hass)
+    primary = gateway_entry_for(primary_sim, options={"fallback_entry": fallback.entry_id})
+    primary.add_to_hass(hass)
+    hass.config.country = "DE"
+    assert await hass.config_entries.async_setup(fallback.entry_id)  # sets up every entry of the domain
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return primary, fallback
+
+
 async def test_fallback_reports_targets_it_cannot_serve(
-    hass: HomeAssistant,
-    gateway: RunningSimulator,
-    second_gateway: RunningSimulator,
-    monkeypatch: pytest.MonkeyPatch,
+    hass: HomeAssistant, gateway: RunningSimulator, wildix_sim: RunningSimulator
 ) -> None:
     """A fallback that cannot serve a kind of target says so, and the message is given up with that reason."""
-    primary, fallback = await setup_pair(hass, gateway, second_gateway)
-    monkeypatch.setattr(fallback.runtime_data.provider, "target_kinds", frozenset({TargetKind.NUMBER}))
+    primary, fallback = await setup_wildix_fallback(hass, gateway, wildix_sim)
     gateway.sim.users["apiuser"].password = "rotated"
     events = async_capture_events(hass, "sms_alerts_failed")
     response = await hass.services.async_call(
@@ -637,10 +653,10 @@ async def test_fallback_reports_targets_it_cannot_serve(
     )
     assert response is not None
     assert [(r["target"], r["status"], r["error"]) for r in response["results"]] == [
-        ("group:Oncall", "failed", "Fallback gateway cannot send to group targets"),
+        ("group:Oncall", "failed", "Wildix fallback cannot send to group targets"),
         (RECIPIENT, "sent", None),
     ]
-    assert [m.to for m in second_gateway.sim.messages] == ["00491701234567"]
+    assert [m.to for m in wildix_sim.sim.messages] == [RECIPIENT]
     await hass.async_block_till_done()
     assert [e.data["entry_id"] for e in events] == [fallback.entry_id]
 
@@ -765,7 +781,7 @@ async def test_a_library_bug_while_sending_keeps_the_alert(
     assert loaded_gateway.runtime_data.outbox.items == []
 
 
-@pytest.mark.allow_traceback
+@pytest.mark.allow_traceback  # the provider client logs the unexpected error with its traceback, for a bug report
 async def test_a_bug_in_the_provider_client_keeps_the_alert_for_its_fallback(
     hass: HomeAssistant,
     gateway: RunningSimulator,
@@ -1119,23 +1135,20 @@ async def test_a_fallback_that_cannot_serve_a_target_lets_it_wait_for_its_own_fa
     hass: HomeAssistant,
     gateway: RunningSimulator,
     second_gateway: RunningSimulator,
+    wildix_sim: RunningSimulator,
     hass_storage: dict[str, Any],
     freezer: FrozenDateTimeFactory,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A chain A -> B -> C, B cannot send to groups and C is being reloaded: the alert waits in B, on disk."""
+    """A chain A -> B -> C, B (Wildix) cannot send to groups and C is being reloaded: the alert waits in B, on disk."""
     third = gateway_entry_for(second_gateway, title="Third gateway")
     third.add_to_hass(hass)
-    primary, fallback = await setup_pair(hass, gateway, second_gateway)
-    hass.config_entries.async_update_entry(fallback, options={**fallback.options, "fallback_entry": third.entry_id})
-    await hass.async_block_till_done(wait_background_tasks=True)
-    monkeypatch.setattr(fallback.runtime_data.provider, "target_kinds", frozenset({TargetKind.NUMBER}))
+    primary, fallback = await setup_wildix_fallback(hass, gateway, wildix_sim, fallback_entry=third.entry_id)
     assert await hass.config_entries.async_unload(third.entry_id)
     gateway.sim.groups.pop("1")
     result = (await send(hass, primary, message="Evacuate", target=["group:Oncall"]))["results"][0]
     assert (result["status"], result["error"]) == (
         "queued",
-        "waiting for Third gateway to be loaded: Fallback gateway cannot send to group targets",
+        "waiting for Third gateway to be loaded: Wildix fallback cannot send to group targets",
     )
     assert [(item["text"], item["hold_kind"]) for item in stored(hass_storage, fallback)] == [("Evacuate", "fallback")]
     assert await hass.config_entries.async_setup(third.entry_id)
@@ -1189,13 +1202,12 @@ async def test_an_alert_that_waited_for_the_fallback_before_a_restart_goes_to_it
 async def one_under_way_and_one_behind(
     hass: HomeAssistant, entry: MockConfigEntry, gateway: RunningSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[asyncio.Task[dict[str, Any]], asyncio.Task[dict[str, Any]]]:
-    """Start an alert the device keeps waiting 0.5 s (then 504), and a second one that waits behind it."""
-    monkeypatch.setattr(entry.runtime_data.provider, "_timeout", 5.0)
-    gateway.sim.fail(Fault.SLOW, times=1, delay=0.5)
-    first = hass.async_create_task(send(hass, entry, message="Disk full"))
-    await wait_for(lambda: gateway.sim.in_flight == 1, "the first request is under way")
-    second = hass.async_create_task(send(hass, entry, message="Freezer warm", target=["+491701112222"]))
-    await asyncio.sleep(0.05)
+    """Start an alert the device keeps waiting (then answers 504, once released), and a second one behind it."""
+    gateway.gate.hold(answer=504)
+    first = start_send(hass, entry, message="Disk full")
+    await gateway.gate.until_held()
+    second = start_send(hass, entry, message="Freezer warm", target=["+491701112222"])
+    await until(lambda: "Freezer warm" in under_way(entry), "the second alert waits behind the first")
     return first, second
 
 
@@ -1214,7 +1226,8 @@ async def test_reload_while_a_new_alert_waits_for_one_under_way_loses_neither(
     assert await hass.config_entries.async_unload(loaded_gateway.entry_id)
     assert sorted(i["text"] for i in stored(hass_storage, loaded_gateway)) == ["Disk full", "Freezer warm"]
     assert await hass.config_entries.async_setup(loaded_gateway.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await until(lambda: len(gateway.sim.messages) == 2, "the reloaded entry sends both")
+    gateway.gate.release()
     results = [(await task)["results"][0] for task in (first, second)]
     assert [r["status"] for r in results] == ["queued", "queued"]
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -1234,8 +1247,9 @@ async def test_disabling_an_entry_hands_the_alerts_under_way_to_the_fallback(
     primary, _ = await setup_pair(hass, gateway, second_gateway)
     first, second = await one_under_way_and_one_behind(hass, primary, gateway, monkeypatch)
     assert await hass.config_entries.async_set_disabled_by(primary.entry_id, ConfigEntryDisabler.USER)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await until(lambda: len(second_gateway.sim.messages) == 2, "the fallback sends both")
     assert sorted(m.text for m in second_gateway.sim.messages) == ["Disk full", "Freezer warm"]
+    gateway.gate.release()
     assert [(await task)["results"][0]["status"] for task in (first, second)] == ["queued", "queued"]
     await hass.async_block_till_done(wait_background_tasks=True)
     assert sorted(m.text for m in second_gateway.sim.messages) == ["Disk full", "Freezer warm"]
@@ -1254,6 +1268,7 @@ async def test_disabling_an_entry_without_a_fallback_counts_the_alerts_under_way
     """Nowhere to go: the alert under way and the one behind it are kept on disk, and the warning counts them."""
     first, second = await one_under_way_and_one_behind(hass, loaded_gateway, gateway, monkeypatch)
     assert await hass.config_entries.async_set_disabled_by(loaded_gateway.entry_id, ConfigEntryDisabler.USER)
+    gateway.gate.release()
     assert [(await task)["results"][0]["status"] for task in (first, second)] == ["queued", "queued"]
     await hass.async_block_till_done(wait_background_tasks=True)
     assert sorted(i["text"] for i in stored(hass_storage, loaded_gateway)) == ["Disk full", "Freezer warm"]
@@ -1274,13 +1289,12 @@ async def test_an_alert_that_goes_through_while_the_entry_reloads_is_reported_se
 
     The reloaded entry sends it again (the duplicate its log warns about), and it is not kept anywhere.
     """
-    monkeypatch.setattr(loaded_gateway.runtime_data.provider, "_timeout", 5.0)
-    gateway.sim.latency = 0.5
-    task = hass.async_create_task(send(hass, loaded_gateway, message="Disk full"))
-    await wait_for(lambda: gateway.sim.in_flight == 1, "the request is under way")
+    gateway.gate.hold()
+    task = start_send(hass, loaded_gateway, message="Disk full")
+    await gateway.gate.until_held()
     assert await hass.config_entries.async_reload(loaded_gateway.entry_id)
+    gateway.gate.release()
     assert (await task)["results"][0]["status"] == "sent"
-    gateway.sim.latency = 0.0
     await hass.async_block_till_done(wait_background_tasks=True)
     assert [m.text for m in gateway.sim.messages] == ["Disk full", "Disk full"]
     assert stored(hass_storage, loaded_gateway) == []
@@ -1314,16 +1328,18 @@ async def test_an_alert_waiting_behind_a_hung_send_is_on_disk_after_a_second(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A crash while a second alert waits for the first one's hung request must not lose the second."""
-    monkeypatch.setattr(loaded_gateway.runtime_data.provider, "_timeout", 5.0)
-    gateway.sim.fail(Fault.SLOW, times=1, delay=3.0)
-    first = hass.async_create_task(send(hass, loaded_gateway, message="Disk full"))
-    await wait_for(lambda: stored(hass_storage, loaded_gateway) != [], "the first request is written")
-    second = hass.async_create_task(send(hass, loaded_gateway, message="Freezer warm", target=["+491701112222"]))
-    await wait_for(
-        lambda: "Freezer warm" in [item["text"] for item in stored(hass_storage, loaded_gateway)],
-        "the waiting alert is written",
-        seconds=1.4,
-    )
+    gateway.gate.hold(answer=504)
+    first = start_send(hass, loaded_gateway, message="Disk full")
+    await gateway.gate.until_held()
+    in_flight_timer_runs(hass)
+    await until(lambda: stored(hass_storage, loaded_gateway), "the first request is written")
+    second = start_send(hass, loaded_gateway, message="Freezer warm", target=["+491701112222"])
+    await until(lambda: "Freezer warm" in under_way(loaded_gateway), "the second alert waits behind the first")
+    assert [item["text"] for item in stored(hass_storage, loaded_gateway)] == ["Disk full"]
+    in_flight_timer_runs(hass)
+    await until(lambda: len(stored(hass_storage, loaded_gateway)) == 2, "the waiting alert is written")
+    assert [item["text"] for item in stored(hass_storage, loaded_gateway)] == ["Disk full", "Freezer warm"]
+    gateway.gate.release()
     assert [(await task)["results"][0]["status"] for task in (first, second)] == ["queued", "sent"]
     assert [item["text"] for item in stored(hass_storage, loaded_gateway)] == ["Disk full"]
 
@@ -1338,18 +1354,18 @@ async def test_an_alert_that_comes_as_one_send_ends_and_the_next_begins_survives
     """The lock is free for a moment while the next waiting send has not started yet: an alert then still waits."""
     outbox = loaded_gateway.runtime_data.outbox
     lock = outbox._lock  # held here as by a send under way, and let go when the next one has not started yet
-    monkeypatch.setattr(loaded_gateway.runtime_data.provider, "_timeout", 5.0)
-    gateway.sim.fail(Fault.SLOW, times=1, delay=0.5)
+    gateway.gate.hold(answer=504)
     await lock.acquire()
-    second = hass.async_create_task(send(hass, loaded_gateway, message="Disk full"))
+    second = start_send(hass, loaded_gateway, message="Disk full")
     await asyncio.sleep(0)
     lock.release()
-    third = hass.async_create_task(send(hass, loaded_gateway, message="Freezer warm", target=["+491701112222"]))
-    await wait_for(lambda: gateway.sim.in_flight == 1, "the second alert's request is under way")
+    third = start_send(hass, loaded_gateway, message="Freezer warm", target=["+491701112222"])
+    await gateway.gate.until_held()
     assert await hass.config_entries.async_unload(loaded_gateway.entry_id)
     assert sorted(i["text"] for i in stored(hass_storage, loaded_gateway)) == ["Disk full", "Freezer warm"]
     assert await hass.config_entries.async_setup(loaded_gateway.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await until(lambda: len(gateway.sim.messages) == 2, "the reloaded entry sends both")
+    gateway.gate.release()
     assert [(await task)["results"][0]["status"] for task in (second, third)] == ["queued", "queued"]
     await hass.async_block_till_done(wait_background_tasks=True)
     assert sorted(m.text for m in gateway.sim.messages) == ["Disk full", "Freezer warm"]
@@ -1367,15 +1383,17 @@ async def test_an_alert_being_handed_over_as_the_entry_reloads_stays_with_the_fa
     events = async_capture_events(hass, "sms_alerts_failed")
     gateway.sim.users["apiuser"].password = "rotated"
     assert (await send(hass, primary, message="Freezer warm"))["results"][0]["status"] == "queued"
-    second_gateway.sim.fail(Fault.SLOW, delay=0.5)
-    setup = hass.async_create_task(hass.config_entries.async_setup(fallback.entry_id))
-    await wait_for(
-        lambda: any(r.form.get("text") == "Freezer warm" for r in second_gateway.sim.requests), "handed over"
-    )
+    second_gateway.gate.hold(answer=504, when=lambda form: form.get("text") == "Freezer warm")
+    setup = asyncio.get_running_loop().create_task(hass.config_entries.async_setup(fallback.entry_id))
+    await second_gateway.gate.until_held()
+    assert [form.get("text") for form in second_gateway.gate.forms] == ["Freezer warm"]  # handed over
     assert await hass.config_entries.async_reload(primary.entry_id)
+    # The device answers 504 after the reload: the fallback keeps the alert for its next try
+    second_gateway.gate.release()
     assert await setup
-    # The device answered 504 after the reload: the fallback keeps the alert for its next try
-    await wait_for(lambda: [i.text for i in fallback.runtime_data.outbox.items] == ["Freezer warm"], "kept there")
+    await until_queue(
+        hass, fallback, lambda: [i.text for i in fallback.runtime_data.outbox.items] == ["Freezer warm"], "kept there"
+    )
     assert [item["text"] for item in stored(hass_storage, fallback)] == ["Freezer warm"]
     assert primary.runtime_data.outbox.items == []
     assert events == []
@@ -1394,12 +1412,13 @@ async def test_a_fallback_reloaded_while_taking_over_several_messages_keeps_the_
     gateway.sim.fail(Fault.HTTP_503)
     for text in ("Disk full", "UPS on battery"):
         assert (await send(hass, primary, message=text))["results"][0]["status"] == "queued"
-    monkeypatch.setattr(fallback.runtime_data.provider, "_timeout", 5.0)
-    second_gateway.sim.fail(Fault.SLOW, times=1, delay=0.5)
+    second_gateway.gate.hold(answer=504, when=lambda form: "text" in form)
     assert await hass.config_entries.async_set_disabled_by(primary.entry_id, ConfigEntryDisabler.USER)
-    await wait_for(lambda: second_gateway.sim.in_flight == 1, "the first is under way at the fallback")
+    await second_gateway.gate.until_held()
     assert await hass.config_entries.async_unload(fallback.entry_id)
     assert sorted(i["text"] for i in stored(hass_storage, fallback)) == ["Disk full", "UPS on battery"]
+    second_gateway.gate.release()
+    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def test_an_alert_whose_caller_is_cancelled_is_still_handled(
@@ -1410,12 +1429,14 @@ async def test_an_alert_whose_caller_is_cancelled_is_still_handled(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """An automation in restart mode cancels its running action: the alert it handed over still goes out or waits."""
-    monkeypatch.setattr(loaded_gateway.runtime_data.provider, "_timeout", 5.0)
-    gateway.sim.fail(Fault.SLOW, times=1, delay=0.5)
-    caller = hass.async_create_task(send(hass, loaded_gateway, message="Disk full"))
-    await wait_for(lambda: gateway.sim.in_flight == 1, "the request is under way")
+    gateway.gate.hold(answer=504)
+    caller = start_send(hass, loaded_gateway, message="Disk full")
+    await gateway.gate.until_held()
     caller.cancel()
     with pytest.raises(asyncio.CancelledError):
         await caller
-    await wait_for(lambda: loaded_gateway.runtime_data.outbox.items != [], "kept after the 504")
+    gateway.gate.release()
+    await until_queue(
+        hass, loaded_gateway, lambda: loaded_gateway.runtime_data.outbox.items != [], "kept after the 504"
+    )
     assert [item["text"] for item in stored(hass_storage, loaded_gateway)] == ["Disk full"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import aiohttp
@@ -27,19 +27,12 @@ from custom_components.sms_alerts.api.base import (
 from custom_components.sms_alerts.api.brevisone import BrevisOneProvider
 from simulators.base import Fault
 
-from .conftest import GATEWAY_PASSWORD, GATEWAY_USER, RunningSimulator
-from .test_provider_integration import advance, ipex_entry, pbxware_entry, send, wildix_entry
+from .conftest import GATEWAY_PASSWORD, GATEWAY_USER, RunningSimulator, advance, send
+from .test_provider_integration import ipex_entry, pbxware_entry, wildix_entry
 
 NUMBERS = [f"+49170{1000000 + i}" for i in range(12)]
 TARGETS = [Target(kind=TargetKind.NUMBER, value=number) for number in NUMBERS]
 OPTIONS = {"handover_minutes": 10, "max_age_hours": 24, "dedup_minutes": 0, "rate_limit": 0}
-
-
-@pytest.fixture
-async def session() -> AsyncGenerator[aiohttp.ClientSession]:
-    """A plain aiohttp session, as Home Assistant's shared one would be."""
-    async with aiohttp.ClientSession() as client:
-        yield client
 
 
 def gateway_client(session: aiohttp.ClientSession, url: str, **config: Any) -> BrevisOneProvider:
@@ -277,7 +270,7 @@ def _count(requests: Sequence[Any], path: str) -> int:
     return sum(1 for request in requests if request.path == path)
 
 
-@pytest.mark.allow_traceback
+@pytest.mark.allow_traceback  # the provider client logs the first occurrence of the bug with its traceback
 async def test_the_same_bug_again_is_logged_in_one_line(caplog: pytest.LogCaptureFixture) -> None:
     """A bug that repeats at every retry logs its traceback once, then one line each time."""
     provider = _Broken()

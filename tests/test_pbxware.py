@@ -32,7 +32,7 @@ from custom_components.sms_alerts.api.pbxware import (
 from simulators.base import Fault
 from simulators.pbxware import PHP_NOTICE, ApiKey, PbxwareSimulator
 
-from .conftest import RunningSimulator, _serve
+from .conftest import RunningSimulator, serving
 
 API_KEY = "ha-alerts-key"
 NUMBER = Target(kind=TargetKind.NUMBER, value="+420777888999")
@@ -44,17 +44,8 @@ EXT_PATH = "/api/sms/notifications/voicemail"
 @pytest.fixture
 async def pbxware(socket_enabled: None) -> AsyncGenerator[RunningSimulator]:
     """The PBXware simulator on loopback."""
-    sim = PbxwareSimulator()
-    runner, url = await _serve(sim)
-    yield RunningSimulator(sim=sim, url=url)
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def session() -> AsyncGenerator[aiohttp.ClientSession]:
-    """A plain aiohttp session, as Home Assistant's shared one would be."""
-    async with aiohttp.ClientSession() as client:
-        yield client
+    async with serving(PbxwareSimulator()) as running:
+        yield running
 
 
 def make(session: aiohttp.ClientSession, url: str, *, timeout: float = 5, **config: str) -> PbxwareProvider:

@@ -13,7 +13,7 @@ from yarl import URL
 from simulators.base import Fault
 from simulators.pbxware import PHP_NOTICE, ApiKey, PbxwareSimulator, Tenant
 
-from .conftest import RunningSimulator, _serve
+from .conftest import RunningSimulator, _serve, serving
 
 KEY = "ha-alerts-key"
 SEND = {"apikey": KEY, "action": "pbxware.sms.send_message", "server": "1"}
@@ -24,17 +24,8 @@ EXT_PATH = "/api/sms/notifications/voicemail"
 @pytest.fixture
 async def pbxware(socket_enabled: None) -> AsyncGenerator[RunningSimulator]:
     """The PBXware simulator on loopback."""
-    sim = PbxwareSimulator()
-    runner, url = await _serve(sim)
-    yield RunningSimulator(sim=sim, url=url)
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def client() -> AsyncGenerator[aiohttp.ClientSession]:
-    """A plain HTTP client."""
-    async with aiohttp.ClientSession() as session:
-        yield session
+    async with serving(PbxwareSimulator()) as running:
+        yield running
 
 
 async def post(client: aiohttp.ClientSession, url: str, **fields: str) -> tuple[int, Any]:

@@ -25,7 +25,7 @@ from simulators.ipex import IpexSimulator
 from simulators.pbxware import PbxwareSimulator
 from simulators.wildix import DEMO_API_KEY, WildixSimulator
 
-from .conftest import RunningSimulator, _serve
+from .conftest import RunningSimulator, _serve, send
 
 NUMBER = "+491701234567"
 UNICODE = "Příliš žluťoučký kůň 🚨 Grüße € [ok] 100%"
@@ -147,15 +147,6 @@ async def add_entry(hass: HomeAssistant, case: Case, sim: RunningSimulator) -> C
     return entry
 
 
-async def send(hass: HomeAssistant, entry: ConfigEntry, message: str) -> dict[str, Any]:
-    """sms_alerts.send to the entry's recipients, with the response."""
-    response = await hass.services.async_call(
-        DOMAIN, "send", {"config_entry_id": entry.entry_id, "message": message}, blocking=True, return_response=True
-    )
-    assert response is not None
-    return dict(response)
-
-
 async def test_flow_creates_entry_without_sending(hass: HomeAssistant, provider: tuple[Case, RunningSimulator]) -> None:
     """The credential check sends no SMS; the entry loads with a recipient entity."""
     case, sim = provider
@@ -201,7 +192,7 @@ async def test_unicode_alert_arrives_intact(hass: HomeAssistant, provider: tuple
     """Czech diacritics, emoji and GSM extension characters arrive as sent, at the right number."""
     case, sim = provider
     entry = await add_entry(hass, case, sim)
-    response = await send(hass, entry, UNICODE)
+    response = await send(hass, entry, message=UNICODE)
     assert [(r["status"], r["provider"]) for r in response["results"]] == [("sent", case.key)]
     assert [(m.to, m.text) for m in sim.sim.messages] == [(case.received_to, UNICODE)]
 
@@ -213,7 +204,7 @@ async def test_outage_queues_then_delivers_once(
     case, sim = provider
     entry = await add_entry(hass, case, sim)
     sim.sim.fail(Fault.HTTP_503)
-    response = await send(hass, entry, "UPS on battery")
+    response = await send(hass, entry, message="UPS on battery")
     assert response["results"][0]["status"] == "queued"
     sim.sim.recover()
     for _ in range(3):
@@ -229,9 +220,9 @@ async def test_no_secret_leaks(
     """The secret is in no URL (but where the vendor documents it), log line, error or diagnostics."""
     case, sim = provider
     entry = await add_entry(hass, case, sim)
-    await send(hass, entry, "x")
+    await send(hass, entry, message="x")
     sim.sim.fail(Fault.HTML_500, times=1)
-    await send(hass, entry, "y")
+    await send(hass, entry, message="y")
     for request in sim.sim.requests:
         assert case.secret not in request.path
         query = {name: value for name, value in request.query.items() if name != case.query_secret}
@@ -257,7 +248,7 @@ async def test_a_redirect_is_not_followed_and_not_taken_for_sent(
     entry = await add_entry(hass, case, sim)
     sim.sim.fail(fault)
     with pytest.raises(HomeAssistantError, match="redirects"):
-        await send(hass, entry, "Disk full")
+        await send(hass, entry, message="Disk full")
     assert sim.sim.messages == []
     assert [r for r in sim.sim.requests if r.path == MOVED_PATH] == []
     assert ir.async_get(hass).async_get_issue(DOMAIN, f"{entry.entry_id}_redirected") is not None
@@ -285,7 +276,7 @@ async def test_a_timeout_queues_with_a_warning_of_a_duplicate(
     monkeypatch.setattr("custom_components.sms_alerts.api.wildix.SEND_TIME_PER_NUMBER", 0.0)
     entry = await add_entry(hass, case, sim)
     sim.sim.fail(Fault.SLOW, times=1, delay=1)
-    response = await send(hass, entry, "Freezer warm")
+    response = await send(hass, entry, message="Freezer warm")
     [result] = response["results"]
     assert result["status"] == "queued"
     assert "duplicate is possible" in result["error"]

@@ -10,7 +10,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import async_capture_events, async_fire_time_changed
@@ -19,7 +19,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.sms_alerts.const import DOMAIN
 from simulators.phones import sms_count
 
-from .conftest import RunningSimulator
+from .conftest import RunningSimulator, advance, send
 
 NUMBER = "+491701234567"
 
@@ -30,22 +30,6 @@ async def flow(hass: HomeAssistant, key: str, form: dict[str, Any]) -> dict[str,
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": key})
     return dict(await hass.config_entries.flow.async_configure(result["flow_id"], form))
-
-
-async def send(hass: HomeAssistant, entry: ConfigEntry, **data: Any) -> dict[str, Any]:
-    """sms_alerts.send with the response."""
-    response = await hass.services.async_call(
-        DOMAIN, "send", {"config_entry_id": entry.entry_id, **data}, blocking=True, return_response=True
-    )
-    assert response is not None
-    return dict(response)
-
-
-async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
-    """Let simulated time pass and run what fell due."""
-    freezer.tick(timedelta(seconds=seconds))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 # Wildix
@@ -193,7 +177,7 @@ async def test_wildix_single_sms_option_counts_the_look_alikes(
 async def test_wildix_queue_warning_is_retried_three_times_then_failed(
     hass: HomeAssistant, wildix_sim: RunningSimulator, freezer: FrozenDateTimeFactory
 ) -> None:
-    """A number the PBX cannot queue is retried, and refused after three tries."""
+    """A number the PBX cannot queue is retried, and refused after three tries (WARNING_TRIES), not a fourth."""
     entry = await wildix_entry(hass, wildix_sim.url)
     wildix_sim.sim.warning_numbers.add(NUMBER)
     events = async_capture_events(hass, "sms_alerts_failed")
@@ -203,6 +187,8 @@ async def test_wildix_queue_warning_is_retried_three_times_then_failed(
         await advance(hass, freezer, 300)
     assert [e.data["target"] for e in events] == [NUMBER]
     assert entry.runtime_data.outbox.items == []
+    tries = [r for r in wildix_sim.sim.requests if NUMBER in r.form.get("number", "").split(",")]
+    assert len(tries) == 3
 
 
 # PBXware
@@ -246,8 +232,9 @@ async def test_pbxware_sms_api_disabled_is_a_repair_issue(hass: HomeAssistant, p
     """SMS API disabled on the tenant: failed, repair issue with the fix; cleared by the next success."""
     entry = await pbxware_entry(hass, pbxware_sim.url)
     pbxware_sim.sim.tenants["1"].sms_api_enabled = False
-    with pytest.raises(Exception, match="SMS API is disabled"):
+    with pytest.raises(HomeAssistantError, match="SMS API is disabled") as info:
         await send(hass, entry, message="x", target=[NUMBER])
+    assert type(info.value) is HomeAssistantError  # the device refused: not the caller's mistake
     issue_id = f"{entry.entry_id}_sms_api_disabled"
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
     pbxware_sim.sim.tenants["1"].sms_api_enabled = True
@@ -260,8 +247,9 @@ async def test_pbxware_reauth_with_a_new_key(hass: HomeAssistant, pbxware_sim: R
     entry = await pbxware_entry(hass, pbxware_sim.url)
     key = pbxware_sim.sim.api_keys.pop("ha-alerts-key")
     pbxware_sim.sim.api_keys["rotated-key"] = key
-    with pytest.raises(Exception, match="Invalid API key"):
+    with pytest.raises(HomeAssistantError, match="Invalid API key") as info:
         await send(hass, entry, message="x", target=[NUMBER])
+    assert type(info.value) is HomeAssistantError
     await hass.async_block_till_done()
     flows = [
         f for f in hass.config_entries.flow.async_progress_by_handler(DOMAIN) if f["context"]["source"] == SOURCE_REAUTH

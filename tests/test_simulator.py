@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
 
 import aiohttp
 import pytest
@@ -11,13 +10,6 @@ import pytest
 from .conftest import RunningSimulator
 
 LOGIN = {"username": "apiuser", "password": "secret"}
-
-
-@pytest.fixture
-async def client() -> AsyncGenerator[aiohttp.ClientSession]:
-    """A plain HTTP client."""
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def post(client: aiohttp.ClientSession, url: str, **fields: str) -> tuple[int, str]:

@@ -14,22 +14,15 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sms_alerts.const import DOMAIN
 from custom_components.sms_alerts.outbox import storage_key
 from custom_components.sms_alerts.storm import QuietHours, StormGuard, StormSettings, Verdict, summary_text
 
-from .conftest import RECIPIENT, RunningSimulator, gateway_entry_for, send
+from .conftest import RECIPIENT, RunningSimulator, advance, gateway_entry_for, send
 
 TARGETS = [RECIPIENT, "group:Oncall", "contact:Alice"]
-
-
-async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
-    """Let simulated time pass and run what fell due."""
-    freezer.tick(timedelta(seconds=seconds))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def setup_entry(hass: HomeAssistant, sim: RunningSimulator, **options: Any) -> MockConfigEntry:

@@ -30,7 +30,7 @@ from custom_components.sms_alerts.api.wildix_auth import WildixAuth
 from simulators.base import Fault, Simulator
 from simulators.wildix import WildixSimulator
 
-from .conftest import RunningSimulator, _serve
+from .conftest import RunningSimulator, _serve, serving
 
 USER = "101"
 PASSWORD = "sms101api"  # the vendor's example login, the simulator's demo
@@ -68,10 +68,8 @@ class CannedPbx(Simulator):
 @pytest.fixture
 async def wildix(socket_enabled: None) -> AsyncGenerator[RunningSimulator]:
     """The Wildix simulator on loopback."""
-    sim = WildixSimulator()
-    runner, url = await _serve(sim)
-    yield RunningSimulator(sim=sim, url=url)
-    await runner.cleanup()
+    async with serving(WildixSimulator()) as running:
+        yield running
 
 
 @pytest.fixture
@@ -87,13 +85,6 @@ async def canned(socket_enabled: None) -> AsyncGenerator[Callable[..., Any]]:
     yield start
     for runner in runners:
         await runner.cleanup()
-
-
-@pytest.fixture
-async def session() -> AsyncGenerator[aiohttp.ClientSession]:
-    """A plain aiohttp session, as Home Assistant's shared one would be."""
-    async with aiohttp.ClientSession() as client:
-        yield client
 
 
 def make(session: aiohttp.ClientSession, url: str, **kwargs: Any) -> WildixProvider:

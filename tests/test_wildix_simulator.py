@@ -11,7 +11,7 @@ import pytest
 from custom_components.sms_alerts.api.wildix_auth import basic_auth
 from simulators.wildix import WildixSimulator
 
-from .conftest import RunningSimulator, _serve
+from .conftest import RunningSimulator, serving
 
 LOGIN = basic_auth("101", "sms101api")
 
@@ -28,17 +28,8 @@ INFO = "/api/v1/personal/info"
 @pytest.fixture
 async def wildix(socket_enabled: None) -> AsyncGenerator[RunningSimulator]:
     """The Wildix simulator on loopback."""
-    sim = WildixSimulator()
-    runner, url = await _serve(sim)
-    yield RunningSimulator(sim=sim, url=url)
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def client() -> AsyncGenerator[aiohttp.ClientSession]:
-    """A plain HTTP client."""
-    async with aiohttp.ClientSession() as session:
-        yield session
+    async with serving(WildixSimulator()) as running:
+        yield running
 
 
 async def post(client: aiohttp.ClientSession, url: str, auth: str | None = LOGIN, **fields: str) -> tuple[int, Any]:
