@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,13 +22,12 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.sms_alerts import outbox as outbox_module
 from custom_components.sms_alerts.api.base import TargetKind
 from custom_components.sms_alerts.const import DOMAIN, RETRY_MAX
 from custom_components.sms_alerts.outbox import backoff, parse_items, storage_key
 from simulators.base import Fault
 
-from .conftest import RECIPIENT, RunningSimulator, gateway_entry_for, send
+from .conftest import RECIPIENT, RunningSimulator, gateway_entry_for, on_disk, send
 
 SENSOR = "sensor.sms_gateway_127_0_0_1_last_send_status"
 QUEUE_SENSOR = "sensor.sms_gateway_127_0_0_1_queued_messages"
@@ -41,8 +41,8 @@ async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: 
 
 
 def stored(hass_storage: dict[str, Any], entry: MockConfigEntry) -> list[dict[str, Any]]:
-    """The messages in an entry's outbox file."""
-    return list(hass_storage.get(storage_key(entry.entry_id), {}).get("data", {}).get("items", []))
+    """The messages in an entry's outbox on disk (its file and its journal)."""
+    return list(on_disk(hass_storage, entry.entry_id).get("items", []))
 
 
 def state(hass: HomeAssistant, entity_id: str) -> str:
@@ -247,31 +247,25 @@ async def wait_for(condition: Any, what: str, seconds: float = 5.0) -> None:
 
 
 async def test_slow_send_is_on_disk_while_under_way(
-    hass: HomeAssistant,
-    loaded_gateway: MockConfigEntry,
-    gateway: RunningSimulator,
-    hass_storage: dict[str, Any],
-    monkeypatch: pytest.MonkeyPatch,
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator, hass_storage: dict[str, Any]
 ) -> None:
-    """A device that keeps a new alert waiting: the alert is written while it waits, and leaves the file once sent."""
-    monkeypatch.setattr(outbox_module, "IN_FLIGHT_SAVE_AFTER", 0.05)
+    """A device that keeps a new alert waiting: the alert is on disk while it waits, and leaves it once sent."""
     gateway.sim.latency = 0.5
     task = hass.async_create_task(send(hass, loaded_gateway, message="UPS on battery"))
-    await wait_for(lambda: stored(hass_storage, loaded_gateway), "the alert under way is written")
+    await wait_for(lambda: gateway.sim.in_flight == 1, "the request is under way")
     [item] = stored(hass_storage, loaded_gateway)
     assert (item["text"], item["target"]["value"], item["in_flight"]) == ("UPS on battery", RECIPIENT, True)
     assert gateway.sim.messages == []  # still under way
     assert (await task)["results"][0]["status"] == "sent"
     await hass.async_block_till_done()
-    assert storage_key(loaded_gateway.entry_id) in hass_storage
     assert stored(hass_storage, loaded_gateway) == []
     assert [m.text for m in gateway.sim.messages] == ["UPS on battery"]
 
 
-async def test_quick_send_writes_nothing(
+async def test_quick_send_does_not_rewrite_the_outbox_file(
     hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator, hass_storage: dict[str, Any]
 ) -> None:
-    """A device that answers at once costs no disk write: nothing waits, nothing is written."""
+    """A device that answers at once costs two journal lines per alert, not a rewrite of the outbox file."""
     for text in ("a", "b", "c"):
         assert (await send(hass, loaded_gateway, message=text))["results"][0]["status"] == "sent"
     await hass.async_block_till_done()
@@ -710,9 +704,14 @@ async def test_full_disk_loses_no_queued_alert(
     async def disk_full(*_args: Any) -> None:  # (path, data) on 2025.4, (data) on 2026.x
         raise WriteError("[Errno 28] No space left on device")
 
-    # Only this outbox's file: its Store's writer (Home Assistant's storage catches WriteError and logs it)
+    def journal_full(_data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    # Only this outbox's files: its Store's writer (Home Assistant's storage catches WriteError and logs it)
+    # and its journal
     store = loaded_gateway.runtime_data.outbox._store
-    monkeypatch.setattr(store, "_async_write_data", disk_full)
+    monkeypatch.setattr(store.store, "_async_write_data", disk_full)
+    monkeypatch.setattr(store.journal.file, "append", journal_full)
     gateway.sim.fail(Fault.HTTP_503, times=1)
     response = await send(hass, loaded_gateway, message="Disk full on /config")
     assert response["results"][0]["status"] == "queued"
