@@ -18,6 +18,7 @@ from tests.conftest import (  # noqa: F401 - fixtures
     auto_enable_custom_integrations,
     gateway,
     gateway_entry,
+    journal_folder,
     loaded_gateway,
 )
 

@@ -28,8 +28,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 # Import our package now, or Home Assistant finds the test library's own custom_components
 import custom_components.sms_alerts  # noqa: F401
-from custom_components.sms_alerts import message
+from custom_components.sms_alerts import message, outbox_store
 from custom_components.sms_alerts.const import DOMAIN, SIGNAL_QUEUE_CHANGED
+from custom_components.sms_alerts.journal import parse, replay
 from simulators.base import Simulator
 from simulators.brevisone import BrevisOneSimulator
 from simulators.ipex import IpexSimulator
@@ -70,6 +71,29 @@ def log_guard(caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest) 
 def fresh_number_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Start each test with no number warned about: the log names an unknown number once per process."""
     monkeypatch.setattr(message, "_WARNED_NUMBERS", set())
+
+
+@pytest.fixture(autouse=True)
+def journal_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep each test's outbox journals in a folder of its own: the test library's config folder is shared."""
+    folder = tmp_path_factory.mktemp("storage")
+    monkeypatch.setattr(outbox_store, "journal_folder", lambda _hass: folder)
+
+    async def write_at_once(_store: outbox_store.OutboxStore, job: Callable[[], None]) -> None:
+        """Write in the event loop, as the suite's Store writes to memory at once: timings as before the journal."""
+        job()
+
+    monkeypatch.setattr(outbox_store.OutboxStore, "_run", write_at_once)
+    return folder
+
+
+def on_disk(hass_storage: dict[str, Any], entry_id: str) -> dict[str, Any]:
+    """What an entry's outbox holds on disk, as a crash would leave it: its file with the journal replayed."""
+    snapshot = hass_storage.get(outbox_store.storage_key(entry_id), {}).get("data")
+    path = outbox_store.journal_path(None, entry_id)  # type: ignore[arg-type] # the folder of journal_folder
+    records, _whole = parse(path.read_bytes()) if path.exists() else ([], 0)
+    data = replay(snapshot, records)
+    return data if isinstance(data, dict) else {}
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,18 +24,28 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.sms_alerts.api.base import TargetKind
 from custom_components.sms_alerts.const import DOMAIN, RETRY_MAX
-from custom_components.sms_alerts.outbox import IN_FLIGHT_SAVE_AFTER, backoff, parse_items, storage_key
+from custom_components.sms_alerts.outbox import backoff, parse_items, storage_key
 from simulators.base import Fault
 
-from .conftest import RECIPIENT, RunningSimulator, advance, gateway_entry_for, send, start_send, until, until_queue
+from .conftest import (
+    RECIPIENT,
+    RunningSimulator,
+    advance,
+    gateway_entry_for,
+    on_disk,
+    send,
+    start_send,
+    until,
+    until_queue,
+)
 
 SENSOR = "sensor.sms_gateway_127_0_0_1_last_send_status"
 QUEUE_SENSOR = "sensor.sms_gateway_127_0_0_1_queued_messages"
 
 
 def stored(hass_storage: dict[str, Any], entry: MockConfigEntry) -> list[dict[str, Any]]:
-    """The messages in an entry's outbox file."""
-    return list(hass_storage.get(storage_key(entry.entry_id), {}).get("data", {}).get("items", []))
+    """The messages in an entry's outbox on disk (its file and its journal)."""
+    return list(on_disk(hass_storage, entry.entry_id).get("items", []))
 
 
 def state(hass: HomeAssistant, entity_id: str) -> str:
@@ -229,45 +240,33 @@ async def test_reload_keeps_and_resumes_the_queue(
     assert stored(hass_storage, loaded_gateway) == []
 
 
-def in_flight_timer_runs(hass: HomeAssistant) -> None:
-    """Let IN_FLIGHT_SAVE_AFTER pass for the timers (a held request keeps async_block_till_done from returning)."""
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=IN_FLIGHT_SAVE_AFTER))
-
-
 def under_way(entry: MockConfigEntry) -> list[str]:
     """The texts of the alerts an entry's outbox has taken and not yet settled."""
     return [item.text for item in entry.runtime_data.outbox._in_flight.values()]
 
 
 async def test_slow_send_is_on_disk_while_under_way(
-    hass: HomeAssistant,
-    loaded_gateway: MockConfigEntry,
-    gateway: RunningSimulator,
-    hass_storage: dict[str, Any],
-    monkeypatch: pytest.MonkeyPatch,
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator, hass_storage: dict[str, Any]
 ) -> None:
-    """A device that keeps a new alert waiting: the alert is written while it waits, and leaves the file once sent."""
+    """A device that keeps a new alert waiting: the alert is on disk while it waits, and leaves it once sent."""
     gateway.gate.hold()
     task = start_send(hass, loaded_gateway, message="UPS on battery")
     await gateway.gate.until_held()
-    assert stored(hass_storage, loaded_gateway) == []  # not before IN_FLIGHT_SAVE_AFTER
-    in_flight_timer_runs(hass)
-    await until(lambda: stored(hass_storage, loaded_gateway), "the alert under way is written")
+    await until(lambda: stored(hass_storage, loaded_gateway), "the alert under way is on disk")
     [item] = stored(hass_storage, loaded_gateway)
     assert (item["text"], item["target"]["value"], item["in_flight"]) == ("UPS on battery", RECIPIENT, True)
     assert gateway.sim.messages == []  # still under way
     gateway.gate.release()
     assert (await task)["results"][0]["status"] == "sent"
     await hass.async_block_till_done()
-    assert storage_key(loaded_gateway.entry_id) in hass_storage
     assert stored(hass_storage, loaded_gateway) == []
     assert [m.text for m in gateway.sim.messages] == ["UPS on battery"]
 
 
-async def test_quick_send_writes_nothing(
+async def test_quick_send_does_not_rewrite_the_outbox_file(
     hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator, hass_storage: dict[str, Any]
 ) -> None:
-    """A device that answers at once costs no disk write: nothing waits, nothing is written."""
+    """A device that answers at once costs two journal lines per alert, not a rewrite of the outbox file."""
     for text in ("a", "b", "c"):
         assert (await send(hass, loaded_gateway, message=text))["results"][0]["status"] == "sent"
     await hass.async_block_till_done()
@@ -726,9 +725,14 @@ async def test_full_disk_loses_no_queued_alert(
     async def disk_full(*_args: Any) -> None:  # (path, data) on 2025.4, (data) on 2026.x
         raise WriteError("[Errno 28] No space left on device")
 
-    # Only this outbox's file: its Store's writer (Home Assistant's storage catches WriteError and logs it)
+    def journal_full(_data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    # Only this outbox's files: its Store's writer (Home Assistant's storage catches WriteError and logs it)
+    # and its journal
     store = loaded_gateway.runtime_data.outbox._store
-    monkeypatch.setattr(store, "_async_write_data", disk_full)
+    monkeypatch.setattr(store.store, "_async_write_data", disk_full)
+    monkeypatch.setattr(store.journal.file, "append", journal_full)
     gateway.sim.fail(Fault.HTTP_503, times=1)
     response = await send(hass, loaded_gateway, message="Disk full on /config")
     assert response["results"][0]["status"] == "queued"
@@ -1331,13 +1335,10 @@ async def test_an_alert_waiting_behind_a_hung_send_is_on_disk_after_a_second(
     gateway.gate.hold(answer=504)
     first = start_send(hass, loaded_gateway, message="Disk full")
     await gateway.gate.until_held()
-    in_flight_timer_runs(hass)
-    await until(lambda: stored(hass_storage, loaded_gateway), "the first request is written")
+    await until(lambda: stored(hass_storage, loaded_gateway), "the first request is on disk")
     second = start_send(hass, loaded_gateway, message="Freezer warm", target=["+491701112222"])
     await until(lambda: "Freezer warm" in under_way(loaded_gateway), "the second alert waits behind the first")
-    assert [item["text"] for item in stored(hass_storage, loaded_gateway)] == ["Disk full"]
-    in_flight_timer_runs(hass)
-    await until(lambda: len(stored(hass_storage, loaded_gateway)) == 2, "the waiting alert is written")
+    await until(lambda: len(stored(hass_storage, loaded_gateway)) == 2, "the waiting alert is on disk")
     assert [item["text"] for item in stored(hass_storage, loaded_gateway)] == ["Disk full", "Freezer warm"]
     gateway.gate.release()
     assert [(await task)["results"][0]["status"] for task in (first, second)] == ["queued", "sent"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -13,13 +13,13 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
-from pytest_homeassistant_custom_component.common import async_capture_events, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import async_capture_events
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.sms_alerts.const import DOMAIN
 from simulators.phones import sms_count
 
-from .conftest import RunningSimulator, advance, send
+from .conftest import RunningSimulator, advance, on_disk, send
 
 NUMBER = "+491701234567"
 
@@ -581,14 +581,11 @@ async def test_ipex_failed_delivery_of_a_message_no_longer_known_is_reported(
 async def test_ipex_sends_are_remembered_on_disk_for_late_delivery_reports(
     hass: HomeAssistant, ipex_sim: RunningSimulator, hass_storage: dict[str, Any]
 ) -> None:
-    """Within seconds of a send its id is on disk, so a crash does not make a later FAILED report unknown."""
-    from custom_components.sms_alerts.outbox import SENT_SAVE_DELAY, storage_key  # noqa: PLC0415
-
+    """Once sent, its id is on disk, so a crash does not make a later FAILED report unknown."""
     entry = await ipex_entry(hass, ipex_sim.url)
     response = await send(hass, entry, message="Freezer warm", target=[NUMBER])
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=SENT_SAVE_DELAY + 1))
     await hass.async_block_till_done()
-    sent = hass_storage[storage_key(entry.entry_id)]["data"]["sent"]
+    sent = on_disk(hass_storage, entry.entry_id)["sent"]
     assert [(message_id, item["text"]) for message_id, item in sent] == [(response["results"][0]["id"], "Freezer warm")]
 
 
@@ -600,8 +597,6 @@ async def test_ipex_failed_delivery_while_the_fallback_reloads_waits_for_it_on_d
     hass_storage: dict[str, Any],
 ) -> None:
     """The FAILED report comes while the fallback is being reloaded: the message waits for it, written to disk."""
-    from custom_components.sms_alerts.outbox import storage_key  # noqa: PLC0415
-
     entry, fallback = await ipex_with_fallback(hass, ipex_sim, gateway)
     response = await send(hass, entry, message="Freezer warm", target=[NUMBER])
     assert await hass.config_entries.async_unload(fallback.entry_id)
@@ -609,7 +604,7 @@ async def test_ipex_failed_delivery_while_the_fallback_reloads_waits_for_it_on_d
     report = {"id": response["results"][0]["id"], "to": NUMBER, "state": "FAILED"}
     assert (await client.post(f"/api/webhook/{entry.data['webhook_id']}", json=report)).status == 200
     await hass.async_block_till_done()
-    items = hass_storage[storage_key(entry.entry_id)]["data"]["items"]
+    items = on_disk(hass_storage, entry.entry_id)["items"]
     assert [(item["text"], item["hold_kind"]) for item in items] == [("Freezer warm", "fallback")]
     assert await hass.config_entries.async_setup(fallback.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)

@@ -17,10 +17,9 @@ from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sms_alerts.const import DOMAIN
-from custom_components.sms_alerts.outbox import storage_key
 from custom_components.sms_alerts.storm import QuietHours, StormGuard, StormSettings, Verdict, summary_text
 
-from .conftest import RECIPIENT, RunningSimulator, advance, gateway_entry_for, send
+from .conftest import RECIPIENT, RunningSimulator, advance, gateway_entry_for, on_disk, send
 
 TARGETS = [RECIPIENT, "group:Oncall", "contact:Alice"]
 
@@ -227,7 +226,7 @@ async def test_quiet_hours_hold_warnings_and_pass_critical(
     critical = await send(hass, entry, message="FIRE", severity="critical")
     assert critical["results"][0]["status"] == "sent"
     assert [m.text for m in gateway.sim.messages] == ["FIRE"]
-    stored = hass_storage[storage_key(entry.entry_id)]["data"]["items"]
+    stored = on_disk(hass_storage, entry.entry_id)["items"]
     assert [(i["text"], i["hold_kind"]) for i in stored] == [("Freezer warm", "quiet"), ("Door open", "quiet")]
     await advance(hass, freezer, 7.5 * 3600)
     assert [m.text for m in gateway.sim.messages] == ["FIRE"]

@@ -20,7 +20,6 @@ from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_call_later
-from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .api.base import (
@@ -66,6 +65,7 @@ from .const import (
 )
 from .data import SmsAlertsConfigEntry
 from .errors import validation_error
+from .journal import TrackedDict
 from .message import (
     GSM_SINGLE,
     MAX_MESSAGE_LENGTH,
@@ -81,9 +81,9 @@ from .message import (
     truncate,
     truncate_gsm,
 )
+from .outbox_store import OutboxStore, storage_key  # noqa: F401 - storage_key: read from here by other modules
 from .storm import CRITICAL, SEVERITY_RANK, QuietHours, StormGuard, StormSettings, Verdict, summary_text
 
-STORAGE_VERSION = 1
 DELIVERY_FAILED = "FAILED"
 _REFERENCE = re.compile(r"#(\d+)\b")
 # An alert's text with its acknowledgement reference at the end
@@ -92,12 +92,7 @@ _REFERENCED = re.compile(r"(.*) #(\d+)", re.DOTALL)
 REFERENCE_MEMORY = 500
 # How many provider message ids are kept for delivery reports
 SENT_MEMORY = 1000
-# How soon a send whose delivery the provider reports later is remembered on disk
-SENT_SAVE_DELAY = 5.0
-# A send still under way after this many seconds is written to the outbox file, so that a crash or a
-# hard stop while a slow or hung device keeps it waiting (up to the 30 s time limit) loses nothing.
-# Faster answers cost no disk write.
-IN_FLIGHT_SAVE_AFTER = 1.0
+# Marks a new alert written while its first request is under way (or waits for its turn)
 IN_FLIGHT = "in_flight"
 # Held by the rate limit until its minute ends, then sent in a summary
 HOLD_THROTTLED = "throttled"
@@ -131,18 +126,13 @@ ENTRY_ISSUES = (
 )
 
 
-def storage_key(entry_id: str) -> str:
-    """Name of an entry's outbox file in .storage."""
-    return f"{DOMAIN}.{entry_id}.outbox"
-
-
 async def async_remove_store(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
     """Delete the outbox file of a removed entry, whose waiting messages must not vanish with it.
 
     They go to the entry's fallback entry where there is one (as after a refused login); the others
     are given up for good, each with sms_alerts_failed and a warning, as at the end of their lifetime.
     """
-    store = Store[dict[str, Any]](hass, STORAGE_VERSION, storage_key(entry.entry_id), private=True)
+    store = OutboxStore(hass, entry.entry_id)
     items, _skipped = parse_items(await store.async_load())
     dropped = hand_over(hass, entry, items or [], "removed")
     if dropped:
@@ -504,11 +494,9 @@ class Outbox:
         self._hass = hass
         self._entry = entry
         self._provider = provider
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORAGE_VERSION, storage_key(entry.entry_id), private=True, atomic_writes=True
-        )
-        # Waiting messages by id, oldest first
-        self._items: dict[str, QueuedItem] = {}
+        self._store = OutboxStore(hass, entry.entry_id)
+        # Waiting messages by id, oldest first; what changed is written to the journal
+        self._tracked: TrackedDict[QueuedItem] = TrackedDict()
         self._draining = False
         # Provider message id -> outbox item id of recent sends
         self._sent: dict[str, QueuedItem] = {}
@@ -530,10 +518,8 @@ class Outbox:
         self._unsub_timer: CALLBACK_TYPE | None = None
         self._unsub_fallback: CALLBACK_TYPE | None = None
         self._closed = False
-        # New messages whose first request is under way; written to the file only if it takes long
+        # New messages whose first request is under way (or waits for its turn); written at once
         self._in_flight: dict[str, QueuedItem] = {}
-        # Ids of those written to the file while under way: it must be written again once they are settled
-        self._in_flight_written: set[str] = set()
         self._fallback_missing_noted = False
         self.last_report: SendReport | None = None
         options = entry.options
@@ -559,6 +545,16 @@ class Outbox:
         return float(self._entry.options.get(CONF_HANDOVER_MINUTES, DEFAULT_HANDOVER_MINUTES)) * 60
 
     @property
+    def _items(self) -> TrackedDict[QueuedItem]:
+        """Waiting messages by id, oldest first."""
+        return self._tracked
+
+    @_items.setter
+    def _items(self, items: dict[str, QueuedItem]) -> None:
+        """Replace the waiting messages (each counts as changed)."""
+        self._tracked = TrackedDict(items)
+
+    @property
     def items(self) -> list[QueuedItem]:
         """The waiting messages, oldest first (a copy)."""
         return list(self._items.values())
@@ -577,6 +573,7 @@ class Outbox:
         if stored is not None and items is None:
             LOGGER.error("The outbox of %s holds no list of messages; it starts empty", self._entry.title)
         self._items = {item.id: item for item in items or []}
+        self._items.take_changes()
         self._load_references(stored)
         self._load_sent(stored)
         if interrupted := interrupted_sends(stored):
@@ -618,7 +615,8 @@ class Outbox:
             self._unsub_timer()
             self._unsub_timer = None
         self._release_when_disabled()
-        await self._async_save()
+        self._items.take_changes()
+        await self._store.async_close(self._stored_data)
 
     def _release_when_disabled(self) -> None:
         """Let the fallback take the messages of an entry being disabled (not those held for quiet hours).
@@ -782,9 +780,12 @@ class Outbox:
                 prepared.info.parts,
                 ", ".join(mask_target(target) for target in prepared.targets),
             )
+        # On disk from now on: written while storm control decides and the first request starts
+        accepted = self._write_new(items)
         results = await self._async_storm_control(items)
+        self._write_settled([item for item in items if item.id in results])
         taken = [item for item in items if item.id not in results]
-        results.update(await self._async_take(taken))
+        results.update(await self._async_take(taken, accepted))
         today = dt_util.now().date().isoformat()
         for item in taken:
             if results[item.id].status in (SendStatus.SENT, SendStatus.QUEUED):
@@ -823,6 +824,7 @@ class Outbox:
         reference = self._next_reference
         self._next_reference += 1
         self._references[reference] = (prepared.text, tuple(str(target) for target in prepared.targets))
+        self._store.reference(reference, prepared.text, [str(target) for target in prepared.targets])
         while len(self._references) > REFERENCE_MEMORY:
             del self._references[next(iter(self._references))]
         tag = f" #{reference}"
@@ -970,33 +972,53 @@ class Outbox:
         for item in taken:
             by_message.setdefault(item.message_id, []).append(item)
             self._in_flight[item.id] = item
+        accepted = self._write_new(taken)
         try:
             for group in by_message.values():
-                results.update(await self._async_take(group))
+                results.update(await self._async_take(group, accepted))
         finally:
             for item in taken:
                 self._in_flight.pop(item.id, None)
         return [results[item.id] for item in items]
 
-    async def _async_take(self, items: list[QueuedItem]) -> dict[str, TargetResult]:
+    async def _async_take(self, items: list[QueuedItem], accepted: int | None = None) -> dict[str, TargetResult]:
         """Try new items at once, unless the entry is blocked or their target has messages waiting.
 
         From now until each is settled (sent, queued, handed over, given up) they count as under way:
-        an unload meanwhile writes them or hands them over, and after a second they are on disk, so
-        neither a reload nor a crash loses one that waits for an earlier send to end (the lock).
+        they are written to the journal now, while their request starts (the caller does not wait for
+        the disk), so neither a crash nor a reload loses one; an unload meanwhile writes or hands them over.
+        `accepted` is the journal line that wrote them, if the caller did.
         """
         for item in items:
             self._in_flight[item.id] = item
-        timer = self._hass.loop.call_later(IN_FLIGHT_SAVE_AFTER, self._write_in_flight)
+        if accepted is None:
+            accepted = self._write_new(items)
         try:
             async with self._lock:
-                return await self._async_take_locked(items)
+                return await self._async_take_locked(items, accepted)
         finally:
-            timer.cancel()
             for item in items:
                 self._in_flight.pop(item.id, None)
+            self._write_settled(items)
 
-    async def _async_take_locked(self, items: list[QueuedItem]) -> dict[str, TargetResult]:
+    def _write_new(self, items: Iterable[QueuedItem]) -> int:
+        """Start writing new items to the journal, marked as under way; return the number of the last line."""
+        seq = 0
+        if not self._closed:
+            for item in items:
+                seq = self._store.put({**item.to_stored(), IN_FLIGHT: True})
+        return seq
+
+    def _write_settled(self, items: Iterable[QueuedItem]) -> None:
+        """Write at once that new items which do not wait here left the outbox (sent, handed over, given up)."""
+        if self._closed:
+            return
+        for item in items:
+            if item.id not in self._items:
+                self._store.delete(item.id)
+        self._flush()
+
+    async def _async_take_locked(self, items: list[QueuedItem], accepted: int) -> dict[str, TargetResult]:
         """Send, queue or hand over new items, with the lock held; stop where the entry was unloaded."""
         results: dict[str, TargetResult] = {}
         if self._unloaded_now():
@@ -1017,7 +1039,7 @@ class Outbox:
             await self._async_send_direct([item for item in items if item.target not in waiting], was_down, results)
         if self._unloaded_now():
             return {**results, **self._unloaded([item for item in items if item.id not in results])}
-        await self._async_settle(results)
+        await self._async_settle(results, accepted)
         return results
 
     async def _async_try_waiting_first(self, items: list[QueuedItem], was_down: bool) -> None:
@@ -1042,10 +1064,8 @@ class Outbox:
             if any(item.id in self._items for item in group):
                 break  # still waiting: the new items queue behind it
         if tried and not self._unloaded_now():
-            # What went out leaves the file now: a crash must not send it again (the new items under
-            # way are written with it, so the file is written again once they are settled)
-            self._in_flight_written.update(self._in_flight)
-            await self._async_save()
+            # What went out leaves the journal now: a crash must not send it again
+            self._flush()
             self._queue_changed()
 
     async def _async_queue_behind(
@@ -1083,8 +1103,7 @@ class Outbox:
             self._update_report(item, result)
         if handed and not self._unloaded_now():
             # Handed over: no longer this entry's, so a crash must not send it again from here
-            self._in_flight_written.update(self._in_flight)
-            await self._async_save()
+            self._flush()
             self._queue_changed()
 
     async def _async_send_direct(
@@ -1122,19 +1141,19 @@ class Outbox:
                 results[item.id] = self._result(item, SendStatus.SENT, None, receipt.message_id)
         return results
 
-    async def _async_settle(self, results: dict[str, TargetResult]) -> None:
-        """Write the file after new messages were tried, where it must change, and plan the retries."""
+    async def _async_settle(self, results: dict[str, TargetResult], accepted: int | None = None) -> None:
+        """Write what changed after new messages were tried, and plan the retries.
+
+        Queued messages are on disk before the action returns: the journal line `accepted` holds them
+        (written while their request ran, so mostly on disk already); without it, every line so far.
+        """
         if self._closed:
             # Unloaded meanwhile: the file belongs to the entry's next outbox now
             return
         queued = any(result.status is SendStatus.QUEUED for result in results.values())
-        written = not self._in_flight_written.isdisjoint(results)
-        if queued or written:
-            # Queued messages must be on disk before the action returns; a send that was written
-            # while under way must leave the file once it is settled
-            self._in_flight_written.difference_update(results)
-            await self._async_save()
         if queued:
+            self._flush()
+            await self._store.async_written(accepted)
             self._queue_changed()
             self._schedule()
 
@@ -1145,13 +1164,6 @@ class Outbox:
         except Exception as err:  # noqa: BLE001 - logged with its traceback; the messages must not be lost
             error = self._provider.unexpected_error(err, ", ".join(mask_target(item.target) for item in items))
             return [error_receipt(item.target, error) for item in items]
-
-    @callback
-    def _write_in_flight(self) -> None:
-        """Write the messages of a send that is still under way (a crash now must not lose them)."""
-        if self._in_flight and not self._closed:
-            self._in_flight_written.update(self._in_flight)
-            self._store.async_delay_save(self._stored_data, 0)
 
     async def _async_handle(self, item: QueuedItem, receipt: Receipt, *, queued: bool) -> TargetResult:
         """Act on one provider answer; `queued` tells whether the item is in the outbox already."""
@@ -1171,8 +1183,7 @@ class Outbox:
             item.last_error = error
             item.next_attempt = _now() + backoff(item.attempts, receipt.retry_after)
             self._retry_at = max(self._retry_at, item.next_attempt)
-            if not queued:
-                self._items[item.id] = item
+            self._items[item.id] = item
             LOGGER.info(
                 "%s: message to %s queued after try %s (%s); next try in %.0f s",
                 self._entry.title,
@@ -1187,6 +1198,7 @@ class Outbox:
             if queued:
                 # Waits without requests until the credentials or the account are fixed
                 item.last_error = error
+                self._items.touch(item.id)
                 return self._result(item, SendStatus.QUEUED, error)
         if queued:
             del self._items[item.id]
@@ -1259,7 +1271,7 @@ class Outbox:
         if len(self._sent) > SENT_MEMORY:
             del self._sent[next(iter(self._sent))]
         if self._provider.reports_delivery and not self._closed:
-            self._store.async_delay_save(self._stored_data, SENT_SAVE_DELAY)
+            self._store.sent(message_id, item.to_stored())
 
     @callback
     async def async_delivery_report(self, message_id: str, state: str, to: str = "") -> bool:
@@ -1284,6 +1296,8 @@ class Outbox:
             async_dispatcher_send(self._hass, SIGNAL_SEND_REPORT.format(self._entry.entry_id), self.last_report)
         if state.upper() == DELIVERY_FAILED:
             del self._sent[message_id]
+            if not self._closed:
+                self._store.unsent(message_id)
             # The same report posted again (the provider missed our answer) is acted on once
             self._failed_reports[message_id] = None
             while len(self._failed_reports) > SENT_MEMORY:
@@ -1441,12 +1455,15 @@ class Outbox:
             self._release_held()
             while groups := self._due_groups():
                 for group in groups:
-                    if not await self._async_send_group(group):
+                    sending = await self._async_send_group(group)
+                    # Settled at once: a crash in the middle of a drain sends again only what was under way
+                    self._flush()
+                    if not sending:
                         break
                 self._queue_changed()
         finally:
             self._draining = False
-            await self._async_save()
+            self._flush()
             # Never spin: whatever is left waits at least a second
             self._schedule(minimum=1.0)
 
@@ -1488,6 +1505,7 @@ class Outbox:
             if len(group) == 1:
                 item = group[0]
                 item.hold_kind, item.hold_until, item.next_attempt = None, 0.0, 0.0
+                self._items.touch(item.id)
             else:
                 for item in group:
                     del self._items[item.id]
@@ -1601,9 +1619,28 @@ class Outbox:
         """Tell the queue sensor."""
         async_dispatcher_send(self._hass, SIGNAL_QUEUE_CHANGED.format(self._entry.entry_id), len(self._items))
 
+    def _flush(self) -> None:
+        """Start writing what changed to the journal (a line per changed item); a snapshot now and then."""
+        if self._closed:
+            return
+        for item_id in self._items.take_changes():
+            item = self._items.get(item_id)
+            if item is not None:
+                self._store.put(item.to_stored())
+            elif item_id not in self._in_flight:
+                self._store.delete(item_id)
+        if self._store.compaction_due(len(self._items)):
+            self._hass.async_create_task(self._async_snapshot(), f"{DOMAIN} outbox snapshot", eager_start=False)
+
+    async def _async_snapshot(self) -> None:
+        """Write the whole outbox as the Store file, so the journal starts over."""
+        if not self._closed:
+            await self._store.async_snapshot(self._stored_data)
+
     async def _async_save(self) -> None:
-        """Write the waiting messages now: a crash a second later must not lose them."""
-        await self._store.async_save(self._stored_data())
+        """Write what changed and wait until it is on disk: a crash a moment later must not lose it."""
+        self._flush()
+        await self._store.async_written()
 
     def _stored_data(self) -> dict[str, Any]:
         """Return the outbox file: waiting messages, then any whose first request is under way."""
