@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from custom_components.sms_alerts import outbox_store
 from tests.conftest import (  # noqa: F401 - fixtures
     auto_enable_custom_integrations,
     gateway,
@@ -24,6 +25,14 @@ from tests.conftest import (  # noqa: F401 - fixtures
 
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 30.0
+# The journal's real writer, in a worker thread: the tests write in the event loop, the product does not
+REAL_JOURNAL_RUN = outbox_store.OutboxStore._run  # noqa: SLF001 - kept before the tests' fixture replaces it
+
+
+@pytest.fixture(autouse=True)
+def real_journal_writer(journal_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811 - the fixture
+    """Measure the real path: journal lines written and synced by a worker thread, in the journal folder."""
+    monkeypatch.setattr(outbox_store.OutboxStore, "_run", REAL_JOURNAL_RUN)
 
 
 @dataclass
