@@ -1,0 +1,130 @@
+"""Model-based test of the outbox: random sends, faults, time, reloads, restarts and crashes against two real entries.
+
+Hypothesis draws the steps; tests/model_harness.py runs them on loopback simulators and checks after each
+step what the README's "Never losing an alert: the outbox" promises. Short here (a fixed derandomized
+run); long with scripts/soak, which prints its seed (SMS_ALERTS_SOAK_SEED replays one).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+from freezegun import freeze_time
+from freezegun.api import TickingDateTimeFactory
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+import custom_components.sms_alerts as integration
+from custom_components.sms_alerts import outbox as outbox_module
+from custom_components.sms_alerts.const import RETRY_MAX
+
+from .model_harness import (
+    BODIES,
+    ENTRIES,
+    FAULTS,
+    NEW_ALERT_MEMORY_WINDOW,
+    REQUEST_TIME_LIMIT,
+    SEVERITIES,
+    TARGETS,
+    Step,
+    StoreGuard,
+    World,
+)
+
+SOAK = os.environ.get("SMS_ALERTS_SOAK_EXAMPLES")
+EXAMPLES = int(SOAK) if SOAK else 6
+STEPS = int(os.environ.get("SMS_ALERTS_SOAK_STEPS", "40" if SOAK else "18"))
+# Time jumps: within the first retry, past it, a minute, the health poll, the retry cap, hours, past the lifetime
+JUMPS = (1.0, 20.0, 40.0, 61.0, 301.0, RETRY_MAX, 6 * 3600.0, 25 * 3600.0)
+# A crash at once (the new alert only in memory), or after its request was written as under way
+CRASH_WAITS = (0.0, 0.02, 3 * NEW_ALERT_MEMORY_WINDOW)
+
+send_steps = st.tuples(
+    st.just("send"),
+    st.sampled_from(ENTRIES),
+    st.lists(st.sampled_from(TARGETS), min_size=1, max_size=3, unique=True).map(tuple),
+    st.sampled_from(SEVERITIES),
+    st.booleans(),
+    st.sampled_from(sorted(BODIES)),
+    st.booleans(),
+)
+other_steps = st.one_of(
+    st.tuples(st.just("fault"), st.sampled_from(ENTRIES), st.sampled_from(FAULTS)),
+    st.tuples(st.just("refuse_login"), st.sampled_from(ENTRIES)),
+    st.tuples(st.just("slow"), st.sampled_from(ENTRIES)),
+    st.tuples(st.just("recover"), st.sampled_from(ENTRIES)),
+    st.tuples(st.just("advance"), st.sampled_from(JUMPS)),
+    st.tuples(st.just("reload"), st.sampled_from(ENTRIES)),
+    st.tuples(st.just("restart"), st.sampled_from(ENTRIES)),
+    st.tuples(st.just("disable"), st.sampled_from(ENTRIES)),
+    st.tuples(st.just("enable"), st.sampled_from(ENTRIES)),
+    st.tuples(st.just("crash"), st.sampled_from(CRASH_WAITS), st.booleans()),
+)
+steps = st.one_of(send_steps, send_steps, other_steps)
+
+
+@pytest.fixture
+def clock() -> Generator[TickingDateTimeFactory]:
+    """Time that runs (the simulators' delays and the request time limits need it) and can jump ahead.
+
+    The event loop's clock follows it, so a jump runs the retries that fell due.
+    """
+    with freeze_time(dt_util.utcnow(), tick=True) as ticking:
+        yield ticking
+
+
+@pytest.fixture
+def guard(monkeypatch: pytest.MonkeyPatch, hass_storage: dict[str, Any], socket_enabled: None) -> StoreGuard:
+    """Loopback for the simulators, short time limits for the run, and stores that a crash can silence."""
+    monkeypatch.setattr(integration, "REQUEST_TIMEOUT", REQUEST_TIME_LIMIT)
+    monkeypatch.setattr(outbox_module, "IN_FLIGHT_SAVE_AFTER", NEW_ALERT_MEMORY_WINDOW, raising=False)
+    store_guard = StoreGuard()
+    store_guard.install(monkeypatch)
+    return store_guard
+
+
+async def run_world(
+    hass: HomeAssistant,
+    freezer: TickingDateTimeFactory,
+    hass_storage: dict[str, Any],
+    guard: StoreGuard,
+    plan: list[Step],
+    **options: Any,
+) -> None:
+    """Run a plan of steps in a new world, then let everything recover and check the end."""
+    world = World(hass, freezer, hass_storage, guard, **options)
+    await world.async_start()
+    try:
+        await world.run(plan)
+        await world.finish()
+    finally:
+        await world.async_stop()
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=not SOAK,
+    database=None,
+    print_blob=True,
+    # Shrinking a long soak failure is worth minutes; in the suite's short run it would pass its time limit
+    phases=tuple(Phase) if SOAK else (Phase.explicit, Phase.generate),
+    suppress_health_check=list(HealthCheck),
+)
+@given(data=st.data())
+async def test_outbox_model(
+    clock: TickingDateTimeFactory,
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    guard: StoreGuard,
+    data: st.DataObject,
+) -> None:
+    """Random steps against two real entries; the invariants hold after every step and at the end."""
+    handover = data.draw(st.sampled_from((1, 10)), label="handover_minutes")
+    plan = data.draw(st.lists(steps, min_size=1, max_size=STEPS), label="steps")
+    await run_world(hass, clock, hass_storage, guard, plan, handover_minutes=handover)
