@@ -95,8 +95,10 @@ class Alert:
 class StoreGuard:
     """Lets the outbox stores of a crashed process write nothing more (a dead process writes no file)."""
 
-    live: list[storage.Store[Any]] = field(default_factory=list)
-    dead: set[int] = field(default_factory=set)
+    # The mocked files (hass_storage): key -> stored data
+    files: dict[str, Any] = field(repr=False)
+    live: list[storage.Store[Any]] = field(default_factory=list, repr=False)
+    dead: set[int] = field(default_factory=set, repr=False)
 
     def install(self, monkeypatch: Any) -> None:
         """Wrap Store (already mocked by hass_storage) to know our stores and to drop a dead one's writes."""
@@ -449,25 +451,28 @@ class World:
         return "in more than one place" if sum(1 for count in places if count) != 1 else None
 
     def _order_problems(self) -> list[str]:
-        """Per simulator and target, first deliveries come in the order the alerts were sent.
+        """Per simulator and target, the alerts sent through one entry arrive in the order they were sent.
 
-        Only alerts that went through one provider alone are compared, and none whose request was cut.
+        The README promises order per entry ("Messages to one target are delivered in the order they were
+        sent"): two entries send side by side, so alerts given to different entries may interleave. Only
+        alerts delivered by one simulator alone are compared, none whose request was cut, each at its
+        first delivery.
         """
         sims_of: dict[tuple[int, str], set[str]] = {}
         for uid, target, name in self.delivered():
             sims_of.setdefault((uid, target), set()).add(name)
-        problems = []
-        for name in self.sims:
-            seen: dict[str, list[int]] = {}
-            for uid, target, sim in self.delivered():
-                key = (uid, target)
-                if sim != name or key in self.ambiguous or len(sims_of[key]) > 1 or uid in seen.get(target, []):
-                    continue
-                seen.setdefault(target, []).append(uid)
-            for target, uids in seen.items():
-                if uids != sorted(uids):
-                    problems.append(f"order to {target} through {name}: {uids}")
-        return problems
+        seen: dict[tuple[str, str, str], list[int]] = {}
+        for uid, target, sim in self.delivered():
+            key = (uid, target)
+            line = (sim, self.alerts[uid].entry, target)
+            if key in self.ambiguous or len(sims_of[key]) > 1 or uid in seen.get(line, []):
+                continue
+            seen.setdefault(line, []).append(uid)
+        return [
+            f"order to {target} of alerts sent through {entry}, delivered by {sim}: {uids}"
+            for (sim, entry, target), uids in seen.items()
+            if uids != sorted(uids)
+        ]
 
     def _sensor_problems(self) -> list[str]:
         """The queued-messages sensor of each loaded entry shows its outbox's count."""
