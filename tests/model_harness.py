@@ -15,7 +15,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -97,14 +97,18 @@ class Alert:
     cut_by_crash: bool = False
 
 
-@dataclass
 class StoreGuard:
     """Lets the outbox stores of a crashed process write nothing more (a dead process writes no file)."""
 
-    # The mocked files (hass_storage): key -> stored data
-    files: dict[str, Any] = field(repr=False)
-    live: list[storage.Store[Any]] = field(default_factory=list, repr=False)
-    dead: set[int] = field(default_factory=set, repr=False)
+    def __init__(self, files: dict[str, Any]) -> None:
+        """Keep the mocked files (hass_storage: key -> stored data)."""
+        self.files = files
+        self.live: list[storage.Store[Any]] = []
+        self.dead: set[int] = set()
+
+    def __repr__(self) -> str:
+        """Stay short in a failure's report (the files are long)."""
+        return f"StoreGuard({len(self.files)} files)"
 
     def install(self, monkeypatch: Any) -> None:
         """Wrap Store (already mocked by hass_storage) to know our stores and to drop a dead one's writes."""
