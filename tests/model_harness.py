@@ -123,10 +123,11 @@ class StoreGuard:
             if store.key.startswith(f"{DOMAIN}."):
                 guard.live.append(store)
 
-        async def write(store: storage.Store[Any], path: str, data: dict[str, Any]) -> None:
+        async def write(store: storage.Store[Any], *args: Any) -> None:
+            # (path, data) on Home Assistant 2025.4, (data) on 2026.x
             if id(store) in guard.dead:
                 return
-            await original_write(store, path, data)
+            await original_write(store, *args)
 
         monkeypatch.setattr(storage.Store, "__init__", init)
         monkeypatch.setattr(storage.Store, "_async_write_data", write)
