@@ -256,3 +256,18 @@ async def test_home_assistant_reads_the_german_texts(hass: HomeAssistant) -> Non
     )
     config = await translation.async_get_translations(hass, "de", "config", [DOMAIN])
     assert config[f"component.{DOMAIN}.config.step.user.title"] == "Wähle deinen SMS-Anbieter"
+
+
+def _strings(node: Any, path: str = "") -> list[tuple[str, str]]:
+    """Every string of a translation file, with its path."""
+    if isinstance(node, dict):
+        return [found for key, value in node.items() for found in _strings(value, f"{path}.{key}")]
+    return [(path, node)] if isinstance(node, str) else []
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_no_html_like_text_in_translations(language: str) -> None:
+    """The frontend reads `<…>` as a tag and shows "Translation error: INVALID_TAG"; hassfest refuses it too."""
+    path = Path(__file__).parents[1] / f"custom_components/{DOMAIN}/translations/{language}.json"
+    tagged = [key for key, text in _strings(json.loads(path.read_text(encoding="utf-8"))) if re.search(r"<\S", text)]
+    assert tagged == []
