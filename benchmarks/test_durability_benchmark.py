@@ -28,9 +28,9 @@ async def test_accept_one_alert_durably_with_10000_waiting(
     entry = gateway_entry_for(gateway, options=STORM_OFF)
     await _setup_entry(hass, entry)
     outbox = entry.runtime_data.outbox
-    outbox._items = {item.id: item for item in _items(QUEUED, entry.entry_id)}
-    outbox._items.take_changes()
-    store = outbox._store
+    outbox._queue.items = {item.id: item for item in _items(QUEUED, entry.entry_id)}
+    outbox._queue.items.take_changes()
+    store = outbox._queue.store
     snapshot = journal_folder / outbox_store.storage_key(entry.entry_id)
     journal, full = [], []
     for round_ in range(ROUNDS):
@@ -43,12 +43,12 @@ async def test_accept_one_alert_durably_with_10000_waiting(
             journal.append(time.perf_counter() - start)
         else:
             # Before: the whole outbox built and written atomically, as Store._write_data does
-            outbox._items[new.id] = new
+            outbox._queue.items[new.id] = new
             start = time.perf_counter()
-            data = {"version": 1, "minor_version": 1, "key": snapshot.name, "data": outbox._stored_data()}
+            data = {"version": 1, "minor_version": 1, "key": snapshot.name, "data": outbox._queue.stored_data()}
             await hass.async_add_executor_job(partial(save_json, str(snapshot), data, private=True, atomic_writes=True))
             full.append(time.perf_counter() - start)
-            del outbox._items[new.id]
+            del outbox._queue.items[new.id]
     _table(
         [
             (
@@ -64,4 +64,4 @@ async def test_accept_one_alert_durably_with_10000_waiting(
         ]
     )
     assert statistics.median(journal) <= 0.005
-    outbox._items = {}
+    outbox._queue.items = {}

@@ -103,7 +103,7 @@ async def test_drain_rate_against_raw_requests(hass: HomeAssistant, remote_sims:
         async def drain(items: list[QueuedItem]) -> None:
             for item in items:
                 item.next_attempt = 0
-            outbox._items = {item.id: item for item in items}  # noqa: SLF001 - fill the queue directly
+            outbox._queue.items = {item.id: item for item in items}  # noqa: SLF001 - fill the queue directly
             await outbox.async_drain()
             assert outbox.items == []
 

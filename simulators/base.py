@@ -65,6 +65,8 @@ class _ActiveFault:
     fault: Fault
     remaining: int | None
     delay: float
+    # Paths that keep answering (e.g. a status page still served while the SMS API fails)
+    spared: frozenset[str] = frozenset()
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -87,9 +89,14 @@ class Simulator:
         self.in_flight = 0
         self.peak_in_flight = 0
 
-    def fail(self, fault: Fault | str, *, times: int | None = None, delay: float = 60.0) -> None:
-        """Misbehave on the next `times` requests (all, if None); `delay` is how long SLOW waits."""
-        self._fault = _ActiveFault(fault=Fault(fault), remaining=times, delay=delay)
+    def fail(
+        self, fault: Fault | str, *, times: int | None = None, delay: float = 60.0, spare: tuple[str, ...] = ()
+    ) -> None:
+        """Misbehave on the next `times` requests (all, if None); `delay` is how long SLOW waits.
+
+        Requests to the paths in `spare` are answered as usual (and not counted).
+        """
+        self._fault = _ActiveFault(fault=Fault(fault), remaining=times, delay=delay, spared=frozenset(spare))
 
     def recover(self) -> None:
         """Behave again."""
@@ -101,10 +108,10 @@ class Simulator:
         for listener in self.listeners:
             listener(message)
 
-    def _take_fault(self) -> _ActiveFault | None:
-        """Return the fault for this request, counting it down."""
+    def _take_fault(self, path: str) -> _ActiveFault | None:
+        """Return the fault for a request to `path`, counting it down."""
         fault = self._fault
-        if fault is None:
+        if fault is None or path in fault.spared:
             return None
         if fault.remaining is not None:
             fault.remaining -= 1
@@ -139,7 +146,7 @@ class Simulator:
             if self.latency:
                 await asyncio.sleep(self.latency)
             # What a redirect fault points at answers as itself, as the page behind a real redirect would
-            fault = None if request.path == MOVED_PATH else self._take_fault()
+            fault = None if request.path == MOVED_PATH else self._take_fault(request.path)
             response = await (self._apply_fault(request, fault) if fault is not None else handler(request))
         finally:
             self.in_flight -= 1

@@ -151,7 +151,7 @@ async def test_a_burst_of_alerts_is_written_in_few_journal_writes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Fifty alerts at the same moment, the device down: their lines go in a few writes, all of them on disk."""
-    journal = loaded_gateway.runtime_data.outbox._store.journal
+    journal = loaded_gateway.runtime_data.outbox._queue.store.journal
     writes: list[bytes] = []
     append = journal.file.append
 

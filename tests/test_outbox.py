@@ -242,7 +242,7 @@ async def test_reload_keeps_and_resumes_the_queue(
 
 def under_way(entry: MockConfigEntry) -> list[str]:
     """The texts of the alerts an entry's outbox has taken and not yet settled."""
-    return [item.text for item in entry.runtime_data.outbox._in_flight.values()]
+    return [item.text for item in entry.runtime_data.outbox._queue.in_flight.values()]
 
 
 async def test_slow_send_is_on_disk_while_under_way(
@@ -449,6 +449,24 @@ async def setup_pair(
     return primary, fallback
 
 
+async def status_page_answers(hass: HomeAssistant, entry: MockConfigEntry, sim: RunningSimulator) -> None:
+    """The gateway's SMS API fails while its status page answers; the entry's health reads it: not known down."""
+    sim.sim.fail(Fault.HTTP_503, spare=("/check.php",))
+    health = entry.runtime_data.health
+    assert health.coordinator is not None
+    await health.coordinator.async_refresh()
+    assert health.reachability.reachable is True
+
+
+async def status_page_fails(hass: HomeAssistant, entry: MockConfigEntry, sim: RunningSimulator) -> None:
+    """The whole gateway fails, its status page too; the entry's health reads it: known down."""
+    sim.sim.fail(Fault.HTTP_503)
+    health = entry.runtime_data.health
+    assert health.coordinator is not None
+    await health.coordinator.async_refresh()
+    assert health.reachability.reachable is False
+
+
 async def test_fallback_takes_a_permanent_failure(
     hass: HomeAssistant, gateway: RunningSimulator, second_gateway: RunningSimulator
 ) -> None:
@@ -504,9 +522,9 @@ async def test_fallback_takes_over_after_the_handover_delay(
 ) -> None:
     """When nothing says the primary is down, a message still queued after the hand-over delay moves."""
     primary, _ = await setup_pair(hass, gateway, second_gateway, handover_minutes=5)
-    monkeypatch.setattr(primary.runtime_data.outbox, "known_down", lambda: False)
     gateway.sim.fail(Fault.HTTP_503)
     assert (await send(hass, primary, message="UPS on battery"))["results"][0]["status"] == "queued"
+    await status_page_answers(hass, primary, gateway)
     for _ in range(4):
         await advance(hass, freezer, 60)
     assert second_gateway.sim.messages == []
@@ -730,7 +748,7 @@ async def test_full_disk_loses_no_queued_alert(
 
     # Only this outbox's files: its Store's writer (Home Assistant's storage catches WriteError and logs it)
     # and its journal
-    store = loaded_gateway.runtime_data.outbox._store
+    store = loaded_gateway.runtime_data.outbox._queue.store
     monkeypatch.setattr(store.store, "_async_write_data", disk_full)
     monkeypatch.setattr(store.journal.file, "append", journal_full)
     gateway.sim.fail(Fault.HTTP_503, times=1)
@@ -824,10 +842,11 @@ async def test_removing_an_entry_hands_its_waiting_messages_to_the_fallback(
 ) -> None:
     """The gateway is broken and its entry removed (say, to add it again): what waited goes out via the fallback."""
     primary, _ = await setup_pair(hass, gateway, second_gateway, handover_minutes=60)
-    monkeypatch.setattr(primary.runtime_data.outbox, "known_down", lambda: False)  # both wait in its outbox
     gateway.sim.fail(Fault.HTTP_503)
     for text in ("UPS on battery", "Freezer warm"):
         assert (await send(hass, primary, message=text))["results"][0]["status"] == "queued"
+        # Not known down: both wait in its outbox
+        await status_page_answers(hass, primary, gateway)
     assert len(stored(hass_storage, primary)) == 2
     events = async_capture_events(hass, "sms_alerts_failed")
     assert await hass.config_entries.async_remove(primary.entry_id)
@@ -893,9 +912,9 @@ async def test_disabling_an_entry_hands_its_waiting_messages_to_the_fallback(
 ) -> None:
     """A disabled entry sends nothing: what waited in it goes out through its fallback at once."""
     primary, _ = await setup_pair(hass, gateway, second_gateway, handover_minutes=60)
-    monkeypatch.setattr(primary.runtime_data.outbox, "known_down", lambda: False)
     gateway.sim.fail(Fault.HTTP_503)
     assert (await send(hass, primary, message="UPS on battery"))["results"][0]["status"] == "queued"
+    await status_page_answers(hass, primary, gateway)
     assert await hass.config_entries.async_set_disabled_by(primary.entry_id, ConfigEntryDisabler.USER)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert [m.text for m in second_gateway.sim.messages] == ["UPS on battery"]
@@ -940,10 +959,10 @@ async def test_disabling_an_entry_keeps_alerts_held_for_quiet_hours(
         primary, subentry, data={"target": RECIPIENT, "quiet_start": "22:00:00", "quiet_end": "07:00:00"}
     )
     await hass.async_block_till_done(wait_background_tasks=True)
-    monkeypatch.setattr(primary.runtime_data.outbox, "known_down", lambda: False)
     assert (await send(hass, primary, message="Door open"))["results"][0]["error"] == "quiet hours until 07:00"
     gateway.sim.fail(Fault.HTTP_503)
     assert (await send(hass, primary, message="FIRE", severity="critical"))["results"][0]["status"] == "queued"
+    await status_page_answers(hass, primary, gateway)
     assert await hass.config_entries.async_set_disabled_by(primary.entry_id, ConfigEntryDisabler.USER)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert [m.text for m in second_gateway.sim.messages] == ["FIRE"]
@@ -1061,8 +1080,6 @@ async def test_a_fallback_that_is_not_loaded_is_reported_once_not_at_every_wake(
 ) -> None:
     """Messages queued while the fallback is disabled do not write a warning each time the outbox looks at them."""
     primary, fallback = await setup_pair(hass, gateway, second_gateway, handover_minutes=600)
-    down = [True]
-    monkeypatch.setattr(primary.runtime_data.outbox, "known_down", lambda: down[-1])
     assert await hass.config_entries.async_set_disabled_by(fallback.entry_id, ConfigEntryDisabler.USER)
     await hass.async_block_till_done(wait_background_tasks=True)
     gateway.sim.fail(Fault.HTTP_503)
@@ -1072,9 +1089,10 @@ async def test_a_fallback_that_is_not_loaded_is_reported_once_not_at_every_wake(
         await advance(hass, freezer, 60)
     assert len(primary.runtime_data.outbox.items) == 3
     assert caplog.text.count("Fallback gateway is not loaded") == 1
+    assert primary.runtime_data.health.reachability.reachable is False
     # A flaky device: known down, then not, then down again, is still the same missing fallback
     for now_down in (False, True):
-        down.append(now_down)
+        await (status_page_fails if now_down else status_page_answers)(hass, primary, gateway)
         for _ in range(4):
             await advance(hass, freezer, RETRY_MAX / 3)
     assert caplog.text.count("Fallback gateway is not loaded") == 1
@@ -1354,7 +1372,7 @@ async def test_an_alert_that_comes_as_one_send_ends_and_the_next_begins_survives
 ) -> None:
     """The lock is free for a moment while the next waiting send has not started yet: an alert then still waits."""
     outbox = loaded_gateway.runtime_data.outbox
-    lock = outbox._lock  # held here as by a send under way, and let go when the next one has not started yet
+    lock = outbox._queue.lock  # held here as by a send under way, and let go when the next one has not started yet
     gateway.gate.hold(answer=504)
     await lock.acquire()
     second = start_send(hass, loaded_gateway, message="Disk full")
@@ -1409,10 +1427,10 @@ async def test_a_fallback_reloaded_while_taking_over_several_messages_keeps_the_
 ) -> None:
     """The fallback takes two messages one after the other; it is unloaded during the first: both are on its disk."""
     primary, fallback = await setup_pair(hass, gateway, second_gateway, handover_minutes=60)
-    monkeypatch.setattr(primary.runtime_data.outbox, "known_down", lambda: False)
     gateway.sim.fail(Fault.HTTP_503)
     for text in ("Disk full", "UPS on battery"):
         assert (await send(hass, primary, message=text))["results"][0]["status"] == "queued"
+        await status_page_answers(hass, primary, gateway)
     second_gateway.gate.hold(answer=504, when=lambda form: "text" in form)
     assert await hass.config_entries.async_set_disabled_by(primary.entry_id, ConfigEntryDisabler.USER)
     await second_gateway.gate.until_held()

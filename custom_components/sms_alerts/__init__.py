@@ -54,10 +54,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) ->
     provider_cls = PROVIDERS[ProviderKey(entry.data[CONF_PROVIDER])]
     session = async_entry_session(hass, entry.data)
     provider = provider_cls.from_config(session, {**entry.data, **entry.options}, timeout=REQUEST_TIMEOUT)
-    outbox = Outbox(hass, entry, provider)
+    outbox = Outbox(hass, entry, provider, known_down=lambda: _known_down(entry))
     entry.runtime_data = SmsAlertsData(provider=provider, outbox=outbox, settings=settings_of(entry))
     entry.runtime_data.health = await async_setup_health(hass, entry)
-    outbox.known_down = lambda: entry.runtime_data.health.reachability.reachable is False
     # Messages kept across restarts go out as soon as the entry is up
     await outbox.async_load()
     if CONF_WEBHOOK_ID in entry.data:
@@ -78,6 +77,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) ->
         hass, _async_check_credentials(hass, entry), f"{DOMAIN} credential check {entry.entry_id}"
     )
     return True
+
+
+def _known_down(entry: SmsAlertsConfigEntry) -> bool:
+    """Tell whether the entry's health finds its provider unreachable (its outbox then hands alerts over sooner)."""
+    return entry.runtime_data.health.reachability.reachable is False
 
 
 async def _async_check_credentials(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:

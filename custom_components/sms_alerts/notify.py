@@ -19,7 +19,7 @@ from homeassistant.util import slugify
 from .const import ATTR_SEVERITY, CONF_TARGET, DOMAIN, LOGGER
 from .data import SmsAlertsConfigEntry
 from .outbox import SendOptions
-from .services import OPTIONS_SCHEMA, raise_for_failures
+from .services import OPTIONS_SCHEMA, async_submit, raise_for_failures
 
 CONF_ENTRY_ID = "entry_id"
 # The outbox serialises sends per entry
@@ -64,7 +64,7 @@ class RecipientNotifyEntity(NotifyEntity):
 
     async def async_send_message(self, message: str, title: str | None = None) -> None:
         """Send the message to this recipient; a failure raises a translated error."""
-        report = await self._entry.runtime_data.outbox.async_submit(message, title, [self._target], SendOptions())
+        report = await async_submit(self._entry.runtime_data.outbox, message, title, [self._target], SendOptions())
         raise_for_failures(report)
 
 
@@ -103,7 +103,12 @@ class SmsAlertsNotificationService(BaseNotificationService):
                 translation_key="invalid_data",
                 translation_placeholders={"error": str(err)},
             ) from err
-        report = await self._entry.runtime_data.outbox.async_submit(
-            message, kwargs.get(ATTR_TITLE), kwargs.get(ATTR_TARGET), SendOptions.from_data(data), data[ATTR_SEVERITY]
+        report = await async_submit(
+            self._entry.runtime_data.outbox,
+            message,
+            kwargs.get(ATTR_TITLE),
+            kwargs.get(ATTR_TARGET),
+            SendOptions.from_data(data),
+            data[ATTR_SEVERITY],
         )
         raise_for_failures(report)

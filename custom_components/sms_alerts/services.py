@@ -30,20 +30,25 @@ from .const import (
     SEVERITIES,
 )
 from .data import SmsAlertsConfigEntry
-from .errors import send_failed
-from .outbox import SendOptions, SendReport
+from .errors import send_failed, validation_error
+from .message import MessageError
+from .outbox import OPTION_NAMES, Outbox, SendOptions, SendReport
 
 # How long an alert waits for its entry to be set up (at start) or reloaded before it fails as not loaded
 LOAD_WAIT = 30.0
 
+# How each send option (the fields of SendOptions, defined there once) is validated
+_OPTION_VALIDATORS: dict[str, Any] = {
+    ATTR_TELEGRAM: cv.boolean,
+    ATTR_TELEGRAM_ONLY: cv.boolean,
+    ATTR_RING: cv.boolean,
+    ATTR_FLASH: cv.boolean,
+    ATTR_POSTPONE: cv.datetime,
+    ATTR_GSM: cv.string,
+}
 # Provider options, shared by the action and the legacy notify service's `data`
 OPTIONS_SCHEMA: dict[vol.Marker, Any] = {
-    vol.Optional(ATTR_TELEGRAM): cv.boolean,
-    vol.Optional(ATTR_TELEGRAM_ONLY): cv.boolean,
-    vol.Optional(ATTR_RING): cv.boolean,
-    vol.Optional(ATTR_FLASH): cv.boolean,
-    vol.Optional(ATTR_POSTPONE): cv.datetime,
-    vol.Optional(ATTR_GSM): cv.string,
+    **{vol.Optional(name): _OPTION_VALIDATORS[name] for name in OPTION_NAMES},
     vol.Optional(ATTR_SEVERITY, default=DEFAULT_SEVERITY): vol.In(SEVERITIES),
 }
 
@@ -101,6 +106,21 @@ async def async_loaded_entry(hass: HomeAssistant, entry_id: str) -> SmsAlertsCon
     return entry
 
 
+async def async_submit(
+    outbox: Outbox,
+    message: str,
+    title: str | None,
+    targets: list[str] | None,
+    options: SendOptions,
+    severity: str = DEFAULT_SEVERITY,
+) -> SendReport:
+    """Hand an alert to an entry's outbox; bad input becomes a translated validation error here, at the boundary."""
+    try:
+        return await outbox.async_submit(message, title, targets, options, severity)
+    except MessageError as err:
+        raise validation_error(err) from err
+
+
 def raise_for_failures(report: SendReport) -> None:
     """Raise one translated error naming every failed target."""
     failed = report.failed
@@ -112,7 +132,8 @@ def raise_for_failures(report: SendReport) -> None:
 async def _async_send(call: ServiceCall) -> ServiceResponse:
     """Send a message through an entry and answer with one result per target."""
     entry = await async_loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
-    report = await entry.runtime_data.outbox.async_submit(
+    report = await async_submit(
+        entry.runtime_data.outbox,
         call.data[ATTR_MESSAGE],
         call.data.get(ATTR_TITLE),
         call.data.get(ATTR_TARGET),
