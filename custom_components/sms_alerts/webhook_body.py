@@ -158,11 +158,11 @@ class WarningLimiter:
     """Log one warning per interval; the rest go to debug and are counted into the next warning."""
 
     def __init__(
-        self, logger: logging.Logger, interval: float = WARNING_INTERVAL, clock: Callable[[], float] = time.monotonic
+        self, logger: logging.Logger, interval: float | None = None, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        """Start with nothing warned about."""
+        """Start with nothing warned about; the interval is WARNING_INTERVAL unless given."""
         self._logger = logger
-        self._interval = interval
+        self._interval = WARNING_INTERVAL if interval is None else interval
         self._clock = clock
         self._last: float | None = None
         self._held = 0
