@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from homeassistant.components import webhook
 from homeassistant.core import Event, HomeAssistant
+from homeassistant.util.aiohttp import MockRequest
 from pytest_homeassistant_custom_component.common import async_capture_events
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
@@ -352,3 +354,23 @@ def test_warnings_are_rate_limited_and_count_what_was_held() -> None:
         (logging.WARNING, "refused 200.0 (and 1 more since the last warning, in the debug log)"),
     ]
     logger.removeHandler(handler)
+
+
+async def test_callbacks_through_home_assistant_cloud_are_read_too(
+    hass: HomeAssistant, ipex_sim: RunningSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cloudhook call arrives as Home Assistant's MockRequest; it is read, and refused, as a direct one."""
+    # The cloud client hands the webhook a MockRequest of the body, headers and method it was sent
+    # (async_webhook_message, homeassistant/components/cloud/client.py @2025.4.4); MockRequest has no content_type
+    entry = await ipex_entry(hass, ipex_sim.url)
+    received = async_capture_events(hass, "sms_alerts_received")
+    first_record = len(caplog.records)
+    statuses = []
+    for payload in (body(inbound(text="via cloud")), nested(5000, "[", "]"), body([{}] * 500)):
+        request = MockRequest(payload, "cloud", "POST", headers={"Content-Type": JSON})
+        response = await webhook.async_handle_webhook(hass, entry.data["webhook_id"], request)  # type: ignore[arg-type]
+        statuses.append(response.status)
+    await hass.async_block_till_done()
+    assert statuses == [200, 400, 413]
+    assert [event.data["text"] for event in received] == ["via cloud"]
+    assert not [r for r in caplog.records[first_record:] if r.levelno >= logging.ERROR]

@@ -88,7 +88,8 @@ async def _async_read_bounded(request: _Request) -> bytes:
     if length.isdigit() and int(length) > MAX_BODY_BYTES:
         raise BodyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes")
     body = bytearray()
-    while chunk := await _async_read_chunk(request.content, MAX_BODY_BYTES + 1 - len(body)):
+    stream = request.content  # once: MockRequest (a cloudhook call) makes a new stream at each access
+    while chunk := await _async_read_chunk(stream, MAX_BODY_BYTES + 1 - len(body)):
         body += chunk
         if len(body) > MAX_BODY_BYTES:
             raise BodyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes")
