@@ -20,7 +20,14 @@ from pytest_homeassistant_custom_component.common import async_capture_events
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.sms_alerts import webhook_body
-from custom_components.sms_alerts.api.ipex_webhook import MAX_FIELD, MAX_ITEMS, MAX_TEXT
+from custom_components.sms_alerts.api.ipex_webhook import (
+    MAX_FIELD,
+    MAX_ITEMS,
+    MAX_TEXT,
+    InboundSms,
+    TooManyItemsError,
+    parse_webhook,
+)
 from custom_components.sms_alerts.webhook_body import MAX_BODY_BYTES, MAX_DEPTH, MAX_FORM_FIELDS, WarningLimiter
 
 from .conftest import RunningSimulator, send
@@ -374,3 +381,26 @@ async def test_callbacks_through_home_assistant_cloud_are_read_too(
     assert statuses == [200, 400, 413]
     assert [event.data["text"] for event in received] == ["via cloud"]
     assert not [r for r in caplog.records[first_record:] if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        ([inbound(n) for n in range(MAX_ITEMS + 1)], TooManyItemsError),
+        ([{}] * (MAX_ITEMS + 1), TooManyItemsError),
+        *[(inbound(**{name: "9" * (limit + 1)}), ValueError) for name, limit in MAX_FIELD.items()],
+    ],
+    ids=["too many SMS", "too many empty objects", *(f"long {name}" for name in MAX_FIELD)],
+)
+def test_parser_refuses_too_many_objects_and_overlong_fields(payload: object, error: type[Exception]) -> None:
+    """More objects than MAX_ITEMS, or a field longer than SMS Chat would send, refuse the whole callback."""
+    with pytest.raises(error, match="webhook"):
+        parse_webhook(payload)
+
+
+def test_parser_takes_the_longest_fields_and_cuts_a_long_text() -> None:
+    """Fields at their limits are taken; an inbound text is cut to MAX_TEXT characters, marked with an ellipsis."""
+    longest = {name: "9" * limit for name, limit in MAX_FIELD.items()}
+    (sms,) = parse_webhook([{**longest, "direction": "IN", "text": "x" * (MAX_TEXT + 1)}] * MAX_ITEMS)[:1]
+    assert isinstance(sms, InboundSms)
+    assert (len(sms.id), len(sms.sender), len(sms.text), sms.text[-1]) == (128, 64, MAX_TEXT, "…")
