@@ -85,7 +85,7 @@ async def async_read_body(request: _Request) -> Any:
 async def _async_read_bounded(request: _Request) -> bytes:
     """Read the body, refusing it with 413 once it passes MAX_BODY_BYTES (announced or streamed)."""
     length = str(request.headers.get("Content-Length", ""))
-    if length.isdigit() and int(length) > MAX_BODY_BYTES:
+    if length.isascii() and length.isdigit() and int(length) > MAX_BODY_BYTES:
         raise BodyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes")
     body = bytearray()
     stream = request.content  # once: MockRequest (a cloudhook call) makes a new stream at each access
