@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
+from http import HTTPStatus
 
 from aiohttp import web
 from homeassistant.components import webhook
@@ -13,9 +12,10 @@ from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.network import NoURLAvailableError, get_url
 
-from .api.ipex_webhook import DeliveryReport, InboundSms, parse_webhook
+from .api.ipex_webhook import MAX_ITEMS, InboundSms, TooManyItemsError, parse_webhook
 from .const import CONF_WEBHOOK_URL, DOMAIN, EVENT_ACKNOWLEDGED, EVENT_DELIVERY, EVENT_RECEIVED, LOGGER
 from .data import SmsAlertsConfigEntry
+from .webhook_body import BodyError, WarningLimiter, async_read_body
 
 ISSUE_NO_EXTERNAL_URL = "no_external_url"
 ISSUE_WEBHOOK_URL_CHANGED = "webhook_url_changed"
@@ -26,8 +26,10 @@ def async_register_webhook(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> 
     """Listen on the entry's webhook (the cloud calls in, so not local only) until it unloads."""
     webhook_id: str = entry.data[CONF_WEBHOOK_ID]
 
+    warnings = WarningLimiter(LOGGER)
+
     async def handle(hass: HomeAssistant, webhook_id: str, request: web.Request) -> web.Response:
-        return await async_handle_callback(hass, entry, request)
+        return await async_handle_callback(hass, entry, request, warnings)
 
     webhook.async_register(
         hass, DOMAIN, f"SMS Alerts {entry.title}", webhook_id, handle, local_only=False, allowed_methods=("POST",)
@@ -225,40 +227,42 @@ def _fire_acknowledged(hass: HomeAssistant, entry: SmsAlertsConfigEntry, sms: In
     )
 
 
-async def _async_read(request: web.Request) -> Any:
-    """Read a JSON body, or form data as fallback; raise ValueError when it is neither."""
-    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        return {key: str(value) for key, value in (await request.post()).items()}
-    text = await request.text()
-    if not text.strip():
-        raise ValueError("empty body")
-    return json.loads(text)
-
-
-async def async_handle_callback(hass: HomeAssistant, entry: SmsAlertsConfigEntry, request: web.Request) -> web.Response:
-    """Fire one event per inbound SMS or delivery report; never answer 500 and never log a traceback."""
+async def async_handle_callback(
+    hass: HomeAssistant, entry: SmsAlertsConfigEntry, request: web.Request, warnings: WarningLimiter
+) -> web.Response:
+    """Fire one event per inbound SMS or delivery report; refuse what cannot be read with a 4xx, never a 500."""
     try:
-        events = parse_webhook(await _async_read(request))
-    except ValueError as err:
-        LOGGER.debug("Ignored a malformed callback for %s: %s", entry.title, err)
-        return web.Response(status=400, text="malformed payload")
-    except Exception as err:  # noqa: BLE001 - a callback must never crash into a 500
-        LOGGER.error("Could not read a callback for %s: %s", entry.title, type(err).__name__)
-        return web.Response(status=400, text="unreadable payload")
+        events = parse_webhook(await async_read_body(request))
+    except BodyError as err:
+        return _refuse(entry, warnings, err.status, err.reason)
+    except TooManyItemsError:
+        return _refuse(entry, warnings, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"more than {MAX_ITEMS} objects")
+    except ValueError as err:  # parse_webhook's reasons name fields and types, never values
+        return _refuse(entry, warnings, HTTPStatus.BAD_REQUEST, str(err)[:120])
+    except Exception as err:  # noqa: BLE001 - a callback must never crash into a 500 or a traceback
+        return _refuse(entry, warnings, HTTPStatus.BAD_REQUEST, f"unreadable ({type(err).__name__})")
     if not events:
         LOGGER.debug("Ignored a callback of unknown shape for %s", entry.title)
+    received = sum(isinstance(event, InboundSms) for event in events)
+    if received:
+        LOGGER.info("%s received %d SMS", entry.title, received)
     for event in events:
         if isinstance(event, InboundSms):
-            LOGGER.info("%s received an SMS", entry.title)
             hass.bus.async_fire(
                 EVENT_RECEIVED,
                 {"entry_id": entry.entry_id, "from": event.sender, "to": event.to, "text": event.text},
             )
             _fire_acknowledged(hass, entry, event)
-        elif isinstance(event, DeliveryReport):
+        else:
             await entry.runtime_data.outbox.async_delivery_report(event.id, event.state, event.to)
             hass.bus.async_fire(
                 EVENT_DELIVERY,
                 {"entry_id": entry.entry_id, "id": event.id, "to": event.to, "state": event.state},
             )
-    return web.Response(status=200)
+    return web.Response(status=HTTPStatus.OK)
+
+
+def _refuse(entry: SmsAlertsConfigEntry, warnings: WarningLimiter, status: HTTPStatus, reason: str) -> web.Response:
+    """Answer a callback that cannot be taken with a 4xx and one short, rate-limited warning."""
+    warnings.warning("%s: refused a callback with %d: %s", entry.title, status, reason)
+    return web.Response(status=status, text=reason)
