@@ -29,6 +29,8 @@ from cryptography.x509.oid import NameOID
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
 from yarl import URL
 
 from custom_components.sms_alerts.api import tls
@@ -37,7 +39,7 @@ from custom_components.sms_alerts.api.brevisone import BrevisOneProvider
 from custom_components.sms_alerts.const import DOMAIN
 from simulators.brevisone import BrevisOneSimulator
 
-from .conftest import GATEWAY_PASSWORD, GATEWAY_USER, RunningSimulator, _serve
+from .conftest import GATEWAY_PASSWORD, GATEWAY_USER, RunningSimulator, _serve, gateway_entry_for, send
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Coroutine[Any, Any, None]]
 
@@ -360,3 +362,25 @@ def test_a_tls_error_is_an_entry_refusal() -> None:
     """Every case stops the entry (a repair issue), as an untrusted certificate always did."""
     assert all(isinstance(TlsError(case), EntryRejectedError) for case in tls.CASES)
     assert {TlsError(case).key for case in tls.CASES} == {"ssl_error", "weak_tls"}
+
+
+async def test_a_send_to_a_plain_http_device_by_https_says_so(
+    hass: HomeAssistant, gateway: RunningSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An entry whose address is https:// on a plain HTTP port: the result, the log and the repair issue say so."""
+    https = RunningSimulator(sim=gateway.sim, url=gateway.url.replace("http://", "https://"), gate=gateway.gate)
+    entry = gateway_entry_for(https)
+    hass.config.country = "DE"
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    with pytest.raises(HomeAssistantError, match="plain HTTP") as err:
+        await send(hass, entry, message="Freezer warm", target=["+491701234567"])
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert "self-signed" not in str(err.value)
+    assert "plain HTTP" in caplog.text
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"{entry.entry_id}_ssl_error")
+    assert issue is not None
+    assert issue.translation_placeholders is not None
+    assert "plain HTTP" in issue.translation_placeholders["error"]
+    assert gateway.sim.messages == []
