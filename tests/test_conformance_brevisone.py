@@ -49,7 +49,6 @@ from custom_components.sms_alerts.api.base import (
     TargetKind,
     TargetRejectedError,
     TransientError,
-    is_weak_tls,
 )
 from custom_components.sms_alerts.api.brevisone import BrevisOneProvider
 from custom_components.sms_alerts.api.brevisone_rest import (
@@ -60,6 +59,7 @@ from custom_components.sms_alerts.api.brevisone_rest import (
     renew_time,
     token_expiry,
 )
+from custom_components.sms_alerts.api.tls import is_weak_tls
 from custom_components.sms_alerts.const import DOMAIN
 from simulators.base import MOVED_PATH, Fault
 from simulators.brevisone import BrevisOneSimulator

@@ -14,6 +14,7 @@ import yaml
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import translation
 
+from custom_components.sms_alerts.api import tls
 from custom_components.sms_alerts.config_flow import FORM_ERRORS, REAUTH_SCHEMAS, RECIPIENT_SCHEMA, SCHEMAS
 from custom_components.sms_alerts.const import DOMAIN
 from custom_components.sms_alerts.outbox import ENTRY_ISSUES
@@ -159,6 +160,7 @@ def test_every_account_refusal_has_a_repair_issue_text() -> None:
     api = "\n".join(path.read_text() for path in (PACKAGE / "api").glob("*.py"))
     keys = set(re.findall(r'EntryRejectedError,\s*key="([a-z_]+)"', api))
     keys |= set(re.findall(r'EntryRejectedError\([^)]*?key="([a-z_]+)"', api, re.DOTALL))
+    keys |= {tls.UNTRUSTED, tls.WEAK}  # the keys of TlsError, whatever its case
     assert {"no_api_permission", "ssl_error", "sms_api_disabled", "no_sms_api", "sender_not_allowed"} <= keys
     assert keys <= set(ENTRY_ISSUES)
     # Every other issue is raised by its translation key and cleared on its own terms

@@ -33,8 +33,9 @@ from homeassistant.helpers.selector import (
     TextSelectorType,
     TimeSelector,
 )
+from yarl import URL
 
-from .api import PROVIDERS, ProviderKey, brevisone, ipex, pbxware, wildix
+from .api import PROVIDERS, ProviderKey, brevisone, ipex, pbxware, tls, wildix
 from .api.base import (
     CONF_PARALLEL_REQUESTS,
     DEFAULT_PARALLEL_REQUESTS,
@@ -43,6 +44,7 @@ from .api.base import (
     AuthError,
     Provider,
     ProviderError,
+    TlsError,
     TransientError,
     web_url,
 )
@@ -80,6 +82,8 @@ from .webhook import async_entry_webhook_url, async_webhook_url, placeholder_web
 
 # A credential check must answer quickly in a form
 VALIDATE_TIMEOUT = 20.0
+# How long the check for plain HTTP on an https port waits, for the handshake and for the answer each
+PROBE_TIMEOUT = 5.0
 # Opening a Wildix reauth form waits this long at most to tell a PBX that now takes only API keys
 KEYS_ONLY_CHECK_TIMEOUT = 5.0
 
@@ -264,7 +268,7 @@ async def async_check_account(
         return await _provider(hass, key, data).async_validate(), {}
     except ProviderError as err:
         LOGGER.debug("Credential check failed: %s", err.reason)
-        return None, {"base": form_error(err)}
+        return None, {"base": await _async_form_error(data, err)}
     except Exception:  # noqa: BLE001 - a form must answer, whatever the device sent
         LOGGER.exception("Unexpected error while checking the credentials")
         return None, {"base": "unknown"}
@@ -277,8 +281,7 @@ FORM_ERRORS = frozenset(
         "cannot_connect",
         "timeout",
         "no_api_permission",
-        "ssl_error",
-        "weak_tls",
+        *tls.CASES,
         "no_sms_api",
         "redirected",
         "basic_disabled",
@@ -290,9 +293,24 @@ _FALLBACK_ERRORS: dict[type[ProviderError], str] = {TransientError: "cannot_conn
 
 def form_error(err: ProviderError) -> str:
     """Pick the form error for a failed credential check."""
+    if isinstance(err, TlsError):
+        return err.case
     if err.key in FORM_ERRORS:
         return err.key
     return _FALLBACK_ERRORS.get(type(err), "unknown")
+
+
+async def _async_form_error(data: dict[str, Any], err: ProviderError) -> str:
+    """Pick the form error; where an https address failed before any answer, ask its port in plain HTTP.
+
+    A device without TLS on that port may refuse the handshake in a way OpenSSL does not name, cut
+    the connection, or wait for more: if it answers a plain HTTP request, the fix is its http:// address.
+    """
+    key = form_error(err)
+    probe = key in (tls.FAILED, "cannot_connect", "timeout") and CONF_URL in data
+    if probe and await tls.async_answers_plain_http(URL(data[CONF_URL]), PROBE_TIMEOUT):
+        return tls.PLAIN_HTTP
+    return key
 
 
 class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):

@@ -7,7 +7,6 @@ import asyncio
 import datetime as dt
 import logging
 import re
-import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -17,6 +16,8 @@ from urllib.parse import quote_plus
 
 import aiohttp
 from yarl import URL
+
+from . import tls
 
 _LOGGER = logging.getLogger(__package__)
 # How many distinct unexpected errors a client remembers having logged with their traceback
@@ -177,6 +178,19 @@ class EntryRejectedError(ProviderError):
     default_key = "entry_rejected"
 
 
+class TlsError(EntryRejectedError):
+    """The TLS connection failed; `case` tells why (a form error key), the reason says what to do.
+
+    The key stays that of the repair issue for any TLS failure (ssl_error), or weak_tls where the
+    entry can allow older encryption.
+    """
+
+    def __init__(self, case: str) -> None:
+        """Keep the case and give its advice as the reason."""
+        super().__init__(tls.ADVICE[case], key=tls.WEAK if case == tls.WEAK else tls.UNTRUSTED)
+        self.case = case
+
+
 class Provider(abc.ABC):
     """One SMS provider account: checks credentials and sends prepared messages."""
 
@@ -295,18 +309,8 @@ class Provider(abc.ABC):
                 async with self._session.request(method, url, **kwargs) as resp:
                     body = await resp.text(errors="replace")
                     status, headers = resp.status, resp.headers
-        except aiohttp.ClientConnectorCertificateError as err:
-            raise EntryRejectedError("the certificate of the device failed verification", key="ssl_error") from _cause(
-                err, secret_url
-            )
-        except aiohttp.ClientSSLError as err:
-            if self.weak_tls_option and is_weak_tls(err):
-                raise EntryRejectedError(
-                    "the device offers only old TLS ciphers or protocols (tick Allow older encryption)", key="weak_tls"
-                ) from _cause(err, secret_url)
-            raise EntryRejectedError("TLS handshake with the device failed", key="ssl_error") from _cause(
-                err, secret_url
-            )
+        except aiohttp.ClientSSLError as err:  # a certificate refused, too
+            raise TlsError(tls.tls_case(err, weak_option=self.weak_tls_option)) from _cause(err, secret_url)
         except TimeoutError as err:
             raise TransientError(
                 f"no answer within {limit:g} s (the message may have been taken: a duplicate is possible)",
@@ -337,37 +341,6 @@ def _cause(err: BaseException, secret_url: bool) -> BaseException | None:
 def without_query(location: str) -> str:
     """Drop the query string and fragment of an address, where secrets travel (e.g. a redirect's Location)."""
     return location.split("?", 1)[0].split("#", 1)[0]
-
-
-# OpenSSL reasons of a handshake that found no cipher, protocol or key size both sides accept
-_WEAK_TLS_REASONS = (
-    "HANDSHAKE_FAILURE",
-    "NO_SHARED_CIPHER",
-    "NO_CIPHERS_AVAILABLE",
-    "NO_SUITABLE",
-    "UNSUPPORTED_PROTOCOL",
-    "PROTOCOL_VERSION",
-    "VERSION_TOO_LOW",
-    "DH_KEY_TOO_SMALL",
-    "EE_KEY_TOO_SMALL",
-    "CA_MD_TOO_WEAK",
-    "INSUFFICIENT_SECURITY",
-    "UNSAFE_LEGACY_RENEGOTIATION",
-)
-
-
-def is_weak_tls(err: BaseException) -> bool:
-    """Tell a handshake refused for old ciphers, protocols or key sizes from other TLS failures."""
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        reason = getattr(current, "reason", None)
-        if isinstance(current, ssl.SSLError) and isinstance(reason, str):
-            return any(word in reason.upper() for word in _WEAK_TLS_REASONS)
-        nested = getattr(current, "os_error", None)
-        current = nested if isinstance(nested, BaseException) else current.__cause__ or current.__context__
-    return False
 
 
 def error_receipt(target: Target, err: ProviderError) -> Receipt:
