@@ -15,6 +15,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sms_alerts.const import DOMAIN
 from simulators.brevisone import ApiUser, BrevisOneSimulator
+from simulators.ipex import DEMO_EMAIL, DEMO_NUMBER, DEMO_PASSWORD
 from simulators.pbxware import PbxwareSimulator
 
 from .conftest import GATEWAY_PASSWORD, GATEWAY_USER, RECIPIENT, RunningSimulator, send, serving
@@ -261,3 +262,23 @@ async def test_pbxware_moves_with_its_key_and_takes_a_new_key_at_its_address(
         assert entry.unique_id is not None
         assert entry.unique_id.startswith("pbxware:1:")
         assert "sms-only-key" not in entry.unique_id
+
+
+async def test_an_ipex_entry_takes_the_name_given_before_its_sender_step(
+    hass: HomeAssistant, ipex_sim: RunningSimulator
+) -> None:
+    """The name typed in the IPEX form survives the sender step and names the entry and notify.<name>."""
+    hosts = {"url": ipex_sim.url, "auth_url": f"{ipex_sim.url}/token", "instant_url": f"{ipex_sim.url}/v1/sms"}
+    login = {"username": DEMO_EMAIL, "password": DEMO_PASSWORD}
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "ipex"})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**hosts, **login, "name": "Czech alerts"}
+    )
+    assert result["step_id"] == "sender"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"sender": DEMO_NUMBER})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Czech alerts"
+    assert "name" not in result["data"]
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.services.has_service("notify", "czech_alerts")
