@@ -365,7 +365,8 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             data = {**user_input, CONF_PROVIDER: str(key)}
             name = str(data.pop(CONF_NAME, "")).strip()
-            info, errors = (None, {CONF_NAME: "name_taken"}) if self._name_taken(name) else (None, {})
+            info: AccountInfo | None = None
+            errors = {CONF_NAME: "name_taken"} if self._name_taken(name) else {}
             if not errors:
                 info, errors = await async_check_account(self.hass, key, data)
             if info is not None and key is ProviderKey.IPEX:
