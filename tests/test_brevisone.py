@@ -34,9 +34,8 @@ def make(session: aiohttp.ClientSession, url: str, **kwargs: object) -> BrevisOn
 async def test_validate_logs_in_without_sending(gateway: RunningSimulator, session: aiohttp.ClientSession) -> None:
     """A credential check passes on 'Parameter miss' and sends nothing."""
     info = await make(session, gateway.url).async_validate()
-    netloc = gateway.url.removeprefix("http://")
-    assert info.unique_id == f"apiuser@{netloc}"
-    assert info.title == f"SMS Gateway {netloc}"
+    assert info.unique_id == "sms_gateway:apiuser"
+    assert info.title == "SMS Gateway apiuser"
     assert gateway.sim.messages == []
     request = gateway.sim.requests[-1]
     assert (request.method, request.path, request.query) == ("POST", "/api.php", {})
@@ -82,7 +81,7 @@ async def test_self_signed_certificate_is_an_ssl_error(tls_gateway: RunningSimul
     assert err.value.key == "ssl_error"
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False)) as lenient:
         info = await make(lenient, tls_gateway.url).async_validate()
-    assert info.unique_id == f"apiuser@{tls_gateway.url.removeprefix('https://')}"
+    assert info.unique_id == "sms_gateway:apiuser"
 
 
 @pytest.mark.parametrize(
@@ -316,12 +315,12 @@ def test_redacted_view_has_no_secret_or_address() -> None:
 @pytest.mark.parametrize(
     ("url", "unique_id", "title"),
     [
-        ("https://192.0.2.10", "apiuser@192.0.2.10", "SMS Gateway 192.0.2.10"),
-        ("http://GW.example.com:80/api.php", "apiuser@gw.example.com", "SMS Gateway gw.example.com"),
-        ("https://192.0.2.10:8443", "apiuser@192.0.2.10:8443", "SMS Gateway 192.0.2.10:8443"),
+        ("https://192.0.2.10", "sms_gateway:apiuser", "SMS Gateway ApiUser"),
+        ("http://GW.example.com:80/api.php", "sms_gateway:apiuser", "SMS Gateway ApiUser"),
+        ("https://192.0.2.10:8443", "sms_gateway:apiuser", "SMS Gateway ApiUser"),
     ],
 )
 def test_account_identity(url: str, unique_id: str, title: str) -> None:
-    """One account is user and gateway address; a non-default port is part of it."""
+    """One account is the API user, whatever address reaches the gateway: no API tells a serial [assumed]."""
     provider = BrevisOneProvider(None, url=url, username="ApiUser", password="x")  # type: ignore[arg-type]
     assert provider.identity() == AccountInfo(unique_id=unique_id, title=title, data={"api": "legacy"})

@@ -47,10 +47,10 @@ async def test_user_flow_creates_entry_without_sending(hass: HomeAssistant, gate
     flow_id = await start(hass)
     result = await hass.config_entries.flow.async_configure(flow_id, form(gateway.url, telegram=True))
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"SMS Gateway {gateway.url.removeprefix('http://')}"
+    assert result["title"] == "SMS Gateway apiuser"
     expected = {**form(f"{gateway.url}/", telegram=True), "provider": "sms_gateway", "legacy_tls": False, "api": "rest"}
     assert result["data"] == expected
-    assert result["result"].unique_id == f"apiuser@{gateway.url.removeprefix('http://')}"
+    assert result["result"].unique_id == "sms_gateway:apiuser"
     assert gateway.sim.messages == []
     await hass.async_block_till_done(wait_background_tasks=True)
 

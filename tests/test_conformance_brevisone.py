@@ -645,7 +645,7 @@ async def test_entry_from_before_rest_support_keeps_api_php(hass: HomeAssistant,
         hass.config.country = "DE"
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done(wait_background_tasks=True)
-        assert (entry.minor_version, entry.data["api"]) == (2, "legacy")
+        assert (entry.minor_version, entry.data["api"]) == (3, "legacy")
         await send(hass, entry, message="x")
         assert {r.path for r in gateway.sim.requests} == {"/api.php", "/check.php"}
 

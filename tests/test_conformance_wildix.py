@@ -25,7 +25,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
 
 from custom_components.sms_alerts.api import wildix as wildix_module
-from custom_components.sms_alerts.api.base import OutboundSms, Outcome, Target, TargetKind
+from custom_components.sms_alerts.api.base import OutboundSms, Outcome, Target, TargetKind, secret_digest
 from custom_components.sms_alerts.api.wildix import WildixProvider
 from custom_components.sms_alerts.api.wildix_auth import (
     API_KEY_SCOPE,
@@ -383,7 +383,7 @@ async def test_the_form_wants_a_login_or_a_key(
         result["flow_id"], {"url": pbx.url, "api_key": DEMO_API_KEY}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"Wildix API key ({pbx.url.removeprefix('http://')})"
+    assert result["title"] == "Wildix API key"
     assert set(result["data"]) >= {"api_key"}
     assert "password" not in result["data"]
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -451,7 +451,7 @@ async def test_reauth_switches_from_the_login_to_a_key(hass: HomeAssistant, pbx:
     assert {k: v for k, v in entry.data.items() if k in ("username", "password", "api_key")} == {
         "api_key": DEMO_API_KEY
     }
-    assert entry.unique_id == pbx.url.removeprefix("http://")
+    assert entry.unique_id == f"wildix:key:{secret_digest(DEMO_API_KEY)}"
     response = await send(hass, entry, message="Back on keys")
     assert response["results"][0]["status"] == "sent"
     assert pbx.sim.requests[-1].headers["Authorization"] == KEY
@@ -467,7 +467,7 @@ async def test_reconfigure_switches_from_a_key_to_the_login(hass: HomeAssistant,
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done(wait_background_tasks=True)
     assert "api_key" not in entry.data
-    assert entry.unique_id == f"{DEMO_USER}@{pbx.url.removeprefix('http://')}"
+    assert entry.unique_id == f"wildix:{DEMO_USER}"
 
 
 async def test_reauth_as_another_user_is_refused(hass: HomeAssistant, pbx: RunningSimulator) -> None:

@@ -15,7 +15,13 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import translation
 
 from custom_components.sms_alerts.api import tls
-from custom_components.sms_alerts.config_flow import FORM_ERRORS, REAUTH_SCHEMAS, RECIPIENT_SCHEMA, SCHEMAS
+from custom_components.sms_alerts.config_flow import (
+    FORM_ERRORS,
+    REAUTH_SCHEMAS,
+    RECIPIENT_SCHEMA,
+    RECONFIGURE_SCHEMAS,
+    SCHEMAS,
+)
 from custom_components.sms_alerts.const import DOMAIN
 from custom_components.sms_alerts.outbox import ENTRY_ISSUES
 from custom_components.sms_alerts.services import SEND_SCHEMA
@@ -213,9 +219,9 @@ def test_every_config_flow_field_has_a_label_and_a_description() -> None:
     every: set[str] = set()
     for key, schema in SCHEMAS.items():
         covers(steps[str(key)], fields(schema))
-        covers(steps["reconfigure"], fields(schema))
+        covers(steps["reconfigure"], fields(RECONFIGURE_SCHEMAS[key]))
         assert fields(schema) == set(steps[str(key)]["data"]), key
-        every |= fields(schema)
+        every |= fields(RECONFIGURE_SCHEMAS[key])
     assert every == set(steps["reconfigure"]["data"]) == set(steps["reconfigure"]["data_description"])
     reauth = set().union(*(fields(schema) for schema in REAUTH_SCHEMAS.values()))
     covers(steps["reauth_confirm"], reauth)

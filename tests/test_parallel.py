@@ -134,6 +134,9 @@ class _Broken(Provider):
     async def async_validate(self) -> AccountInfo:
         raise NotImplementedError
 
+    def identity(self) -> AccountInfo:
+        raise NotImplementedError
+
     def redacted_view(self) -> dict[str, Any]:
         return {}
 

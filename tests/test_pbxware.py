@@ -63,8 +63,7 @@ async def test_validate_lists_extensions_without_sending(
 ) -> None:
     """The check GETs pbxware.ext.list for the tenant, the key in the query string as documented; nothing is sent."""
     info = await make(session, pbxware.url).async_validate()
-    netloc = pbxware.url.removeprefix("http://")
-    assert info == AccountInfo(unique_id=f"{netloc}:1", title=f"PBXware {netloc} tenant 1")
+    assert info == AccountInfo(unique_id="pbxware:1:1b182acb84ca8054", account="pbxware:1", title="PBXware tenant 1")
     assert pbxware.sim.messages == []
     [request] = pbxware.sim.requests
     assert (request.method, request.path, request.form) == ("GET", "/index.php", {})
@@ -105,7 +104,7 @@ async def test_validate_accepts_an_sms_only_key(
     provider = make(session, pbxware.url, api_key="sms-only-key")
     with caplog.at_level(logging.INFO):
         info = await provider.async_validate()
-    assert info.unique_id.endswith(":1")
+    assert info.account_id == "pbxware:1"
     assert [r.query["action"] for r in pbxware.sim.requests] == ["pbxware.ext.list", "pbxware.license.info"]
     assert pbxware.sim.requests[1].query == {"apikey": "sms-only-key", "action": "pbxware.license.info"}
     assert "valid, but limited" in caplog.text
@@ -549,15 +548,17 @@ def test_redacted_view_has_no_secret_or_address() -> None:
 @pytest.mark.parametrize(
     ("url", "server", "unique_id", "title"),
     [
-        ("https://pbx.example.com", "1", "pbx.example.com:1", "PBXware pbx.example.com tenant 1"),
-        ("http://PBX.Example.com:80/index.php", "59", "pbx.example.com:59", "PBXware pbx.example.com tenant 59"),
-        ("https://192.0.2.10:8443", " 2 ", "192.0.2.10:8443:2", "PBXware 192.0.2.10:8443 tenant 2"),
+        ("https://pbx.example.com", "1", "pbxware:1:8254c329a92850f6", "PBXware tenant 1"),
+        ("http://PBX.Example.com:80/index.php", "59", "pbxware:59:8254c329a92850f6", "PBXware tenant 59"),
+        ("https://192.0.2.10:8443", " 2 ", "pbxware:2:8254c329a92850f6", "PBXware tenant 2"),
     ],
 )
 def test_account_identity(url: str, server: str, unique_id: str, title: str) -> None:
-    """One account is one tenant on one PBX address; a non-default port is part of it."""
+    """One account is one tenant reached with one key (16 hex digits of its SHA-256), whatever the PBX's address."""
     provider = PbxwareProvider(None, url=url, api_key="k", server=server)  # type: ignore[arg-type]
-    assert provider.identity() == AccountInfo(unique_id=unique_id, title=title)
+    info = provider.identity()
+    assert info == AccountInfo(unique_id=unique_id, account=unique_id.rpartition(":")[0], title=title)
+    assert "k" not in info.unique_id.split(":")
 
 
 def test_capabilities() -> None:

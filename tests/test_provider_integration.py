@@ -58,7 +58,7 @@ async def test_wildix_gsm_is_checked_and_normalised(hass: HomeAssistant, wildix_
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"]["gsm"] == "9c7514330001"
-    assert result["title"] == f"Wildix Alarm Sender ({wildix_sim.url.removeprefix('http://')})"
+    assert result["title"] == "Wildix Alarm Sender"
     await hass.async_block_till_done(wait_background_tasks=True)
 
 

@@ -316,7 +316,7 @@ async def test_certificate_for_this_address_passes(
     url = await served(authority.server_context([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]))
     async with authority.client() as client:
         info = await make(client, url).async_validate()
-    assert info.unique_id.startswith(GATEWAY_USER)
+    assert info.unique_id == f"sms_gateway:{GATEWAY_USER}"
 
 
 async def test_expired_certificate(

@@ -104,8 +104,7 @@ def basic(username: str = USER, password: str = PASSWORD) -> str:
 async def test_validate_reads_the_users_record(wildix: RunningSimulator, session: aiohttp.ClientSession) -> None:
     """GET personal/info with Basic auth; the user's name makes the title; nothing is sent."""
     info = await make(session, wildix.url).async_validate()
-    netloc = wildix.url.removeprefix("http://")
-    assert info == AccountInfo(unique_id=f"101@{netloc}", title=f"Wildix Alarm Sender ({netloc})")
+    assert info == AccountInfo(unique_id="wildix:101", title="Wildix Alarm Sender")
     request = wildix.sim.requests[-1]
     assert (request.method, request.path, request.query, request.form) == ("GET", INFO, {}, {})
     assert request.headers["Authorization"] == basic()
@@ -138,7 +137,7 @@ async def test_validate_falls_back_to_a_send_without_number(
     """If personal/info is refused, 'Number should not be empty' proves the login; nothing is sent."""
     wildix.sim.personal_info_refused = True
     info = await make(session, wildix.url).async_validate()
-    assert info.title == f"Wildix 101 ({wildix.url.removeprefix('http://')})"
+    assert info.title == "Wildix 101"
     assert [(r.method, r.path) for r in wildix.sim.requests] == [("GET", INFO), ("POST", SEND)]
     assert "number" not in wildix.sim.requests[-1].form
     assert wildix.sim.messages == []
@@ -585,13 +584,13 @@ def test_bad_urls(raw: str) -> None:
 @pytest.mark.parametrize(
     ("url", "unique_id", "title"),
     [
-        ("https://192.0.2.10", "alarm@192.0.2.10", "Wildix Alarm (192.0.2.10)"),
-        ("http://PBX.example.com:80/api/v1", "alarm@pbx.example.com", "Wildix Alarm (pbx.example.com)"),
-        ("https://192.0.2.10:8443", "alarm@192.0.2.10:8443", "Wildix Alarm (192.0.2.10:8443)"),
+        ("https://192.0.2.10", "wildix:alarm", "Wildix Alarm"),
+        ("http://PBX.example.com:80/api/v1", "wildix:alarm", "Wildix Alarm"),
+        ("https://192.0.2.10:8443", "wildix:alarm", "Wildix Alarm"),
     ],
 )
 def test_account_identity(url: str, unique_id: str, title: str) -> None:
-    """One account is user and PBX address; a non-default port is part of it."""
+    """One account is the sender user, whatever address reaches the PBX: personal/info names no serial [assumed]."""
     auth = WildixAuth.from_config({"username": "Alarm", "password": "x"})
     provider = WildixProvider(None, url=url, auth=auth)  # type: ignore[arg-type]
     assert provider.identity() == AccountInfo(unique_id=unique_id, title=title)
@@ -638,3 +637,15 @@ async def test_warning_listing_a_number_no_target_matches_makes_all_transient(
     receipts = await make(session, wildix.url).async_send(OutboundSms(text="x"), numbers(4))
     assert {r.outcome for r in receipts} == {Outcome.TRANSIENT}
     assert receipts[0].error == 'Unable to add a SMS to the queue (PBX result: ["393330…001", "333000…003"])'
+
+
+def test_api_key_account_is_the_key_at_any_address() -> None:
+    """A Company API key has no user: 16 hex digits of its SHA-256 name the account, never the key itself."""
+    auth = WildixAuth.from_config({"api_key": "wsk-v1-abc"})
+    first = WildixProvider(None, url="https://192.0.2.10", auth=auth).identity()  # type: ignore[arg-type]
+    moved = WildixProvider(None, url="https://pbx.example.com:8443", auth=auth).identity()  # type: ignore[arg-type]
+    assert (
+        first
+        == moved
+        == AccountInfo(unique_id="wildix:key:c41e5929cb9edb9d", account="wildix:key", title="Wildix API key")
+    )

@@ -37,7 +37,11 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_migrate_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> bool:
-    """Bring older entries up to date: 1.1 SMS Gateway entries used api.php, and keep it until reconfigured."""
+    """Bring older entries up to date.
+
+    1.2: SMS Gateway entries of 1.1 used api.php, and keep it until reconfigured.
+    1.3: the unique id no longer holds the address, so that reconfigure can change it.
+    """
     if entry.version > 1:
         return False
     if entry.minor_version < 2:  # noqa: PLR2004 - 1.2 stores the SMS Gateway's API
@@ -46,7 +50,33 @@ async def async_migrate_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) 
             data.setdefault(CONF_API, API_LEGACY)
         hass.config_entries.async_update_entry(entry, data=data, minor_version=2)
         LOGGER.debug("Migrated %s to version 1.2", entry.title)
+    if entry.minor_version < 3:  # noqa: PLR2004 - 1.3 names the account without its address
+        hass.config_entries.async_update_entry(
+            entry, unique_id=_unique_id_without_address(hass, entry), minor_version=3
+        )
+        LOGGER.debug("Migrated %s to version 1.3", entry.title)
     return True
+
+
+def _unique_id_without_address(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> str | None:
+    """Return the account's unique id without the address; the old one where another entry has that account.
+
+    The title, and with it the entity ids and the legacy notify service, stay as they are.
+    """
+    key = ProviderKey(entry.data[CONF_PROVIDER])
+    if key is ProviderKey.IPEX:
+        return entry.unique_id  # the sender number or login: no address in it
+    unique_id = PROVIDERS[key].from_config(async_entry_session(hass, entry.data), entry.data).identity().unique_id
+    other = hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, unique_id)
+    if other is not None and other.entry_id != entry.entry_id:
+        LOGGER.warning(
+            "%s is the same account as %s (the same device under two addresses?); it keeps its old id. "
+            "Remove one of them",
+            entry.title,
+            other.title,
+        )
+        return entry.unique_id
+    return unique_id
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> bool:

@@ -33,6 +33,7 @@ from homeassistant.helpers.selector import (
     TextSelectorType,
     TimeSelector,
 )
+from homeassistant.util import slugify
 from yarl import URL
 
 from .api import PROVIDERS, ProviderKey, brevisone, ipex, pbxware, tls, wildix
@@ -46,6 +47,7 @@ from .api.base import (
     ProviderError,
     TlsError,
     TransientError,
+    netloc,
     web_url,
 )
 from .api.brevisone_rest import CONF_API
@@ -104,9 +106,12 @@ _PASSWORD = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD, auto
 _SECRET = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _USERNAME = TextSelector(TextSelectorConfig(type=TextSelectorType.TEXT, autocomplete="username"))
 _TEXT = TextSelector()
+# The entry's name (its title): empty takes the device's or account's own name
+_NAME: dict[vol.Marker, Any] = {vol.Optional(CONF_NAME): _TEXT}
 
 SMS_GATEWAY_SCHEMA = vol.Schema(
     {
+        **_NAME,
         vol.Required(CONF_URL): _URL,
         vol.Required(CONF_USERNAME): _USERNAME,
         vol.Required(CONF_PASSWORD): _PASSWORD,
@@ -123,6 +128,7 @@ WILDIX_CREDENTIALS: dict[vol.Marker, Any] = {
 }
 WILDIX_SCHEMA = vol.Schema(
     {
+        **_NAME,
         vol.Required(CONF_URL): _URL,
         **WILDIX_CREDENTIALS,
         vol.Required(CONF_VERIFY_SSL, default=True): bool,
@@ -131,6 +137,7 @@ WILDIX_SCHEMA = vol.Schema(
 )
 PBXWARE_SCHEMA = vol.Schema(
     {
+        **_NAME,
         vol.Required(CONF_URL): _URL,
         vol.Required(CONF_API_KEY): _SECRET,
         vol.Required(CONF_SERVER, default="1"): _TEXT,
@@ -139,6 +146,7 @@ PBXWARE_SCHEMA = vol.Schema(
 )
 IPEX_SCHEMA = vol.Schema(
     {
+        **_NAME,
         vol.Required(CONF_URL, default=ipex.DEFAULT_URL): _URL,
         vol.Optional(CONF_USERNAME): _USERNAME,
         vol.Optional(CONF_PASSWORD): _PASSWORD,
@@ -165,6 +173,11 @@ SCHEMAS: dict[ProviderKey, vol.Schema] = {
     ProviderKey.WILDIX: WILDIX_SCHEMA,
     ProviderKey.PBXWARE: PBXWARE_SCHEMA,
     ProviderKey.IPEX: IPEX_SCHEMA,
+}
+# Reconfigure changes the address and login; the name is changed where Home Assistant renames entries
+RECONFIGURE_SCHEMAS: dict[ProviderKey, vol.Schema] = {
+    key: vol.Schema({marker: value for marker, value in schema.schema.items() if str(marker) != CONF_NAME})
+    for key, schema in SCHEMAS.items()
 }
 # Never shown back in a form
 SECRETS = frozenset({CONF_PASSWORD, CONF_API_KEY, CONF_API_TOKEN})
@@ -317,12 +330,19 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a provider account."""
 
     VERSION = 1
-    MINOR_VERSION = 2
+    MINOR_VERSION = 3
 
     def __init__(self) -> None:
         """Keep a checked IPEX account while its sender is chosen."""
         self._pending: dict[str, Any] = {}
         self._numbers: list[str] = []
+        self._name = ""
+
+    def _name_taken(self, name: str) -> bool:
+        """Tell whether another entry has this name: the legacy notify service notify.<name> would be shared."""
+        return bool(name) and any(
+            slugify(entry.title) == slugify(name) for entry in self.hass.config_entries.async_entries(DOMAIN)
+        )
 
     @staticmethod
     @callback
@@ -362,14 +382,22 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         schema = SCHEMAS[key]
         if user_input is not None:
             data = {**user_input, CONF_PROVIDER: str(key)}
-            info, errors = await async_check_account(self.hass, key, data)
+            name = str(data.pop(CONF_NAME, "")).strip()
+            info: AccountInfo | None = None
+            errors = {CONF_NAME: "name_taken"} if self._name_taken(name) else {}
+            if not errors:
+                info, errors = await async_check_account(self.hass, key, data)
             if info is not None and key is ProviderKey.IPEX:
                 self._pending = data
+                self._name = name
                 return await self._async_ipex_numbers()
             if info is not None:
                 await self.async_set_unique_id(info.unique_id)
                 self._abort_if_unique_id_configured()
-                return self.async_create_entry(title=info.title, data={**data, **info.data})
+                if self._name_taken(name or info.title):
+                    errors = {CONF_NAME: "name_taken"}
+                else:
+                    return self.async_create_entry(title=name or info.title, data={**data, **info.data})
             schema = self.add_suggested_values_to_schema(schema, _without_secrets(user_input))
         return self.async_show_form(step_id=str(key), data_schema=schema, errors=errors)
 
@@ -397,7 +425,7 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
             if url is not None:
                 data[CONF_WEBHOOK_URL] = url  # what SMS Chat will call, watched from now on
             return self.async_create_entry(
-                title=info.title,
+                title=self._name or info.title,
                 data=data,
                 description="webhook",
                 description_placeholders={"webhook_url": url or placeholder_webhook_url(data[CONF_WEBHOOK_ID])},
@@ -425,7 +453,7 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Change the address or login of an account (the same account only)."""
+        """Change the address or login of an account (the same account only); its name, recipients and ids stay."""
         entry = self._get_reconfigure_entry()
         key = ProviderKey(entry.data[CONF_PROVIDER])
         errors: dict[str, str] = {}
@@ -436,12 +464,12 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
             data = {**kept, **user_input, CONF_PROVIDER: str(key)}
             info, errors = await async_check_account(self.hass, key, data)
             if info is not None:
-                await self._async_check_same_account(entry, info)
+                await self._async_check_same_account(entry, info, data)
                 return self._async_update_and_abort(entry, {**data, **info.data}, "reconfigure_successful")
             suggested = _without_secrets(user_input)
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(SCHEMAS[key], suggested),
+            data_schema=self.add_suggested_values_to_schema(RECONFIGURE_SCHEMAS[key], suggested),
             errors=errors,
             description_placeholders={"title": entry.title},
         )
@@ -460,7 +488,7 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
             data = {**login, **user_input}
             info, errors = await async_check_account(self.hass, key, data)
             if info is not None:
-                await self._async_check_same_account(entry, info)
+                await self._async_check_same_account(entry, info, data)
                 return self._async_update_and_abort(entry, {**data, **info.data}, "reauth_successful")
         elif key is ProviderKey.WILDIX:
             errors = await self._async_wildix_keys_only(entry)
@@ -472,14 +500,22 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={"title": entry.title},
         )
 
-    async def _async_check_same_account(self, entry: ConfigEntry, info: AccountInfo) -> None:
-        """Abort unless the credentials are the entry's account.
+    async def _async_check_same_account(self, entry: ConfigEntry, info: AccountInfo, data: dict[str, Any]) -> None:
+        """Abort unless the settings are the entry's account, and no other entry has it already.
 
-        A Wildix entry may switch between the sender's login and an API key of the same PBX.
+        The address and login may change; a new key or a switch between a Wildix login and an API key
+        only at the same address, since the key is all that names such an account.
         """
+        key = ProviderKey(entry.data[CONF_PROVIDER])
+        old = _provider(self.hass, key, dict(entry.data)).identity()
         await self.async_set_unique_id(info.unique_id)
-        if entry.unique_id and wildix.switches_auth(entry.unique_id, info.unique_id):
+        if info.unique_id != entry.unique_id:
+            # The same device under another name (localhost, 127.0.0.1) must not become two entries
             self._abort_if_unique_id_configured()
+        same_address = _address(entry.data) == _address(data)
+        if info.unique_id == old.unique_id or (same_address and info.account_id == old.account_id):
+            return
+        if key is ProviderKey.WILDIX and wildix.switches_auth(entry.data, data):
             return
         self._abort_if_unique_id_mismatch(reason="wrong_account")
 
@@ -505,6 +541,11 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         if not changed and entry.state is not ConfigEntryState.LOADED:
             self.hass.config_entries.async_schedule_reload(entry.entry_id)
         return self.async_abort(reason=reason)
+
+
+def _address(data: Mapping[str, Any]) -> str:
+    """Return the host and non-default port a setting points at."""
+    return netloc(web_url(str(data.get(CONF_URL, ""))))
 
 
 def _without_secrets(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import datetime as dt
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -118,10 +119,18 @@ class Receipt:
 class AccountInfo:
     """What a credential check learned about the account."""
 
+    # Never the address: a device reached at a new address stays the same entry
     unique_id: str
     title: str
     # What the check learned that the entry should keep (e.g. which API a device offers)
     data: Mapping[str, Any] = field(default_factory=dict)
+    # The account without its secret, where the secret is part of unique_id (a new key, the same account)
+    account: str = ""
+
+    @property
+    def account_id(self) -> str:
+        """Return the account without its secret: `account` where set, else the unique id."""
+        return self.account or self.unique_id
 
 
 class ProviderError(Exception):
@@ -218,6 +227,10 @@ class Provider(abc.ABC):
         cls, session: aiohttp.ClientSession, config: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT
     ) -> Provider:
         """Build the client from the entry's settings."""
+
+    @abc.abstractmethod
+    def identity(self) -> AccountInfo:
+        """Name the account from the settings alone, without asking the provider."""
 
     @abc.abstractmethod
     async def async_validate(self) -> AccountInfo:
@@ -408,6 +421,11 @@ def base_url(raw: str, strip: Callable[[str], str]) -> URL:
 def netloc(url: URL) -> str:
     """Host, with the port only where it is not the scheme's default: how an account's address is named."""
     return url.host or "" if url.is_default_port() else f"{url.host}:{url.port}"
+
+
+def secret_digest(secret: str) -> str:
+    """Name an account that only its key tells apart: 16 hex digits of the key's SHA-256, never the key."""
+    return hashlib.sha256(secret.strip().encode()).hexdigest()[:16]
 
 
 def cut(text: str, limit: int = BODY_LOG_LIMIT) -> str:

@@ -30,7 +30,6 @@ from .base import (
     cut,
     form_body,
     mask_target,
-    netloc,
     parallel_requests,
 )
 from .brevisone_rest import (
@@ -271,10 +270,11 @@ class BrevisOneProvider(Provider):
             raise rule.error(self._reason(status, body), key=rule.key)
 
     def identity(self) -> AccountInfo:
-        """One account is the API user on one gateway address (a non-default port included)."""
-        address = netloc(self._base)
+        """One account is the API user: neither api.php, the REST API nor check.php tell a serial [assumed]."""
         return AccountInfo(
-            unique_id=f"{self._username}@{address}".lower(), title=f"SMS Gateway {address}", data={CONF_API: self.api}
+            unique_id=f"{self.key}:{self._username}".lower(),
+            title=f"SMS Gateway {self._username}",
+            data={CONF_API: self.api},
         )
 
     async def async_send_one(self, sms: OutboundSms, target: Target) -> Receipt:

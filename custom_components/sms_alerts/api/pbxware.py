@@ -39,8 +39,8 @@ from .base import (
     cut,
     form_body,
     mask_target,
-    netloc,
     parallel_requests,
+    secret_digest,
 )
 from .text import split_numbered, utf16_len
 
@@ -343,10 +343,15 @@ class PbxwareProvider(Provider):
         return self.identity()
 
     def identity(self) -> AccountInfo:
-        """One account is one tenant on one PBX address (a non-default port included)."""
-        address = netloc(self._base)
+        """One account is one tenant reached with one API key (no serial in ext.list or license.info [assumed]).
+
+        The key tells two PBXs apart whose tenant ids are the same (1 on single-tenant editions).
+        """
+        account = f"{self.key}:{self._server}".lower()
         return AccountInfo(
-            unique_id=f"{address}:{self._server}".lower(), title=f"PBXware {address} tenant {self._server}"
+            unique_id=f"{account}:{secret_digest(self._api_key)}",
+            account=account,
+            title=f"PBXware tenant {self._server}",
         )
 
     async def async_send_one(self, sms: OutboundSms, target: Target) -> Receipt:

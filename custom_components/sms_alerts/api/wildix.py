@@ -34,6 +34,7 @@ from .base import (
     form_body,
     mask_target,
     netloc,
+    secret_digest,
 )
 from .text import split_numbered, utf16_len
 from .wildix_auth import AUTH_HINTS, AuthKind, WildixAuth
@@ -157,11 +158,10 @@ def normalize_url(raw: str) -> URL:
     return base_url(raw, lambda path: _API_SUFFIX.sub("", path))
 
 
-def switches_auth(old_unique_id: str, new_unique_id: str) -> bool:
-    """Tell whether two accounts are the same PBX, one by a login (user@address), the other by an API key."""
-    old_user, _, old_pbx = old_unique_id.rpartition("@")
-    new_user, _, new_pbx = new_unique_id.rpartition("@")
-    return bool(old_user) != bool(new_user) and old_pbx == new_pbx
+def switches_auth(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Tell whether two settings are the same PBX address, one with a login, the other with an API key."""
+    same_pbx = netloc(normalize_url(old[CONF_URL])) == netloc(normalize_url(new[CONF_URL]))
+    return same_pbx and WildixAuth.from_config(old).kind is not WildixAuth.from_config(new).kind
 
 
 def use_lookalikes(text: str) -> str:
@@ -236,16 +236,18 @@ class WildixProvider(Provider):
         return self._base.host or ""
 
     def identity(self, name: str | None = None) -> AccountInfo:
-        """One account is the sender user on one PBX address (a non-default port included).
+        """One account is the sender user (personal/info names no PBX serial [assumed]).
 
-        A Company API key belongs to the PBX's company, not to a user: its account is the PBX address.
+        A Company API key belongs to the PBX's company, not to a user: the key itself tells the account.
         """
-        address = netloc(self._base)
         if self._auth.login is None:
-            return AccountInfo(unique_id=address.lower(), title=f"Wildix {name or 'API key'} ({address})")
+            return AccountInfo(
+                unique_id=f"{self.key}:key:{secret_digest(self._auth.header.removeprefix('Bearer '))}",
+                account=f"{self.key}:key",
+                title=f"Wildix {name or 'API key'}",
+            )
         return AccountInfo(
-            unique_id=f"{self._auth.login}@{address}".lower(),
-            title=f"Wildix {name or self._auth.login} ({address})",
+            unique_id=f"{self.key}:{self._auth.login}".lower(), title=f"Wildix {name or self._auth.login}"
         )
 
     async def async_validate(self) -> AccountInfo:
