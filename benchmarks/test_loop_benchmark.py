@@ -161,7 +161,10 @@ class LoopMonitor:
 def _table(rows: list[tuple[str, ...]]) -> None:
     """Print the result table."""
     header = (
-        f"burst of {BURST:,} alerts to 100 numbers (SMS Gateway simulator in its own process; target: the loop blocked ≤ 20 ms at a time)",
+        (
+            f"burst of {BURST:,} alerts to 100 numbers (SMS Gateway simulator in its own process;"
+            " target: the loop blocked ≤ 20 ms at a time)"
+        ),
         "callbacks",
         "p99 ms",
         "longest ms",
