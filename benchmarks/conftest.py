@@ -31,8 +31,19 @@ REAL_JOURNAL_RUN = outbox_store.OutboxStore._run  # noqa: SLF001 - kept before t
 
 @pytest.fixture(autouse=True)
 def real_journal_writer(journal_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811 - the fixture
-    """Measure the real path: journal lines written and synced by a worker thread, in the journal folder."""
+    """Measure the real path: journal lines written and synced by a worker thread, in the journal folder.
+
+    The outbox's snapshot too: the test library keeps Store files in memory and checks them in the
+    event loop, so here Home Assistant's own writer (a worker thread, 2025.4's signature) writes the
+    file beside the journal.
+    """
     monkeypatch.setattr(outbox_store.OutboxStore, "_run", REAL_JOURNAL_RUN)
+
+    async def write_file(store: outbox_store.SnapshotStore, *args: Any) -> None:
+        await store.hass.async_add_executor_job(store._write_data, str(journal_folder / store.key), args[-1])  # noqa: SLF001
+        store.saved = True
+
+    monkeypatch.setattr(outbox_store.SnapshotStore, "_async_write_data", write_file)
 
 
 @dataclass
@@ -51,6 +62,11 @@ class RemoteSimulator:
     async def set_latency(self, seconds: float) -> None:
         """Make every answer take `seconds`."""
         async with self.session.post(f"{self.url}/_sim/latency", params={"seconds": str(seconds)}) as resp:
+            assert resp.status == 200
+
+    async def set_fault(self, name: str) -> None:
+        """Make every answer fail this way ("none" recovers)."""
+        async with self.session.post(f"{self.url}/_sim/fault", params={"name": name}) as resp:
             assert resp.status == 200
 
     async def messages(self) -> list[dict[str, Any]]:

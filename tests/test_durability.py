@@ -168,3 +168,35 @@ async def test_a_burst_of_alerts_is_written_in_few_journal_writes(
     accepting = [data for data in writes if b'"in_flight":true' in data]
     assert len(accepting) <= 3, [data.count(b"\n") for data in accepting]
     assert len(writes) < len(texts)
+
+
+async def test_a_burst_past_the_compaction_size_writes_one_snapshot(
+    hass: HomeAssistant,
+    loaded_gateway: MockConfigEntry,
+    gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A burst that makes the journal long asks for one snapshot, not one per alert settled meanwhile.
+
+    Each snapshot builds and writes the whole outbox in the event loop: one per change blocked
+    Home Assistant for seconds in a burst of 1,000 (benchmarks/test_loop_benchmark.py).
+    """
+    monkeypatch.setattr(outbox_store, "COMPACT_AFTER", 20)
+    store = loaded_gateway.runtime_data.outbox._store
+    snapshots: list[int] = []
+    snapshot = store.async_snapshot
+
+    async def counting(data_func: Any) -> None:
+        snapshots.append(store.lines)
+        await snapshot(data_func)
+
+    monkeypatch.setattr(store, "async_snapshot", counting)
+    gateway.sim.fail(Fault.HTTP_503)
+    texts = [f"Window {n} open" for n in range(60)]
+    responses = await asyncio.gather(*(send(hass, loaded_gateway, message=text) for text in texts))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert {r["results"][0]["status"] for r in responses} == {"queued"}
+    assert sorted(waiting_texts(hass_storage, loaded_gateway)) == sorted(texts)
+    assert 1 <= len(snapshots) <= 3, snapshots
+    assert all(lines > 20 for lines in snapshots), snapshots

@@ -56,6 +56,8 @@ class OutboxStore:
         # Journal lines since the last snapshot
         self.lines = 0
         self._snapshot_lock = asyncio.Lock()
+        # A snapshot was asked for (compaction_due said so) and has not begun yet
+        self._snapshot_asked = False
 
     async def _run(self, job: Callable[[], None]) -> None:
         """Run a blocking write in a worker thread."""
@@ -106,8 +108,14 @@ class OutboxStore:
         return seq
 
     def compaction_due(self, waiting: int) -> bool:
-        """Tell whether a snapshot is due: the journal is long, or lines could not be written."""
-        return not self._snapshot_lock.locked() and (self.journal.failed or self.lines > max(COMPACT_AFTER, waiting))
+        """Tell whether a snapshot is due: the journal is long, or lines could not be written.
+
+        True once, until the snapshot the caller then starts has begun: a burst asks for one, not one per change.
+        """
+        if self._snapshot_asked or self._snapshot_lock.locked():
+            return False
+        self._snapshot_asked = self.journal.failed or self.lines > max(COMPACT_AFTER, waiting)
+        return self._snapshot_asked
 
     async def async_written(self, seq: int | None = None) -> None:
         """Wait until line `seq` (every line queued so far) is on disk, or could not be written."""
@@ -116,6 +124,7 @@ class OutboxStore:
     async def async_snapshot(self, data_func: Callable[[], dict[str, Any]]) -> None:
         """Write a snapshot of everything, then drop the journal lines it holds (not if it could not be written)."""
         async with self._snapshot_lock:
+            self._snapshot_asked = False
             seq = self.journal.seq
             data = {**data_func(), SNAPSHOT_SEQ: seq}
             lines, self.lines = self.lines, 0
