@@ -204,7 +204,7 @@ async def _settled(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     """Wait for every journal line and background task (a snapshot) of the moment."""
     outbox = entry.runtime_data.outbox
     await hass.async_block_till_done(wait_background_tasks=True)
-    await outbox._store.async_written()
+    await outbox._queue.store.async_written()
     await hass.async_block_till_done(wait_background_tasks=True)
 
 
@@ -212,7 +212,7 @@ async def _until_drained(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     """Wait until the outbox is empty and written."""
     outbox = entry.runtime_data.outbox
     async with asyncio.timeout(DRAIN_TIMEOUT):
-        while outbox._items:  # noqa: ASYNC110 - the outbox drains in tasks of its own
+        while outbox._queue.items:  # noqa: ASYNC110 - the outbox drains in tasks of its own
             await asyncio.sleep(0.05)
     await _settled(hass, entry)
 
@@ -234,7 +234,7 @@ async def test_event_loop_blocking_during_a_burst(hass: HomeAssistant, remote_si
         await _settled(hass, entry)
         monitor.start(None)
         assert {r["results"][0]["status"] for r in responses} == {"queued"}  # type: ignore[index]
-        assert len(outbox._items) == BURST
+        assert len(outbox._queue.items) == BURST
         await gateway.set_fault("none")
         monitor.start("device down: drain after it answers again")
         outbox.async_recovered()

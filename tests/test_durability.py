@@ -183,7 +183,7 @@ async def test_a_burst_past_the_compaction_size_writes_one_snapshot(
     Home Assistant for seconds in a burst of 1,000 (benchmarks/test_loop_benchmark.py).
     """
     monkeypatch.setattr(outbox_store, "COMPACT_AFTER", 20)
-    store = loaded_gateway.runtime_data.outbox._store
+    store = loaded_gateway.runtime_data.outbox._queue.store
     snapshots: list[int] = []
     snapshot = store.async_snapshot
 

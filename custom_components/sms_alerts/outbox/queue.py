@@ -36,6 +36,8 @@ class Queue:
         self.lock = asyncio.Lock()
         # Unloaded: the file belongs to the entry's next outbox from now on
         self.closed = False
+        # The queue sensor is told once per turn of the event loop, however many items moved
+        self._telling = False
 
     def unloaded(self) -> bool:
         """Tell whether the entry was unloaded (asked again after every wait: it changes meanwhile)."""
@@ -47,9 +49,11 @@ class Queue:
         """Move an item to a state the lifecycle allows, and keep it where that state is kept.
 
         Queued states live in `items` (and the journal), new ones under way in `in_flight`; an item
-        that left is in neither. The journal line is written by the next flush.
+        that left is in neither. The move is noted for the journal (written at the end of the step, with
+        the other moves of that step) and the queue sensor hears of it.
         """
         advance(item, state)
+        waiting = len(self.items)
         if state in QUEUED:
             self.in_flight.pop(item.id, None)
             if item.id in self.items:
@@ -62,6 +66,15 @@ class Queue:
             self.in_flight.pop(item.id, None)
             if item.id in self.items:
                 del self.items[item.id]
+        if len(self.items) != waiting and not self._telling:
+            self._telling = True
+            self._hass.loop.call_soon(self._tell)
+
+    def _tell(self) -> None:
+        """Tell the queue sensor how many wait now."""
+        self._telling = False
+        if not self.closed:
+            self.changed()
 
     def admit(self, items: Iterable[QueuedItem]) -> None:
         """Count new items as under way from the moment they are made: an unload then writes them too."""
