@@ -43,10 +43,10 @@ STRICT = os.environ.get("SMS_ALERTS_MODEL_STRICT") == "1"
 TOLERATE_LOSS_IN_MEMORY_WINDOW = False
 NEW_ALERT_MEMORY_WINDOW = 0.1
 TOLERATE_RESEND_OF_UNWRITTEN_REMOVALS = False
-# README: a reload "during such a request" may send the alert twice. Today that is every target of the
-# alert: the unloaded outbox still makes the requests for the targets it had not reached yet, while the
-# next outbox sends them from the file. False: only targets whose request was under way may come twice.
-TOLERATE_WHOLE_ALERT_TWICE_AT_UNLOAD = not STRICT
+# README: a reload "during such a request" may send the alert twice. Once that was every target of the
+# alert (the unloaded outbox still made the requests for the targets it had not reached yet); now an
+# unloaded outbox starts no request, so only targets whose request was under way may come twice.
+TOLERATE_WHOLE_ALERT_TWICE_AT_UNLOAD = False
 # The write that ends the window is scheduled by the event loop: allow it this much more
 CRASH_TIMING_SLACK = 0.05
 # Every request's time limit in the model (real seconds: the client's timeout runs on the event loop's clock)

@@ -240,8 +240,13 @@ class Provider(abc.ABC):
     async def async_send_one(self, sms: OutboundSms, target: Target) -> Receipt:
         """Send the message to one target; raise a ProviderError if it is not taken."""
 
-    async def async_send(self, sms: OutboundSms, targets: Sequence[Target]) -> list[Receipt]:
+    async def async_send(
+        self, sms: OutboundSms, targets: Sequence[Target], proceed: Callable[[], bool] | None = None
+    ) -> list[Receipt]:
         """Send to every target and return one receipt per target, in order.
+
+        `proceed` is asked before each request: once it says no, the targets not yet started get a
+        transient receipt without a request (`not_started`), so a sender that stopped makes no more.
 
         Up to `parallel` requests run at once, each taking the next target in order. After an
         error that concerns the whole entry or the provider's reachability, the targets not yet
@@ -250,7 +255,7 @@ class Provider(abc.ABC):
         An unexpected error (a bug) is logged and counts as transient: that target and those not yet
         started are kept for another try, and the requests under way finish.
         """
-        batch = _Batch(self, sms, targets)
+        batch = _Batch(self, sms, targets, proceed)
         workers = min(self.parallel, len(targets))
         if workers <= 1:
             await batch.async_work()
@@ -372,9 +377,12 @@ def error_receipt(target: Target, err: ProviderError) -> Receipt:
 class _Batch:
     """One message to several targets: workers take the next target in turn and share what stops the rest."""
 
-    def __init__(self, provider: Provider, sms: OutboundSms, targets: Sequence[Target]) -> None:
+    def __init__(
+        self, provider: Provider, sms: OutboundSms, targets: Sequence[Target], proceed: Callable[[], bool] | None
+    ) -> None:
         """Start with no receipts."""
         self._provider = provider
+        self._proceed = proceed
         self._sms = sms
         self._pending = iter(enumerate(targets))
         self._receipts: list[Receipt | None] = [None] * len(targets)
@@ -385,6 +393,9 @@ class _Batch:
         for index, target in self._pending:
             if self._stop is not None:
                 self._receipts[index] = error_receipt(target, self._stop)
+                continue
+            if self._proceed is not None and not self._proceed():
+                self._receipts[index] = not_started(target)
                 continue
             try:
                 self._receipts[index] = await self._provider.async_send_one(self._sms, target)
@@ -401,6 +412,13 @@ class _Batch:
     def receipts(self) -> list[Receipt]:
         """Return the receipts in the order of the targets."""
         return [receipt for receipt in self._receipts if receipt is not None]
+
+
+def not_started(target: Target) -> Receipt:
+    """Return the receipt of a target whose request was not made because the sender stopped: try it again."""
+    return Receipt(
+        target=target, outcome=Outcome.TRANSIENT, error="not sent: the sender stopped", error_key="not_started"
+    )
 
 
 def web_url(raw: str) -> URL:

@@ -6,7 +6,7 @@ import itertools
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -34,6 +34,7 @@ from .base import (
     form_body,
     mask_target,
     netloc,
+    not_started,
     secret_digest,
 )
 from .text import split_numbered, utf16_len
@@ -304,11 +305,13 @@ class WildixProvider(Provider):
         }.get(receipt.outcome, TargetRejectedError)
         raise error(receipt.error or "not sent", key=receipt.error_key)
 
-    async def async_send(self, sms: OutboundSms, targets: Sequence[Target]) -> list[Receipt]:
+    async def async_send(
+        self, sms: OutboundSms, targets: Sequence[Target], proceed: Callable[[], bool] | None = None
+    ) -> list[Receipt]:
         """Send to all numbers, up to 50 per request, and return one receipt per target, in order.
 
         After an error that concerns the whole entry or the PBX's reachability, the remaining
-        chunks get the same outcome without a request.
+        chunks get the same outcome without a request; so do they once `proceed` says no.
         """
         receipts: list[Receipt | None] = [None] * len(targets)
         numbers: list[tuple[int, Target]] = []
@@ -333,6 +336,8 @@ class WildixProvider(Provider):
             chunk_targets = [target for _, target in chunk]
             if stop is not None:
                 chunk_receipts = [error_receipt(target, stop) for target in chunk_targets]
+            elif proceed is not None and not proceed():
+                chunk_receipts = [not_started(target) for target in chunk_targets]
             else:
                 try:
                     chunk_receipts, stop = await self._async_send_chunk(parts, fields, chunk_targets)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -28,10 +29,12 @@ def outbound(item: QueuedItem, tz: dt.tzinfo) -> OutboundSms:
     )
 
 
-async def async_call(provider: Provider, items: list[QueuedItem], tz: dt.tzinfo) -> list[Receipt]:
-    """Send one message's items in one call; an unexpected error keeps them all for another try."""
+async def async_call(
+    provider: Provider, items: list[QueuedItem], tz: dt.tzinfo, proceed: Callable[[], bool]
+) -> list[Receipt]:
+    """Send one message's items in one call, no new request once `proceed` says no; an unexpected error keeps them."""
     try:
-        return await provider.async_send(outbound(items[0], tz), [item.target for item in items])
+        return await provider.async_send(outbound(items[0], tz), [item.target for item in items], proceed)
     except Exception as err:  # noqa: BLE001 - logged with its traceback; the messages must not be lost
         error = provider.unexpected_error(err, ", ".join(mask_target(item.target) for item in items))
         return [error_receipt(item.target, error) for item in items]

@@ -36,7 +36,10 @@ class Settler:
 
     async def async_call(self, items: list[QueuedItem]) -> list[Receipt]:
         """Make one provider call for the items of one message."""
-        return await async_call(self._provider, items, dt_util.get_default_time_zone())
+        # An unloaded entry makes no new request: its next outbox owns these messages now
+        return await async_call(
+            self._provider, items, dt_util.get_default_time_zone(), lambda: not self._queue.unloaded()
+        )
 
     def result(
         self, item: QueuedItem, status: SendStatus, error: str | None, message_id: str | None = None
