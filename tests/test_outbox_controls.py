@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from custom_components.sms_alerts.const import DOMAIN
 from custom_components.sms_alerts.outbox.lifecycle import ALLOWED, QUEUED, ItemState
 from simulators.base import Fault
 
-from .conftest import RECIPIENT, RunningSimulator, advance, on_disk, send
+from .conftest import RECIPIENT, RunningSimulator, advance, on_disk, send, until
 
 BUTTON = "button.sms_gateway_127_0_0_1_retry_now"
 OTHER = "group:Oncall"
@@ -219,6 +220,30 @@ async def test_drop_of_an_unknown_id_is_refused(hass: HomeAssistant, loaded_gate
         await drop(hass, loaded_gateway, "0123")
     assert err.value.translation_key == "message_not_waiting"
     assert err.value.translation_placeholders == {"id": "0123", "entry": "SMS Gateway 127.0.0.1"}
+    assert events == []
+
+
+async def test_drop_while_the_message_is_being_tried_waits_for_the_answer(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """A drop that meets the message's try under way waits for its answer: sent is sent, and nothing is fired."""
+    gateway.sim.fail(Fault.HTTP_503, times=1)
+    await send(hass, loaded_gateway, message="Freezer warm")
+    [waiting] = await list_waiting(hass, loaded_gateway)
+    gateway.gate.hold()
+    await hass.services.async_call("button", "press", {"entity_id": BUTTON}, blocking=True)
+    await gateway.gate.until_held()
+    events = async_capture_events(hass, "sms_alerts_failed")
+    dropping = asyncio.get_running_loop().create_task(drop(hass, loaded_gateway, waiting["id"]))
+    await until(loaded_gateway.runtime_data.outbox._queue.lock.locked, "the try holds the lock")
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not dropping.done()
+    gateway.gate.release()
+    with pytest.raises(ServiceValidationError):
+        await dropping
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [m.text for m in gateway.sim.messages] == ["Freezer warm"]
     assert events == []
 
 
