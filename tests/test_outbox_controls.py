@@ -173,7 +173,7 @@ async def test_drop_removes_exactly_that_message_and_survives_a_restart(
             "WARNING",
             (
                 "Message to +49170…567 via SMS Gateway 127.0.0.1 dropped by the user "
-                "(it was waiting after 1 tries; last error: HTTP 503: Service Unavailable)"
+                "(it was waiting; tries: 1; last error: HTTP 503: Service Unavailable)"
             ),
         )
     ]

@@ -137,7 +137,7 @@ class Settler:
         state = item.state
         self._queue.move(item, ItemState.DROPPED)
         LOGGER.warning(
-            "Message to %s via %s %s (it was %s after %s tries; last error: %s)",
+            "Message to %s via %s %s (it was %s; tries: %s; last error: %s)",
             mask_target(item.target),
             self._title,
             DROPPED_BY_USER,
