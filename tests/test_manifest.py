@@ -34,7 +34,7 @@ STRINGS = json.loads((PACKAGE / "translations" / "en.json").read_text())
 
 # Components hassfest lets any integration use without declaring them: the entity platforms this one
 # provides, and helpers every installation loads
-UNDECLARED_OK = {"binary_sensor", "diagnostics", "notify", "repairs", "sensor", "system_health"}
+UNDECLARED_OK = {"binary_sensor", "button", "diagnostics", "notify", "repairs", "sensor", "system_health"}
 
 
 def _referenced_components() -> set[str]:
@@ -155,10 +155,11 @@ def test_form_errors_have_texts() -> None:
 
 
 def test_icons_cover_services_and_entities() -> None:
-    """icons.json names the action and the sensor."""
+    """icons.json names the actions, the sensors and the button."""
     icons = json.loads((PACKAGE / "icons.json").read_text())
-    assert set(icons["services"]) == {"send"}
-    assert set(icons["entity"]["sensor"]) == set(STRINGS["entity"]["sensor"])
+    assert set(icons["services"]) == {"send", "list_waiting", "drop_waiting"}
+    for platform in ("sensor", "button"):
+        assert set(icons["entity"][platform]) == set(STRINGS["entity"][platform])
 
 
 def test_every_account_refusal_has_a_repair_issue_text() -> None:

@@ -32,6 +32,8 @@ SEVERITIES: Final = ("info", "warning", "critical")
 DEFAULT_SEVERITY: Final = "warning"
 
 SERVICE_SEND: Final = "send"
+SERVICE_LIST_WAITING: Final = "list_waiting"
+SERVICE_DROP_WAITING: Final = "drop_waiting"
 
 # Dispatcher signals of an entry's outbox: format with the entry id
 SIGNAL_SEND_REPORT: Final = "sms_alerts_send_report_{}"

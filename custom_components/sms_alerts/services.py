@@ -1,4 +1,4 @@
-"""The sms_alerts.send action."""
+"""The actions: sms_alerts.send, and list_waiting and drop_waiting to look into an outbox and clear it by hand."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 
 import voluptuous as vol
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import ATTR_ID
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import ServiceValidationError, Unauthorized, UnknownUser
 from homeassistant.helpers import config_validation as cv
 
 from .const import (
@@ -26,6 +27,8 @@ from .const import (
     ATTR_TITLE,
     DEFAULT_SEVERITY,
     DOMAIN,
+    SERVICE_DROP_WAITING,
+    SERVICE_LIST_WAITING,
     SERVICE_SEND,
     SEVERITIES,
 )
@@ -62,6 +65,9 @@ SEND_SCHEMA = vol.Schema(
     }
 )
 
+LIST_WAITING_SCHEMA = vol.Schema({vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string})
+DROP_WAITING_SCHEMA = vol.Schema({vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string, vol.Required(ATTR_ID): cv.string})
+
 
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
@@ -73,6 +79,14 @@ def async_setup_services(hass: HomeAssistant) -> None:
         schema=SEND_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_LIST_WAITING,
+        _async_list_waiting,
+        schema=LIST_WAITING_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(DOMAIN, SERVICE_DROP_WAITING, _async_drop_waiting, schema=DROP_WAITING_SCHEMA)
 
 
 async def async_loaded_entry(hass: HomeAssistant, entry_id: str) -> SmsAlertsConfigEntry:
@@ -146,3 +160,39 @@ async def _async_send(call: ServiceCall) -> ServiceResponse:
     if not call.return_response:
         return None
     return {"results": [result.as_dict() for result in report.results]}
+
+
+async def _async_require_admin(call: ServiceCall) -> None:
+    """Let only administrators (and automations, which call as no user) look into or clear an outbox.
+
+    As core's admin actions do; written out because `async_register_admin_service` takes no response on 2025.4.
+    """
+    if call.context.user_id is None:
+        return
+    user = await call.hass.auth.async_get_user(call.context.user_id)
+    if user is None:
+        raise UnknownUser(context=call.context)
+    if not user.is_admin:
+        raise Unauthorized(context=call.context)
+
+
+async def _async_list_waiting(call: ServiceCall) -> ServiceResponse:
+    """Answer with the messages that wait or are held in an entry's outbox, oldest first.
+
+    Targets are shown as stored (a number in full): the caller is an administrator, and only log lines mask them.
+    """
+    await _async_require_admin(call)
+    entry = await async_loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    return {"messages": [message.as_dict() for message in entry.runtime_data.outbox.waiting_messages()]}
+
+
+async def _async_drop_waiting(call: ServiceCall) -> None:
+    """Drop one waiting or held message on purpose; it is logged and sms_alerts_failed is fired for it."""
+    await _async_require_admin(call)
+    entry = await async_loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    if not await entry.runtime_data.outbox.async_drop(call.data[ATTR_ID]):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="message_not_waiting",
+            translation_placeholders={"id": call.data[ATTR_ID], "entry": entry.title},
+        )

@@ -122,6 +122,11 @@ class StormGuard:
         if self.settings.dedup_window:
             self.recent[(target, text)] = now
 
+    def forget(self, *, target: str, text: str) -> None:
+        """Forget an alert that never went out (dropped): a copy of it later is no duplicate."""
+        self.held.pop((target, text), None)
+        self.recent.pop((target, text), None)
+
     def is_held(self, *, target: str, text: str) -> bool:
         """Tell whether the alert is held for the target and not yet released."""
         return (target, text) in self.held

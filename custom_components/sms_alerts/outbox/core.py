@@ -32,6 +32,7 @@ from .models import (
     SendReport,
     SendStatus,
     TargetResult,
+    WaitingMessage,
     interrupted_sends,
     new_id,
     parse_items,
@@ -430,15 +431,20 @@ class Outbox:
 
     @callback
     def async_recovered(self) -> None:
-        """Try what waits now: the provider answers again (a send went through, its status page answers).
+        """Try what waits now: the provider answers again (a send went through, its status page answers)."""
+        self._drain.retry_now()
 
-        Waiting messages go at once, not at their next retry; those held (quiet hours, rate limit,
-        a fallback being loaded) keep their time, and refused credentials still wait for a new login.
-        """
-        if self._queue.unloaded() or self._gate.auth_refused:
-            return
-        now = _now()
-        self._gate.recovered()
-        for item in self._queue.waiting():
-            item.next_attempt = min(item.next_attempt, now)
-        self._drain.schedule()
+    # By hand: the Retry now button, the list_waiting and drop_waiting actions
+
+    @callback
+    def async_retry_now(self) -> bool:
+        """Try what waits now, as after a recovery; False while refused credentials wait for a new login."""
+        return self._drain.retry_now()
+
+    def waiting_messages(self) -> list[WaitingMessage]:
+        """Describe the waiting and held messages, oldest first."""
+        return self._drain.listing()
+
+    async def async_drop(self, item_id: str) -> bool:
+        """Drop one waiting or held message on purpose (logged, sms_alerts_failed fired); False if unknown."""
+        return await self._drain.async_drop(item_id)

@@ -7,13 +7,14 @@ from dataclasses import replace
 
 from homeassistant.core import CALLBACK_TYPE, callback
 from homeassistant.helpers.event import async_call_later
+from homeassistant.util import dt as dt_util
 
 from ..api.base import Target
 from ..const import DOMAIN, LOGGER
 from ..message import GSM_SINGLE, UCS2_SINGLE
 from ..storm import SEVERITY_RANK, summary_text
 from .lifecycle import ItemState
-from .models import QueuedItem, SendStatus, TargetResult, new_id
+from .models import QueuedItem, SendStatus, TargetResult, WaitingMessage, new_id
 from .parts import Parts
 from .router import not_loaded
 from .settle import Settler
@@ -193,6 +194,67 @@ class Drain:
                 len(stuck),
                 not_loaded(missing),
             )
+
+    # By hand
+
+    @callback
+    def retry_now(self) -> bool:
+        """Try what waits now, as when the provider answers again; False while refused credentials stop it.
+
+        Waiting messages go at once, not at their next retry; those held (quiet hours, rate limit,
+        a fallback being loaded) keep their time, and refused credentials still wait for a new login.
+        """
+        if self._queue.unloaded() or self._gate.auth_refused:
+            return False
+        now = self._now()
+        self._gate.recovered()
+        for item in self._queue.waiting():
+            item.next_attempt = min(item.next_attempt, now)
+        self.schedule()
+        return True
+
+    def listing(self) -> list[WaitingMessage]:
+        """Describe the waiting and held messages, oldest first, with the earliest time each may go."""
+        now = self._now()
+        return [
+            WaitingMessage(
+                id=item.id,
+                target=str(item.target),
+                message=item.text,
+                state=item.state,
+                severity=item.severity,
+                age=max(0, round(now - item.created)),
+                tries=item.attempts,
+                error=item.last_error,
+                next_try=None if (when := self._next_try(item, now)) is None else dt_util.utc_from_timestamp(when),
+            )
+            for item in self._queue.items.values()
+        ]
+
+    def _next_try(self, item: QueuedItem, now: float) -> float | None:
+        """Return the earliest time a message may go: the end of its hold, or of its backoff and the entry's."""
+        if item.state is not ItemState.WAITING:
+            return item.hold_until
+        if self._gate.auth_refused:
+            return None
+        return max(item.next_attempt, self._gate.retry_at, now)
+
+    async def async_drop(self, item_id: str) -> bool:
+        """Drop one waiting or held message on purpose, written at once; False if none here has that id.
+
+        Taken with the lock: a message being tried just now is dropped only if the answer leaves it waiting.
+        """
+        async with self._queue.lock:
+            item = self._queue.items.get(item_id)
+            if item is None or self._queue.unloaded():
+                return False
+            self._policy.note_dropped(item)
+            self._settler.drop(item)
+            await self._queue.async_save()
+        self._queue.changed()
+        # The next message to its target may go now
+        self.schedule()
+        return True
 
     # Held alerts
 

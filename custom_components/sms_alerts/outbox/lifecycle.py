@@ -33,6 +33,8 @@ class ItemState(StrEnum):
     GIVEN_UP = "given_up"
     # Left this outbox without an answer: the entry was unloaded, its next outbox (or the fallback) sends it
     RELEASED = "released"
+    # Left the outbox for good on purpose: the user dropped it while it waited (sms_alerts_failed was fired for it)
+    DROPPED = "dropped"
 
 
 HELD = frozenset({ItemState.HELD_QUIET, ItemState.HELD_RATE, ItemState.HELD_FALLBACK})
@@ -49,6 +51,7 @@ DONE = frozenset(
         ItemState.HANDED_OVER,
         ItemState.GIVEN_UP,
         ItemState.RELEASED,
+        ItemState.DROPPED,
     }
 )
 # Any state that has not left may end here
@@ -67,10 +70,11 @@ ALLOWED: dict[ItemState, frozenset[ItemState]] = {
     ),
     ItemState.IN_FLIGHT: frozenset({ItemState.SENT, ItemState.WAITING, *_LEAVING}),
     # Tried from the queue: it stays there during the request, and leaves only with the answer
-    ItemState.WAITING: frozenset({ItemState.WAITING, ItemState.SENT, *_LEAVING}),
-    ItemState.HELD_QUIET: frozenset({ItemState.WAITING, ItemState.MERGED, *_LEAVING}),
-    ItemState.HELD_RATE: frozenset({ItemState.WAITING, ItemState.MERGED, *_LEAVING}),
-    ItemState.HELD_FALLBACK: frozenset(_LEAVING),
+    # Only what waits in the queue can be dropped, never a new alert whose first request is under way
+    ItemState.WAITING: frozenset({ItemState.WAITING, ItemState.SENT, ItemState.DROPPED, *_LEAVING}),
+    ItemState.HELD_QUIET: frozenset({ItemState.WAITING, ItemState.MERGED, ItemState.DROPPED, *_LEAVING}),
+    ItemState.HELD_RATE: frozenset({ItemState.WAITING, ItemState.MERGED, ItemState.DROPPED, *_LEAVING}),
+    ItemState.HELD_FALLBACK: frozenset({ItemState.DROPPED, *_LEAVING}),
     **{state: frozenset() for state in DONE},
 }
 

@@ -213,6 +213,37 @@ class TargetResult:
 
 
 @dataclass(frozen=True, kw_only=True)
+class WaitingMessage:
+    """One message that waits or is held in an outbox, as the list_waiting action shows it."""
+
+    id: str
+    target: str
+    message: str
+    state: ItemState
+    severity: str
+    # Seconds since the alert was taken
+    age: int
+    tries: int
+    error: str | None
+    # The earliest time it may go (the end of its hold); None while refused credentials wait for a new login
+    next_try: dt.datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the JSON form used in the action's response."""
+        return {
+            "id": self.id,
+            "target": self.target,
+            "message": self.message,
+            "state": str(self.state),
+            "severity": self.severity,
+            "age": self.age,
+            "tries": self.tries,
+            "error": self.error,
+            "next_try": None if self.next_try is None else self.next_try.isoformat(),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class SendReport:
     """All results of one send, as the sensor and the action see them; item_ids run parallel to results."""
 

@@ -89,6 +89,10 @@ class Policy:
         """Forget that an alert is held: it goes out now."""
         self.guard.note_released(target=str(item.target), text=self.alert_text(item), now=now)
 
+    def note_dropped(self, item: QueuedItem) -> None:
+        """Forget an alert the user dropped before it went out: the same alert later is sent, not deduplicated."""
+        self.guard.forget(target=str(item.target), text=self.alert_text(item))
+
     @property
     def daily_budget(self) -> int:
         """SMS a day (0: no budget)."""

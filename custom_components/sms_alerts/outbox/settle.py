@@ -16,6 +16,9 @@ from .models import QueuedItem, SendReport, SendStatus, TargetResult
 from .parts import Parts
 from .router import FALLBACK_WAIT, not_loaded
 
+# The error of a message the user dropped (the list_waiting and drop_waiting actions)
+DROPPED_BY_USER = "dropped by the user"
+
 
 class Settler:
     """Acts on provider answers and failures for one entry, and keeps the last send report up to date."""
@@ -131,6 +134,22 @@ class Settler:
             "" if missing is None else f"; its fallback {not_loaded(missing)}",
         )
         notices.fire_failed(self._hass, self._entry_id, str(item.target), item.text, error)
+
+    def drop(self, item: QueuedItem) -> None:
+        """Drop a waiting message on purpose: logged once, sms_alerts_failed fired once, the last report follows."""
+        state = item.state
+        self._queue.move(item, ItemState.DROPPED)
+        LOGGER.warning(
+            "Message to %s via %s %s (it was %s; tries: %s; last error: %s)",
+            mask_target(item.target),
+            self._title,
+            DROPPED_BY_USER,
+            state,
+            item.attempts,
+            item.last_error,
+        )
+        notices.fire_failed(self._hass, self._entry_id, str(item.target), item.text, DROPPED_BY_USER)
+        self.update_report(item, self.result(item, SendStatus.FAILED, DROPPED_BY_USER))
 
     def remember_sent(self, message_id: str, item: QueuedItem) -> None:
         """Keep the latest provider message ids, to match delivery reports to their sends.
