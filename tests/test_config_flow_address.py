@@ -6,10 +6,12 @@ import contextlib
 import logging
 from typing import Any
 
+import aiohttp
 import pytest
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import aiohttp_client
 from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -146,6 +148,23 @@ async def test_reconfigure_onto_another_entrys_account_aborts(
     assert other.data["username"] == "apiuser2"
 
 
+@pytest.fixture
+def names_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Home Assistant's session resolves names through the system, as at home.
+
+    The test plugin gives every test one shared resolver, which the first Home Assistant to stop closes
+    on 2026.x; a test that needs a name resolved gets its own.
+    """
+
+    def make(_hass: HomeAssistant) -> aiohttp.ThreadedResolver:
+        resolver = aiohttp.ThreadedResolver()
+        resolver.real_close = resolver.close  # type: ignore[attr-defined] # what 2026.x closes at the end
+        return resolver
+
+    monkeypatch.setattr(aiohttp_client, "_async_make_resolver", make)
+
+
+@pytest.mark.usefixtures("names_resolve")
 async def test_the_same_gateway_as_localhost_and_127_0_0_1_is_one_entry(
     hass: HomeAssistant, gateway: RunningSimulator
 ) -> None:
