@@ -117,6 +117,8 @@ async def run_world(
         await world.async_stop()
 
 
+# Bounded by its examples, not by the clock: about 45 s alone, longer beside other tests on two cores
+@pytest.mark.timeout(0 if SOAK else 240)
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
