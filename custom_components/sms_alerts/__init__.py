@@ -24,7 +24,7 @@ from .services import async_setup_services
 from .session import async_entry_session
 from .webhook import async_register_webhook, async_remove_cloudhook
 
-PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.NOTIFY, Platform.SENSOR]
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.NOTIFY, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 DATA_HASS_CONFIG: HassKey[ConfigType] = HassKey(DOMAIN)
 
