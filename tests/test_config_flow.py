@@ -247,7 +247,7 @@ async def add_recipient(hass: HomeAssistant, entry: MockConfigEntry, name: str, 
 async def test_add_recipient_normalises_and_creates_a_notify_entity(
     hass: HomeAssistant, loaded_gateway: MockConfigEntry
 ) -> None:
-    """A recipient is stored as E.164 (with the default severity, warning) and becomes notify.<name> after the reload."""
+    """A recipient is stored as E.164, with the default severity (warning), and becomes notify.<name>."""
     result = await add_recipient(hass, loaded_gateway, "Plant room", "0171 9876543")
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done(wait_background_tasks=True)

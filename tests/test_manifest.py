@@ -23,8 +23,8 @@ from custom_components.sms_alerts.config_flow import (
     SCHEMAS,
 )
 from custom_components.sms_alerts.const import DOMAIN
-from custom_components.sms_alerts.outbox import ENTRY_ISSUES
 from custom_components.sms_alerts.notify import SEND_MESSAGE_SCHEMA
+from custom_components.sms_alerts.outbox import ENTRY_ISSUES
 from custom_components.sms_alerts.outbox.notices import EVENT_TYPES, EventKind
 from custom_components.sms_alerts.services import SEND_SCHEMA
 
