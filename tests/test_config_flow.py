@@ -247,12 +247,12 @@ async def add_recipient(hass: HomeAssistant, entry: MockConfigEntry, name: str, 
 async def test_add_recipient_normalises_and_creates_a_notify_entity(
     hass: HomeAssistant, loaded_gateway: MockConfigEntry
 ) -> None:
-    """A recipient is stored as E.164 and becomes notify.<name> after the reload."""
+    """A recipient is stored as E.164, with the default severity (warning), and becomes notify.<name>."""
     result = await add_recipient(hass, loaded_gateway, "Plant room", "0171 9876543")
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done(wait_background_tasks=True)
     subentry = next(s for s in loaded_gateway.subentries.values() if s.title == "Plant room")
-    assert subentry.data == {"target": "+491719876543"}
+    assert subentry.data == {"target": "+491719876543", "severity": "warning"}
     assert subentry.unique_id == "+491719876543"
     assert hass.states.get("notify.plant_room") is not None
 

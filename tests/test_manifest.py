@@ -23,7 +23,9 @@ from custom_components.sms_alerts.config_flow import (
     SCHEMAS,
 )
 from custom_components.sms_alerts.const import DOMAIN
+from custom_components.sms_alerts.notify import SEND_MESSAGE_SCHEMA
 from custom_components.sms_alerts.outbox import ENTRY_ISSUES
+from custom_components.sms_alerts.outbox.notices import EVENT_TYPES, EventKind
 from custom_components.sms_alerts.services import SEND_SCHEMA
 
 ROOT = Path(__file__).parent.parent
@@ -34,7 +36,7 @@ STRINGS = json.loads((PACKAGE / "translations" / "en.json").read_text())
 
 # Components hassfest lets any integration use without declaring them: the entity platforms this one
 # provides, and helpers every installation loads
-UNDECLARED_OK = {"binary_sensor", "button", "diagnostics", "notify", "repairs", "sensor", "system_health"}
+UNDECLARED_OK = {"binary_sensor", "button", "diagnostics", "event", "notify", "repairs", "sensor", "system_health"}
 
 
 def _referenced_components() -> set[str]:
@@ -121,6 +123,22 @@ def test_services_yaml_matches_the_action_schema_and_translations() -> None:
     assert set(STRINGS["services"]["send"]["sections"]) == sections
 
 
+def test_entity_action_matches_services_yaml_and_translations() -> None:
+    """sms_alerts.send_message targets this integration's notify entities; its fields are listed and translated."""
+    action = yaml.safe_load((PACKAGE / "services.yaml").read_text())["send_message"]
+    assert action["target"] == {"entity": {"integration": DOMAIN, "domain": "notify"}}
+    keys = {str(key) for key in SEND_MESSAGE_SCHEMA}
+    assert set(action["fields"]) == keys
+    assert set(STRINGS["services"]["send_message"]["fields"]) == keys
+
+
+def test_event_types_are_translated() -> None:
+    """Every event type an event entity declares has a translated state."""
+    for kind, types in EVENT_TYPES.items():
+        states = STRINGS["entity"]["event"][kind]["state_attributes"]["event_type"]["state"]
+        assert set(states) == set(types)
+
+
 def _code() -> str:
     """All Python source of the integration."""
     return "\n".join(path.read_text() for path in PACKAGE.rglob("*.py"))
@@ -132,6 +150,7 @@ def test_every_raised_translation_key_exists() -> None:
     used = set(re.findall(r'translation_key="([a-z_]+)"', code))
     used |= set(re.findall(r'MessageError\(\s*"([a-z_]+)"', code))
     used -= set(STRINGS["issues"]) | set(STRINGS["selector"]) | set(STRINGS["entity"]["sensor"])
+    used -= {key for platform in STRINGS["entity"].values() for key in platform}
     exceptions = set(STRINGS["exceptions"])
     assert used <= exceptions, used - exceptions
     assert exceptions <= used, exceptions - used
@@ -155,11 +174,12 @@ def test_form_errors_have_texts() -> None:
 
 
 def test_icons_cover_services_and_entities() -> None:
-    """icons.json names the actions, the sensors and the button."""
+    """icons.json names the actions, the sensors, the button and the event entities."""
     icons = json.loads((PACKAGE / "icons.json").read_text())
-    assert set(icons["services"]) == {"send", "list_waiting", "drop_waiting"}
+    assert set(icons["services"]) == {"send", "send_message", "list_waiting", "drop_waiting"}
     for platform in ("sensor", "button"):
         assert set(icons["entity"][platform]) == set(STRINGS["entity"][platform])
+    assert set(icons["entity"]["event"]) == set(STRINGS["entity"]["event"]) == set(EventKind)
 
 
 def test_every_account_refusal_has_a_repair_issue_text() -> None:

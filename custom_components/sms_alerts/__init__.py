@@ -24,7 +24,13 @@ from .services import async_setup_services
 from .session import async_entry_session
 from .webhook import async_register_webhook, async_remove_cloudhook
 
-PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.BUTTON, Platform.NOTIFY, Platform.SENSOR]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.EVENT,
+    Platform.NOTIFY,
+    Platform.SENSOR,
+]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 DATA_HASS_CONFIG: HassKey[ConfigType] = HassKey(DOMAIN)
 

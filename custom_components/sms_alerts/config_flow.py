@@ -64,6 +64,7 @@ from .const import (
     CONF_QUIET_END,
     CONF_QUIET_START,
     CONF_RATE_LIMIT,
+    CONF_SEVERITY,
     CONF_TARGET,
     CONF_TELEGRAM,
     CONF_WEBHOOK_URL,
@@ -72,10 +73,12 @@ from .const import (
     DEFAULT_HANDOVER_MINUTES,
     DEFAULT_MAX_AGE_HOURS,
     DEFAULT_RATE_LIMIT,
+    DEFAULT_SEVERITY,
     DOMAIN,
     LOGGER,
     LONG_SINGLE,
     LONG_SPLIT,
+    SEVERITIES,
     SUBENTRY_RECIPIENT,
 )
 from .message import MessageError, parse_target
@@ -188,6 +191,9 @@ RECIPIENT_SCHEMA = vol.Schema(
         vol.Required(CONF_TARGET): TextSelector(TextSelectorConfig(type=TextSelectorType.TEL)),
         vol.Optional(CONF_QUIET_START): TimeSelector(),
         vol.Optional(CONF_QUIET_END): TimeSelector(),
+        vol.Required(CONF_SEVERITY, default=DEFAULT_SEVERITY): SelectSelector(
+            SelectSelectorConfig(options=list(SEVERITIES), translation_key="severity", mode=SelectSelectorMode.LIST)
+        ),
     }
 )
 
@@ -637,7 +643,7 @@ class SmsAlertsOptionsFlow(OptionsFlow):
 
 
 class RecipientSubentryFlow(ConfigSubentryFlow):
-    """Add or change a recipient: a name and a target."""
+    """Add or change a recipient: a name, a target, quiet hours and the severity of its notify entity."""
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Add a recipient."""
@@ -669,7 +675,7 @@ class RecipientSubentryFlow(ConfigSubentryFlow):
                 if taken:
                     return self.async_abort(reason="already_configured")
                 name = user_input[CONF_NAME].strip() or unique_id
-                data = {CONF_TARGET: unique_id}
+                data = {CONF_TARGET: unique_id, CONF_SEVERITY: user_input.get(CONF_SEVERITY, DEFAULT_SEVERITY)}
                 quiet = {key: user_input[key] for key in (CONF_QUIET_START, CONF_QUIET_END) if user_input.get(key)}
                 data.update(quiet)
                 if len(quiet) == 1:

@@ -34,10 +34,14 @@ DEFAULT_SEVERITY: Final = "warning"
 SERVICE_SEND: Final = "send"
 SERVICE_LIST_WAITING: Final = "list_waiting"
 SERVICE_DROP_WAITING: Final = "drop_waiting"
+# Entity action of the recipients' notify entities
+SERVICE_SEND_MESSAGE: Final = "send_message"
 
 # Dispatcher signals of an entry's outbox: format with the entry id
 SIGNAL_SEND_REPORT: Final = "sms_alerts_send_report_{}"
 SIGNAL_QUEUE_CHANGED: Final = "sms_alerts_queue_changed_{}"
+# What the entry's event entities show (inbound SMS, delivery reports, acknowledgements, given-up messages)
+SIGNAL_ENTRY_EVENT: Final = "sms_alerts_entry_event_{}"
 
 # Options
 CONF_FALLBACK_ENTRY: Final = "fallback_entry"
@@ -61,6 +65,8 @@ CONF_ACK_REFERENCE: Final = "ack_reference"
 # Recipient quiet hours (subentry fields)
 CONF_QUIET_START: Final = "quiet_start"
 CONF_QUIET_END: Final = "quiet_end"
+# The severity of what the recipient's notify entity sends (older subentries have none: warning)
+CONF_SEVERITY: Final = "severity"
 
 # Retries: exponential backoff with jitter, 30 s doubling to a 30 min cap
 RETRY_INITIAL: Final = 30.0

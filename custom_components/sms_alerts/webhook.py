@@ -13,8 +13,9 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.network import NoURLAvailableError, get_url
 
 from .api.ipex_webhook import MAX_ITEMS, InboundSms, TooManyItemsError, parse_webhook
-from .const import CONF_WEBHOOK_URL, DOMAIN, EVENT_ACKNOWLEDGED, EVENT_DELIVERY, EVENT_RECEIVED, LOGGER
+from .const import CONF_WEBHOOK_URL, DOMAIN, LOGGER
 from .data import SmsAlertsConfigEntry
+from .outbox import notices
 from .webhook_body import BodyError, WarningLimiter, async_read_body
 
 ISSUE_NO_EXTERNAL_URL = "no_external_url"
@@ -215,15 +216,8 @@ def _fire_acknowledged(hass: HomeAssistant, entry: SmsAlertsConfigEntry, sms: In
     reference, message, targets = found
     target = next((known for known in targets if known == sms.sender), targets[0] if targets else sms.sender)
     LOGGER.info("%s: alert #%s acknowledged by reply", entry.title, reference)
-    hass.bus.async_fire(
-        EVENT_ACKNOWLEDGED,
-        {
-            "entry_id": entry.entry_id,
-            "reference": f"#{reference}",
-            "target": target,
-            "message": message,
-            "from": sms.sender,
-        },
+    notices.fire_acknowledged(
+        hass, entry.entry_id, reference=f"#{reference}", target=target, message=message, sender=sms.sender
     )
 
 
@@ -248,17 +242,11 @@ async def async_handle_callback(
         LOGGER.info("%s received %d SMS", entry.title, received)
     for event in events:
         if isinstance(event, InboundSms):
-            hass.bus.async_fire(
-                EVENT_RECEIVED,
-                {"entry_id": entry.entry_id, "from": event.sender, "to": event.to, "text": event.text},
-            )
+            notices.fire_received(hass, entry.entry_id, event.sender, event.to, event.text)
             _fire_acknowledged(hass, entry, event)
         else:
             await entry.runtime_data.outbox.async_delivery_report(event.id, event.state, event.to)
-            hass.bus.async_fire(
-                EVENT_DELIVERY,
-                {"entry_id": entry.entry_id, "id": event.id, "to": event.to, "state": event.state},
-            )
+            notices.fire_delivery(hass, entry.entry_id, event.id, event.to, event.state)
     return web.Response(status=HTTPStatus.OK)
 
 
