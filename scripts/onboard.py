@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,9 @@ async def _onboard(session: aiohttp.ClientSession, base: str) -> bool:
     return True
 
 
-ENTRIES_FILE = Path(__file__).resolve().parent.parent / "config" / ".storage" / "core.config_entries"
+CONFIG = Path(__file__).resolve().parent.parent / "config"
+# SMS_ALERTS_DEVELOP_ENTRIES=0: add no entries (to go through the forms by hand on a new configuration)
+ADD_ENTRIES = os.environ.get("SMS_ALERTS_DEVELOP_ENTRIES", "1") != "0"
 
 # One entry per simulator, each with one recipient (the addresses of simulators/__main__.py)
 SIM = "http://127.0.0.1"
@@ -125,43 +128,66 @@ async def _token(session: aiohttp.ClientSession, base: str) -> str:
     return token
 
 
-async def _configure(session: aiohttp.ClientSession, base: str, headers: dict[str, str]) -> list[str]:
+@dataclass
+class Configured:
+    """What _configure did: entries added, entries that were there before, and failures with their reason."""
+
+    added: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+async def _step(session: aiohttp.ClientSession, url: str, body: dict[str, Any], headers: dict[str, str]) -> Any:
+    """Post one step of a flow and return its answer; an answer that is not a flow's JSON raises ValueError."""
+    async with session.post(url, json=body, headers=headers) as resp:
+        if resp.status >= 400:
+            raise ValueError(f"HTTP {resp.status}: {(await resp.text())[:200]}")
+        return await resp.json()
+
+
+async def _add(
+    session: aiohttp.ClientSession, base: str, headers: dict[str, str], key: str, steps: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Go through the config flow of one provider; return the created entry's answer, or raise ValueError."""
+    flows = f"{base}/api/config/config_entries/flow"
+    flow = await _step(session, flows, {"handler": "sms_alerts"}, headers)
+    for step in [{"next_step_id": key}, *steps]:
+        if flow.get("type") != "form" and flow.get("type") != "menu":
+            break
+        flow = await _step(session, f"{flows}/{flow['flow_id']}", step, headers)
+    if flow.get("type") != "create_entry":
+        raise ValueError(str(flow.get("errors") or flow.get("reason") or flow.get("type")))
+    return dict(flow)
+
+
+async def _configure(session: aiohttp.ClientSession, base: str, headers: dict[str, str]) -> Configured:
     """Add one entry per simulator with a recipient, unless SMS Alerts has entries already."""
+    done = Configured()
     async with session.get(f"{base}/api/config/config_entries/entry?domain=sms_alerts", headers=headers) as resp:
-        if await resp.json():
-            return []
-    added = []
+        resp.raise_for_status()
+        done.existing = [entry["title"] for entry in await resp.json()]
+    if done.existing:
+        return done
+    subflows = f"{base}/api/config/config_entries/subentries/flow"
     for key, steps, recipient in ENTRIES:
-        async with session.post(
-            f"{base}/api/config/config_entries/flow", json={"handler": "sms_alerts"}, headers=headers
-        ) as resp:
-            flow = await resp.json()
-        for step in [{"next_step_id": key}, *steps]:
-            async with session.post(
-                f"{base}/api/config/config_entries/flow/{flow['flow_id']}", json=step, headers=headers
-            ) as resp:
-                flow = await resp.json()
-        if flow.get("type") != "create_entry":
-            print(f"Could not add {key}: {flow.get('errors') or flow.get('reason')}", flush=True)
+        try:
+            flow = await _add(session, base, headers, key, steps)
+            entry_id = flow["result"]["entry_id"]
+            sub = await _step(session, subflows, {"handler": [entry_id, "recipient"]}, headers)
+            sub = await _step(session, f"{subflows}/{sub['flow_id']}", recipient, headers)
+        except (aiohttp.ClientError, ValueError, KeyError) as err:
+            done.failed.append(f"{key}: {type(err).__name__}: {err}")
             continue
-        entry_id = flow["result"]["entry_id"]
-        async with session.post(
-            f"{base}/api/config/config_entries/subentries/flow",
-            json={"handler": [entry_id, "recipient"]},
-            headers=headers,
-        ) as resp:
-            sub = await resp.json()
-        async with session.post(
-            f"{base}/api/config/config_entries/subentries/flow/{sub['flow_id']}", json=recipient, headers=headers
-        ) as resp:
-            await resp.json()
-        added.append(f"{flow['title']} with recipient {recipient['name']} ({recipient['target']})")
-    return added
+        if sub.get("type") != "create_entry":
+            done.failed.append(f"{key}: entry {flow['title']} added, but not its recipient: {sub.get('errors')}")
+            continue
+        done.added.append(f"{flow['title']} with recipient {recipient['name']} ({recipient['target']})")
+    return done
 
 
-async def _point_ipex_webhooks(session: aiohttp.ClientSession, base: str) -> None:
+async def _point_ipex_webhooks(session: aiohttp.ClientSession, base: str, config: Path) -> None:
     """Tell the IPEX simulator where inbound SMS go: the webhook of the IPEX entry (read from .storage)."""
-    path = ENTRIES_FILE
+    path = config / ".storage" / "core.config_entries"
     for _ in range(30):  # a new entry reaches the file after Home Assistant's delayed write
         text = await asyncio.to_thread(lambda: path.read_text() if path.exists() else "")
         if text:
@@ -176,20 +202,33 @@ async def _point_ipex_webhooks(session: aiohttp.ClientSession, base: str) -> Non
         await asyncio.sleep(1)
 
 
-async def main(base: str, pid: int) -> None:
+def _summary(done: Configured) -> str:
+    """Say which entries were added, which were there, and which could not be added and why."""
+    lines = [f"  - {line}" for line in done.added]
+    if done.existing:
+        lines.append(f"  - already there: {', '.join(done.existing)}")
+    lines += [f"  - COULD NOT ADD {line} (see the log)" for line in done.failed]
+    if not lines:
+        lines.append("  - none added (SMS_ALERTS_DEVELOP_ENTRIES=0)")
+    return "\n".join(lines)
+
+
+async def main(base: str, pid: int, config: Path) -> None:
     """Wait, onboard, configure the simulators, and print the next steps."""
     async with aiohttp.ClientSession() as session:
         await _wait_for(session, base, pid)
         created = await _onboard(session, base)
         token = await _token(session, base)
-        added = await _configure(session, base, {"Authorization": f"Bearer {token}"})
-        await _point_ipex_webhooks(session, base)
+        done = Configured()
+        if ADD_ENTRIES:
+            done = await _configure(session, base, {"Authorization": f"Bearer {token}"})
+        await _point_ipex_webhooks(session, base, config)
     login = f"user {USER}, password {PASSWORD}" + (" (just created)" if created else "")
-    configured = "".join(f"\n  - {line}" for line in added) or " (already there)"
     print(
         f"""
 Home Assistant is up: {base}  ({login})
-SMS Alerts entries, one per simulator:{configured}
+SMS Alerts entries, one per simulator:
+{_summary(done)}
 
 Try it:
   - Developer tools > Actions: notify.send_message on notify.on_call (or notify.wildix_phone,
@@ -204,4 +243,4 @@ Try it:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]) if len(sys.argv) > 3 else CONFIG))
