@@ -77,14 +77,14 @@ async def test_onboarding_tells_failure_from_presence() -> None:
     await server.start_server()
     try:
         async with aiohttp.ClientSession() as session:
-            done = await onboard._configure(session, str(server.make_url("")).rstrip("/"), {})
+            done = await onboard.configure(session, str(server.make_url("")).rstrip("/"), {})
     finally:
         await server.close()
     assert done.added == []
     assert done.existing == []
     assert [line.split(":")[0] for line in done.failed] == ["sms_gateway", "wildix", "pbxware", "ipex"]
     assert all("cannot_connect" in line for line in done.failed)
-    summary = onboard._summary(done)
+    summary = onboard.summary(done)
     assert "already there" not in summary
     assert summary.count("COULD NOT ADD") == 4
 
@@ -96,8 +96,8 @@ async def test_onboarding_names_the_entries_already_there() -> None:
     await server.start_server()
     try:
         async with aiohttp.ClientSession() as session:
-            done = await onboard._configure(session, str(server.make_url("")).rstrip("/"), {})
+            done = await onboard.configure(session, str(server.make_url("")).rstrip("/"), {})
     finally:
         await server.close()
     assert (done.added, done.existing, done.failed) == ([], ["On call gateway"], [])
-    assert "already there: On call gateway" in onboard._summary(done)
+    assert "already there: On call gateway" in onboard.summary(done)
