@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ PASSWORD = "dev"  # noqa: S105 - the throwaway login of the local development in
 STARTUP_LIMIT = 900  # the first start installs default_config's packages
 
 
-async def _wait_for(session: aiohttp.ClientSession, base: str, pid: int) -> None:
+async def wait_for(session: aiohttp.ClientSession, base: str, pid: int) -> None:
     """Wait until Home Assistant answers, or its process is gone."""
     for waited in range(STARTUP_LIMIT):
         try:
@@ -35,7 +36,7 @@ async def _wait_for(session: aiohttp.ClientSession, base: str, pid: int) -> None
     sys.exit("Home Assistant did not start in time; see config/home-assistant.log")
 
 
-async def _onboard(session: aiohttp.ClientSession, base: str) -> bool:
+async def create_first_user(session: aiohttp.ClientSession, base: str) -> bool:
     """Create the first user and finish onboarding; False if it was done before."""
     async with session.get(f"{base}/api/onboarding") as resp:
         if resp.status == 404:  # onboarding views are gone once it is done
@@ -68,44 +69,53 @@ async def _onboard(session: aiohttp.ClientSession, base: str) -> bool:
     return True
 
 
-ENTRIES_FILE = Path(__file__).resolve().parent.parent / "config" / ".storage" / "core.config_entries"
-
-# One entry per simulator, each with one recipient (the addresses of simulators/__main__.py)
 SIM = "http://127.0.0.1"
-ENTRIES: list[tuple[str, list[dict[str, Any]], dict[str, str]]] = [
-    (
-        "sms_gateway",
-        [{"url": f"{SIM}:8301", "username": "apiuser", "password": "secret", "verify_ssl": True, "telegram": False}],
-        {"name": "On call", "target": "+49 170 1234567"},
-    ),
-    (
-        "wildix",
-        [{"url": f"{SIM}:8302", "username": "101", "password": "sms101api", "verify_ssl": True}],
-        {"name": "Wildix phone", "target": "+39 333 123 4567"},
-    ),
-    (
-        "pbxware",
-        [{"url": f"{SIM}:8303", "api_key": "ha-alerts-key", "server": "1", "verify_ssl": True}],
-        {"name": "Plant room", "target": "ext:1001"},
-    ),
-    (
-        "ipex",
-        [
-            {
-                "url": f"{SIM}:8304",
-                "username": "alerts@example.com",
-                "password": "secret",
-                "auth_url": f"{SIM}:8304/token",
-                "instant_url": f"{SIM}:8304/v1/sms",
-            },
-            {"sender": "+420777888999"},
-        ],
-        {"name": "Czech phone", "target": "+420 607 608 609"},
-    ),
-]
+CONFIG = Path(__file__).resolve().parent.parent / "config"
+# SMS_ALERTS_DEVELOP_ENTRIES=0: add no entries (to go through the forms by hand on a new configuration)
+ADD_ENTRIES = os.environ.get("SMS_ALERTS_DEVELOP_ENTRIES", "1") != "0"
+
+# The ports of simulators/__main__.py
+SIM_PORTS = {"sms_gateway": 8301, "wildix": 8302, "pbxware": 8303, "ipex": 8304}
+Entries = list[tuple[str, list[dict[str, Any]], dict[str, str]]]
 
 
-async def _token(session: aiohttp.ClientSession, base: str) -> str:
+def entries(ports: dict[str, int]) -> Entries:
+    """One entry per simulator, each with one recipient: provider, the flow's steps, the recipient."""
+    gateway, wildix, pbxware, ipex = (f"{SIM}:{ports[key]}" for key in ("sms_gateway", "wildix", "pbxware", "ipex"))
+    return [
+        (
+            "sms_gateway",
+            [{"url": gateway, "username": "apiuser", "password": "secret", "verify_ssl": True, "telegram": False}],
+            {"name": "On call", "target": "+49 170 1234567"},
+        ),
+        (
+            "wildix",
+            [{"url": wildix, "username": "101", "password": "sms101api", "verify_ssl": True}],
+            {"name": "Wildix phone", "target": "+39 333 123 4567"},
+        ),
+        (
+            "pbxware",
+            [{"url": pbxware, "api_key": "ha-alerts-key", "server": "1", "verify_ssl": True}],
+            {"name": "Plant room", "target": "ext:1001"},
+        ),
+        (
+            "ipex",
+            [
+                {
+                    "url": ipex,
+                    "username": "alerts@example.com",
+                    "password": "secret",
+                    "auth_url": f"{ipex}/token",
+                    "instant_url": f"{ipex}/v1/sms",
+                },
+                {"sender": "+420777888999"},
+            ],
+            {"name": "Czech phone", "target": "+420 607 608 609"},
+        ),
+    ]
+
+
+async def login(session: aiohttp.ClientSession, base: str) -> str:
     """Log in as the development user."""
     client_id = f"{base}/"
     async with session.post(
@@ -125,75 +135,117 @@ async def _token(session: aiohttp.ClientSession, base: str) -> str:
     return token
 
 
-async def _configure(session: aiohttp.ClientSession, base: str, headers: dict[str, str]) -> list[str]:
+@dataclass
+class Configured:
+    """What _configure did: entries added, entries that were there before, and failures with their reason."""
+
+    added: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+async def _step(session: aiohttp.ClientSession, url: str, body: dict[str, Any], headers: dict[str, str]) -> Any:
+    """Post one step of a flow and return its answer; an answer that is not a flow's JSON raises ValueError."""
+    async with session.post(url, json=body, headers=headers) as resp:
+        if resp.status >= 400:
+            raise ValueError(f"HTTP {resp.status}: {(await resp.text())[:200]}")
+        return await resp.json()
+
+
+async def _add(
+    session: aiohttp.ClientSession, base: str, headers: dict[str, str], key: str, steps: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Go through the config flow of one provider; return the created entry's answer, or raise ValueError."""
+    flows = f"{base}/api/config/config_entries/flow"
+    flow = await _step(session, flows, {"handler": "sms_alerts"}, headers)
+    for step in [{"next_step_id": key}, *steps]:
+        if flow.get("type") != "form" and flow.get("type") != "menu":
+            break
+        flow = await _step(session, f"{flows}/{flow['flow_id']}", step, headers)
+    if flow.get("type") != "create_entry":
+        raise ValueError(str(flow.get("errors") or flow.get("reason") or flow.get("type")))
+    return dict(flow)
+
+
+async def configure(
+    session: aiohttp.ClientSession, base: str, headers: dict[str, str], ports: dict[str, int] = SIM_PORTS
+) -> Configured:
     """Add one entry per simulator with a recipient, unless SMS Alerts has entries already."""
+    done = Configured()
     async with session.get(f"{base}/api/config/config_entries/entry?domain=sms_alerts", headers=headers) as resp:
-        if await resp.json():
-            return []
-    added = []
-    for key, steps, recipient in ENTRIES:
-        async with session.post(
-            f"{base}/api/config/config_entries/flow", json={"handler": "sms_alerts"}, headers=headers
-        ) as resp:
-            flow = await resp.json()
-        for step in [{"next_step_id": key}, *steps]:
-            async with session.post(
-                f"{base}/api/config/config_entries/flow/{flow['flow_id']}", json=step, headers=headers
-            ) as resp:
-                flow = await resp.json()
-        if flow.get("type") != "create_entry":
-            print(f"Could not add {key}: {flow.get('errors') or flow.get('reason')}", flush=True)
+        resp.raise_for_status()
+        done.existing = [entry["title"] for entry in await resp.json()]
+    if done.existing:
+        return done
+    subflows = f"{base}/api/config/config_entries/subentries/flow"
+    for key, steps, recipient in entries(ports):
+        try:
+            flow = await _add(session, base, headers, key, steps)
+            entry_id = flow["result"]["entry_id"]
+            sub = await _step(session, subflows, {"handler": [entry_id, "recipient"]}, headers)
+            sub = await _step(session, f"{subflows}/{sub['flow_id']}", recipient, headers)
+        except (aiohttp.ClientError, ValueError, KeyError) as err:
+            done.failed.append(f"{key}: {type(err).__name__}: {err}")
             continue
-        entry_id = flow["result"]["entry_id"]
-        async with session.post(
-            f"{base}/api/config/config_entries/subentries/flow",
-            json={"handler": [entry_id, "recipient"]},
-            headers=headers,
-        ) as resp:
-            sub = await resp.json()
-        async with session.post(
-            f"{base}/api/config/config_entries/subentries/flow/{sub['flow_id']}", json=recipient, headers=headers
-        ) as resp:
-            await resp.json()
-        added.append(f"{flow['title']} with recipient {recipient['name']} ({recipient['target']})")
-    return added
+        if sub.get("type") != "create_entry":
+            done.failed.append(f"{key}: entry {flow['title']} added, but not its recipient: {sub.get('errors')}")
+            continue
+        done.added.append(f"{flow['title']} with recipient {recipient['name']} ({recipient['target']})")
+    return done
 
 
-async def _point_ipex_webhooks(session: aiohttp.ClientSession, base: str) -> None:
+async def point_ipex_webhooks(
+    session: aiohttp.ClientSession, base: str, config: Path, ipex_port: int = SIM_PORTS["ipex"]
+) -> None:
     """Tell the IPEX simulator where inbound SMS go: the webhook of the IPEX entry (read from .storage)."""
-    path = ENTRIES_FILE
+    path = config / ".storage" / "core.config_entries"
     for _ in range(30):  # a new entry reaches the file after Home Assistant's delayed write
         text = await asyncio.to_thread(lambda: path.read_text() if path.exists() else "")
         if text:
             entries = json.loads(text)["data"]["entries"]
-            ids = [
+            ids = [  # the first entry with a webhook: the IPEX one
                 e["data"]["webhook_id"] for e in entries if e["domain"] == "sms_alerts" and "webhook_id" in e["data"]
             ]
             if ids:
                 url = f"{base}/api/webhook/{ids[0]}"
-                async with session.post(f"{SIM}:8304/_sim/webhook", params={"url": url}):
+                async with session.post(f"{SIM}:{ipex_port}/_sim/webhook", params={"url": url}):
                     return
         await asyncio.sleep(1)
 
 
-async def main(base: str, pid: int) -> None:
+def summary(done: Configured) -> str:
+    """Say which entries were added, which were there, and which could not be added and why."""
+    lines = [f"  - {line}" for line in done.added]
+    if done.existing:
+        lines.append(f"  - already there: {', '.join(done.existing)}")
+    lines += [f"  - COULD NOT ADD {line} (see the log)" for line in done.failed]
+    if not lines:
+        lines.append("  - none added (SMS_ALERTS_DEVELOP_ENTRIES=0)")
+    return "\n".join(lines)
+
+
+async def main(base: str, pid: int, config: Path) -> None:
     """Wait, onboard, configure the simulators, and print the next steps."""
     async with aiohttp.ClientSession() as session:
-        await _wait_for(session, base, pid)
-        created = await _onboard(session, base)
-        token = await _token(session, base)
-        added = await _configure(session, base, {"Authorization": f"Bearer {token}"})
-        await _point_ipex_webhooks(session, base)
-    login = f"user {USER}, password {PASSWORD}" + (" (just created)" if created else "")
-    configured = "".join(f"\n  - {line}" for line in added) or " (already there)"
+        await wait_for(session, base, pid)
+        created = await create_first_user(session, base)
+        token = await login(session, base)
+        done = Configured()
+        if ADD_ENTRIES:
+            done = await configure(session, base, {"Authorization": f"Bearer {token}"})
+        await point_ipex_webhooks(session, base, config)
+    credentials = f"user {USER}, password {PASSWORD}" + (" (just created)" if created else "")
     print(
         f"""
-Home Assistant is up: {base}  ({login})
-SMS Alerts entries, one per simulator:{configured}
+Home Assistant is up: {base}  ({credentials})
+SMS Alerts entries, one per simulator:
+{summary(done)}
 
 Try it:
   - Developer tools > Actions: notify.send_message on notify.on_call (or notify.wildix_phone,
     notify.plant_room, notify.czech_phone) with a message, or sms_alerts.send with "Return response".
+  - Settings > Automations & scenes > Create automation > "SMS alert when an entity enters a state"
+    (the project's blueprint): pick an entity, an entry and recipients, save, and make the state happen.
   - The message appears below as the simulator receives it, and on the phones page printed above.
   - Inbound SMS to Home Assistant (IPEX):
       curl -X POST '{SIM}:8304/_sim/inbound?from=%2B420607608609&to=%2B420777888999&text=ACK'
@@ -204,4 +256,4 @@ Try it:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]) if len(sys.argv) > 3 else CONFIG))

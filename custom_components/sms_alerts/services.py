@@ -36,6 +36,7 @@ from .data import SmsAlertsConfigEntry
 from .errors import send_failed, validation_error
 from .message import MessageError
 from .outbox import OPTION_NAMES, Outbox, SendOptions, SendReport
+from .recipients import resolve_recipient_entities
 
 # How long an alert waits for its entry to be set up (at start) or reloaded before it fails as not loaded
 LOAD_WAIT = 30.0
@@ -150,7 +151,7 @@ async def _async_send(call: ServiceCall) -> ServiceResponse:
         entry.runtime_data.outbox,
         call.data[ATTR_MESSAGE],
         call.data.get(ATTR_TITLE),
-        call.data.get(ATTR_TARGET),
+        resolve_recipient_entities(call.hass, call.data.get(ATTR_TARGET)),
         SendOptions.from_data(call.data),
         call.data[ATTR_SEVERITY],
     )

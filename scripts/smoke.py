@@ -1,0 +1,62 @@
+"""Smoke check of a running Home Assistant: one entry per simulator through the config flow, one SMS each.
+
+Usage: python scripts/smoke.py BASE_URL HASS_PID CONFIG_DIR SIM_PORT_BASE
+(the simulators listen on SIM_PORT_BASE+1 .. +4, as `python -m simulators` with those ports).
+Exits 0 when every simulator received its SMS, 1 otherwise, saying which step failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import aiohttp
+import onboard
+
+PROVIDERS = ("sms_gateway", "wildix", "pbxware", "ipex")
+
+
+async def _send(session: aiohttp.ClientSession, base: str, headers: dict[str, str], entry_id: str, text: str) -> str:
+    """Call sms_alerts.send for an entry's recipients; return the first result's status."""
+    async with session.post(
+        f"{base}/api/services/sms_alerts/send?return_response",
+        json={"config_entry_id": entry_id, "message": text},
+        headers=headers,
+    ) as resp:
+        body = await resp.json(content_type=None)
+        if resp.status != 200:
+            return f"HTTP {resp.status}: {str(body)[:200]}"
+    return str(body["service_response"]["results"][0]["status"])
+
+
+async def main(base: str, pid: int, config: Path, port_base: int) -> int:
+    """Set up, send, check; print one line per provider."""
+    ports = {key: port_base + number for number, key in enumerate(PROVIDERS, start=1)}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+        await onboard.wait_for(session, base, pid)
+        await onboard.create_first_user(session, base)
+        headers = {"Authorization": f"Bearer {await onboard.login(session, base)}"}
+        async with session.get(f"{base}/api/config", headers=headers) as resp:
+            version = (await resp.json())["version"]
+        done = await onboard.configure(session, base, headers, ports)
+        for line in done.failed:
+            print(f"FAILED to add {line}")
+        async with session.get(f"{base}/api/config/config_entries/entry?domain=sms_alerts", headers=headers) as resp:
+            loaded = await resp.json()
+        failures = len(done.failed) + (4 - len(loaded))
+        for entry, key in zip(loaded, PROVIDERS, strict=False):
+            text = f"Smoke test of {key} on Home Assistant {version}"
+            status = await _send(session, base, headers, entry["entry_id"], text)
+            async with session.get(f"{onboard.SIM}:{ports[key]}/_sim/messages") as resp:
+                received = [message["text"] for message in await resp.json()]
+            arrived = any(text in message for message in received)
+            failures += not arrived
+            print(f"{'ok' if arrived else 'FAILED'}: {key} ({entry['title']}, {entry['state']}): {status}, ", end="")
+            print("the simulator received it" if arrived else f"the simulator has {received}")
+    print(f"Home Assistant {version}: {4 - failures} of 4 providers set up through the flow and sent an SMS")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]))))
