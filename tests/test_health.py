@@ -302,7 +302,9 @@ async def test_setup_health_polls_the_gateway(
 ) -> None:
     """The first read runs right after setup; a failed read marks the gateway unreachable, a good one reachable."""
     gateway.sim.signal_dbm = -80
-    health = await async_setup_health(hass, loaded_gateway)
+    health = await async_setup_health(
+        hass, loaded_gateway, loaded_gateway.runtime_data.provider, loaded_gateway.runtime_data.outbox
+    )
     await hass.async_block_till_done(wait_background_tasks=True)
     coordinator = health.coordinator
     assert coordinator is not None
@@ -323,7 +325,9 @@ async def test_setup_health_never_fails_for_a_gateway_that_is_down(
 ) -> None:
     """A gateway that does not answer leaves the poll failed and the entry unreachable; setup goes on."""
     gateway.sim.fail(Fault.HTTP_503)
-    health = await async_setup_health(hass, loaded_gateway)
+    health = await async_setup_health(
+        hass, loaded_gateway, loaded_gateway.runtime_data.provider, loaded_gateway.runtime_data.outbox
+    )
     await hass.async_block_till_done(wait_background_tasks=True)
     assert health.coordinator is not None
     assert health.coordinator.last_update_success is False
@@ -335,7 +339,9 @@ async def test_setup_health_follows_the_sends(
     hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
 ) -> None:
     """A send queued after a failed try marks the entry unreachable; the next one that goes through, reachable."""
-    health = await async_setup_health(hass, loaded_gateway)
+    health = await async_setup_health(
+        hass, loaded_gateway, loaded_gateway.runtime_data.provider, loaded_gateway.runtime_data.outbox
+    )
     await hass.async_block_till_done(wait_background_tasks=True)
     gateway.sim.fail(Fault.HTTP_503, times=1)
     response = await send(hass, loaded_gateway, message="x")

@@ -92,7 +92,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) ->
     provider = provider_cls.from_config(session, {**entry.data, **entry.options}, timeout=REQUEST_TIMEOUT)
     outbox = Outbox(hass, entry, provider, known_down=lambda: _known_down(entry))
     entry.runtime_data = SmsAlertsData(provider=provider, outbox=outbox, settings=settings_of(entry))
-    entry.runtime_data.health = await async_setup_health(hass, entry)
+    entry.runtime_data.health = await async_setup_health(hass, entry, provider, outbox)
     # Messages kept across restarts go out as soon as the entry is up
     await outbox.async_load()
     if CONF_WEBHOOK_ID in entry.data:

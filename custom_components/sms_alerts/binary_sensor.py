@@ -8,7 +8,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
-from .coordinator import Health, entry_health
+from .coordinator import Health
 from .data import SmsAlertsConfigEntry
 from .entity import SmsAlertsEntity
 
@@ -22,7 +22,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the entry's binary sensors."""
-    health = entry_health(entry)
+    health = entry.runtime_data.health
     if health is not None:
         async_add_entities([ProviderReachableSensor(entry, health)])
 

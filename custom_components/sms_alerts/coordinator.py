@@ -6,14 +6,14 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
-from .api.base import ProviderError, TransientError
+from .api.base import Provider, ProviderError, TransientError
 from .api.brevisone import BrevisOneProvider, GatewayHealth
 from .const import DOMAIN, LOGGER, SIGNAL_SEND_REPORT
-from .data import SmsAlertsConfigEntry
 from .outbox import Block, QueuedItem, SendReport, SendStatus
 
 # check.php is cheap, but the gateway is an appliance: every five minutes is plenty
@@ -30,6 +30,13 @@ class OutboxView(Protocol):
     @property
     def block(self) -> Block | None:
         """Why the entry sends nothing for now, if it does not."""
+
+
+class HealthOutbox(OutboxView, Protocol):
+    """What the health needs of an outbox: to read it, and to tell it the provider answers again."""
+
+    def async_recovered(self) -> None:
+        """Try what waits now."""
 
 
 class Reachability:
@@ -114,7 +121,7 @@ class GatewayHealthCoordinator(DataUpdateCoordinator[GatewayHealth]):
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: SmsAlertsConfigEntry,
+        entry: ConfigEntry,
         provider: BrevisOneProvider,
         reachability: Reachability,
     ) -> None:
@@ -166,14 +173,14 @@ class Health:
         return data
 
 
-async def async_setup_health(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> Health:
-    """Start following the entry's health; needs runtime_data's provider and outbox, never fails setup.
+async def async_setup_health(
+    hass: HomeAssistant, entry: ConfigEntry, provider: Provider, outbox: HealthOutbox
+) -> Health:
+    """Start following the health of an entry's provider, from its outbox's sends; never fails setup.
 
     Call it from async_setup_entry before the platforms are forwarded. The first check.php read runs in
     the background: a gateway that does not answer must not hold up Home Assistant's start.
     """
-    provider = entry.runtime_data.provider
-    outbox = entry.runtime_data.outbox
     reachability = Reachability(provider.key, outbox)
     entry.async_on_unload(
         async_dispatcher_connect(hass, SIGNAL_SEND_REPORT.format(entry.entry_id), reachability.async_report)
@@ -193,8 +200,3 @@ async def async_setup_health(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -
             hass, health.coordinator.async_refresh(), f"sms_alerts first health check {entry.entry_id}"
         )
     return health
-
-
-def entry_health(entry: SmsAlertsConfigEntry) -> Health:
-    """Return the entry's health."""
-    return entry.runtime_data.health

@@ -10,17 +10,15 @@ from homeassistant.config_entries import ConfigEntry
 if TYPE_CHECKING:
     from .api.base import Provider
     from .coordinator import Health
-    from .notify import SmsAlertsNotificationService
     from .outbox import Outbox
 
 
 @dataclass(kw_only=True)
 class SmsAlertsData:
-    """What a loaded entry holds: its provider client, its outbox and its legacy notify service."""
+    """What a loaded entry holds: its provider client, its outbox and its health."""
 
     provider: Provider
     outbox: Outbox
-    legacy_service: SmsAlertsNotificationService | None = field(default=None)
     health: Health = field(init=False, repr=False)
     # What the entry was set up with: a change to anything else (see settings_of) needs no reload
     settings: tuple[Any, ...] = field(default=(), repr=False)

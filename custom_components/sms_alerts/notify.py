@@ -117,7 +117,6 @@ async def async_get_service(
     if entry is None:
         return None
     service = SmsAlertsNotificationService(entry)
-    entry.runtime_data.legacy_service = service
     entry.async_on_unload(service.async_unregister_services)
     LOGGER.debug("Legacy notify service for %s is notify.%s", entry.title, slugify(discovery_info[CONF_NAME]))
     return service

@@ -22,7 +22,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .api.brevisone import GatewayHealth
 from .const import SIGNAL_QUEUE_CHANGED, SIGNAL_SEND_REPORT
-from .coordinator import GatewayHealthCoordinator, entry_health
+from .coordinator import GatewayHealthCoordinator
 from .data import SmsAlertsConfigEntry
 from .entity import SmsAlertsEntity
 from .outbox import ReportStatus, SendReport, SendStatus
@@ -83,7 +83,7 @@ async def async_setup_entry(
 ) -> None:
     """Add the entry's sensors; the SMS Gateway's check.php values only where they are polled."""
     entities: list[SensorEntity] = [LastSendStatusSensor(entry), QueuedMessagesSensor(entry)]
-    health = entry_health(entry)
+    health = entry.runtime_data.health
     if health is not None and health.coordinator is not None:
         entities.extend(GatewayHealthSensor(entry, health.coordinator, description) for description in GATEWAY_SENSORS)
     async_add_entities(entities)
