@@ -450,7 +450,6 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="sender",
             data_schema=schema,
-            description_placeholders={"count": str(len(self._numbers))},
             last_step=True,
         )
 
