@@ -9,7 +9,6 @@ from typing import Any
 import voluptuous as vol
 from homeassistant.components import webhook
 from homeassistant.config_entries import (
-    ConfigEntry,
     ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
@@ -354,7 +353,9 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
 
     @classmethod
     @callback
-    def async_get_supported_subentry_types(cls, config_entry: ConfigEntry) -> dict[str, type[ConfigSubentryFlow]]:
+    def async_get_supported_subentry_types(
+        cls, config_entry: SmsAlertsConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
         """Recipients are subentries."""
         return {SUBENTRY_RECIPIENT: RecipientSubentryFlow}
 
@@ -501,7 +502,9 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={"title": entry.title},
         )
 
-    async def _async_check_same_account(self, entry: ConfigEntry, info: AccountInfo, data: dict[str, Any]) -> None:
+    async def _async_check_same_account(
+        self, entry: SmsAlertsConfigEntry, info: AccountInfo, data: dict[str, Any]
+    ) -> None:
         """Abort unless the settings are the entry's account, and no other entry has it already.
 
         The address and login may change; a new key or a switch between a Wildix login and an API key
@@ -520,7 +523,7 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
             return
         self._abort_if_unique_id_mismatch(reason="wrong_account")
 
-    async def _async_wildix_keys_only(self, entry: ConfigEntry) -> dict[str, str]:
+    async def _async_wildix_keys_only(self, entry: SmsAlertsConfigEntry) -> dict[str, str]:
         """Say at once when the PBX of a login entry now takes only API keys."""
         if CONF_API_KEY in entry.data:
             return {}
@@ -532,7 +535,9 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         return errors if errors.get("base") == "basic_disabled" else {}
 
     @callback
-    def _async_update_and_abort(self, entry: ConfigEntry, data: dict[str, Any], reason: str) -> ConfigFlowResult:
+    def _async_update_and_abort(
+        self, entry: SmsAlertsConfigEntry, data: dict[str, Any], reason: str
+    ) -> ConfigFlowResult:
         """Update the entry (its update listener reloads it) and finish.
 
         ConfigFlow.async_update_and_abort is missing on 2025.4; an entry left unloaded by an error is

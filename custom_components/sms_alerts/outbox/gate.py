@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from homeassistant.config_entries import ConfigEntry
+from typing import TYPE_CHECKING
+
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 
 from ..api.base import Receipt
 from ..const import DOMAIN, LOGGER, RETRY_INITIAL, RETRY_MAX
 from .models import Block
+
+if TYPE_CHECKING:
+    from ..data import SmsAlertsConfigEntry
 
 # Repair issues an entry can raise; each clears after the next successful send
 ENTRY_ISSUES = (
@@ -33,7 +37,7 @@ REAUTH_ISSUES = frozenset({"no_api_permission"})
 class Gate:
     """One entry's permission to make requests, and the repair issues that explain why it has none."""
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
+    def __init__(self, hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
         """Open: nothing is known against the entry yet."""
         self._hass = hass
         self._entry = entry
