@@ -17,6 +17,7 @@ from custom_components.sms_alerts.const import DOMAIN
 from simulators.brevisone import ApiUser
 
 from .conftest import GATEWAY_PASSWORD, GATEWAY_USER, RECIPIENT, RunningSimulator, send
+from .options_form import form_sections, nest
 
 
 def form(address: str, **overrides: Any) -> dict[str, Any]:
@@ -341,22 +342,103 @@ OPTION_ENTRIES = {
     "wildix": {"url": "http://127.0.0.1:1", "username": "101", "password": "p"},
     "pbxware": {"url": "http://127.0.0.1:1", "api_key": "k", "server": "1"},
     "ipex": {"username": "a@example.com", "password": "p", "mode": "chat", "webhook_id": "abc"},
+    "ipex_instant": {"username": "a@example.com", "password": "p", "mode": "instant", "webhook_id": "abc"},
+}
+_FALLBACK = ["fallback_entry", "handover_minutes", "max_age_hours"]
+_STORM = ["dedup_minutes", "rate_limit", "daily_budget"]
+_TEXT = ["long_messages", "gsm_only"]
+# Only IPEX calls back (webhook line), and only an SMS Chat number gets replies (acknowledgement reference);
+# Wildix takes 50 numbers per request (no parallel requests) and has its own text limits
+OPTION_SECTIONS = {
+    "sms_gateway": {"fallback": _FALLBACK, "storm_control": [*_STORM, "parallel_requests"], "text": _TEXT},
+    "wildix": {"fallback": _FALLBACK, "storm_control": _STORM, "text": [*_TEXT, "max_length", "lookalike_chars"]},
+    "pbxware": {"fallback": _FALLBACK, "storm_control": [*_STORM, "parallel_requests"], "text": _TEXT},
+    "ipex": {
+        "fallback": _FALLBACK,
+        "storm_control": [*_STORM, "parallel_requests"],
+        "text": _TEXT,
+        "replies": ["ack_reference"],
+    },
+    "ipex_instant": {
+        "fallback": _FALLBACK,
+        "storm_control": [*_STORM, "parallel_requests"],
+        "text": _TEXT,
+        "replies": [],
+    },
 }
 
 
-async def test_every_options_field_has_a_label_and_a_description(hass: HomeAssistant) -> None:
-    """Each provider's options form is fully translated, and no option text is left over."""
-    strings = json.loads((Path(__file__).parents[1] / "custom_components/sms_alerts/translations/en.json").read_text())
-    step = strings["options"]["step"]["init"]
-    shown: set[str] = set()
-    for provider, data in OPTION_ENTRIES.items():
-        entry = MockConfigEntry(domain=DOMAIN, title=provider, data={"provider": provider, **data})
-        entry.add_to_hass(hass)
-        result = await hass.config_entries.options.async_init(entry.entry_id)
-        assert result["type"] is FlowResultType.FORM
-        fields = {str(key) for key in result["data_schema"].schema}  # type: ignore[union-attr]
-        assert fields <= set(step["data"]), (provider, fields - set(step["data"]))
-        assert fields <= set(step["data_description"]), (provider, fields - set(step["data_description"]))
-        shown |= fields
-        hass.config_entries.options.async_abort(result["flow_id"])
-    assert shown == set(step["data"]) == set(step["data_description"])
+@pytest.mark.parametrize("kind", list(OPTION_ENTRIES))
+async def test_options_show_in_sections_only_what_applies_to_the_provider(hass: HomeAssistant, kind: str) -> None:
+    """Each provider's options form has its own fields in sections; the webhook address only where IPEX calls."""
+    provider = kind.removesuffix("_instant")
+    entry = MockConfigEntry(domain=DOMAIN, title=kind, data={"provider": provider, **OPTION_ENTRIES[kind]})
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    assert form_sections(result) == OPTION_SECTIONS[kind]
+    assert ("webhook_url" in result["description_placeholders"]) is provider.startswith("ipex")  # type: ignore[operator]
+    hass.config_entries.options.async_abort(result["flow_id"])
+
+
+def test_every_options_section_and_field_is_translated_and_nothing_is_left_over() -> None:
+    """Each section has a name and a description; each field shown has a label and a help text there."""
+    for language in ("en", "de"):
+        path = Path(__file__).parents[1] / f"custom_components/sms_alerts/translations/{language}.json"
+        step = json.loads(path.read_text())["options"]["step"]["init"]
+        assert "data" not in step, language
+        shown: dict[str, set[str]] = {}
+        for layout in OPTION_SECTIONS.values():
+            for name, fields in layout.items():
+                shown.setdefault(name, set()).update(fields)
+        assert set(step["sections"]) == set(shown), language
+        for name, fields in shown.items():
+            texts = step["sections"][name]
+            assert texts["name"], (language, name)
+            assert texts["description"], (language, name)
+            assert set(texts["data"]) == set(texts["data_description"]) == fields, (language, name)
+        assert "{webhook_url}" in step["sections"]["replies"]["description"], language
+        assert "{webhook_url}" not in step["description"], language
+
+
+def _suggested(result: Any) -> dict[str, dict[str, Any]]:
+    """Return the suggested value of each field of a sectioned form."""
+    found: dict[str, dict[str, Any]] = {}
+    for key, value in result["data_schema"].schema.items():
+        found[str(key)] = {
+            str(field): field.description["suggested_value"]
+            for field in value.schema.schema
+            if field.description and "suggested_value" in field.description
+        }
+    return found
+
+
+async def test_options_are_stored_flat_and_shown_again_in_their_sections(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry
+) -> None:
+    """Sections are only the form: the entry keeps flat options; an option that does not apply is dropped."""
+    hass.config_entries.async_update_entry(loaded_gateway, options={"ack_reference": True, "rate_limit": 7})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    result = await hass.config_entries.options.async_init(loaded_gateway.entry_id)
+    assert _suggested(result)["storm_control"] == {"rate_limit": 7}
+    options = {"handover_minutes": 15, "max_age_hours": 12, "rate_limit": 3, "gsm_only": True}
+    result = await hass.config_entries.options.async_configure(result["flow_id"], nest(result, options))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert loaded_gateway.options == {
+        "fallback_entry": "",
+        "handover_minutes": 15,
+        "max_age_hours": 12,
+        "dedup_minutes": 5,
+        "rate_limit": 3,
+        "daily_budget": 0,
+        "parallel_requests": 1,
+        "long_messages": "split",
+        "gsm_only": True,
+    }
+    assert loaded_gateway.runtime_data.outbox.settings.gsm_only
+    result = await hass.config_entries.options.async_init(loaded_gateway.entry_id)
+    suggested = _suggested(result)
+    assert suggested["fallback"] == {"fallback_entry": "", "handover_minutes": 15, "max_age_hours": 12}
+    assert suggested["text"] == {"long_messages": "split", "gsm_only": True}
+    hass.config_entries.options.async_abort(result["flow_id"])

@@ -395,8 +395,9 @@ async def test_gateway_entities(hass: HomeAssistant, gateway_entry: MockConfigEn
     assert state_of(hass, reachable).attributes["device_class"] == "connectivity"
     expected = {
         "provider_reachable": (reachable, "on", None, "diagnostic"),
-        "gateway_queue": (entity_id(hass, gateway_entry, "sensor", "gateway_queue"), "3", "messages", None),
-        "failed_messages": (entity_id(hass, gateway_entry, "sensor", "failed_messages"), "1", "messages", None),
+        # Counts without a unit: "1 messages" reads wrong, and Home Assistant has no plural units
+        "gateway_queue": (entity_id(hass, gateway_entry, "sensor", "gateway_queue"), "3", None, None),
+        "failed_messages": (entity_id(hass, gateway_entry, "sensor", "failed_messages"), "1", None, None),
         "signal_strength": (entity_id(hass, gateway_entry, "sensor", "signal_strength"), "-71", "dBm", "diagnostic"),
     }
     for entity, value, unit, category in expected.values():
@@ -439,14 +440,22 @@ async def test_gateway_entities_follow_the_poll(
 async def test_gateway_reachable_follows_the_sends(
     hass: HomeAssistant, gateway_entry: MockConfigEntry, gateway: RunningSimulator
 ) -> None:
-    """Between polls, a send that has to wait turns the sensor off and one that goes through turns it on."""
+    """Between polls, a send that has to wait turns the sensor off and one that goes through turns it on.
+
+    The values of the last check.php read are stale while the gateway is known down: unavailable meanwhile.
+    """
+    gateway.sim.queue_length = 2
     await setup(hass, gateway_entry)
     reachable = entity_id(hass, gateway_entry, "binary_sensor", "provider_reachable")
+    values = [entity_id(hass, gateway_entry, "sensor", key) for key in ("gateway_queue", "signal_strength")]
+    assert [state_of(hass, value).state for value in values] == ["2", "-71"]
     gateway.sim.fail(Fault.HTTP_503, times=1)
     await send(hass, gateway_entry, message="x")
     assert state_of(hass, reachable).state == "off"
+    assert [state_of(hass, value).state for value in values] == ["unavailable"] * 2
     await send(hass, gateway_entry, message="y", target=[OTHER])
     assert state_of(hass, reachable).state == "on"
+    assert [state_of(hass, value).state for value in values] == ["2", "-71"]
 
 
 def wildix_entry(sim: RunningSimulator) -> MockConfigEntry:
@@ -468,8 +477,10 @@ def wildix_entry(sim: RunningSimulator) -> MockConfigEntry:
     )
 
 
-async def test_other_providers_restore_then_learn_from_sends(hass: HomeAssistant, wildix_sim: RunningSimulator) -> None:
-    """Without a poll, the last state is restored until a send tells more; no gateway sensors."""
+async def test_other_providers_restore_until_the_start_up_check_answers(
+    hass: HomeAssistant, wildix_sim: RunningSimulator
+) -> None:
+    """Without a poll, the restored state stands until the start-up check tells more; no gateway sensors."""
     entry = wildix_entry(wildix_sim)
     entry.add_to_hass(hass)
     registry = er.async_get(hass)
@@ -477,15 +488,36 @@ async def test_other_providers_restore_then_learn_from_sends(hass: HomeAssistant
         "binary_sensor", DOMAIN, f"{entry.entry_id}_provider_reachable", config_entry=entry
     ).entity_id
     mock_restore_cache(hass, [State(restored_id, "off")])
+    wildix_sim.sim.fail(Fault.HTTP_503)
     await setup(hass, entry)
     assert state_of(hass, restored_id).state == "off"
     assert registry.async_get_entity_id("sensor", DOMAIN, f"{entry.entry_id}_gateway_queue") is None
+    wildix_sim.sim.recover()
     await send(hass, entry, message="x")
     assert state_of(hass, restored_id).state == "on"
 
 
-async def test_other_providers_start_unknown(hass: HomeAssistant, wildix_sim: RunningSimulator) -> None:
-    """Nothing restored and nothing sent: unknown."""
+@pytest.mark.parametrize(
+    ("fault", "password", "state"),
+    [
+        (None, "sms101api", "on"),
+        (Fault.HTTP_503, "sms101api", "off"),
+        (Fault.RESET, "sms101api", "off"),
+        # A refused login is an answer: reachable, and reauthentication starts
+        (None, "wrong", "on"),
+    ],
+)
+async def test_other_providers_are_known_right_after_setup(
+    hass: HomeAssistant, wildix_sim: RunningSimulator, fault: Fault | None, password: str, state: str
+) -> None:
+    """Nothing restored and nothing sent: the start-up credential check tells whether the provider answers."""
     entry = wildix_entry(wildix_sim)
+    entry = MockConfigEntry(
+        domain=DOMAIN, title=entry.title, unique_id=entry.unique_id, data={**entry.data, "password": password}
+    )
+    if fault is not None:
+        wildix_sim.sim.fail(fault)
     await setup(hass, entry)
-    assert state_of(hass, entity_id(hass, entry, "binary_sensor", "provider_reachable")).state == "unknown"
+    assert state_of(hass, entity_id(hass, entry, "binary_sensor", "provider_reachable")).state == state
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == (["reauth"] if password == "wrong" else [])

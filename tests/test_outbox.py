@@ -38,6 +38,7 @@ from .conftest import (
     until,
     until_queue,
 )
+from .options_form import nest
 
 SENSOR = "sensor.sms_gateway_127_0_0_1_last_send_status"
 QUEUE_SENSOR = "sensor.sms_gateway_127_0_0_1_queued_messages"
@@ -563,11 +564,11 @@ async def test_options_refuse_loops_and_allow_chains(
         options: dict[str, Any] = {"handover_minutes": 10, "max_age_hours": 24}
         if fallback is not None:
             options["fallback_entry"] = fallback
-        return dict(await hass.config_entries.options.async_configure(result["flow_id"], options))
+        return dict(await hass.config_entries.options.async_configure(result["flow_id"], nest(result, options)))
 
-    assert (await choose(b, a.entry_id))["errors"] == {"fallback_entry": "fallback_loop"}
+    assert (await choose(b, a.entry_id))["errors"] == {"base": "fallback_loop"}
     assert (await choose(b, c.entry_id))["type"] == "create_entry"
-    assert (await choose(c, a.entry_id))["errors"] == {"fallback_entry": "fallback_loop"}
+    assert (await choose(c, a.entry_id))["errors"] == {"base": "fallback_loop"}
     assert (await choose(c, None))["type"] == "create_entry"
     assert c.options["fallback_entry"] == ""
     await hass.async_block_till_done(wait_background_tasks=True)

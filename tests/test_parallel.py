@@ -28,6 +28,7 @@ from custom_components.sms_alerts.api.brevisone import BrevisOneProvider
 from simulators.base import Fault
 
 from .conftest import GATEWAY_PASSWORD, GATEWAY_USER, RunningSimulator, advance, send
+from .options_form import form_sections, nest
 from .test_provider_integration import ipex_entry, pbxware_entry, wildix_entry
 
 NUMBERS = [f"+49170{1000000 + i}" for i in range(12)]
@@ -190,9 +191,11 @@ async def _set_options(hass: HomeAssistant, entry: ConfigEntry, **options: Any) 
     """Submit the options form and wait for the reload."""
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
-    fields = [str(key) for key in result["data_schema"].schema]  # type: ignore[union-attr]
+    fields = [field for section in form_sections(result).values() for field in section]
     if options:
-        result = await hass.config_entries.options.async_configure(result["flow_id"], {**OPTIONS, **options})
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], nest(result, {**OPTIONS, **options})
+        )
         assert result["type"] is FlowResultType.CREATE_ENTRY
         await hass.async_block_till_done(wait_background_tasks=True)
     return {"fields": fields}

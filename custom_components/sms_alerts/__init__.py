@@ -16,7 +16,7 @@ from .api import PROVIDERS, ProviderKey
 from .api.base import AuthError, ProviderError
 from .api.brevisone_rest import API_LEGACY, CONF_API
 from .const import CONF_PROVIDER, CONF_WEBHOOK_URL, DOMAIN, LOGGER, REQUEST_TIMEOUT
-from .coordinator import async_setup_health
+from .coordinator import answered, async_setup_health
 from .data import SmsAlertsConfigEntry, SmsAlertsData
 from .notify import CONF_ENTRY_ID
 from .outbox import Outbox, async_remove_store
@@ -121,14 +121,22 @@ def _known_down(entry: SmsAlertsConfigEntry) -> bool:
 
 
 async def _async_check_credentials(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
-    """Find refused credentials at start, before the first alert needs them; never block the start."""
+    """Find refused credentials at start, before the first alert needs them; never block the start.
+
+    Its outcome is also the first word on whether the provider is reachable.
+    """
+    reachability = entry.runtime_data.health.reachability
     try:
         await entry.runtime_data.provider.async_validate()
     except AuthError:
         LOGGER.warning("%s refused the credentials; reauthentication started", entry.title)
+        reachability.async_set(reachable=True)
         entry.async_start_reauth(hass)
     except ProviderError as err:
         LOGGER.debug("Start-up check of %s did not pass: %s", entry.title, err.reason)
+        reachability.async_set(reachable=answered(err), error=err.reason)
+    else:
+        reachability.async_set(reachable=True)
 
 
 def settings_of(entry: SmsAlertsConfigEntry) -> tuple[Any, ...]:

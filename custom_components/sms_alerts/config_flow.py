@@ -9,7 +9,6 @@ from typing import Any
 import voluptuous as vol
 from homeassistant.components import webhook
 from homeassistant.config_entries import (
-    ConfigEntry,
     ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
@@ -19,6 +18,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_URL, CONF_USERNAME, CONF_VERIFY_SSL, CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     NumberSelector,
@@ -81,6 +81,7 @@ from .const import (
     SEVERITIES,
     SUBENTRY_RECIPIENT,
 )
+from .data import SmsAlertsConfigEntry
 from .message import MessageError, parse_target
 from .session import async_entry_session
 from .webhook import async_entry_webhook_url, async_webhook_url, placeholder_webhook_url
@@ -352,13 +353,15 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
 
     @staticmethod
     @callback
-    def async_get_options_flow(config_entry: ConfigEntry) -> SmsAlertsOptionsFlow:
+    def async_get_options_flow(config_entry: SmsAlertsConfigEntry) -> SmsAlertsOptionsFlow:
         """Fallback entry, how long messages wait, and provider options."""
         return SmsAlertsOptionsFlow()
 
     @classmethod
     @callback
-    def async_get_supported_subentry_types(cls, config_entry: ConfigEntry) -> dict[str, type[ConfigSubentryFlow]]:
+    def async_get_supported_subentry_types(
+        cls, config_entry: SmsAlertsConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
         """Recipients are subentries."""
         return {SUBENTRY_RECIPIENT: RecipientSubentryFlow}
 
@@ -454,7 +457,6 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="sender",
             data_schema=schema,
-            description_placeholders={"count": str(len(self._numbers))},
             last_step=True,
         )
 
@@ -506,7 +508,9 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={"title": entry.title},
         )
 
-    async def _async_check_same_account(self, entry: ConfigEntry, info: AccountInfo, data: dict[str, Any]) -> None:
+    async def _async_check_same_account(
+        self, entry: SmsAlertsConfigEntry, info: AccountInfo, data: dict[str, Any]
+    ) -> None:
         """Abort unless the settings are the entry's account, and no other entry has it already.
 
         The address and login may change; a new key or a switch between a Wildix login and an API key
@@ -525,7 +529,7 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
             return
         self._abort_if_unique_id_mismatch(reason="wrong_account")
 
-    async def _async_wildix_keys_only(self, entry: ConfigEntry) -> dict[str, str]:
+    async def _async_wildix_keys_only(self, entry: SmsAlertsConfigEntry) -> dict[str, str]:
         """Say at once when the PBX of a login entry now takes only API keys."""
         if CONF_API_KEY in entry.data:
             return {}
@@ -537,7 +541,9 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         return errors if errors.get("base") == "basic_disabled" else {}
 
     @callback
-    def _async_update_and_abort(self, entry: ConfigEntry, data: dict[str, Any], reason: str) -> ConfigFlowResult:
+    def _async_update_and_abort(
+        self, entry: SmsAlertsConfigEntry, data: dict[str, Any], reason: str
+    ) -> ConfigFlowResult:
         """Update the entry (its update listener reloads it) and finish.
 
         ConfigFlow.async_update_and_abort is missing on 2025.4; an entry left unloaded by an error is
@@ -572,24 +578,75 @@ def fallback_loops(hass: HomeAssistant, entry_id: str, fallback_id: str) -> bool
     return False
 
 
+SECTION_FALLBACK = "fallback"
+SECTION_STORM = "storm_control"
+SECTION_TEXT = "text"
+SECTION_REPLIES = "replies"
+# Sections a user rarely opens start collapsed; the fallback and the webhook address stay in view
+_COLLAPSED = frozenset({SECTION_STORM, SECTION_TEXT})
+
+
+def _flat(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the options of a sectioned form as the flat mapping the entry stores."""
+    flat: dict[str, Any] = {}
+    for key, value in user_input.items():
+        if isinstance(value, Mapping):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat
+
+
+def _nested(options: Mapping[str, Any], sections: Mapping[str, Mapping[vol.Marker, Any]]) -> dict[str, Any]:
+    """Return stored flat options in the form's sections, as suggested values."""
+    return {
+        name: {str(key): options[str(key)] for key in fields if str(key) in options}
+        for name, fields in sections.items()
+    }
+
+
 class SmsAlertsOptionsFlow(OptionsFlow):
-    """Choose the fallback entry and the outbox's timings."""
+    """Choose the fallback entry, storm control and the text; stored flat, shown in sections."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show and check the options."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            fallback = user_input.get(CONF_FALLBACK_ENTRY) or ""
+            options = _flat(user_input)
+            fallback = options.get(CONF_FALLBACK_ENTRY) or ""
             if fallback and fallback_loops(self.hass, self.config_entry.entry_id, fallback):
-                errors[CONF_FALLBACK_ENTRY] = "fallback_loop"
+                errors["base"] = "fallback_loop"
             else:
-                return self.async_create_entry(data={**user_input, CONF_FALLBACK_ENTRY: fallback})
+                return self.async_create_entry(data={**options, CONF_FALLBACK_ENTRY: fallback})
+        sections = self._sections()
+        schema = vol.Schema(
+            {
+                vol.Required(name): section(vol.Schema(fields), {"collapsed": name in _COLLAPSED})
+                for name, fields in sections.items()
+            }
+        )
+        placeholders: dict[str, str] = {}
+        if SECTION_REPLIES in sections:
+            placeholders["webhook_url"] = await async_entry_webhook_url(self.hass, self.config_entry)
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(
+                schema, user_input or _nested(self.config_entry.options, sections)
+            ),
+            errors=errors,
+            description_placeholders=placeholders,
+        )
+
+    def _sections(self) -> dict[str, dict[vol.Marker, Any]]:
+        """Return the fields of each section, only those that apply to the entry's provider."""
+        data = self.config_entry.data
+        provider = PROVIDERS[ProviderKey(data[CONF_PROVIDER])]
         others = [
             SelectOptionDict(value=entry.entry_id, label=entry.title)
             for entry in self.hass.config_entries.async_entries(DOMAIN)
             if entry.entry_id != self.config_entry.entry_id
         ]
-        fields: dict[vol.Marker, Any] = {
+        fallback: dict[vol.Marker, Any] = {
             vol.Optional(CONF_FALLBACK_ENTRY): SelectSelector(
                 SelectSelectorConfig(options=others, mode=SelectSelectorMode.DROPDOWN)
             ),
@@ -599,6 +656,8 @@ class SmsAlertsOptionsFlow(OptionsFlow):
             vol.Required(CONF_MAX_AGE_HOURS, default=DEFAULT_MAX_AGE_HOURS): NumberSelector(
                 NumberSelectorConfig(min=1, max=168, step=1, unit_of_measurement="h", mode=NumberSelectorMode.BOX)
             ),
+        }
+        storm: dict[vol.Marker, Any] = {
             vol.Required(CONF_DEDUP_MINUTES, default=DEFAULT_DEDUP_MINUTES): NumberSelector(
                 NumberSelectorConfig(min=0, max=1440, step=1, unit_of_measurement="min", mode=NumberSelectorMode.BOX)
             ),
@@ -608,38 +667,35 @@ class SmsAlertsOptionsFlow(OptionsFlow):
             vol.Required(CONF_DAILY_BUDGET, default=DEFAULT_DAILY_BUDGET): NumberSelector(
                 NumberSelectorConfig(min=0, max=100000, step=1, mode=NumberSelectorMode.BOX)
             ),
+        }
+        if provider.sends_in_parallel:
+            storm[vol.Required(CONF_PARALLEL_REQUESTS, default=DEFAULT_PARALLEL_REQUESTS)] = NumberSelector(
+                NumberSelectorConfig(min=1, max=MAX_PARALLEL_REQUESTS, step=1, mode=NumberSelectorMode.BOX)
+            )
+        text: dict[vol.Marker, Any] = {
             vol.Required(CONF_LONG_MESSAGES, default=LONG_SPLIT): SelectSelector(
                 SelectSelectorConfig(
                     options=[LONG_SPLIT, LONG_SINGLE], translation_key="long_messages", mode=SelectSelectorMode.LIST
                 )
             ),
             vol.Required(CONF_GSM_ONLY, default=False): bool,
-            vol.Required(CONF_ACK_REFERENCE, default=False): bool,
         }
-        provider = ProviderKey(self.config_entry.data[CONF_PROVIDER])
-        if PROVIDERS[provider].sends_in_parallel:
-            fields[vol.Required(CONF_PARALLEL_REQUESTS, default=DEFAULT_PARALLEL_REQUESTS)] = NumberSelector(
-                NumberSelectorConfig(min=1, max=MAX_PARALLEL_REQUESTS, step=1, mode=NumberSelectorMode.BOX)
-            )
-        if provider == ProviderKey.WILDIX:
-            fields[vol.Required(CONF_MAX_LENGTH, default=str(wildix.DEFAULT_MAX_LENGTH))] = SelectSelector(
+        if provider.key == ProviderKey.WILDIX:
+            text[vol.Required(CONF_MAX_LENGTH, default=str(wildix.DEFAULT_MAX_LENGTH))] = SelectSelector(
                 SelectSelectorConfig(
                     options=[str(wildix.DEFAULT_MAX_LENGTH), str(wildix.LEGACY_MAX_LENGTH)],
                     translation_key="max_length",
                     mode=SelectSelectorMode.LIST,
                 )
             )
-            fields[vol.Required(CONF_LOOKALIKE_CHARS, default=True)] = bool
-        schema = vol.Schema(fields)
-        placeholders = {"webhook_url": "-"}
-        if CONF_WEBHOOK_ID in self.config_entry.data:
-            placeholders["webhook_url"] = await async_entry_webhook_url(self.hass, self.config_entry)
-        return self.async_show_form(
-            step_id="init",
-            data_schema=self.add_suggested_values_to_schema(schema, user_input or self.config_entry.options),
-            errors=errors,
-            description_placeholders=placeholders,
-        )
+            text[vol.Required(CONF_LOOKALIKE_CHARS, default=True)] = bool
+        sections = {SECTION_FALLBACK: fallback, SECTION_STORM: storm, SECTION_TEXT: text}
+        if CONF_WEBHOOK_ID in data:
+            # The webhook address is shown here; a reference helps only where replies come back
+            sections[SECTION_REPLIES] = (
+                {vol.Required(CONF_ACK_REFERENCE, default=False): bool} if provider.receives_replies(data) else {}
+            )
+        return sections
 
 
 class RecipientSubentryFlow(ConfigSubentryFlow):

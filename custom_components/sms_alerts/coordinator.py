@@ -115,6 +115,11 @@ class Reachability:
         return {"reachable": self.reachable, "error": self.error}
 
 
+def answered(err: ProviderError) -> bool:
+    """Tell whether the provider answered a request that failed: not when it could not be reached or trusted."""
+    return not isinstance(err, TransientError) and err.key not in ("ssl_error", "weak_tls")
+
+
 class GatewayHealthCoordinator(DataUpdateCoordinator[GatewayHealth]):
     """Polls the SMS Gateway's login-free check.php; each outcome also tells whether the gateway is reachable."""
 
@@ -142,9 +147,7 @@ class GatewayHealthCoordinator(DataUpdateCoordinator[GatewayHealth]):
         try:
             health = await self._provider.async_health()
         except ProviderError as err:
-            # The gateway answered, only not with health data, unless it could not be reached or trusted
-            answered = not isinstance(err, TransientError) and err.key not in ("ssl_error", "weak_tls")
-            self._reachability.async_set(reachable=answered, error=err.reason)
+            self._reachability.async_set(reachable=answered(err), error=err.reason)
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="health_check_failed",

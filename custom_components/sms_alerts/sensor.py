@@ -38,7 +38,6 @@ ATTR_DELIVERY = "delivery"
 ATTR_DEDUPLICATED = "deduplicated"
 ATTR_THROTTLED = "throttled"
 _RESTORED = (ATTR_RECIPIENTS, ATTR_ERROR, ATTR_TIME, ATTR_PARTS, ATTR_DELIVERY, ATTR_DEDUPLICATED, ATTR_THROTTLED)
-UNIT_MESSAGES = "messages"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,14 +51,12 @@ GATEWAY_SENSORS: tuple[GatewaySensorEntityDescription, ...] = (
     GatewaySensorEntityDescription(
         key="gateway_queue",
         translation_key="gateway_queue",
-        native_unit_of_measurement=UNIT_MESSAGES,
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda health: health.queue,
     ),
     GatewaySensorEntityDescription(
         key="failed_messages",
         translation_key="failed_messages",
-        native_unit_of_measurement=UNIT_MESSAGES,
         # The gateway's own count, which it may reset: not a total Home Assistant could rely on
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda health: health.failed,
@@ -108,7 +105,7 @@ class LastSendStatusSensor(SmsAlertsEntity, SensorEntity, RestoreEntity):
         if last is not None and last.state in ReportStatus:
             self._attr_native_value = last.state
             self._attr_extra_state_attributes = {
-                key: last.attributes[key] for key in _RESTORED if key in last.attributes
+                key: last.attributes[key] for key in _RESTORED if last.attributes.get(key) is not None
             }
         self.async_on_remove(
             async_dispatcher_connect(self.hass, SIGNAL_SEND_REPORT.format(self._entry.entry_id), self._async_report)
@@ -126,12 +123,14 @@ class LastSendStatusSensor(SmsAlertsEntity, SensorEntity, RestoreEntity):
         self._attr_native_value = str(report.status)
         self._attr_extra_state_attributes = {
             ATTR_RECIPIENTS: [result.target for result in report.results],
-            ATTR_ERROR: "; ".join(errors) or None,
             ATTR_TIME: report.time.isoformat(),
             ATTR_PARTS: max((result.parts for result in report.results), default=0),
             ATTR_DEDUPLICATED: statuses[SendStatus.DEDUPLICATED],
             ATTR_THROTTLED: statuses[SendStatus.THROTTLED],
         }
+        if errors:
+            # Left out without an error: the frontend shows an attribute of None as "Unknown"
+            self._attr_extra_state_attributes[ATTR_ERROR] = "; ".join(errors)
         if report.delivery:
             self._attr_extra_state_attributes[ATTR_DELIVERY] = dict(report.delivery)
         self.async_write_ha_state()
@@ -142,7 +141,6 @@ class QueuedMessagesSensor(SmsAlertsEntity, SensorEntity):
 
     _attr_translation_key = "queued_messages"
     _attr_state_class = SensorStateClass.MEASUREMENT
-    _attr_native_unit_of_measurement = UNIT_MESSAGES
 
     def __init__(self, entry: SmsAlertsConfigEntry) -> None:
         """Attach the sensor to the account device."""
@@ -179,11 +177,20 @@ class GatewayHealthSensor(SmsAlertsEntity, CoordinatorEntity[GatewayHealthCoordi
         SmsAlertsEntity.__init__(self, entry, description.key)
         self.entity_description = description
 
+    async def async_added_to_hass(self) -> None:
+        """Follow the coordinator and the gateway's reachability."""
+        await super().async_added_to_hass()
+        self.async_on_remove(entry_health(self._entry).reachability.async_add_listener(self.async_write_ha_state))
+
     @property
     def available(self) -> bool:
-        """Available once check.php was read and while its last read succeeded."""
+        """Available once check.php was read, while its last read succeeded and the gateway is not known down.
+
+        A send that cannot reach the gateway makes the values of the last read stale until the next one.
+        """
         data: GatewayHealth | None = self.coordinator.data
-        return super().available and data is not None
+        down = entry_health(self._entry).reachability.reachable is False
+        return super().available and data is not None and not down
 
     @property
     def native_value(self) -> int | None:

@@ -228,6 +228,11 @@ class Provider(abc.ABC):
     ) -> Provider:
         """Build the client from the entry's settings."""
 
+    @classmethod
+    def receives_replies(cls, config: Mapping[str, Any]) -> bool:
+        """Tell whether replies to the SMS an entry with these settings sends reach Home Assistant."""
+        return False
+
     @abc.abstractmethod
     def identity(self) -> AccountInfo:
         """Name the account from the settings alone, without asking the provider."""

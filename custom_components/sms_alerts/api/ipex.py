@@ -250,6 +250,11 @@ class IpexProvider(Provider):
         self._lock = asyncio.Lock()
 
     @classmethod
+    def receives_replies(cls, config: Mapping[str, Any]) -> bool:
+        """Tell whether replies come back: to an SMS Chat number by webhook, never to instant SMS (60030 or a name)."""
+        return (config.get(CONF_MODE) or MODE_CHAT) == MODE_CHAT
+
+    @classmethod
     def from_config(
         cls, session: aiohttp.ClientSession, config: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT
     ) -> IpexProvider:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from homeassistant.config_entries import ConfigEntry
+from typing import TYPE_CHECKING
+
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 
 from ..api.base import Receipt
 from ..const import DOMAIN, LOGGER, RETRY_INITIAL, RETRY_MAX
 from .models import Block
+
+if TYPE_CHECKING:
+    from ..data import SmsAlertsConfigEntry
 
 # Repair issues an entry can raise; each clears after the next successful send
 ENTRY_ISSUES = (
@@ -26,12 +30,14 @@ ENTRY_ISSUES = (
     "no_sender",
     "daily_budget",
 )
+# Issues whose fix is another login: their fix flow starts reauthentication
+REAUTH_ISSUES = frozenset({"no_api_permission"})
 
 
 class Gate:
     """One entry's permission to make requests, and the repair issues that explain why it has none."""
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
+    def __init__(self, hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
         """Open: nothing is known against the entry yet."""
         self._hass = hass
         self._entry = entry
@@ -78,14 +84,16 @@ class Gate:
         # An account fixed on the device side is found by one try per retry cap, never more often
         self.retry_at = now + RETRY_MAX
         self._issues_open = True
+        key = receipt.error_key if receipt.error_key in ENTRY_ISSUES else "entry_rejected"
         ir.async_create_issue(
             self._hass,
             DOMAIN,
-            self.issue_id(receipt.error_key),
-            is_fixable=False,
+            self.issue_id(key),
+            is_fixable=key in REAUTH_ISSUES,
             severity=ir.IssueSeverity.ERROR,
-            translation_key=receipt.error_key if receipt.error_key in ENTRY_ISSUES else "entry_rejected",
-            translation_placeholders={"entry": self._entry.title, "error": receipt.error or ""},
+            translation_key=key,
+            translation_placeholders={**self._placeholders(), "error": receipt.error or ""},
+            data={"entry_id": self._entry.entry_id},
         )
 
     def over_budget(self, budget: int) -> None:
@@ -98,8 +106,15 @@ class Gate:
             is_fixable=False,
             severity=ir.IssueSeverity.WARNING,
             translation_key="daily_budget",
-            translation_placeholders={"entry": self._entry.title, "budget": str(budget)},
+            translation_placeholders={**self._placeholders(), "budget": str(budget)},
         )
+
+    def _placeholders(self) -> dict[str, str]:
+        """Name the entry, and link to it on its integration's page (for Reconfigure and Configure)."""
+        return {
+            "entry": self._entry.title,
+            "entry_url": f"/config/integrations/integration/{DOMAIN}#config_entry={self._entry.entry_id}",
+        }
 
     def succeeded(self) -> bool:
         """Open after a success and clear the repair issues; return whether something was held back before."""

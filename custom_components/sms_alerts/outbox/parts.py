@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
 from ..api.base import Provider
@@ -17,13 +17,16 @@ from .queue import Queue
 from .router import Router
 from .settings import OutboxSettings
 
+if TYPE_CHECKING:
+    from ..data import SmsAlertsConfigEntry
+
 
 @dataclass(frozen=True, kw_only=True)
 class Parts:
     """One entry's settings, state and rules: made once by the Outbox, shared by intake, drain and settle."""
 
     hass: HomeAssistant
-    entry: ConfigEntry
+    entry: SmsAlertsConfigEntry
     provider: Provider
     settings: OutboxSettings
     queue: Queue
