@@ -126,7 +126,7 @@ class GatewayHealthCoordinator(DataUpdateCoordinator[GatewayHealth]):
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: ConfigEntry,
+        entry: ConfigEntry[Any],
         provider: BrevisOneProvider,
         reachability: Reachability,
     ) -> None:
@@ -177,7 +177,7 @@ class Health:
 
 
 async def async_setup_health(
-    hass: HomeAssistant, entry: ConfigEntry, provider: Provider, outbox: HealthOutbox
+    hass: HomeAssistant, entry: ConfigEntry[Any], provider: Provider, outbox: HealthOutbox
 ) -> Health:
     """Start following the health of an entry's provider, from its outbox's sends; never fails setup.
 

@@ -180,7 +180,7 @@ class GatewayHealthSensor(SmsAlertsEntity, CoordinatorEntity[GatewayHealthCoordi
     async def async_added_to_hass(self) -> None:
         """Follow the coordinator and the gateway's reachability."""
         await super().async_added_to_hass()
-        self.async_on_remove(entry_health(self._entry).reachability.async_add_listener(self.async_write_ha_state))
+        self.async_on_remove(self._entry.runtime_data.health.reachability.async_add_listener(self.async_write_ha_state))
 
     @property
     def available(self) -> bool:
@@ -189,7 +189,7 @@ class GatewayHealthSensor(SmsAlertsEntity, CoordinatorEntity[GatewayHealthCoordi
         A send that cannot reach the gateway makes the values of the last read stale until the next one.
         """
         data: GatewayHealth | None = self.coordinator.data
-        down = entry_health(self._entry).reachability.reachable is False
+        down = self._entry.runtime_data.health.reachability.reachable is False
         return super().available and data is not None and not down
 
     @property

@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.util import dt as dt_util
@@ -20,6 +19,7 @@ from ..storm import Verdict
 from . import notices
 from .compose import Composer
 from .drain import Drain
+from .entry import OutboxEntry
 from .gate import Gate
 from .intake import Intake
 from .lifecycle import ItemState
@@ -44,9 +44,6 @@ from .router import Router
 from .settings import OutboxSettings
 from .settle import Settler
 
-if TYPE_CHECKING:
-    from ..data import SmsAlertsConfigEntry
-
 
 def _now() -> float:
     """Return the current time as a timestamp (frozen in tests)."""
@@ -58,13 +55,13 @@ def _today() -> str:
     return dt_util.now().date().isoformat()
 
 
-def read_settings(entry: SmsAlertsConfigEntry) -> OutboxSettings:
+def read_settings(entry: OutboxEntry) -> OutboxSettings:
     """Read an entry's outbox settings from its options and recipients."""
     recipients = [sub.data for sub in entry.subentries.values() if sub.subentry_type == SUBENTRY_RECIPIENT]
     return OutboxSettings.read(entry.options, recipients)
 
 
-async def async_remove_store(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
+async def async_remove_store(hass: HomeAssistant, entry: OutboxEntry) -> None:
     """Delete the outbox file of a removed entry, whose waiting messages must not vanish with it.
 
     They go to the entry's fallback entry where there is one (as after a refused login); the others
@@ -96,7 +93,7 @@ class Outbox:
     """
 
     def __init__(
-        self, hass: HomeAssistant, entry: SmsAlertsConfigEntry, provider: Provider, *, known_down: Callable[[], bool]
+        self, hass: HomeAssistant, entry: OutboxEntry, provider: Provider, *, known_down: Callable[[], bool]
     ) -> None:
         """Bind the outbox to its entry and provider; `known_down` tells whether the entry's health finds it down."""
         self._hass = hass

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 
 from ..api.base import Receipt
 from ..const import DOMAIN, LOGGER, RETRY_INITIAL, RETRY_MAX
+from .entry import OutboxEntry
 from .models import Block
-
-if TYPE_CHECKING:
-    from ..data import SmsAlertsConfigEntry
 
 # Repair issues an entry can raise; each clears after the next successful send
 ENTRY_ISSUES = (
@@ -37,7 +33,7 @@ REAUTH_ISSUES = frozenset({"no_api_permission"})
 class Gate:
     """One entry's permission to make requests, and the repair issues that explain why it has none."""
 
-    def __init__(self, hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
+    def __init__(self, hass: HomeAssistant, entry: OutboxEntry) -> None:
         """Open: nothing is known against the entry yet."""
         self._hass = hass
         self._entry = entry

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from homeassistant.core import HomeAssistant
 
 from ..api.base import Provider
 from .compose import Composer
+from .entry import OutboxEntry
 from .gate import Gate
 from .memory import Memory
 from .policy import Policy
@@ -17,16 +17,13 @@ from .queue import Queue
 from .router import Router
 from .settings import OutboxSettings
 
-if TYPE_CHECKING:
-    from ..data import SmsAlertsConfigEntry
-
 
 @dataclass(frozen=True, kw_only=True)
 class Parts:
     """One entry's settings, state and rules: made once by the Outbox, shared by intake, drain and settle."""
 
     hass: HomeAssistant
-    entry: SmsAlertsConfigEntry
+    entry: OutboxEntry
     provider: Provider
     settings: OutboxSettings
     queue: Queue

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 
 from ..const import DOMAIN, LOGGER
+from .entry import OutboxEntry
 from .models import QueuedItem, TargetResult
 from .settings import OutboxSettings
-
-if TYPE_CHECKING:
-    from ..data import SmsAlertsConfigEntry
 
 # How often a message held for a fallback entry being set up or reloaded is looked at again
 FALLBACK_WAIT = 60.0
@@ -37,7 +35,7 @@ class Fallback(Protocol):
         """Take messages another entry could not deliver."""
 
 
-def fallback_entry(hass: HomeAssistant, fallback_id: str | None) -> SmsAlertsConfigEntry | None:
+def fallback_entry(hass: HomeAssistant, fallback_id: str | None) -> OutboxEntry | None:
     """Return the fallback entry, loaded or not, if there is one."""
     fallback = hass.config_entries.async_get_entry(fallback_id) if fallback_id else None
     return fallback if fallback is not None and fallback.domain == DOMAIN else None
@@ -52,12 +50,12 @@ def fallback_outbox(hass: HomeAssistant, fallback_id: str | None) -> Fallback | 
     return outbox
 
 
-def fallback_coming(fallback: SmsAlertsConfigEntry) -> bool:
+def fallback_coming(fallback: OutboxEntry) -> bool:
     """Tell whether a fallback entry that is not loaded will be in a moment (it is set up or reloaded)."""
     return fallback.disabled_by is None and fallback.state in _FALLBACK_COMING
 
 
-def not_loaded(fallback: SmsAlertsConfigEntry) -> str:
+def not_loaded(fallback: OutboxEntry) -> str:
     """Say, for the log, that a fallback entry is not loaded, and why."""
     why = "disabled" if fallback.disabled_by is not None else str(fallback.state.value).replace("_", " ")
     return f"{fallback.title} is not loaded ({why})"
@@ -77,7 +75,7 @@ class Router:
         """The fallback entry's id, if the entry has one."""
         return self._fallback_id
 
-    def entry(self) -> SmsAlertsConfigEntry | None:
+    def entry(self) -> OutboxEntry | None:
         """Return the fallback entry, loaded or not."""
         return fallback_entry(self._hass, self._fallback_id)
 
@@ -91,7 +89,7 @@ class Router:
             return None
         return fallback_outbox(self._hass, self._fallback_id)
 
-    def pending(self, item: QueuedItem) -> SmsAlertsConfigEntry | None:
+    def pending(self, item: QueuedItem) -> OutboxEntry | None:
         """Return the fallback entry that would take the message if it were loaded, but is not."""
         if self._fallback_id in item.visited:
             return None
