@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -97,6 +96,10 @@ class LastSendStatusSensor(SmsAlertsEntity, SensorEntity, RestoreEntity):
         super().__init__(entry, "last_send_status")
         self._attr_options = [str(status) for status in ReportStatus]
         self._attr_extra_state_attributes: dict[str, Any] = {}
+        # The last report that came, the last one written, and whether this turn of the loop wrote one already
+        self._report: SendReport | None = None
+        self._written: SendReport | None = None
+        self._writing = False
 
     async def async_added_to_hass(self) -> None:
         """Restore the last state and follow the outbox."""
@@ -113,20 +116,48 @@ class LastSendStatusSensor(SmsAlertsEntity, SensorEntity, RestoreEntity):
 
     @callback
     def _async_report(self, report: SendReport) -> None:
-        """Show the outcome of a send."""
-        errors = [
-            f"{result.target}: {result.error}"
-            for result in report.results
-            if result.error and result.status in (SendStatus.FAILED, SendStatus.QUEUED)
-        ]
-        statuses = Counter(result.status for result in report.results)
+        """Show the outcome of a send: written at once, and those that follow in the same turn of the loop once.
+
+        A burst of sends writes the state twice per turn of the event loop, not once per send.
+        """
+        self._report = report
+        if self._writing:
+            return
+        self._writing = True
+        self.hass.loop.call_soon(self._async_end_of_turn)
+        self._async_write_report(report)
+
+    @callback
+    def _async_end_of_turn(self) -> None:
+        """Write the last report that came after the first of this turn of the loop."""
+        self._writing = False
+        if self._report is not None and self._report is not self._written:
+            self._async_write_report(self._report)
+
+    @callback
+    def _async_write_report(self, report: SendReport) -> None:
+        """Write the state of a report."""
+        self._written = report
+        errors = []
+        recipients = []
+        deduplicated = throttled = parts = 0
+        for result in report.results:
+            recipients.append(result.target)
+            status = result.status
+            if result.error and status in (SendStatus.FAILED, SendStatus.QUEUED):
+                errors.append(f"{result.target}: {result.error}")
+            elif status is SendStatus.DEDUPLICATED:
+                deduplicated += 1
+            elif status is SendStatus.THROTTLED:
+                throttled += 1
+            parts = max(parts, result.parts)
         self._attr_native_value = str(report.status)
         self._attr_extra_state_attributes = {
-            ATTR_RECIPIENTS: [result.target for result in report.results],
+            ATTR_RECIPIENTS: recipients,
             ATTR_TIME: report.time.isoformat(),
-            ATTR_PARTS: max((result.parts for result in report.results), default=0),
-            ATTR_DEDUPLICATED: statuses[SendStatus.DEDUPLICATED],
-            ATTR_THROTTLED: statuses[SendStatus.THROTTLED],
+            ATTR_PARTS: parts,
+            ATTR_DEDUPLICATED: deduplicated,
+            ATTR_THROTTLED: throttled,
         }
         if errors:
             # Left out without an error: the frontend shows an attribute of None as "Unknown"

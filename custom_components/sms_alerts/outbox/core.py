@@ -239,10 +239,30 @@ class Outbox:
         """Send a prepared message to its targets and report the outcome of each.
 
         Shielded: once taken, an alert is sent, kept or handed over even if its caller is cancelled
-        meanwhile (an automation in restart mode, triggered again while the device is slow).
+        meanwhile (an automation in restart mode, triggered again while the device is slow). The send
+        runs as a task of its own, which hands its report to the caller's future itself: a cancelled
+        caller cancels only that future (as `asyncio.shield` would, without its extra turn of the loop).
         """
-        task = self._hass.async_create_task(self._async_send(prepared, options, severity), f"{DOMAIN} send")
-        return await asyncio.shield(task)
+        answer: asyncio.Future[SendReport] = self._hass.loop.create_future()
+        self._hass.async_create_task(self._async_send_to(answer, prepared, options, severity), f"{DOMAIN} send")
+        return await answer
+
+    async def _async_send_to(
+        self, answer: asyncio.Future[SendReport], prepared: PreparedMessage, options: SendOptions, severity: str
+    ) -> None:
+        """Send, and hand the report (or the error) to the caller, unless the caller is gone."""
+        try:
+            report = await self._async_send(prepared, options, severity)
+        except asyncio.CancelledError:
+            # The send itself was cancelled (Home Assistant stopping): so is its caller's wait
+            answer.cancel()
+            raise
+        except Exception as err:  # noqa: BLE001 - the caller's to raise, as through asyncio.shield
+            if not answer.done():
+                answer.set_exception(err)
+            return
+        if not answer.done():
+            answer.set_result(report)
 
     async def _async_send(self, prepared: PreparedMessage, options: SendOptions, severity: str) -> SendReport:
         """Send a prepared message to its targets and report the outcome of each."""
