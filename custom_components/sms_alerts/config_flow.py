@@ -609,7 +609,21 @@ class SmsAlertsOptionsFlow(OptionsFlow):
     """Choose the fallback entry, storm control and the text; stored flat, shown in sections."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Show and check the options."""
+        """Show and check the options (on IPEX with its webhook address: a step of its own)."""
+        if SECTION_REPLIES in self._sections():
+            return await self.async_step_webhook(user_input)
+        return await self._async_form("init", user_input)
+
+    async def async_step_webhook(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show and check the options of an entry that receives replies, with the address to paste.
+
+        A step of its own, because the frontend of 2025.4 gives description placeholders to a step's
+        description, not to a section's.
+        """
+        return await self._async_form("webhook", user_input)
+
+    async def _async_form(self, step_id: str, user_input: dict[str, Any] | None) -> ConfigFlowResult:
+        """Show and check the options in the step `step_id`."""
         errors: dict[str, str] = {}
         if user_input is not None:
             options = _flat(user_input)
@@ -629,7 +643,7 @@ class SmsAlertsOptionsFlow(OptionsFlow):
         if SECTION_REPLIES in sections:
             placeholders["webhook_url"] = await async_entry_webhook_url(self.hass, self.config_entry)
         return self.async_show_form(
-            step_id="init",
+            step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(
                 schema, user_input or _nested(self.config_entry.options, sections)
             ),
