@@ -3,7 +3,8 @@
     python scripts/screenshot.py OUT.png PATH [--click TEXT ...] [--wait SECONDS] [--width W --height H]
 
 PATH is a frontend path (e.g. /config/integrations/integration/sms_alerts). Each --click clicks, in
-order, the first visible element (searched through the frontend's shadow roots) whose text is TEXT;
+order, the first visible element (searched through the frontend's shadow roots) whose text is TEXT
+(TEXT#N: the N-th of them);
 --fill NAME=VALUE types into the form field called NAME. Uses the Debian package chromium through
 the DevTools protocol; nothing else to install.
 """
@@ -28,7 +29,11 @@ PASSWORD = "dev"  # noqa: S105 - the throwaway login scripts/onboard.py creates
 
 # Finds an element by its visible text through every shadow root, and clicks it
 _CLICK = """
-(text) => {
+(wanted) => {
+  // "TEXT#N" clicks the N-th visible element with that text (1 is the first)
+  const hash = wanted.match(/^(.*)#(\d+)$/);
+  const text = hash ? hash[1] : wanted;
+  const nth = hash ? Number(hash[2]) - 1 : 0;
   const seen = [];
   const walk = (root) => {
     for (const el of root.querySelectorAll('*')) {
@@ -38,7 +43,7 @@ _CLICK = """
     }
   };
   walk(document);
-  const target = seen.find(el => el.getClientRects().length > 0);
+  const target = seen.filter(el => el.getClientRects().length > 0)[nth];
   if (!target) return false;
   target.scrollIntoView({block: 'center'});
   target.click();
