@@ -1,0 +1,1 @@
+"""Alerts from monitoring systems: their webhook bodies read, and their SMS written; no Home Assistant here."""
