@@ -28,7 +28,7 @@ USER = "dev"
 PASSWORD = "dev"  # noqa: S105 - the throwaway login scripts/onboard.py creates
 
 # Finds an element by its visible text through every shadow root, and clicks it
-_CLICK = """
+_CLICK = r"""
 (wanted) => {
   // "TEXT#N" clicks the N-th visible element with that text (1 is the first)
   const hash = wanted.match(/^(.*)#(\d+)$/);
