@@ -435,3 +435,31 @@ def test_status_report_round_trip() -> None:
     decoded = decode_pdu(pdu.hex)
     assert isinstance(decoded, StatusReport)
     assert (decoded.reference, decoded.recipient, decoded.outcome) == (201, "+491701234567", ReportStatus.FAILED)
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=st.binary(max_size=180), with_smsc=st.booleans())
+def test_any_octets_decode_or_raise_pdu_error(data: bytes, with_smsc: bool) -> None:
+    """Whatever a modem hands over, decoding gives a message or PduError, never another exception."""
+    with contextlib.suppress(PduError):
+        decode_pdu(data.hex(), with_smsc=with_smsc)
+
+
+# Real PDUs from the vectors above (the concatenated part already cut short)
+_VALID = [
+    "07917283010010F5040BC87238880900F10000993092516195800A" + HELLO,
+    "0006D60B911326880736F4111011719551401110117195714000",
+    "07911326040000F0310D0B911326880736F40000A90FF7FBDD454E87CDE1B0DB357EB701",
+    "0041000B915121551532F40000A0050003000301986F79B90D4AC3E7F53688FC66BFE5A0799A0E0A",
+    "07914346466554F601000B914316565811F9000806304253F68449",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(pdu=st.sampled_from(_VALID), cut=st.integers(0, 80), where=st.integers(0, 79), octet=st.integers(0, 255))
+def test_damaged_pdus_decode_or_raise_pdu_error(pdu: str, cut: int, where: int, octet: int) -> None:
+    """A real PDU cut short or with one octet changed decodes or raises PduError, never another exception."""
+    data = bytearray(bytes.fromhex(pdu))[: max(1, len(pdu) // 2 - cut)]
+    data[where % len(data)] = octet
+    with contextlib.suppress(PduError):
+        decode_pdu(data.hex())
