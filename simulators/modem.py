@@ -1,0 +1,419 @@
+"""A GSM modem on a pseudo-terminal: AT commands in PDU mode (3GPP TS 27.005/27.007), SIM and network faults.
+
+The port is the slave side of a pty (`ModemSimulator.port`, or a stable symlink given as `link`, like a
+/dev/serial/by-id path). Submitted PDUs are decoded with the integration's codec and recorded as messages
+(one per concatenated message); status reports (+CDS) and inbound SMS (+CMT, +CMTI) go out unsolicited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from aiohttp import web
+
+from custom_components.sms_alerts.api.pdu import (
+    Concat,
+    PduError,
+    Submit,
+    decode_pdu,
+    encode_deliver,
+    encode_status_report,
+    split_text,
+)
+
+from .base import ReceivedMessage, Simulator
+from .pty_wire import PtyWire
+
+DEFAULT_SMSC = "+491710760000"
+# +CMS ERROR codes (TS 27.005 §3.2.5) and +CME ERROR codes (TS 27.007 §9.2)
+CMS_OPERATION_NOT_ALLOWED = 302
+CMS_INVALID_PDU = 304
+CMS_SIM_NOT_INSERTED = 310
+CMS_SIM_PIN_REQUIRED = 311
+CMS_INVALID_INDEX = 321
+CMS_NO_NETWORK = 331
+CME_SIM_NOT_INSERTED = 10
+CME_SIM_PIN_REQUIRED = 11
+CME_INCORRECT_PASSWORD = 16
+# +CREG/+CEREG <stat>: 1 registered (home), 2 searching, 0 not registered and not searching
+_REG_HOME = 1
+_REG_SEARCHING = 2
+_REG_NONE = 0
+_RSSI_UNKNOWN = 99
+_CNMI_DEFAULT = (0, 0, 0, 0, 0)
+_CNMI_MT_STORE_AND_TELL = 1
+_CNMI_MT_FORWARD = 2
+_CNMI_DS_FORWARD = 1
+_SET = re.compile(r"^\+(?P<name>[A-Z]+)=(?P<value>.*)$")
+
+
+class ModemFault(StrEnum):
+    """Ways the simulated modem can be told to misbehave."""
+
+    NO_SIM = "no_sim"
+    PIN_REQUIRED = "pin_required"
+    NO_NETWORK = "no_network"
+    SLOW_NETWORK = "slow_network"
+    # Close the port after the next PDU's Ctrl-Z, before any answer: a USB modem pulled out mid-send
+    UNPLUG = "unplug"
+
+
+@dataclass(kw_only=True)
+class SentPart:
+    """One SMS-SUBMIT the modem took, with the TP-MR it answered."""
+
+    reference: int
+    submit: Submit
+    pdu: str
+
+
+@dataclass(kw_only=True)
+class _Pending:
+    """Parts of a concatenated message seen so far."""
+
+    parts: dict[int, SentPart] = field(default_factory=dict)
+
+
+class ModemSimulator(Simulator):
+    """A 27.005 modem in PDU mode behind a pty; the aiohttp app serves only the /_sim/ control routes."""
+
+    name = "modem"
+
+    def __init__(self, *, pin: str | None = None, smsc: str = DEFAULT_SMSC, link: str | None = None) -> None:
+        """Set up a modem with a SIM that needs `pin` (None: no PIN), registered, good signal."""
+        super().__init__()
+        self.pin = pin
+        self.pin_entered = pin is None
+        self.sim_present = True
+        self.registration = _REG_HOME
+        self.rssi = 20
+        self.smsc = smsc
+        self.pdu_mode = True
+        self.cmee = 0
+        self.cnmi = _CNMI_DEFAULT
+        # Seconds from Ctrl-Z to +CMGS, and from +CMGS to the status report
+        self.send_delay = 0.0
+        self.report_delay = 0.05
+        # TP-ST of the status reports: 0x00 delivered; 0x30 still trying; 0x41 incompatible destination
+        self.report_status = 0x00
+        self.next_reference = 0
+        self.parts: list[SentPart] = []
+        self.inbox: dict[int, str] = {}
+        self.unplug_next_send = False
+        self._refusals: list[int] = []
+        self._pending: dict[tuple[str, int], _Pending] = {}
+        self._inbound_reference = 0
+        self._expected_length = 0
+        self.wire = PtyWire(self._handle, link=link)
+
+    # Life of the port ----------------------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        """Open the port; return its path."""
+        return await self.wire.start()
+
+    def unplug(self) -> None:
+        """Pull the cable: the port closes and goes away."""
+        self.wire.unplug()
+
+    async def replug(self) -> str:
+        """Plug the modem back in: a new pty (the same `link`, if one was given); return the port's path."""
+        self.wire.unplug()
+        return await self.wire.start()
+
+    async def stop(self) -> None:
+        """Close the port and wait for the modem's tasks to end."""
+        await self.wire.stop()
+
+    @property
+    def port(self) -> str:
+        """The path of the port now (a /dev/pts path)."""
+        return self.wire.port
+
+    # Faults ---------------------------------------------------------------------------------------------------
+
+    def inject(self, fault: ModemFault | str, *, delay: float = 5.0) -> None:
+        """Misbehave in one of the ModemFault ways; `delay` is how long a send takes on a slow network."""
+        match ModemFault(fault):
+            case ModemFault.NO_SIM:
+                self.sim_present = False
+            case ModemFault.PIN_REQUIRED:
+                self.pin = self.pin or "0000"
+                self.pin_entered = False
+            case ModemFault.NO_NETWORK:
+                self.registration = _REG_SEARCHING
+            case ModemFault.SLOW_NETWORK:
+                self.send_delay = delay
+            case ModemFault.UNPLUG:
+                self.unplug_next_send = True
+
+    def refuse(self, code: int, *, times: int = 1) -> None:
+        """Answer the next `times` sends with +CMS ERROR: `code` after their PDU (e.g. 500, 42 congestion)."""
+        self._refusals.extend([code] * times)
+
+    def recover(self) -> None:
+        """Behave again: SIM in and unlocked, registered, quick, no refusals."""
+        super().recover()
+        self.sim_present = True
+        self.pin_entered = True
+        self.registration = _REG_HOME
+        self.send_delay = 0.0
+        self.unplug_next_send = False
+        self._refusals.clear()
+
+    # Inbound --------------------------------------------------------------------------------------------------
+
+    def deliver(self, sender: str, text: str, *, when: dt.datetime | None = None) -> list[str]:
+        """Let an SMS arrive from `sender`; per AT+CNMI it is shown (+CMT) or stored and announced (+CMTI).
+
+        Return the SMS-DELIVER PDUs (one per part).
+        """
+        stamp = (when or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+        alphabet, parts = split_text(text)
+        self._inbound_reference = (self._inbound_reference + 1) % 256
+        pdus: list[str] = []
+        for index, part in enumerate(parts, start=1):
+            concat = (
+                Concat(reference=self._inbound_reference, total=len(parts), sequence=index) if len(parts) > 1 else None
+            )
+            pdu = encode_deliver(sender, part, timestamp=stamp, concat=concat, alphabet=alphabet, smsc=self.smsc)
+            pdus.append(pdu.hex)
+            mode = self.cnmi[1]
+            if mode == _CNMI_MT_FORWARD:
+                self._write(f"\r\n+CMT: ,{pdu.length}\r\n{pdu.hex}\r\n")
+                continue
+            slot = max(self.inbox, default=0) + 1
+            self.inbox[slot] = pdu.hex
+            if mode == _CNMI_MT_STORE_AND_TELL:
+                self._write(f'\r\n+CMTI: "SM",{slot}\r\n')
+        return pdus
+
+    async def _handle(self, kind: str, text: str) -> None:
+        """Answer a command line or a PDU."""
+        if kind == "line":
+            self._command(text)
+        elif kind == "pdu":
+            await self._submit(text)
+        else:
+            self._write("\r\nOK\r\n")
+
+    def _write(self, text: str) -> None:
+        """Send text to the host."""
+        self.wire.write(text)
+
+    # Commands -------------------------------------------------------------------------------------------------
+
+    def _ok(self, *lines: str) -> None:
+        """Answer information lines, then OK."""
+        self._write("".join(f"\r\n{line}\r\n" for line in lines) + "\r\nOK\r\n")
+
+    def _cme(self, code: int) -> None:
+        """Answer a +CME ERROR (or plain ERROR when AT+CMEE=0)."""
+        self._write(f"\r\n+CME ERROR: {code}\r\n" if self.cmee else "\r\nERROR\r\n")
+
+    def _cms(self, code: int) -> None:
+        """Answer a +CMS ERROR."""
+        self._write(f"\r\n+CMS ERROR: {code}\r\n")
+
+    def _sim_problem(self) -> int | None:
+        """Return the +CME code of a SIM that cannot be used yet, if any."""
+        if not self.sim_present:
+            return CME_SIM_NOT_INSERTED
+        if not self.pin_entered:
+            return CME_SIM_PIN_REQUIRED
+        return None
+
+    def _command(self, line: str) -> None:  # noqa: PLR0911, PLR0912, C901 - one branch per command
+        """Answer one command line."""
+        upper = line.upper()
+        if not upper.startswith("AT"):
+            return
+        body = upper[2:]
+        if body in ("", "Z", "&F"):
+            self._ok()
+            return
+        if body in ("E0", "E1", "E"):
+            self.wire.echo = body == "E1"
+            self._ok()
+            return
+        if body in ("I", "+CGMI", "+CGMM", "+CGMR"):
+            self._ok({"+CGMI": "SMS Alerts", "+CGMR": "1.0"}.get(body, "Simulated GSM modem"))
+            return
+        if body == "+CPIN?":
+            if not self.sim_present:
+                self._cme(CME_SIM_NOT_INSERTED)
+            else:
+                self._ok("+CPIN: READY" if self.pin_entered else "+CPIN: SIM PIN")
+            return
+        if body == "+CSQ":
+            signal = self.rssi if self.registration == _REG_HOME and self._sim_problem() is None else _RSSI_UNKNOWN
+            self._ok(f"+CSQ: {signal},99")
+            return
+        if body in ("+CREG?", "+CEREG?"):
+            stat = self.registration if self._sim_problem() is None else _REG_NONE
+            self._ok(f"{body[:-1]}: 0,{stat}")
+            return
+        if body == "+CMGF?":
+            self._ok(f"+CMGF: {0 if self.pdu_mode else 1}")
+            return
+        if body == "+CNMI?":
+            self._ok("+CNMI: " + ",".join(map(str, self.cnmi)))
+            return
+        if body == "+CSCA?":
+            self._ok(f'+CSCA: "{self.smsc}",145')
+            return
+        if body.startswith("+CMGL"):
+            self._ok(
+                *(
+                    f"+CMGL: {slot},0,,{(len(pdu) - 2) // 2 - int(pdu[:2], 16)}\r\n{pdu}"
+                    for slot, pdu in sorted(self.inbox.items())
+                )
+            )
+            return
+        match = _SET.match(body)
+        if match is None:
+            self._write("\r\nERROR\r\n")
+            return
+        self._setting(match["name"], line[len(match["name"]) + 4 :])
+
+    def _setting(self, name: str, value: str) -> None:  # noqa: PLR0911, PLR0912, C901 - one branch per command
+        """Answer an AT+NAME=value command (value as the host wrote it)."""
+        value = value.strip()
+        if name == "CPIN":
+            pin = value.strip('"')
+            if not self.sim_present:
+                self._cme(CME_SIM_NOT_INSERTED)
+            elif self.pin is not None and pin != self.pin:
+                self._cme(CME_INCORRECT_PASSWORD)
+            else:
+                self.pin_entered = True
+                self._ok()
+            return
+        if name == "CMGF":
+            self.pdu_mode = value == "0"
+            self._ok()
+            return
+        if name == "CMEE":
+            self.cmee = int(value) if value.isdigit() else 0
+            self._ok()
+            return
+        if name == "CNMI":
+            fields = [int(item) if item.strip().isdigit() else 0 for item in value.split(",")]
+            self.cnmi = (*fields, *_CNMI_DEFAULT)[:5]  # type: ignore[assignment]
+            self._ok()
+            return
+        if name == "CSCA":
+            self.smsc = value.split(",")[0].strip('"') or self.smsc
+            self._ok()
+            return
+        if name in ("CREG", "CEREG", "CSMS", "CSMP", "CPMS"):
+            self._ok()
+            return
+        if name in ("CMGR", "CMGD"):
+            slot = int(value.split(",")[0]) if value.split(",")[0].isdigit() else -1
+            if slot not in self.inbox:
+                self._cms(CMS_INVALID_INDEX)
+            elif name == "CMGD":
+                del self.inbox[slot]
+                self._ok()
+            else:
+                pdu = self.inbox[slot]
+                self._ok(f"+CMGR: 0,,{(len(pdu) - 2) // 2 - int(pdu[:2], 16)}\r\n{pdu}")
+            return
+        if name == "CMGS":
+            self._start_send(value)
+            return
+        self._write("\r\nERROR\r\n")
+
+    # Sending --------------------------------------------------------------------------------------------------
+
+    def _start_send(self, value: str) -> None:
+        """AT+CMGS=<length>: refuse as the SIM or network requires, else prompt for the PDU."""
+        if not self.sim_present:
+            self._cms(CMS_SIM_NOT_INSERTED)
+        elif not self.pin_entered:
+            self._cms(CMS_SIM_PIN_REQUIRED)
+        elif self.registration != _REG_HOME:
+            self._cms(CMS_NO_NETWORK)
+        elif not self.pdu_mode:
+            self._cms(CMS_OPERATION_NOT_ALLOWED)
+        elif not value.isdigit() or not 0 < int(value) <= 176:  # noqa: PLR2004 - the longest TPDU
+            self._cms(CMS_INVALID_PDU)
+        else:
+            self._expected_length = int(value)
+            self.wire.expect_pdu()
+            self._write("\r\n> ")
+
+    async def _submit(self, pdu: str) -> None:
+        """Take a PDU after Ctrl-Z: check it, wait as the network does, answer +CMGS or +CMS ERROR."""
+        if self.unplug_next_send:
+            self.unplug_next_send = False
+            self.unplug()
+            return
+        try:
+            submit = decode_pdu(pdu)
+            smsc_octets = int(pdu[:2], 16) + 1
+        except (PduError, ValueError):
+            self._cms(CMS_INVALID_PDU)
+            return
+        if not isinstance(submit, Submit) or len(pdu) // 2 - smsc_octets != self._expected_length:
+            self._cms(CMS_INVALID_PDU)
+            return
+        if self.send_delay:
+            await asyncio.sleep(self.send_delay)
+        if self._refusals:
+            self._cms(self._refusals.pop(0))
+            return
+        reference = self.next_reference
+        self.next_reference = (reference + 1) % 256
+        part = SentPart(reference=reference, submit=submit, pdu=pdu)
+        self.parts.append(part)
+        self._ok(f"+CMGS: {reference}")
+        self._collect(part)
+        if submit.status_report and self.cnmi[3] == _CNMI_DS_FORWARD:
+            self.wire.spawn(self._report(part))
+
+    def _collect(self, part: SentPart) -> None:
+        """Record a message once all its parts are in."""
+        submit = part.submit
+        concat = submit.concat
+        if concat is None:
+            parts = [part]
+        else:
+            key = (submit.number, concat.reference)
+            pending = self._pending.setdefault(key, _Pending())
+            pending.parts[concat.sequence] = part
+            if len(pending.parts) < concat.total:
+                return
+            del self._pending[key]
+            parts = [pending.parts[index] for index in sorted(pending.parts)]
+        self.record_message(
+            ReceivedMessage(
+                provider=self.name,
+                to=submit.number,
+                text="".join(item.submit.text for item in parts),
+                options={
+                    "encoding": str(submit.alphabet),
+                    "parts": len(parts),
+                    "references": [item.reference for item in parts],
+                    "status_report": submit.status_report,
+                },
+            )
+        )
+
+    async def _report(self, part: SentPart) -> None:
+        """Send the status report of a part after `report_delay`."""
+        await asyncio.sleep(self.report_delay)
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        report = encode_status_report(
+            part.reference, part.submit.number, status=self.report_status, timestamp=now, discharged=now, smsc=self.smsc
+        )
+        self._write(f"\r\n+CDS: {report.length}\r\n{report.hex}\r\n")
+
+    def routes(self) -> list[web.RouteDef]:
+        """Serve no provider routes: the modem speaks on its pty."""
+        return []
