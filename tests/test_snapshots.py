@@ -70,7 +70,8 @@ def _entities(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any]:
             "device_class": entity.original_device_class,
             "entity_category": None if entity.entity_category is None else str(entity.entity_category),
             "unit_of_measurement": entity.unit_of_measurement,
-            "capabilities": entity.capabilities,
+            # As stored (2026.x keys some by an enum, 2025.4 by its string)
+            "capabilities": None if entity.capabilities is None else json.loads(json.dumps(entity.capabilities)),
             "state": state.state,
             # As the frontend reads them: JSON (a feature flag is its number)
             "attributes": json.loads(json.dumps(dict(state.attributes))),
