@@ -41,6 +41,7 @@ from custom_components.sms_alerts.alerts.models import (
     Severity,
     SourceKind,
 )
+from custom_components.sms_alerts.alerts.models import MAX_LABELS as MAX_LABELS_FOR_TEST
 from custom_components.sms_alerts.alerts.parse import parse
 from custom_components.sms_alerts.alerts.render import fit, render, render_alert, render_group, where
 from custom_components.sms_alerts.message import Encoding, sms_info
@@ -541,3 +542,38 @@ def test_the_package_imports_nothing_from_home_assistant(module: str) -> None:
                 todo.append(imported)
             else:
                 assert imported != "homeassistant", f"{path.name} imports Home Assistant"
+
+
+def test_value_helpers_name_types_and_bound_what_they_read() -> None:
+    """Reasons name types only; scalars become bounded text; odd objects and times are left out."""
+    from custom_components.sms_alerts.alerts import values  # noqa: PLC0415 - the helpers on their own
+
+    assert [values.kind_name(value) for value in (None, True, 1.5, "x", [], {}, object())] == [
+        "null",
+        "boolean",
+        "number",
+        "text",
+        "list",
+        "object",
+        "value",
+    ]
+    assert (values.text(True), values.text(False), values.text({"a": 1}), values.text(" a\n\tb ")) == (
+        "true",
+        "false",
+        "",
+        "a b",
+    )
+    assert values.text(10**5000) == "?"  # past Python's digit limit for str(int)
+    assert values.optional_text("") is None
+    assert values.optional_text(7) == "7"
+    assert dict(values.string_map(["not", "a", "map"])) == {}
+    labels = values.string_map({f"k{number}": number for number in range(500)} | {"nested": {"a": 1}})
+    assert len(labels) == MAX_LABELS_FOR_TEST
+    assert "nested" not in labels
+    assert values.timestamp(12) is None
+    assert values.timestamp("yesterday at noon") is None
+    assert values.timestamp("2026-13-45T10:00:00Z") is None
+    assert values.timestamp("0001-01-01T00:00:00Z") is None
+    assert values.timestamp("2026-12-07T01:02:03.123456789+02:00") == dt.datetime(
+        2026, 12, 7, 1, 2, 3, 123456, tzinfo=dt.timezone(dt.timedelta(hours=2))
+    )

@@ -27,7 +27,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.sms_alerts.const import DOMAIN
 
-from .conftest import RunningSimulator, gateway_entry_for
+from .conftest import RECIPIENT, RunningSimulator, gateway_entry_for
 
 BLUEPRINT = Path(__file__).parent.parent / "blueprints" / "automation" / "sms_alerts" / "state_alert.yaml"
 WATCHED = "binary_sensor.freezer_door"
@@ -109,6 +109,22 @@ async def test_only_the_chosen_recipients_get_the_alert(hass: HomeAssistant, gat
     await hass.async_block_till_done(wait_background_tasks=True)
     # The SMS Gateway is sent numbers as 0049…
     assert [(m.to, m.text) for m in gateway.sim.messages] == [("00" + OTHER[1:], "Freezer open")]
+
+
+async def test_recipient_entities_and_numbers_mix_in_one_send(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """A recipient's notify entity beside a plain number: the entity becomes its target, the number stays."""
+    response = await hass.services.async_call(
+        DOMAIN,
+        "send",
+        {"config_entry_id": loaded_gateway.entry_id, "message": "Freezer open", "target": ["notify.on_call", OTHER]},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    assert [result["target"] for result in response["results"]] == [RECIPIENT, OTHER]  # type: ignore[index,union-attr]
+    assert sorted(m.to for m in gateway.sim.messages) == sorted("00" + number[1:] for number in (RECIPIENT, OTHER))
 
 
 def _subentry(entry: MockConfigEntry, target: str) -> str:

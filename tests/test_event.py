@@ -56,8 +56,8 @@ async def test_an_ipex_entry_has_four_event_entities_on_its_device(
     """Each kind of event has an entity on the account device, with its event types declared; none fired yet."""
     entry = await ipex_entry(hass, ipex_sim.url)
     registry = er.async_get(hass)
-    account = dr.async_get(hass).async_get_device({(DOMAIN, entry.entry_id)})
-    assert account is not None
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    account = next(device for device in devices if (DOMAIN, entry.entry_id) in device.identifiers)
     types = {}
     for kind in KINDS:
         entity_id = event_entity_id(hass, entry, kind)

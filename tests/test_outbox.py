@@ -23,7 +23,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.sms_alerts.api.base import TargetKind
-from custom_components.sms_alerts.const import DOMAIN, RETRY_MAX
+from custom_components.sms_alerts.const import DOMAIN, RETRY_INITIAL, RETRY_MAX
 from custom_components.sms_alerts.outbox import backoff, parse_items, storage_key
 from simulators.base import Fault
 
@@ -697,6 +697,36 @@ async def test_known_down_entry_hands_new_alerts_to_the_fallback_at_once(
     assert second["results"][0]["status"] == "sent"
     assert [m.text for m in second_gateway.sim.messages] == ["first", "second"]
     assert primary.runtime_data.outbox.items == []
+
+
+async def test_known_down_entry_tries_a_new_alert_once_then_hands_it_over(
+    hass: HomeAssistant, gateway: RunningSimulator, second_gateway: RunningSimulator
+) -> None:
+    """Known down, with nothing waiting for the target: one try, and on a transient answer the fallback takes it."""
+    primary, _ = await setup_pair(hass, gateway, second_gateway)
+    await status_page_fails(hass, primary, gateway)
+    response = await send(hass, primary, message="UPS on battery", target=[RECIPIENT])
+    assert (response["results"][0]["status"], response["results"][0]["provider"]) == ("sent", "sms_gateway")
+    assert [m.text for m in second_gateway.sim.messages] == ["UPS on battery"]
+    assert [r.path for r in gateway.sim.requests if r.path != "/check.php"] != []
+    assert primary.runtime_data.outbox.items == []
+
+
+async def test_a_new_alert_queues_behind_a_waiting_one_that_fails_again(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """Past the first 30 s the waiting message is tried first; it fails again, so the new one queues behind it."""
+    gateway.sim.fail(Fault.HTTP_503)
+    assert (await send(hass, loaded_gateway, message="first"))["results"][0]["status"] == "queued"
+    tries = len(gateway.sim.requests)
+    freezer.tick(timedelta(seconds=RETRY_INITIAL + 1))  # the clock only: no drain pass runs
+    second = await send(hass, loaded_gateway, message="second")
+    assert second["results"][0]["error"] == "waiting behind earlier messages to this target"
+    assert len(gateway.sim.requests) == tries + 1  # the waiting one was tried, the new one was not
+    assert [item.text for item in loaded_gateway.runtime_data.outbox.items] == ["first", "second"]
+    gateway.sim.recover()
+    await advance(hass, freezer, RETRY_MAX)
+    assert [m.text for m in gateway.sim.messages] == ["first", "second"]
 
 
 def test_items_of_one_file_share_their_targets_and_bad_targets_are_skipped() -> None:

@@ -19,7 +19,7 @@ from custom_components.sms_alerts.outbox.compose import Composer
 from custom_components.sms_alerts.outbox.dispatch import Verdict as AnswerVerdict
 from custom_components.sms_alerts.outbox.dispatch import interpret, outbound
 from custom_components.sms_alerts.outbox.lifecycle import DONE, HELD, QUEUED, InvalidTransitionError, ItemState
-from custom_components.sms_alerts.outbox.memory import REFERENCE_MEMORY, Memory
+from custom_components.sms_alerts.outbox.memory import REFERENCE_MEMORY, SENT_MEMORY, Memory
 from custom_components.sms_alerts.outbox.models import OPTION_NAMES, Block, QueuedItem, SendOptions, SendStatus
 from custom_components.sms_alerts.outbox.policy import Policy
 from custom_components.sms_alerts.outbox.settings import OutboxSettings
@@ -260,3 +260,25 @@ async def test_composer_keeps_one_sms_one_with_its_reference() -> None:
         plain = Composer(wildix, OutboxSettings(), "Wildix")
         sent = prepare("Température ✓", None, [str(NUMBER)], region="DE", supported=wildix.target_kinds)
         assert plain.shape(sent).info == plain.info(sent.text)
+
+
+def test_memory_forgets_the_oldest_first() -> None:
+    """A text without a reference is its own; past the memory's size the oldest sends and reports go."""
+    memory = Memory()
+    assert memory.alert_text(item("No reference here"), referenced=True) == "No reference here"
+    for number in range(SENT_MEMORY + 1):
+        memory.remember_sent(str(number), item())
+    assert "0" not in memory.sent
+    assert len(memory.sent) == SENT_MEMORY
+    for number in range(1, SENT_MEMORY + 1):
+        assert memory.failed_report(str(number)) is not None
+    memory.remember_sent("late", item())
+    assert memory.failed_report("late") is not None
+    assert not memory.failure_known("1")
+    assert memory.failure_known("late")
+    stored = {"sent": [[str(number), item().to_stored()] for number in range(SENT_MEMORY + 5)]}
+    again = Memory()
+    again.load(stored)
+    assert len(again.sent) == SENT_MEMORY
+    assert "4" not in again.sent
+    assert "5" in again.sent

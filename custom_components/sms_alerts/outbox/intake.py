@@ -24,19 +24,17 @@ class Intake:
         self._settler = settler
         self._drain = drain
 
-    async def async_take(self, items: list[QueuedItem], accepted: int | None = None) -> dict[str, TargetResult]:
+    async def async_take(self, items: list[QueuedItem], accepted: int) -> dict[str, TargetResult]:
         """Try new items at once, unless the entry is blocked or their target has messages waiting.
 
         From now until each is settled (sent, queued, handed over, given up) they are under way:
         they are written to the journal now, while their request starts (the caller does not wait for
         the disk), so neither a crash nor a reload loses one; an unload meanwhile writes or hands them over.
-        `accepted` is the journal line that wrote them, if the caller did.
+        `accepted` is the journal line that wrote them (the caller started it).
         """
         for item in items:
             if item.state is ItemState.NEW:
                 self._queue.move(item, ItemState.IN_FLIGHT)
-        if accepted is None:
-            accepted = self._queue.write_new(items)
         try:
             async with self._queue.lock:
                 return await self._async_take_locked(items, accepted)
