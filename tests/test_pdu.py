@@ -463,3 +463,35 @@ def test_damaged_pdus_decode_or_raise_pdu_error(pdu: str, cut: int, where: int, 
     data[where % len(data)] = octet
     with contextlib.suppress(PduError):
         decode_pdu(data.hex())
+
+
+def test_field_readers_refuse_what_the_spec_does_not_allow() -> None:
+    """Each field names its own fault; unknown escapes and codings read as 23.038 asks."""
+    from custom_components.sms_alerts.api import pdu_fields as fields  # noqa: PLC0415 - the fields on their own
+
+    # TS 23.038 §6.2.1.1: an escape to a code the extension table lacks shows the basic character; a lone ESC goes
+    assert fields.gsm7_decode(bytes((0x1B, 0x41, 0x42))) == "AB"
+    assert fields.gsm7_decode(bytes((0x41, 0x1B))) == "A"
+    with pytest.raises(fields.PduError, match="not a digit"):
+        fields.encode_address("\u0661\u0662")  # digits to str.isdigit (Arabic-Indic), not to a semi-octet
+    with pytest.raises(fields.PduError, match="alphanumeric address is empty or longer than 11"):
+        fields.encode_address("Much too long a sender")
+    with pytest.raises(fields.PduError, match="alphanumeric address is empty"):
+        fields.encode_address("")
+    with pytest.raises(fields.PduError, match="needs a time zone"):
+        fields.encode_timestamp(dt.datetime(2026, 12, 7, 1, 0))  # noqa: DTZ001 - naive on purpose
+    with pytest.raises(fields.PduError, match="time zone out of range"):
+        fields.encode_timestamp(dt.datetime(2026, 12, 7, 1, 0, tzinfo=dt.timezone(dt.timedelta(hours=23, minutes=59))))
+    # TS 23.038 §4: message waiting groups E (UCS-2) and F (data coding / class)
+    assert fields.alphabet_of(0xE8) is fields.Alphabet.UCS2
+    assert fields.alphabet_of(0xF4) is fields.Alphabet.DATA8
+    assert fields.alphabet_of(0xF0) is fields.Alphabet.GSM7
+    assert fields.alphabet_of(0xC0) is fields.Alphabet.GSM7
+    with pytest.raises(fields.PduError, match="part number out of range"):
+        fields.Concat(reference=1, total=2, sequence=3).encode()
+    with pytest.raises(fields.PduError, match="user data is empty"):
+        fields.decode_udh(b"")
+    with pytest.raises(fields.PduError, match="cut short"):
+        fields.decode_udh(bytes((0x01, 0x00)))
+    with pytest.raises(fields.PduError, match="cut short"):
+        fields.decode_udh(bytes((0x03, 0x00, 0x05, 0x01)))
