@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from homeassistant.helpers.json import save_json
 from benchmarks.test_outbox_benchmark import QUEUED, _items, _table
 from benchmarks.test_send_benchmark import STORM_OFF, _setup_entry
 from custom_components.sms_alerts import outbox_store
-from custom_components.sms_alerts.outbox import IN_FLIGHT
+from custom_components.sms_alerts.outbox import IN_FLIGHT, ItemState
 from tests.conftest import RunningSimulator, gateway_entry_for
 
 ROUNDS = 30
@@ -28,8 +29,7 @@ async def test_accept_one_alert_durably_with_10000_waiting(
     entry = gateway_entry_for(gateway, options=STORM_OFF)
     await _setup_entry(hass, entry)
     outbox = entry.runtime_data.outbox
-    outbox._queue.items = {item.id: item for item in _items(QUEUED, entry.entry_id)}
-    outbox._queue.items.take_changes()
+    outbox._queue.load(replace(item, state=ItemState.WAITING) for item in _items(QUEUED, entry.entry_id))
     store = outbox._queue.store
     snapshot = journal_folder / outbox_store.storage_key(entry.entry_id)
     journal, full = [], []
@@ -64,4 +64,4 @@ async def test_accept_one_alert_durably_with_10000_waiting(
         ]
     )
     assert statistics.median(journal) <= 0.005
-    outbox._queue.items = {}
+    outbox._queue.load([])

@@ -17,7 +17,7 @@ from homeassistant.util.json import load_json
 from benchmarks.conftest import RemoteSimulator
 from benchmarks.test_send_benchmark import STORM_OFF, _order, _production_loop, _setup_entry
 from custom_components.sms_alerts.api.base import Target, TargetKind
-from custom_components.sms_alerts.outbox import QueuedItem, SendOptions, parse_items
+from custom_components.sms_alerts.outbox import ItemState, QueuedItem, SendOptions, parse_items
 from tests.conftest import RunningSimulator, gateway_entry_for
 
 QUEUED = 10_000
@@ -103,7 +103,8 @@ async def test_drain_rate_against_raw_requests(hass: HomeAssistant, remote_sims:
         async def drain(items: list[QueuedItem]) -> None:
             for item in items:
                 item.next_attempt = 0
-            outbox._queue.items = {item.id: item for item in items}  # noqa: SLF001 - fill the queue directly
+                item.state = ItemState.WAITING
+            outbox._queue.load(items)  # noqa: SLF001 - fill the queue directly
             await outbox.async_drain()
             assert outbox.items == []
 

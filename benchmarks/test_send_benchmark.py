@@ -526,6 +526,7 @@ def _import_increments() -> tuple[float, float]:
     return own, beyond
 
 
+@pytest.mark.timeout(300)  # fresh interpreters, many rounds: bounded by the rounds, not the suite's 60 s
 def test_import_time() -> None:
     """Fresh interpreters importing the integration against importing notify, median of interleaved rounds."""
     for code in IMPORTS.values():
