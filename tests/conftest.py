@@ -24,6 +24,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from hypothesis import settings as hypothesis_settings
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 # Import our package now, or Home Assistant finds the test library's own custom_components
@@ -36,6 +37,11 @@ from simulators.brevisone import BrevisOneSimulator
 from simulators.ipex import IpexSimulator
 from simulators.pbxware import PbxwareSimulator
 from simulators.wildix import WildixSimulator
+
+# Property tests draw the same examples every run (a coverage figure that does not move); scripts/soak
+# and a test's own settings may still ask for random ones
+hypothesis_settings.register_profile("sms_alerts", derandomize=True)
+hypothesis_settings.load_profile("sms_alerts")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -577,3 +577,20 @@ def test_value_helpers_name_types_and_bound_what_they_read() -> None:
     assert values.timestamp("2026-12-07T01:02:03.123456789+02:00") == dt.datetime(
         2026, 12, 7, 1, 2, 3, 123456, tzinfo=dt.timezone(dt.timedelta(hours=2))
     )
+
+
+def test_the_same_delivery_posted_twice_has_one_digest() -> None:
+    """Senders retry: the same body gives the same digest; another status or a test message another one."""
+    body = load("alertmanager_firing")
+    first, again = parse("alertmanager", body), parse("alertmanager", copy.deepcopy(body))
+    assert first.digest == again.digest
+    assert len(first.digest) == 32
+    resolved = copy.deepcopy(body)
+    for alert in resolved["alerts"]:
+        alert["status"] = "resolved"
+    assert parse("alertmanager", resolved).digest != first.digest
+    test = parse("uptime_kuma", {"heartbeat": None, "monitor": None, "msg": "Kuma Testing"})
+    assert test.test
+    assert test.digest != parse("uptime_kuma", {"heartbeat": None, "monitor": None, "msg": "Other"}).digest
+    bare = parse("alertmanager", {**body, "alerts": [{**body["alerts"][0], "annotations": {}}]}).alerts[0]
+    assert bare.summary == (bare.message or "")
