@@ -24,6 +24,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.util import dt as dt_util
 from hypothesis import settings as hypothesis_settings
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
@@ -32,6 +33,7 @@ import custom_components.sms_alerts  # noqa: F401
 from custom_components.sms_alerts import message, outbox_store
 from custom_components.sms_alerts.const import DOMAIN, SIGNAL_QUEUE_CHANGED
 from custom_components.sms_alerts.journal import parse, replay
+from custom_components.sms_alerts.sensor import REPORT_WRITE_INTERVAL
 from simulators.base import Simulator
 from simulators.brevisone import BrevisOneSimulator
 from simulators.ipex import IpexSimulator
@@ -344,6 +346,12 @@ async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: 
     freezer.tick(dt.timedelta(seconds=seconds))
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def show_reports(hass: HomeAssistant) -> None:
+    """Let the Last send status sensor write the reports that came within its one write a second."""
+    async_fire_time_changed(hass, dt_util.utcnow() + dt.timedelta(seconds=REPORT_WRITE_INTERVAL))
+    await hass.async_block_till_done()
 
 
 @pytest.fixture

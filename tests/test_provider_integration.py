@@ -19,7 +19,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.sms_alerts.const import DOMAIN
 from simulators.phones import sms_count
 
-from .conftest import RunningSimulator, advance, on_disk, send
+from .conftest import RunningSimulator, advance, on_disk, send, show_reports
 from .options_form import submit_options
 
 NUMBER = "+491701234567"
@@ -406,6 +406,7 @@ async def test_ipex_webhook_inbound_and_delivery(
     assert [e.data for e in delivery] == [
         {"entry_id": entry.entry_id, "id": message_id, "to": NUMBER, "state": "DELIVERED"}
     ]
+    await show_reports(hass)
     state = hass.states.get("sensor.ipex_420777888999_last_send_status")
     assert state is not None
     assert state.attributes["delivery"] == {NUMBER: "DELIVERED"}
@@ -471,6 +472,7 @@ async def test_ipex_failed_delivery_is_a_failed_send(
     assert [(e.data["target"], e.data["error"]) for e in failed] == [
         (NUMBER, "the provider reported the delivery as failed")
     ]
+    await show_reports(hass)
     state = hass.states.get("sensor.ipex_420777888999_last_send_status")
     assert state is not None
     assert state.state == "failed"

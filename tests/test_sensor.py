@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import HomeAssistantError
-from pytest_homeassistant_custom_component.common import MockConfigEntry, mock_restore_cache
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events, mock_restore_cache
 
-from .conftest import RECIPIENT, RunningSimulator, send
+from .conftest import RECIPIENT, RunningSimulator, send, show_reports
 
 SENSOR = "sensor.sms_gateway_127_0_0_1_last_send_status"
 
@@ -79,3 +80,27 @@ async def test_sensor_restores_after_restart(
     assert state.state == "failed"
     assert state.attributes["error"] == "boom"
     assert state.attributes["parts"] == 2
+
+
+async def test_a_burst_writes_the_state_about_once_a_second(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator
+) -> None:
+    """Five sends in a row: the first is shown at once, the last one a second later, none in between.
+
+    A burst of alerts must not write the state (and the recorder a row) once per send.
+    """
+    writes = async_capture_events(hass, EVENT_STATE_CHANGED)
+    for number in range(4):
+        await send(hass, loaded_gateway, message=f"alert {number}", target=[RECIPIENT])
+    with pytest.raises(HomeAssistantError):
+        await send(hass, loaded_gateway, message="alert 4", target=["group:Nobody"])
+    mine = [event for event in writes if event.data["entity_id"] == SENSOR]
+    assert [event.data["new_state"].state for event in mine] == ["sent"]
+    await show_reports(hass)
+    mine = [event for event in writes if event.data["entity_id"] == SENSOR]
+    assert [event.data["new_state"].state for event in mine] == ["sent", "failed"]
+    assert mine[-1].data["new_state"].attributes["recipients"] == ["group:Nobody"]
+    # A second later a send is shown at once again
+    await show_reports(hass)
+    await send(hass, loaded_gateway, message="alert 5", target=[RECIPIENT])
+    assert hass.states.get(SENSOR).state == "sent"  # type: ignore[union-attr]

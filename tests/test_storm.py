@@ -19,7 +19,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.sms_alerts.const import DOMAIN
 from custom_components.sms_alerts.storm import QuietHours, StormGuard, StormSettings, Verdict, summary_text
 
-from .conftest import RECIPIENT, RunningSimulator, advance, gateway_entry_for, on_disk, send
+from .conftest import RECIPIENT, RunningSimulator, advance, gateway_entry_for, on_disk, send, show_reports
 
 TARGETS = [RECIPIENT, "group:Oncall", "contact:Alice"]
 
@@ -170,6 +170,7 @@ async def test_duplicate_is_reported_and_not_sent(hass: HomeAssistant, gateway: 
     assert response["results"][0]["status"] == "deduplicated"
     assert response["results"][0]["error"] == "the same alert went to this target in the last 5 min"
     assert len(gateway.sim.messages) == 1
+    await show_reports(hass)
     state = hass.states.get("sensor.sms_gateway_127_0_0_1_last_send_status")
     assert state is not None
     assert state.state == "sent"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from homeassistant.components.sensor import (
@@ -13,9 +14,10 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import SIGNAL_STRENGTH_DECIBELS_MILLIWATT, EntityCategory
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.restore_state import RestoreEntity
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
@@ -36,6 +38,8 @@ ATTR_PARTS = "parts"
 ATTR_DELIVERY = "delivery"
 ATTR_DEDUPLICATED = "deduplicated"
 ATTR_THROTTLED = "throttled"
+# The Last send status is written at most this often (seconds): the first report at once, the latest at the end
+REPORT_WRITE_INTERVAL = 1.0
 _RESTORED = (ATTR_RECIPIENTS, ATTR_ERROR, ATTR_TIME, ATTR_PARTS, ATTR_DELIVERY, ATTR_DEDUPLICATED, ATTR_THROTTLED)
 
 
@@ -96,10 +100,10 @@ class LastSendStatusSensor(SmsAlertsEntity, SensorEntity, RestoreEntity):
         super().__init__(entry, "last_send_status")
         self._attr_options = [str(status) for status in ReportStatus]
         self._attr_extra_state_attributes: dict[str, Any] = {}
-        # The last report that came, the last one written, and whether this turn of the loop wrote one already
+        # The last report that came, the last one written, and the end of the second after that write
         self._report: SendReport | None = None
         self._written: SendReport | None = None
-        self._writing = False
+        self._planned: CALLBACK_TYPE | None = None
 
     async def async_added_to_hass(self) -> None:
         """Restore the last state and follow the outbox."""
@@ -113,31 +117,39 @@ class LastSendStatusSensor(SmsAlertsEntity, SensorEntity, RestoreEntity):
         self.async_on_remove(
             async_dispatcher_connect(self.hass, SIGNAL_SEND_REPORT.format(self._entry.entry_id), self._async_report)
         )
+        self.async_on_remove(self._async_cancel_planned)
 
     @callback
     def _async_report(self, report: SendReport) -> None:
-        """Show the outcome of a send: written at once, and those that follow in the same turn of the loop once.
+        """Show the outcome of a send: at once, unless the state was written less than a second ago.
 
-        A burst of sends writes the state twice per turn of the event loop, not once per send.
+        Then one write at the end of that second shows the latest report: a burst of sends writes
+        the state (and the recorder a row) about once a second, not once per send.
         """
         self._report = report
-        if self._writing:
-            return
-        self._writing = True
-        self.hass.loop.call_soon(self._async_end_of_turn)
-        self._async_write_report(report)
+        if self._planned is None:
+            self._async_write_report(report)
 
     @callback
-    def _async_end_of_turn(self) -> None:
-        """Write the last report that came after the first of this turn of the loop."""
-        self._writing = False
+    def _async_planned_write(self, _now: datetime) -> None:
+        """End the second after a write: write the last report that came meanwhile, if any."""
+        self._planned = None
         if self._report is not None and self._report is not self._written:
             self._async_write_report(self._report)
+
+    @callback
+    def _async_cancel_planned(self) -> None:
+        """Drop a planned write (the sensor is removed)."""
+        if self._planned is not None:
+            self._planned()
+            self._planned = None
 
     @callback
     def _async_write_report(self, report: SendReport) -> None:
         """Write the state of a report."""
         self._written = report
+        # The next second's reports wait for its end
+        self._planned = async_call_later(self.hass, REPORT_WRITE_INTERVAL, self._async_planned_write)
         errors = []
         recipients = []
         deduplicated = throttled = parts = 0
