@@ -76,11 +76,10 @@ def _imports(path: Path) -> set[Path | str]:
     return found
 
 
-@pytest.mark.parametrize("name", PURE)
-def test_pure_parts_import_nothing_from_home_assistant(name: str) -> None:
-    """The deciding parts, and every module of ours they import, run without Home Assistant."""
+def _modules_reached(start: Path) -> set[Path]:
+    """A module and every module of ours it imports, each checked to import nothing from Home Assistant."""
     seen: set[Path] = set()
-    todo = [PACKAGE / "outbox" / f"{name}.py"]
+    todo = [start]
     while todo:
         path = todo.pop()
         if path in seen or (path.name == "__init__.py" and path.parent.name == "outbox"):
@@ -91,7 +90,20 @@ def test_pure_parts_import_nothing_from_home_assistant(name: str) -> None:
                 todo.append(imported)
             else:
                 assert imported != "homeassistant", f"{path.name} imports Home Assistant"
+    return seen
+
+
+@pytest.mark.parametrize("name", PURE)
+def test_pure_parts_import_nothing_from_home_assistant(name: str) -> None:
+    """The deciding parts, and every module of ours they import, run without Home Assistant."""
+    seen = _modules_reached(PACKAGE / "outbox" / f"{name}.py")
     assert len(seen) > 1 or name == "lifecycle"
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "alerts").glob("*.py")), ids=lambda path: path.stem)
+def test_alert_parts_import_nothing_from_home_assistant(path: Path) -> None:
+    """Reading alerts, writing their SMS, routing and escalating them run without Home Assistant."""
+    assert path in _modules_reached(path)
 
 
 def test_every_state_has_its_moves_and_no_way_back_from_the_end() -> None:
