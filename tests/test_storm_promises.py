@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from datetime import timedelta
 from typing import Any
@@ -191,3 +192,39 @@ async def test_two_long_alerts_do_not_pass_a_budget_of_two_sms(hass: HomeAssista
         with pytest.raises(HomeAssistantError, match="2 of the daily budget of 2 SMS is left; this alert needs 3"):
             await send(hass, entry, message=f"Alert {i}: " + "Freezer warm. " * 25, target=[RECIPIENT])
     assert gateway.sim.messages == []
+
+
+async def test_one_alert_to_three_numbers_spends_only_what_is_left(
+    hass: HomeAssistant, gateway: RunningSimulator
+) -> None:
+    """A budget of 2 SMS and one alert to three numbers: two are sent, the third is over budget."""
+    entry = await setup_entry(hass, gateway, daily_budget=2)
+    numbers = [RECIPIENT, "+491701234568", "+491701234569"]
+    results = (await send(hass, entry, message="Freezer warm", target=numbers))["results"]
+    assert [result["status"] for result in results] == ["sent", "sent", "failed"]
+    assert results[2]["error"] == "the daily budget of 2 SMS is spent"
+    assert len(gateway.sim.messages) == 2
+
+
+async def test_alerts_at_once_share_the_budget(hass: HomeAssistant, gateway: RunningSimulator) -> None:
+    """Three alerts sent at the same time with 2 SMS left: the budget is counted as they are taken, not after."""
+    entry = await setup_entry(hass, gateway, daily_budget=2)
+    gateway.sim.latency = 0.05
+    numbers = [RECIPIENT, "+491701234568", "+491701234569"]
+    outcomes = await asyncio.gather(
+        *(send(hass, entry, message=f"Alert {i}", target=[number]) for i, number in enumerate(numbers)),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(outcome, HomeAssistantError) for outcome in outcomes) == 1
+    assert len(gateway.sim.messages) == 2
+
+
+def test_guard_counts_what_is_taken_before_it_is_sent() -> None:
+    """A reservation counts against the budget until it is released (the send ended, counted or not)."""
+    guard = StormGuard(settings=StormSettings(dedup_window=0, rate_limit=0, daily_budget=2))
+    guard.reserve(2)
+    assert guard.budget_left() == 0
+    assert guard.decide(target="t", text="a", severity="warning", now=0, today="d") is Verdict.OVER_BUDGET
+    guard.release(2)
+    assert guard.budget_left() == 2
+    assert guard.decide(target="t", text="a", severity="warning", now=0, today="d") is Verdict.SEND

@@ -68,6 +68,8 @@ class StormGuard:
     day: str = ""
     # SMS of the day: every part of a long alert counts
     day_count: int = 0
+    # SMS taken to go out whose send has not ended yet: the budget counts them already
+    reserved: int = 0
     deduplicated: int = 0
     throttled: int = 0
     next_sweep: float = field(default=0.0, repr=False)
@@ -79,8 +81,9 @@ class StormGuard:
 
         `parts` are the SMS the alert takes: it is over budget when they do not all fit what is left.
         `quiet` tells that the recipient's quiet hours hold the alert: a copy of one sent or held
-        within the window is still a duplicate. Nothing is counted here: the outbox counts what it
-        actually sent or queued (note_sent) and what it held (note_held).
+        within the window is still a duplicate. Nothing is counted here: the outbox reserves the parts
+        of what it takes (reserve) until the send ends, then counts what it actually sent or queued
+        (note_sent) and what it held (note_held).
         """
         self._forget(now, today)
         if severity == CRITICAL:
@@ -91,7 +94,7 @@ class StormGuard:
             return Verdict.DEDUPLICATED
         if quiet:
             return Verdict.QUIET
-        if self.settings.daily_budget and self.day_count + parts > self.settings.daily_budget:
+        if self.settings.daily_budget and self.day_count + self.reserved + parts > self.settings.daily_budget:
             return Verdict.OVER_BUDGET
         if self.settings.rate_limit and len(self.sent_times.get(target, ())) >= self.settings.rate_limit:
             self.throttled += 1
@@ -107,9 +110,17 @@ class StormGuard:
         self.sent_times.setdefault(target, deque()).append(now)
         self.day_count += parts
 
+    def reserve(self, parts: int) -> None:
+        """Count the parts of an alert taken to go out against the budget until its send ends (release)."""
+        self.reserved += parts
+
+    def release(self, parts: int) -> None:
+        """End a reservation: the send ended, and note_sent counted it if it went out or waits to."""
+        self.reserved = max(0, self.reserved - parts)
+
     def budget_left(self) -> int:
-        """SMS left of the day's budget, as of the last decision."""
-        return max(0, self.settings.daily_budget - self.day_count)
+        """SMS left of the day's budget, as of the last decision (what is taken and not yet sent counts)."""
+        return max(0, self.settings.daily_budget - self.day_count - self.reserved)
 
     def note_held(self, *, target: str, text: str, now: float) -> None:
         """Remember an alert held for later: a copy of it within the window is a duplicate."""

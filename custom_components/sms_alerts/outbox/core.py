@@ -15,7 +15,6 @@ from ..const import DEFAULT_SEVERITY, DOMAIN, LOGGER, SUBENTRY_RECIPIENT
 from ..errors import validation_error
 from ..message import MessageError, PreparedMessage
 from ..outbox_store import OutboxStore
-from ..storm import Verdict
 from . import notices
 from .compose import Composer
 from .drain import Drain
@@ -41,6 +40,7 @@ from .parts import Parts
 from .policy import Policy
 from .queue import Queue
 from .router import Router
+from .screen import Screen
 from .settings import OutboxSettings
 from .settle import Settler
 
@@ -124,6 +124,7 @@ class Outbox:
         self._settler = Settler(parts, self.async_recovered)
         self._drain = Drain(parts, self._settler)
         self._intake = Intake(parts, self._settler, self._drain)
+        self._screen = Screen(parts, self._settler, self._drain)
         self._unsub_fallback: CALLBACK_TYPE | None = None
 
     @property
@@ -298,10 +299,16 @@ class Outbox:
         # On disk from now on: written while storm control decides and the first request starts
         self._queue.admit(items)
         accepted = self._queue.write_new(items)
-        results = await self._async_storm_control(items)
-        self._queue.write_settled([item for item in items if item.id in results])
-        taken = [item for item in items if item.id not in results]
-        results.update(await self._intake.async_take(taken, accepted))
+        # Taken to go out: their parts count against the budget until their send ends (alerts at once share it)
+        reserved: list[QueuedItem] = []
+        try:
+            results = await self._screen.async_screen(items, reserved)
+            self._queue.write_settled([item for item in items if item.id in results])
+            taken = [item for item in items if item.id not in results]
+            results.update(await self._intake.async_take(taken, accepted))
+        finally:
+            for item in reserved:
+                self._policy.release(item)
         today = _today()
         for item in taken:
             if results[item.id].status in (SendStatus.SENT, SendStatus.QUEUED):
@@ -332,38 +339,6 @@ class Outbox:
             message_id=None,
             encoding=str(prepared.info.encoding),
         )
-
-    async def _async_storm_control(self, items: list[QueuedItem]) -> dict[str, TargetResult]:
-        """Apply quiet hours, duplicates, the rate limit and the daily budget; return the items they settled."""
-        now = _now()
-        local_now = dt_util.now()
-        results: dict[str, TargetResult] = {}
-        held = False
-        for item in items:
-            if item.state is not ItemState.NEW:
-                continue  # the entry was unloaded meanwhile, and its fallback took the alert
-            decision = self._policy.decide(item, now, local_now)
-            if decision is None:
-                continue
-            if decision.hold is not None:
-                item.hold_until, item.last_error = decision.until, decision.reason
-                self._queue.move(item, decision.hold)
-                self._policy.note_held(item, now)
-                results[item.id] = self._settler.result(item, decision.status, decision.reason)
-                held = True
-            elif decision.verdict is Verdict.DEDUPLICATED:
-                self._queue.move(item, ItemState.DEDUPLICATED)
-                results[item.id] = self._settler.result(item, decision.status, decision.reason)
-            else:
-                # Over the daily budget: a repair issue, and a fallback may take it
-                self._gate.over_budget(self._policy.daily_budget)
-                results[item.id] = await self._settler.async_fail(item, decision.reason)
-                held = held or results[item.id].status is SendStatus.QUEUED
-        if held:
-            await self._queue.async_save()
-            self._queue.changed()
-            self._drain.schedule()
-        return results
 
     async def async_take_over(self, items: Sequence[QueuedItem]) -> list[TargetResult]:
         """Take messages another entry could not deliver, as its fallback (of one or several messages)."""

@@ -81,6 +81,14 @@ class Policy:
             target=str(item.target), text=self.alert_text(item), now=now, today=today, parts=item.parts
         )
 
+    def reserve(self, item: QueuedItem) -> None:
+        """Count a taken alert's parts against the budget while it is under way: alerts at once share it."""
+        self.guard.reserve(item.parts)
+
+    def release(self, item: QueuedItem) -> None:
+        """End the reservation of an alert whose first send ended."""
+        self.guard.release(item.parts)
+
     def note_held(self, item: QueuedItem, now: float) -> None:
         """Remember a held alert: a copy of it meanwhile is a duplicate."""
         self.guard.note_held(target=str(item.target), text=self.alert_text(item), now=now)
