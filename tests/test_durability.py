@@ -12,7 +12,8 @@ from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sms_alerts import outbox_store
-from custom_components.sms_alerts.outbox import parse_items
+from custom_components.sms_alerts.message import MessageError
+from custom_components.sms_alerts.outbox import SendOptions, SendStatus, parse_items
 from simulators.base import Fault, ReceivedMessage
 
 from .conftest import RunningSimulator, gateway_entry_for, on_disk, send
@@ -200,3 +201,28 @@ async def test_a_burst_past_the_compaction_size_writes_one_snapshot(
     assert sorted(waiting_texts(hass_storage, loaded_gateway)) == sorted(texts)
     assert 1 <= len(snapshots) <= 3, snapshots
     assert all(lines > 20 for lines in snapshots), snapshots
+
+
+async def test_an_accepted_alert_is_on_disk_before_its_request_ends(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator, hass_storage: dict[str, Any]
+) -> None:
+    """Outbox.async_accept (a webhook's way in) returns with the alert synced to disk, the device still busy.
+
+    A crash right after it returned loses nothing; the future it gave holds the report once the device answered.
+    """
+    gateway.sim.fail(Fault.SLOW, times=1, delay=0.5)
+    outbox = loaded_gateway.runtime_data.outbox
+    answer = await outbox.async_accept("Disk full", None, ["+491701234567"], SendOptions(), "critical")
+    assert not answer.done()
+    disk = crash(hass_storage, loaded_gateway)
+    assert waiting_texts(hass_storage, loaded_gateway) == ["Disk full"]
+    report = await answer
+    assert [result.status for result in report.results] == [SendStatus.QUEUED]  # the slow request timed out
+    await restart_from(hass, hass_storage, loaded_gateway, disk)
+    assert [(m.to, m.text) for m in gateway.sim.messages] == [("00491701234567", "Disk full")]
+
+
+async def test_accept_refuses_bad_input_at_once(hass: HomeAssistant, loaded_gateway: MockConfigEntry) -> None:
+    """An empty text is refused with MessageError before anything is written."""
+    with pytest.raises(MessageError):
+        await loaded_gateway.runtime_data.outbox.async_accept(" ", None, ["+491701234567"], SendOptions())

@@ -24,7 +24,6 @@ from .intake import Intake
 from .lifecycle import ItemState
 from .memory import Memory
 from .models import (
-    DELIVERY_FAILED,
     Block,
     QueuedItem,
     SendOptions,
@@ -39,6 +38,7 @@ from .models import (
 from .parts import Parts
 from .policy import Policy
 from .queue import Queue
+from .reports import DeliveryReports
 from .router import Router
 from .screen import Screen
 from .settings import OutboxSettings
@@ -125,6 +125,7 @@ class Outbox:
         self._drain = Drain(parts, self._settler)
         self._intake = Intake(parts, self._settler, self._drain)
         self._screen = Screen(parts, self._settler, self._drain)
+        self._reports = DeliveryReports(parts, self._settler, self._drain)
         self._unsub_fallback: CALLBACK_TYPE | None = None
 
     @property
@@ -248,25 +249,71 @@ class Outbox:
         self._hass.async_create_task(self._async_send_to(answer, prepared, options, severity), f"{DOMAIN} send")
         return await answer
 
+    async def async_accept(
+        self,
+        message: str,
+        title: str | None,
+        targets: Iterable[str] | None,
+        options: SendOptions,
+        severity: str = DEFAULT_SEVERITY,
+    ) -> asyncio.Future[SendReport]:
+        """Take an alert and return once it is on disk, while its first request still runs.
+
+        For callers that must answer at once (a monitoring system's webhook): they need not wait for
+        the device. The future returned holds the report once the first send ended; the caller must
+        take its result or exception. Bad input raises MessageError here.
+        """
+        prepared = self._composer.prepare(message, title, targets, options, self._hass.config.country)
+        answer: asyncio.Future[SendReport] = self._hass.loop.create_future()
+        accepted: asyncio.Future[int] = self._hass.loop.create_future()
+        self._hass.async_create_task(
+            self._async_send_to(answer, prepared, options, severity, accepted), f"{DOMAIN} send"
+        )
+        try:
+            line = await accepted
+        except BaseException:
+            if answer.done() and not answer.cancelled():
+                answer.exception()  # the same error, raised here: taken, so that it is not reported unretrieved
+            raise
+        await self._queue.store.async_written(line)
+        return answer
+
     async def _async_send_to(
-        self, answer: asyncio.Future[SendReport], prepared: PreparedMessage, options: SendOptions, severity: str
+        self,
+        answer: asyncio.Future[SendReport],
+        prepared: PreparedMessage,
+        options: SendOptions,
+        severity: str,
+        accepted: asyncio.Future[int] | None = None,
     ) -> None:
         """Send, and hand the report (or the error) to the caller, unless the caller is gone."""
         try:
-            report = await self._async_send(prepared, options, severity)
+            report = await self._async_send(prepared, options, severity, accepted)
         except asyncio.CancelledError:
             # The send itself was cancelled (Home Assistant stopping): so is its caller's wait
             answer.cancel()
+            if accepted is not None:
+                accepted.cancel()
             raise
         except Exception as err:  # noqa: BLE001 - the caller's to raise, as through asyncio.shield
-            if not answer.done():
-                answer.set_exception(err)
+            for future in (answer, accepted):
+                if future is not None and not future.done():
+                    future.set_exception(err)
             return
         if not answer.done():
             answer.set_result(report)
 
-    async def _async_send(self, prepared: PreparedMessage, options: SendOptions, severity: str) -> SendReport:
-        """Send a prepared message to its targets and report the outcome of each."""
+    async def _async_send(
+        self,
+        prepared: PreparedMessage,
+        options: SendOptions,
+        severity: str,
+        accepted: asyncio.Future[int] | None = None,
+    ) -> SendReport:
+        """Send a prepared message to its targets and report the outcome of each.
+
+        `accepted`, when given, gets the number of the journal line that holds the new items.
+        """
         now = _now()
         message_id = new_id()
         if self.settings.ack_reference:
@@ -298,14 +345,16 @@ class Outbox:
             )
         # On disk from now on: written while storm control decides and the first request starts
         self._queue.admit(items)
-        accepted = self._queue.write_new(items)
+        line = self._queue.write_new(items)
+        if accepted is not None and not accepted.done():
+            accepted.set_result(line)
         # Taken to go out: their parts count against the budget until their send ends (alerts at once share it)
         reserved: list[QueuedItem] = []
         try:
             results = await self._screen.async_screen(items, reserved)
             self._queue.write_settled([item for item in items if item.id in results])
             taken = [item for item in items if item.id not in results]
-            results.update(await self._intake.async_take(taken, accepted))
+            results.update(await self._intake.async_take(taken, line))
         finally:
             for item in reserved:
                 self._policy.release(item)
@@ -386,38 +435,7 @@ class Outbox:
 
     async def async_delivery_report(self, message_id: str, state: str, to: str = "") -> bool:
         """Act on a provider's delivery report; a failed delivery counts as a failed send. False if unknown."""
-        failed = state.upper() == DELIVERY_FAILED
-        item = self._memory.sent.get(message_id)
-        if item is None:
-            if failed and not self._memory.failure_known(message_id):
-                # Sent too long ago to be remembered: it cannot be sent again, but it must not pass silently
-                LOGGER.warning(
-                    "%s: the provider reported the delivery of message %s to %s as failed; "
-                    "the message is too old to be known here, so it cannot be sent again",
-                    self.title,
-                    message_id,
-                    mask_target(to),
-                )
-                error = f"the provider reported the delivery as failed (message {message_id}, no longer known)"
-                notices.fire_failed(self._hass, self._entry.entry_id, to, "", error)
-            return False
-        report = self._settler.last_report
-        if report is not None and item.id in report.item_ids:
-            self._settler.report(report.with_delivery(item.id, state))
-        if failed:
-            self._memory.failed_report(message_id)
-            if not self._queue.unloaded():
-                self._queue.store.unsent(message_id)
-            # Sent, but not delivered: it comes back as a new message, for the fallback or to be given up
-            item = replace(item, state=ItemState.NEW)
-            result = await self._settler.async_fail(item, "the provider reported the delivery as failed")
-            self._settler.update_report(item, result)
-            # Forgotten as sent; kept if it now waits for a fallback being reloaded
-            await self._queue.async_save()
-            if result.status is SendStatus.QUEUED:
-                self._queue.changed()
-                self._drain.schedule()
-        return True
+        return await self._reports.async_report(message_id, state, to)
 
     @callback
     def async_acknowledged(self, text: str) -> tuple[int, str, tuple[str, ...]] | None:
