@@ -53,14 +53,14 @@ def _grafana(url: str, token: str) -> str:
     """Write a Grafana webhook contact point, in the UI and as file provisioning."""
     return "\n".join(
         (
-            "Contact point, integration Webhook:",
+            "- Integration: Webhook",
             f"- URL: `{url}`",
             "- HTTP Method: POST",
             "- Authorization Header - Scheme: `Bearer`",
             f"- Authorization Header - Credentials: `{token}`",
             "",
-            "Or file provisioning:",
             "```yaml",
+            "# provisioning/alerting/sms_alerts.yaml",
             "apiVersion: 1",
             "contactPoints:",
             "  - orgId: 1",
@@ -82,10 +82,10 @@ def _uptime_kuma(url: str, token: str) -> str:
     """Write an Uptime Kuma webhook notification with the secret as an additional header."""
     return "\n".join(
         (
-            "Notification type Webhook:",
+            "- Notification Type: Webhook",
             f"- Post URL: `{url}`",
             "- Request Body: Preset - application/json",
-            "- Additional Headers (switch on):",
+            "- Additional Headers:",
             "```json",
             f'{{"Authorization": "Bearer {token}"}}',
             "```",
@@ -97,7 +97,6 @@ def _generic(url: str, token: str) -> str:
     """Write for any sender: a curl call, and a Zabbix webhook media type's script."""
     return "\n".join(
         (
-            "Any sender (fields as set in this source):",
             "```sh",
             f"curl -X POST {url} \\",
             f'  -H "Authorization: Bearer {token}" \\',
@@ -107,12 +106,9 @@ def _generic(url: str, token: str) -> str:
                 """"message": "/ at 97%", "dedup_key": "db1-disk"}'"""
             ),
             "```",
-            (
-                "Zabbix: media type Webhook with parameters url, token, name={EVENT.NAME}, "
-                "status={EVENT.VALUE} (resolved values: 0), severity={EVENT.SEVERITY}, message={ALERT.MESSAGE}, "
-                "dedup_key={EVENT.ID}; script:"
-            ),
             "```js",
+            "// Zabbix media type Webhook; parameters: url, token, name={EVENT.NAME}, status={EVENT.VALUE},",
+            "// severity={EVENT.SEVERITY}, message={ALERT.MESSAGE}, dedup_key={EVENT.ID}",
             "var p = JSON.parse(value), request = new HttpRequest();",
             "request.addHeader('Content-Type: application/json');",
             "request.addHeader('Authorization: Bearer ' + p.token);",
@@ -123,7 +119,8 @@ def _generic(url: str, token: str) -> str:
             "if (request.getStatus() != 200) { throw 'SMS Alerts answered ' + request.getStatus(); }",
             "return 'OK';",
             "```",
-            f"Zabbix parameter values: url `{url}`, token `{token}`",
+            f"- url: `{url}`",
+            f"- token: `{token}`",
         )
     )
 
