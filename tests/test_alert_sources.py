@@ -21,6 +21,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.sms_alerts.alert_sources import storage_key
 from custom_components.sms_alerts.const import DOMAIN
+from custom_components.sms_alerts.diagnostics import async_get_config_entry_diagnostics
 
 from .conftest import RECIPIENT, RunningSimulator, gateway_entry_for
 
@@ -368,3 +369,25 @@ async def test_generic_source_reads_its_fields(
     assert await post(hass, hass_client_no_auth, load("generic_zabbix_problem")) == 200
     assert await post(hass, hass_client_no_auth, load("generic_zabbix_resolved")) == 200
     assert [text.split()[0] for _to, text in texts(gateway)] == ["FIRING", "RESOLVED"]
+
+
+async def test_diagnostics_show_sources_without_their_secret(
+    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator, loaded: MockConfigEntry
+) -> None:
+    """Diagnostics list each source and its open alerts; neither its token nor its webhook id appears."""
+    assert await post(hass, hass_client_no_auth, load("alertmanager_firing")) == 200
+    diagnostics = await async_get_config_entry_diagnostics(hass, loaded)
+    assert diagnostics["alert_sources"] == [
+        {
+            "kind": "alertmanager",
+            "local_only": True,
+            "send_resolved": True,
+            "recipients": 0,
+            "routes": 0,
+            "open": [{"status": "firing", "severity": "critical", "count": 1, "told": 1}],
+        }
+    ]
+    assert [recipient["subentry_type"] for recipient in diagnostics["recipients"]] == ["recipient"]
+    text = json.dumps(diagnostics)
+    assert TOKEN not in text
+    assert HOOK not in text
