@@ -63,7 +63,7 @@ def entry_with(
     options: dict[str, Any] | None = None,
     recipient: dict[str, Any] | None = None,
 ) -> MockConfigEntry:
-    """The SMS Gateway entry with its recipient "On call" (data replaced by `recipient`) and more subentries."""
+    """The SMS Gateway entry, its recipient "On call" (data replaced by `recipient`; {}: none), more subentries."""
     entry = gateway_entry_for(gateway, options=options)
     on_call = {
         "data": recipient or {"target": RECIPIENT},
@@ -78,7 +78,7 @@ def entry_with(
         unique_id=entry.unique_id,
         options=dict(entry.options),
         data=dict(entry.data),
-        subentries_data=[on_call, *subentries],
+        subentries_data=[on_call, *subentries] if recipient != {} else list(subentries),
     )
 
 
@@ -280,6 +280,15 @@ async def test_routes_send_each_alert_to_its_recipients(
         assert ("critical" in text) == (NIGHT.lstrip("+") in to)
 
 
+async def test_an_alert_for_removed_recipients_goes_to_all(
+    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator, gateway: RunningSimulator
+) -> None:
+    """A source whose chosen recipients were all removed sends to every recipient rather than to nobody."""
+    await setup(hass, entry_with(gateway, source_subentry(recipients=["removed"])))
+    assert await post(hass, hass_client_no_auth, load("alertmanager_firing")) == 200
+    assert len(gateway.sim.messages) == 1
+
+
 async def test_many_alerts_past_the_rate_limit_become_one_summary(
     hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator, gateway: RunningSimulator
 ) -> None:
@@ -391,3 +400,26 @@ async def test_diagnostics_show_sources_without_their_secret(
     text = json.dumps(diagnostics)
     assert TOKEN not in text
     assert HOOK not in text
+
+
+@pytest.mark.parametrize(
+    ("recipient", "warning"),
+    [
+        ({"target": "ext:100"}, "could not be sent"),
+        ({}, "no recipient is set up or routed"),
+    ],
+    ids=["target-the-provider-cannot-serve", "no-recipient"],
+)
+async def test_an_alert_nobody_can_get_is_a_warning_not_an_error(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    gateway: RunningSimulator,
+    caplog: pytest.LogCaptureFixture,
+    recipient: dict[str, Any],
+    warning: str,
+) -> None:
+    """A firing alert that reaches no one is logged as a warning (never silent), the sender gets 200, no traceback."""
+    await setup(hass, entry_with(gateway, source_subentry(), recipient=recipient))
+    assert await post(hass, hass_client_no_auth, load("alertmanager_firing")) == 200
+    assert gateway.sim.messages == []
+    assert warning in caplog.text

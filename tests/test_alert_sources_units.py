@@ -96,7 +96,9 @@ def test_route_lines_round_trip_and_choose_recipients() -> None:
     assert recipients_for({"severity": "critical", "team": "db1", "env": "test"}, routes, ["r3"], known) == ("r1", "r2")
     assert recipients_for({"env": "test"}, routes, ["r3"], known) == ("r3",)
     assert recipients_for({"env": "test"}, routes, [], known) == ("r1", "r2", "r3")
-    assert recipients_for({"env": "test"}, routes, ["gone"], known) == ()
+    assert recipients_for({"env": "test"}, routes, ["gone"], known) == ("r1", "r2", "r3")
+    assert recipients_for({"severity": "critical", "team": "db1"}, routes, ["r3"], ["r3"]) == ("r3",)
+    assert recipients_for({}, routes, [], []) == ()
     with pytest.raises(RouteError, match="too_many_routes"):
         parse_lines(["a=b -> On call"] * 21, NAMES)
 

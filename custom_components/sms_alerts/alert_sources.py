@@ -31,7 +31,8 @@ from .const import (
     SUBENTRY_ALERT_SOURCE,
     SUBENTRY_RECIPIENT,
 )
-from .outbox import ItemState, SendOptions, SendStatus
+from .outbox import SendOptions, SendStatus
+from .services import async_submit
 from .webhook_body import BodyError, WarningLimiter, async_read_body
 
 if TYPE_CHECKING:
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
 
 STORAGE_VERSION = 1
 SAVE_DELAY = 1.0
-# Held by quiet hours or the rate limit: such a message can still be taken back when its alert ends
-_HELD = frozenset({ItemState.HELD_QUIET, ItemState.HELD_RATE})
 # A target told of an alert: the SMS went, waits, or a copy of it went already
 _TOLD = frozenset({SendStatus.SENT, SendStatus.QUEUED, SendStatus.THROTTLED, SendStatus.DEDUPLICATED})
 
@@ -159,7 +158,10 @@ class AlertSources:
             LOGGER.debug("%s: %s fires again; counted, not sent", source.name, alert.name)
             return
         self._event(source, opened, FIRING)
-        for target in self._targets(source, alert):
+        targets = self._targets(source, alert)
+        if not targets:
+            LOGGER.warning("%s: %s fires, but no recipient is set up or routed for it", source.name, alert.name)
+        for target in targets:
             outgoing.setdefault(target, _Outgoing()).firing.append((alert, opened))
 
     async def _async_resolve(self, source: SourceConfig, alert: Alert, outgoing: dict[str, _Outgoing]) -> None:
@@ -212,8 +214,8 @@ class AlertSources:
     async def _async_submit(self, source: SourceConfig, text: str, target: str, severity: Severity) -> str | None:
         """Hand one SMS to the entry's outbox; return "" when it went, the held item's id, or None when it failed."""
         try:
-            report = await self._entry.runtime_data.outbox.async_submit(
-                text, None, [target], SendOptions(), str(severity)
+            report = await async_submit(
+                self._entry.runtime_data.outbox, text, None, [target], SendOptions(), str(severity)
             )
         except HomeAssistantError as err:
             LOGGER.warning("%s: an alert SMS could not be sent (%s)", source.name, type(err).__name__)

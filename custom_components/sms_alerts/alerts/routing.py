@@ -153,12 +153,10 @@ def recipients_for(
 ) -> tuple[str, ...]:
     """Return the recipient ids an alert goes to: those of every route it meets, else the default ones.
 
-    `known` are the entry's recipients now; an empty default means all of them. Ids no longer known are left out.
+    `known` are the entry's recipients now. Ids no longer known are left out; a default of none (or of none
+    still known) means all of them: an alert is never dropped because its recipients were removed.
     """
-    chosen: list[str] = []
-    for route in routes:
-        if route.matches(labels):
-            chosen.extend(route.recipients)
+    chosen = [key for route in routes if route.matches(labels) for key in route.recipients if key in known]
     if not chosen:
-        chosen = list(default) or list(known)
-    return tuple(subentry_id for subentry_id in dict.fromkeys(chosen) if subentry_id in known)
+        chosen = [key for key in default if key in known] or list(known)
+    return tuple(dict.fromkeys(chosen))
