@@ -423,3 +423,42 @@ async def test_an_alert_nobody_can_get_is_a_warning_not_an_error(
     assert await post(hass, hass_client_no_auth, load("alertmanager_firing")) == 200
     assert gateway.sim.messages == []
     assert warning in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("kind", "firing", "resolved", "name", "sent"),
+    [
+        ("grafana", "grafana_firing", "grafana_resolved", "High memory usage", ["FIRING", "FIRING", "RESOLVED"]),
+        ("uptime_kuma", "uptime_kuma_down", "uptime_kuma_up", "Test", ["FIRING", "RESOLVED"]),
+    ],
+)
+async def test_grafana_and_uptime_kuma_fire_and_resolve(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    gateway: RunningSimulator,
+    kind: str,
+    firing: str,
+    resolved: str,
+    name: str,
+    sent: list[str],
+) -> None:
+    """Grafana's contact point body (two alerts, one resolved later) and Uptime Kuma's down then up."""
+    await setup(hass, entry_with(gateway, source_subentry(kind=kind)))
+    assert await post(hass, hass_client_no_auth, load(firing)) == 200
+    assert await post(hass, hass_client_no_auth, load(resolved)) == 200
+    assert [text.split()[0] for _to, text in texts(gateway)] == sent
+    assert name in texts(gateway)[-1][1]
+
+
+async def test_a_burst_of_refused_requests_gives_one_warning(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    loaded: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Refusals are rate-limited in the log: a scanner posting 20 times leaves one warning line."""
+    caplog.clear()
+    for _ in range(20):
+        assert await post(hass, hass_client_no_auth, b"{}", bearer("guess")) == 401
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("custom_components")]
+    assert len(warnings) == 1

@@ -147,8 +147,8 @@ class AlertSources:
                 else:
                     await self._async_resolve(source, alert, outgoing)
             self._changed()
-            for target, sms in outgoing.items():
-                await self._async_send(source, target, sms)
+            # Targets at once (the outbox keeps each target's order), each target's SMS in order
+            await asyncio.gather(*(self._async_send(source, target, sms) for target, sms in outgoing.items()))
             self._changed()
 
     def _fire(self, source: SourceConfig, alert: Alert, now: float, outgoing: dict[str, _Outgoing]) -> None:
