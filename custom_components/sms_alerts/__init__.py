@@ -166,8 +166,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -
     """Unload the platforms and write the outbox; the legacy service is unregistered by its own unload hook."""
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
-        await entry.runtime_data.alert_sources.async_unload()
         await entry.runtime_data.outbox.async_unload()
+        await entry.runtime_data.alert_sources.async_unload()
     return unloaded
 
 

@@ -73,6 +73,7 @@ class AlertSources:
         self.book = AlertBook()
         self.sources: dict[str, SourceConfig] = {}
         self._lock = asyncio.Lock()
+        self._changed_since_load = False
         for subentry in entry.subentries.values():
             if subentry.subentry_type != SUBENTRY_ALERT_SOURCE:
                 continue
@@ -82,15 +83,21 @@ class AlertSources:
                 LOGGER.error("%s: the alert source %s cannot be used (%s)", entry.title, subentry.title, err)
 
     async def async_load(self) -> None:
-        """Read the open alerts and listen on every source's webhook until the entry unloads."""
+        """Read the open alerts and listen on every source's webhook until the entry unloads.
+
+        An entry without sources reads nothing: what a removed source left is pruned when one is added again.
+        """
+        if not self.sources:
+            return
         self.book = AlertBook.from_dict(await self._store.async_load())
         self.book.keep_sources(self.sources)
         for source in self.sources.values():
             self._register(source)
 
     async def async_unload(self) -> None:
-        """Write the open alerts at once (a delayed write may be pending)."""
-        await self._store.async_save(self.book.as_dict())
+        """Write the open alerts at once where they changed (a delayed write may be pending)."""
+        if self._changed_since_load:
+            await self._store.async_save(self.book.as_dict())
 
     def _register(self, source: SourceConfig) -> None:
         """Listen on a source's webhook (local only unless the source allows more)."""
@@ -271,6 +278,7 @@ class AlertSources:
     @callback
     def _changed(self) -> None:
         """Write the open alerts soon and tell the sensors."""
+        self._changed_since_load = True
         self._store.async_delay_save(self.book.as_dict, SAVE_DELAY)
         async_dispatcher_send(self._hass, SIGNAL_ALERTS_CHANGED.format(self._entry.entry_id))
 
