@@ -10,10 +10,12 @@ import copy
 import json
 import logging
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
@@ -462,3 +464,31 @@ async def test_a_burst_of_refused_requests_gives_one_warning(
         assert await post(hass, hass_client_no_auth, b"{}", bearer("guess")) == 401
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("custom_components")]
     assert len(warnings) == 1
+
+
+async def test_an_open_alert_nobody_got_is_sent_on_its_next_firing(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    gateway: RunningSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Firing with no recipient yet: open, nobody told. A recipient added (the entry reloads), the next firing goes."""
+    entry = entry_with(gateway, source_subentry(), recipient={})
+    await setup(hass, entry)
+    assert await post(hass, hass_client_no_auth, load("alertmanager_firing")) == 200
+    assert "no recipient is set up" in caplog.text
+    hass.config_entries.async_add_subentry(
+        entry,
+        ConfigSubentry(
+            data=MappingProxyType({"target": RECIPIENT}),
+            subentry_type="recipient",
+            title="On call",
+            unique_id=RECIPIENT,
+        ),
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    again = load("alertmanager_firing")
+    again["groupKey"] = "the next notification"
+    assert await post(hass, hass_client_no_auth, again) == 200
+    assert [text.split()[0] for _to, text in texts(gateway)] == ["FIRING"]
+    assert hass.states.get("sensor.prometheus_open_alerts").attributes["alerts"][0]["count"] == 2  # type: ignore[union-attr]

@@ -112,10 +112,10 @@ def test_stored_routes_that_cannot_be_read_are_skipped() -> None:
 def test_book_opens_counts_resolves_and_acknowledges() -> None:
     """A firing alert opens once and is counted after; resolve returns who was told; ack by fingerprint or code."""
     book = AlertBook()
-    opened = book.fire("s", alert(), 100.0)
-    assert opened is not None
+    opened, new = book.fire("s", alert(), 100.0)
+    assert new
     assert opened.code == "A1"
-    assert book.fire("s", alert(), 101.0) is None
+    assert book.fire("s", alert(), 101.0) == (opened, False)
     assert book.open["s", "f1"].count == 2
     book.notified("s", "f1", {"+49170": "", "+49171": "item-7"})
     assert book.acknowledge(code="#a1") is opened
@@ -127,7 +127,7 @@ def test_book_opens_counts_resolves_and_acknowledges() -> None:
     assert closed.notified == {"+49170": "", "+49171": "item-7"}
     assert closed.status == "acknowledged"
     assert again.resolve("s", "f1") is None
-    assert again.fire("s", alert("f2"), 200.0).code == "A2"  # type: ignore[union-attr]
+    assert again.fire("s", alert("f2"), 200.0)[0].code == "A2"
 
 
 def test_book_sees_a_delivery_again_only_within_its_window() -> None:
@@ -157,7 +157,7 @@ def test_book_reads_damaged_storage_as_empty(stored: object) -> None:
     """What cannot be read is left out, never raised."""
     book = AlertBook.from_dict(stored)
     assert book.open == {}
-    assert book.fire("s", alert(), 0.0).code == "A1"  # type: ignore[union-attr]
+    assert book.fire("s", alert(), 0.0)[0].code == "A1"
 
 
 def _basic(raw: bytes) -> str:

@@ -160,11 +160,14 @@ class AlertSources:
 
     def _fire(self, source: SourceConfig, alert: Alert, now: float, outgoing: dict[str, _Outgoing]) -> None:
         """Open a firing alert and plan its SMS to its recipients; one open already is counted only."""
-        opened = self.book.fire(source.subentry_id, alert, now)
-        if opened is None:
+        opened, new = self.book.fire(source.subentry_id, alert, now)
+        if not new and opened.notified:
             LOGGER.debug("%s: %s fires again; counted, not sent", source.name, alert.name)
             return
-        self._event(source, opened, FIRING)
+        if new:
+            self._event(source, opened, FIRING)
+        else:
+            LOGGER.info("%s: %s fires again and nobody got it yet; sending it again", source.name, alert.name)
         targets = self._targets(source, alert)
         if not targets:
             LOGGER.warning("%s: %s fires, but no recipient is set up or routed for it", source.name, alert.name)

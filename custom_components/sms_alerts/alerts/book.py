@@ -94,13 +94,13 @@ class AlertBook:
 
     # Alerts
 
-    def fire(self, source: str, alert: Alert, now: float) -> OpenAlert | None:
-        """Open a firing alert and return it; None (and one more firing counted) when it is open already."""
+    def fire(self, source: str, alert: Alert, now: float) -> tuple[OpenAlert, bool]:
+        """Open a firing alert, or count one more firing of an open one; return it and whether it is new."""
         current = self.open.get((source, alert.fingerprint))
         if current is not None:
             current.count += 1
             current.last_seen = now
-            return None
+            return current, False
         opened = OpenAlert(
             source=source,
             fingerprint=alert.fingerprint,
@@ -113,7 +113,7 @@ class AlertBook:
         self._next_code += 1
         self.open[(source, alert.fingerprint)] = opened
         self._bound(source)
-        return opened
+        return opened, True
 
     def _bound(self, source: str) -> None:
         """Forget the open alert of a source quiet the longest while it has more than MAX_OPEN_PER_SOURCE."""
