@@ -107,6 +107,8 @@ class StoreGuard:
         self.files = files
         self.live: list[storage.Store[Any]] = []
         self.dead: set[int] = set()
+        # Dead stores are kept: a freed one's id could be reused by a new store, whose writes would then be dropped
+        self.buried: list[storage.Store[Any]] = []
 
     def __repr__(self) -> str:
         """Stay short in a failure's report (the files are long)."""
@@ -135,6 +137,7 @@ class StoreGuard:
     def kill_all(self) -> None:
         """The process died: none of the stores made so far writes again."""
         self.dead.update(id(store) for store in self.live)
+        self.buried.extend(self.live)
         self.live.clear()
 
 

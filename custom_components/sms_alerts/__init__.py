@@ -12,6 +12,7 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util.hass_dict import HassKey
 
+from .alert_sources import AlertSources, async_remove_alert_store
 from .api import PROVIDERS, ProviderKey
 from .api.base import AuthError, ProviderError
 from .api.brevisone_rest import API_LEGACY, CONF_API
@@ -95,6 +96,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) ->
     entry.runtime_data.health = await async_setup_health(hass, entry, provider, outbox)
     # Messages kept across restarts go out as soon as the entry is up
     await outbox.async_load()
+    entry.runtime_data.alert_sources = AlertSources(hass, entry)
+    await entry.runtime_data.alert_sources.async_load()
     if CONF_WEBHOOK_ID in entry.data:
         async_register_webhook(hass, entry)
 
@@ -164,12 +167,14 @@ async def async_unload_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         await entry.runtime_data.outbox.async_unload()
+        await entry.runtime_data.alert_sources.async_unload()
     return unloaded
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
     """Delete the outbox (its waiting messages go to the fallback or are given up), the issues and any cloudhook."""
     await async_remove_store(hass, entry)
+    await async_remove_alert_store(hass, entry.entry_id)
     if CONF_WEBHOOK_ID in entry.data:
         await async_remove_cloudhook(hass, entry.data[CONF_WEBHOOK_ID])
     registry = ir.async_get(hass)

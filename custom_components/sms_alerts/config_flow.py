@@ -79,11 +79,13 @@ from .const import (
     LONG_SINGLE,
     LONG_SPLIT,
     SEVERITIES,
+    SUBENTRY_ALERT_SOURCE,
     SUBENTRY_RECIPIENT,
 )
 from .data import SmsAlertsConfigEntry
 from .message import MessageError, parse_target
 from .session import async_entry_session
+from .source_flow import AlertSourceSubentryFlow
 from .webhook import async_entry_webhook_url, async_webhook_url, placeholder_webhook_url
 
 # A credential check must answer quickly in a form
@@ -362,8 +364,8 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: SmsAlertsConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """Recipients are subentries."""
-        return {SUBENTRY_RECIPIENT: RecipientSubentryFlow}
+        """Recipients and alert sources are subentries."""
+        return {SUBENTRY_RECIPIENT: RecipientSubentryFlow, SUBENTRY_ALERT_SOURCE: AlertSourceSubentryFlow}
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Let the user pick the provider."""

@@ -17,6 +17,8 @@ CONF_TELEGRAM: Final = "telegram"
 # The IPEX webhook address the user was given to paste into SMS Chat (holds the webhook id: redacted)
 CONF_WEBHOOK_URL: Final = "webhook_url"
 SUBENTRY_RECIPIENT: Final = "recipient"
+# A monitoring system that posts alerts to its own webhook (CONTRACT.md, "Alert sources")
+SUBENTRY_ALERT_SOURCE: Final = "alert_source"
 
 ATTR_MESSAGE: Final = "message"
 ATTR_TITLE: Final = "title"
@@ -42,6 +44,8 @@ SIGNAL_SEND_REPORT: Final = "sms_alerts_send_report_{}"
 SIGNAL_QUEUE_CHANGED: Final = "sms_alerts_queue_changed_{}"
 # What the entry's event entities show (inbound SMS, delivery reports, acknowledgements, given-up messages)
 SIGNAL_ENTRY_EVENT: Final = "sms_alerts_entry_event_{}"
+# The open alerts of an entry's alert sources changed
+SIGNAL_ALERTS_CHANGED: Final = "sms_alerts_alerts_changed_{}"
 
 # Options
 CONF_FALLBACK_ENTRY: Final = "fallback_entry"
@@ -77,5 +81,7 @@ EVENT_FAILED: Final = "sms_alerts_failed"
 EVENT_RECEIVED: Final = "sms_alerts_received"
 EVENT_DELIVERY: Final = "sms_alerts_delivery"
 EVENT_ACKNOWLEDGED: Final = "sms_alerts_acknowledged"
+EVENT_ALERT: Final = "sms_alerts_alert"
+SERVICE_ACKNOWLEDGE: Final = "acknowledge"
 
 REQUEST_TIMEOUT: Final = 30.0

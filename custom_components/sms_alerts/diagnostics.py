@@ -10,7 +10,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 
 from .api.base import mask_target
-from .const import CONF_TARGET, CONF_WEBHOOK_URL
+from .const import CONF_TARGET, CONF_WEBHOOK_URL, SUBENTRY_RECIPIENT
 from .data import SmsAlertsConfigEntry
 
 TO_REDACT = {
@@ -35,7 +35,7 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: SmsAler
     data = entry.runtime_data
     report = data.outbox.last_report
     now = dt_util.utcnow().timestamp()
-    return {
+    diagnostics: dict[str, Any] = {
         "entry": {
             "version": f"{entry.version}.{entry.minor_version}",
             "data": async_redact_data(dict(entry.data), TO_REDACT),
@@ -47,6 +47,7 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: SmsAler
                 "target": mask_target(subentry.data.get(CONF_TARGET, "")),
             }
             for subentry in entry.subentries.values()
+            if subentry.subentry_type == SUBENTRY_RECIPIENT
         ],
         "provider": data.provider.redacted_view(),
         "outbox": {
@@ -74,3 +75,25 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: SmsAler
             "results": [{**result.as_dict(), "target": mask_target(result.target)} for result in report.results],
         },
     }
+    if sources := data.alert_sources.sources:
+        # Their webhook ids and tokens are left out: either lets anyone post alerts
+        diagnostics["alert_sources"] = [
+            {
+                "kind": str(source.kind),
+                "local_only": source.local_only,
+                "send_resolved": source.send_resolved,
+                "recipients": len(source.recipients),
+                "routes": len(source.routes),
+                "open": [
+                    {
+                        "status": alert.status,
+                        "severity": alert.severity,
+                        "count": alert.count,
+                        "told": len(alert.notified),
+                    }
+                    for alert in data.alert_sources.open_alerts(source_id)
+                ],
+            }
+            for source_id, source in sources.items()
+        ]
+    return diagnostics

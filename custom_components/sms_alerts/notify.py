@@ -29,6 +29,7 @@ from .const import (
     LOGGER,
     SERVICE_SEND_MESSAGE,
     SEVERITIES,
+    SUBENTRY_RECIPIENT,
 )
 from .data import SmsAlertsConfigEntry
 from .outbox import SendOptions
@@ -57,7 +58,9 @@ async def async_setup_entry(
     entity_platform.async_get_current_platform().async_register_entity_service(
         SERVICE_SEND_MESSAGE, SEND_MESSAGE_SCHEMA, "async_send_alert"
     )
-    for subentry_id in entry.subentries:
+    for subentry_id, subentry in entry.subentries.items():
+        if subentry.subentry_type != SUBENTRY_RECIPIENT:
+            continue
         async_add_entities(
             [RecipientNotifyEntity(entry, subentry_id)],
             config_subentry_id=subentry_id,

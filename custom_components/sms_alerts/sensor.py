@@ -27,6 +27,7 @@ from .coordinator import GatewayHealthCoordinator
 from .data import SmsAlertsConfigEntry
 from .entity import SmsAlertsEntity
 from .outbox import ReportStatus, SendReport, SendStatus
+from .source_sensor import async_add_source_sensors
 
 # Sensors only listen to the outbox and the health poll
 PARALLEL_UPDATES = 0
@@ -87,6 +88,7 @@ async def async_setup_entry(
     if health is not None and health.coordinator is not None:
         entities.extend(GatewayHealthSensor(entry, health.coordinator, description) for description in GATEWAY_SENSORS)
     async_add_entities(entities)
+    async_add_source_sensors(entry, async_add_entities)
 
 
 class LastSendStatusSensor(SmsAlertsEntity, SensorEntity, RestoreEntity):

@@ -27,6 +27,7 @@ from .const import (
     ATTR_TITLE,
     DEFAULT_SEVERITY,
     DOMAIN,
+    SERVICE_ACKNOWLEDGE,
     SERVICE_DROP_WAITING,
     SERVICE_LIST_WAITING,
     SERVICE_SEND,
@@ -68,6 +69,18 @@ SEND_SCHEMA = vol.Schema(
 
 LIST_WAITING_SCHEMA = vol.Schema({vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string})
 DROP_WAITING_SCHEMA = vol.Schema({vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string, vol.Required(ATTR_ID): cv.string})
+ATTR_FINGERPRINT = "fingerprint"
+ATTR_REFERENCE = "reference"
+ACKNOWLEDGE_SCHEMA = vol.All(
+    vol.Schema(
+        {
+            vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
+            vol.Optional(ATTR_FINGERPRINT): cv.string,
+            vol.Optional(ATTR_REFERENCE): cv.string,
+        }
+    ),
+    cv.has_at_least_one_key(ATTR_FINGERPRINT, ATTR_REFERENCE),
+)
 
 
 @callback
@@ -88,6 +101,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         supports_response=SupportsResponse.ONLY,
     )
     hass.services.async_register(DOMAIN, SERVICE_DROP_WAITING, _async_drop_waiting, schema=DROP_WAITING_SCHEMA)
+    hass.services.async_register(DOMAIN, SERVICE_ACKNOWLEDGE, _async_acknowledge, schema=ACKNOWLEDGE_SCHEMA)
 
 
 async def async_loaded_entry(hass: HomeAssistant, entry_id: str) -> SmsAlertsConfigEntry:
@@ -196,4 +210,16 @@ async def _async_drop_waiting(call: ServiceCall) -> None:
             translation_domain=DOMAIN,
             translation_key="message_not_waiting",
             translation_placeholders={"id": call.data[ATTR_ID], "entry": entry.title},
+        )
+
+
+async def _async_acknowledge(call: ServiceCall) -> None:
+    """Mark an open alert of an entry's alert sources acknowledged (by fingerprint or reference)."""
+    entry = await async_loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    fingerprint, reference = call.data.get(ATTR_FINGERPRINT), call.data.get(ATTR_REFERENCE)
+    if entry.runtime_data.alert_sources.async_acknowledge(fingerprint=fingerprint, code=reference) is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="alert_not_open",
+            translation_placeholders={"alert": fingerprint or reference or "", "entry": entry.title},
         )

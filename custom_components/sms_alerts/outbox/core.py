@@ -447,6 +447,10 @@ class Outbox:
         """Try what waits now: the provider answers again (a send went through, its status page answers)."""
         self._drain.retry_now()
 
+    async def async_withdraw(self, item_ids: Iterable[str]) -> set[str]:
+        """Take out held messages (quiet hours, rate limit) whose alert is over; return the ids taken out."""
+        return await self._drain.async_withdraw(item_ids)
+
     # By hand: the Retry now button, the list_waiting and drop_waiting actions
 
     @callback

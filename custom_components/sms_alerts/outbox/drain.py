@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import replace
 
 from homeassistant.core import CALLBACK_TYPE, callback
@@ -255,6 +256,29 @@ class Drain:
         # The next message to its target may go now
         self.schedule()
         return True
+
+    async def async_withdraw(self, item_ids: Iterable[str]) -> set[str]:
+        """Take out held messages whose alert is over before they went (quiet hours, rate limit); return their ids.
+
+        No event is fired: nothing was lost, the sender said the alert ended.
+        """
+        withdrawn: set[str] = set()
+        async with self._queue.lock:
+            if self._queue.unloaded():
+                return withdrawn
+            for item_id in item_ids:
+                item = self._queue.items.get(item_id)
+                if item is None or item.state not in (ItemState.HELD_QUIET, ItemState.HELD_RATE):
+                    continue
+                self._policy.note_dropped(item)
+                self._queue.move(item, ItemState.DROPPED)
+                withdrawn.add(item_id)
+            if withdrawn:
+                await self._queue.async_save()
+        if withdrawn:
+            self._queue.changed()
+            self.schedule()
+        return withdrawn
 
     # Held alerts
 

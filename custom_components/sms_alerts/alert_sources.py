@@ -1,0 +1,292 @@
+"""Alert sources of an entry: their webhooks, the open alerts (kept on disk) and the SMS sent for them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import hdrs, web
+from homeassistant.components import webhook
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .alert_source_config import SourceConfig, authorized
+from .alerts.book import ACKNOWLEDGED, FIRING, RESOLVED, AlertBook, OpenAlert
+from .alerts.models import Alert, AlertParseError, AlertStatus, ParseResult, Severity
+from .alerts.parse import parse
+from .alerts.render import render_alert, render_group, render_test
+from .alerts.routing import recipients_for
+from .const import (
+    CONF_TARGET,
+    DOMAIN,
+    EVENT_ALERT,
+    LOGGER,
+    SIGNAL_ALERTS_CHANGED,
+    SUBENTRY_ALERT_SOURCE,
+    SUBENTRY_RECIPIENT,
+)
+from .outbox import SendOptions, SendStatus
+from .services import async_submit
+from .webhook_body import BodyError, WarningLimiter, async_read_body
+
+if TYPE_CHECKING:
+    from .data import SmsAlertsConfigEntry
+
+STORAGE_VERSION = 1
+SAVE_DELAY = 1.0
+# A target told of an alert: the SMS went, waits, or a copy of it went already
+_TOLD = frozenset({SendStatus.SENT, SendStatus.QUEUED, SendStatus.THROTTLED, SendStatus.DEDUPLICATED})
+
+
+def storage_key(entry_id: str) -> str:
+    """Return the Store key of an entry's open alerts."""
+    return f"{DOMAIN}.alerts.{entry_id}"
+
+
+async def async_remove_alert_store(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete the open alerts of a removed entry."""
+    await Store[dict[str, Any]](hass, STORAGE_VERSION, storage_key(entry_id)).async_remove()
+
+
+@dataclass
+class _Outgoing:
+    """The SMS of one body to one target: alerts that fire, alerts that ended."""
+
+    firing: list[tuple[Alert, OpenAlert]] = field(default_factory=list)
+    resolved: list[Alert] = field(default_factory=list)
+
+
+class AlertSources:
+    """The alert sources of one loaded entry."""
+
+    def __init__(self, hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
+        """Read the entry's sources; nothing is registered before async_load."""
+        self._hass = hass
+        self._entry = entry
+        self._store = Store[dict[str, Any]](hass, STORAGE_VERSION, storage_key(entry.entry_id))
+        self.book = AlertBook()
+        self.sources: dict[str, SourceConfig] = {}
+        self._lock = asyncio.Lock()
+        self._changed_since_load = False
+        for subentry in entry.subentries.values():
+            if subentry.subentry_type != SUBENTRY_ALERT_SOURCE:
+                continue
+            try:
+                self.sources[subentry.subentry_id] = SourceConfig.from_subentry(subentry)
+            except (KeyError, ValueError) as err:
+                LOGGER.error("%s: the alert source %s cannot be used (%s)", entry.title, subentry.title, err)
+
+    async def async_load(self) -> None:
+        """Read the open alerts and listen on every source's webhook until the entry unloads.
+
+        An entry without sources reads nothing: what a removed source left is pruned when one is added again.
+        """
+        if not self.sources:
+            return
+        self.book = AlertBook.from_dict(await self._store.async_load())
+        self.book.keep_sources(self.sources)
+        for source in self.sources.values():
+            self._register(source)
+
+    async def async_unload(self) -> None:
+        """Write the open alerts at once where they changed (a delayed write may be pending)."""
+        if self._changed_since_load:
+            await self._store.async_save(self.book.as_dict())
+
+    def _register(self, source: SourceConfig) -> None:
+        """Listen on a source's webhook (local only unless the source allows more)."""
+        warnings = WarningLimiter(LOGGER)
+
+        async def handle(hass: HomeAssistant, webhook_id: str, request: web.Request) -> web.Response:
+            return await self._async_handle(source, request, warnings)
+
+        webhook.async_register(
+            self._hass,
+            DOMAIN,
+            f"SMS Alerts {self._entry.title}: {source.name}",
+            source.webhook_id,
+            handle,
+            local_only=source.local_only,
+            allowed_methods=("POST", "PUT"),
+        )
+        self._entry.async_on_unload(lambda: webhook.async_unregister(self._hass, source.webhook_id))
+
+    # A request
+
+    async def _async_handle(self, source: SourceConfig, request: web.Request, warnings: WarningLimiter) -> web.Response:
+        """Check the secret, read the body, act on it; 401 without the secret, 4xx for a body that cannot be read."""
+        if not authorized(request.headers.get(hdrs.AUTHORIZATION), source.token):
+            warnings.warning("%s: refused a request without the source's secret (401)", source.name)
+            return web.Response(
+                status=HTTPStatus.UNAUTHORIZED, headers={hdrs.WWW_AUTHENTICATE: 'Bearer realm="sms_alerts"'}
+            )
+        try:
+            result = parse(source.kind, await async_read_body(request), fields=source.fields)
+        except BodyError as err:
+            return _refuse(source, warnings, err.status, err.reason)
+        except AlertParseError as err:
+            return _refuse(source, warnings, HTTPStatus.BAD_REQUEST, err.reason)
+        except Exception as err:  # noqa: BLE001 - a sender's body must never crash into a 500 or a traceback
+            return _refuse(source, warnings, HTTPStatus.BAD_REQUEST, f"unreadable ({type(err).__name__})")
+        await self.async_process(source, result)
+        return web.Response(status=HTTPStatus.OK, text="OK")
+
+    async def async_process(self, source: SourceConfig, result: ParseResult) -> None:
+        """Act on one parsed body: open, count and close alerts, and send what is due (one body at a time)."""
+        async with self._lock:
+            now = dt_util.utcnow().timestamp()
+            if self.book.seen_delivery(source.subentry_id, result.digest, now):
+                LOGGER.debug("%s: the same delivery again; ignored", source.name)
+                return
+            if result.test:
+                await self._async_send_test(source, result)
+                return
+            outgoing: dict[str, _Outgoing] = {}
+            for alert in result.alerts:
+                if alert.status is AlertStatus.FIRING:
+                    self._fire(source, alert, now, outgoing)
+                else:
+                    await self._async_resolve(source, alert, outgoing)
+            self._changed()
+            # Targets at once (the outbox keeps each target's order), each target's SMS in order
+            await asyncio.gather(*(self._async_send(source, target, sms) for target, sms in outgoing.items()))
+            self._changed()
+
+    def _fire(self, source: SourceConfig, alert: Alert, now: float, outgoing: dict[str, _Outgoing]) -> None:
+        """Open a firing alert and plan its SMS to its recipients; one open already is counted only."""
+        opened, new = self.book.fire(source.subentry_id, alert, now)
+        if not new and opened.notified:
+            LOGGER.debug("%s: %s fires again; counted, not sent", source.name, alert.name)
+            return
+        if new:
+            self._event(source, opened, FIRING)
+        else:
+            LOGGER.info("%s: %s fires again and nobody got it yet; sending it again", source.name, alert.name)
+        targets = self._targets(source, alert)
+        if not targets:
+            LOGGER.warning("%s: %s fires, but no recipient is set up or routed for it", source.name, alert.name)
+        for target in targets:
+            outgoing.setdefault(target, _Outgoing()).firing.append((alert, opened))
+
+    async def _async_resolve(self, source: SourceConfig, alert: Alert, outgoing: dict[str, _Outgoing]) -> None:
+        """Close an alert; tell those who got its firing SMS, and take back firing SMS still held."""
+        closed = self.book.resolve(source.subentry_id, alert.fingerprint)
+        if closed is None:
+            return
+        self._event(source, closed, RESOLVED)
+        held = {item_id: target for target, item_id in closed.notified.items() if item_id}
+        withdrawn = await self._entry.runtime_data.outbox.async_withdraw(held) if held else set()
+        if withdrawn:
+            LOGGER.info(
+                "%s: %s ended before its SMS went out; %d held SMS taken back", source.name, alert.name, len(withdrawn)
+            )
+        if not source.send_resolved:
+            return
+        for target, item_id in closed.notified.items():
+            if not item_id or item_id not in withdrawn:
+                outgoing.setdefault(target, _Outgoing()).resolved.append(alert)
+
+    def _targets(self, source: SourceConfig, alert: Alert) -> list[str]:
+        """Return the targets of the recipients an alert is routed to."""
+        recipients = self._recipient_targets()
+        chosen = recipients_for(alert.labels, source.routes, source.recipients, list(recipients))
+        return list(dict.fromkeys(recipients[subentry_id] for subentry_id in chosen))
+
+    def _recipient_targets(self) -> dict[str, str]:
+        """Return the target of each of the entry's recipients, by subentry id."""
+        return {
+            sub.subentry_id: str(sub.data[CONF_TARGET])
+            for sub in self._entry.subentries.values()
+            if sub.subentry_type == SUBENTRY_RECIPIENT and CONF_TARGET in sub.data
+        }
+
+    async def _async_send(self, source: SourceConfig, target: str, sms: _Outgoing) -> None:
+        """Send one target its SMS of a body: one per alert, or one summary where they would pass the rate limit."""
+        alerts = [alert for alert, _opened in sms.firing] + sms.resolved
+        limit = self._entry.runtime_data.outbox.settings.storm.rate_limit
+        texts = [render_group(alerts)] if limit and len(alerts) > limit else [render_alert(a) for a in alerts]
+        # The summary stands for every alert in it: each firing one is told through it
+        groups: Sequence[Sequence[Alert]] = [alerts] if len(texts) == 1 and len(alerts) > 1 else [[a] for a in alerts]
+        opened_of = {id(alert): opened for alert, opened in sms.firing}
+        for text, group in zip(texts, groups, strict=True):
+            severity = min((alert.severity for alert in group), key=lambda severity: severity.rank)
+            told = await self._async_submit(source, text, target, severity)
+            for alert in group:
+                if (opened := opened_of.get(id(alert))) is not None and told is not None:
+                    self.book.notified(source.subentry_id, opened.fingerprint, {target: told})
+
+    async def _async_submit(self, source: SourceConfig, text: str, target: str, severity: Severity) -> str | None:
+        """Hand one SMS to the entry's outbox; return "" when it went, the held item's id, or None when it failed."""
+        try:
+            report = await async_submit(
+                self._entry.runtime_data.outbox, text, None, [target], SendOptions(), str(severity)
+            )
+        except HomeAssistantError as err:
+            LOGGER.warning("%s: an alert SMS could not be sent (%s)", source.name, type(err).__name__)
+            return None
+        for item_id, result in zip(report.item_ids, report.results, strict=False):
+            if result.status not in _TOLD:
+                return None
+            return "" if result.status is SendStatus.SENT else item_id
+        return None
+
+    async def _async_send_test(self, source: SourceConfig, result: ParseResult) -> None:
+        """Send a source's test message to its default recipients."""
+        recipients = self._recipient_targets()
+        chosen = [recipients[key] for key in source.recipients if key in recipients] or list(recipients.values())
+        for target in dict.fromkeys(chosen):
+            await self._async_submit(source, render_test(result), target, Severity.INFO)
+
+    # Acknowledgement and what is shown
+
+    @callback
+    def async_acknowledge(self, *, fingerprint: str | None, code: str | None) -> OpenAlert | None:
+        """Mark an open alert acknowledged and fire the event; None when none is open with that key."""
+        found = self.book.acknowledge(fingerprint=fingerprint, code=code)
+        if found is None:
+            return None
+        source = self.sources.get(found.source)
+        if source is not None:
+            self._event(source, found, ACKNOWLEDGED)
+        self._changed()
+        return found
+
+    def open_alerts(self, source_id: str) -> list[OpenAlert]:
+        """Return the open alerts of a source, the newest first."""
+        found = [alert for alert in self.book.open.values() if alert.source == source_id]
+        return sorted(found, key=lambda alert: alert.first_seen, reverse=True)
+
+    def _event(self, source: SourceConfig, alert: OpenAlert, status: str) -> None:
+        """Fire sms_alerts_alert for a transition of an alert."""
+        self._hass.bus.async_fire(
+            EVENT_ALERT,
+            {
+                "entry_id": self._entry.entry_id,
+                "source": source.name,
+                "source_id": source.subentry_id,
+                "fingerprint": alert.fingerprint,
+                "status": status,
+                "name": alert.name,
+                "severity": alert.severity,
+                "reference": alert.code,
+            },
+        )
+
+    @callback
+    def _changed(self) -> None:
+        """Write the open alerts soon and tell the sensors."""
+        self._changed_since_load = True
+        self._store.async_delay_save(self.book.as_dict, SAVE_DELAY)
+        async_dispatcher_send(self._hass, SIGNAL_ALERTS_CHANGED.format(self._entry.entry_id))
+
+
+def _refuse(source: SourceConfig, warnings: WarningLimiter, status: HTTPStatus, reason: str) -> web.Response:
+    """Answer a body that cannot be taken with a 4xx and one short, rate-limited warning."""
+    warnings.warning("%s: refused an alert body with %d: %s", source.name, status, reason)
+    return web.Response(status=status, text=reason)

@@ -1,0 +1,187 @@
+"""The open alerts of an entry's sources: who was told, how often they fired, deliveries seen; pure.
+
+Keyed by source (its subentry id) and fingerprint. A firing alert opens once; firing again while open is
+counted; resolving closes it and says who got the firing SMS. The same delivery (its body's digest) seen
+again within DELIVERY_WINDOW is reported as seen. Everything here is kept in the form `as_dict` writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .models import Alert
+
+# Senders retry a delivery they got no answer for within minutes (Alertmanager, Grafana): seen again, it is ignored
+DELIVERY_WINDOW = 600.0
+MAX_DELIVERIES = 5000
+# Open alerts kept per source; past it the one quiet the longest is forgotten
+MAX_OPEN_PER_SOURCE = 2000
+CODE_PREFIX = "A"
+FIRING = "firing"
+ACKNOWLEDGED = "acknowledged"
+RESOLVED = "resolved"
+
+
+@dataclass(kw_only=True)
+class OpenAlert:
+    """One alert that fired and is not resolved yet."""
+
+    source: str
+    fingerprint: str
+    name: str
+    severity: str
+    code: str
+    status: str = FIRING
+    count: int = 1
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    # Targets told of the firing alert, each with the outbox item that may still hold it ("" once it went out)
+    notified: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the stored form."""
+        return asdict(self)
+
+
+def _open_alert(raw: object) -> OpenAlert | None:
+    """Read a stored open alert; None for one that cannot be read."""
+    if not isinstance(raw, dict):
+        return None
+    try:
+        alert = OpenAlert(
+            source=str(raw["source"]),
+            fingerprint=str(raw["fingerprint"]),
+            name=str(raw.get("name", "")),
+            severity=str(raw.get("severity", "warning")),
+            code=str(raw.get("code", "")),
+            status=ACKNOWLEDGED if raw.get("status") == ACKNOWLEDGED else FIRING,
+            count=int(raw.get("count", 1)),
+            first_seen=float(raw.get("first_seen", 0.0)),
+            last_seen=float(raw.get("last_seen", 0.0)),
+            notified={str(key): str(value) for key, value in dict(raw.get("notified") or {}).items()},
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+    return alert
+
+
+class AlertBook:
+    """The open alerts and recent deliveries of one entry's alert sources."""
+
+    def __init__(self) -> None:
+        """Start with nothing open."""
+        self.open: dict[tuple[str, str], OpenAlert] = {}
+        self._deliveries: dict[str, float] = {}
+        self._next_code = 1
+
+    # Deliveries
+
+    def seen_delivery(self, source: str, digest: str, now: float) -> bool:
+        """Tell whether this delivery came within DELIVERY_WINDOW already; remember it either way."""
+        for key, when in list(self._deliveries.items()):
+            if now - when <= DELIVERY_WINDOW:
+                break  # kept in arrival order: the rest are newer
+            del self._deliveries[key]
+        key = f"{source}:{digest}"
+        seen = key in self._deliveries
+        self._deliveries.pop(key, None)
+        self._deliveries[key] = now
+        while len(self._deliveries) > MAX_DELIVERIES:
+            del self._deliveries[next(iter(self._deliveries))]
+        return seen
+
+    # Alerts
+
+    def fire(self, source: str, alert: Alert, now: float) -> tuple[OpenAlert, bool]:
+        """Open a firing alert, or count one more firing of an open one; return it and whether it is new."""
+        current = self.open.get((source, alert.fingerprint))
+        if current is not None:
+            current.count += 1
+            current.last_seen = now
+            return current, False
+        opened = OpenAlert(
+            source=source,
+            fingerprint=alert.fingerprint,
+            name=alert.name,
+            severity=str(alert.severity),
+            code=f"{CODE_PREFIX}{self._next_code}",
+            first_seen=now,
+            last_seen=now,
+        )
+        self._next_code += 1
+        self.open[(source, alert.fingerprint)] = opened
+        self._bound(source)
+        return opened, True
+
+    def _bound(self, source: str) -> None:
+        """Forget the open alert of a source quiet the longest while it has more than MAX_OPEN_PER_SOURCE."""
+        of_source = [alert for alert in self.open.values() if alert.source == source]
+        if len(of_source) > MAX_OPEN_PER_SOURCE:
+            oldest = min(of_source, key=lambda alert: alert.last_seen)
+            del self.open[(source, oldest.fingerprint)]
+
+    def notified(self, source: str, fingerprint: str, targets: Mapping[str, str]) -> None:
+        """Note the targets told of a firing alert (with the outbox item that may hold the SMS)."""
+        current = self.open.get((source, fingerprint))
+        if current is not None:
+            current.notified.update(targets)
+
+    def resolve(self, source: str, fingerprint: str) -> OpenAlert | None:
+        """Close an open alert and return it; None when it is not open."""
+        return self.open.pop((source, fingerprint), None)
+
+    def find(self, *, fingerprint: str | None = None, code: str | None = None) -> OpenAlert | None:
+        """Return an open alert by fingerprint or by its code (any case, with or without a leading #)."""
+        wanted = (code or "").strip().lstrip("#").upper()
+        for alert in self.open.values():
+            if (fingerprint and alert.fingerprint == fingerprint) or (wanted and alert.code.upper() == wanted):
+                return alert
+        return None
+
+    def acknowledge(self, *, fingerprint: str | None = None, code: str | None = None) -> OpenAlert | None:
+        """Mark an open alert acknowledged and return it; None when no open alert has that fingerprint or code."""
+        found = self.find(fingerprint=fingerprint, code=code)
+        if found is not None:
+            found.status = ACKNOWLEDGED
+        return found
+
+    def count_open(self, source: str) -> int:
+        """How many alerts of a source are open."""
+        return sum(1 for alert in self.open.values() if alert.source == source)
+
+    def keep_sources(self, sources: Iterable[str]) -> None:
+        """Forget the alerts of sources that were removed."""
+        kept = set(sources)
+        self.open = {key: alert for key, alert in self.open.items() if alert.source in kept}
+
+    # Storage
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the stored form."""
+        return {
+            "open": [alert.as_dict() for alert in self.open.values()],
+            "deliveries": dict(self._deliveries),
+            "next_code": self._next_code,
+        }
+
+    @classmethod
+    def from_dict(cls, stored: object) -> AlertBook:
+        """Read the stored form; what cannot be read is left out."""
+        book = cls()
+        if not isinstance(stored, dict):
+            return book
+        for raw in stored.get("open") or ():
+            alert = _open_alert(raw)
+            if alert is not None:
+                book.open[(alert.source, alert.fingerprint)] = alert
+        deliveries = stored.get("deliveries")
+        if isinstance(deliveries, dict):
+            book._deliveries = {
+                str(key): float(when) for key, when in deliveries.items() if isinstance(when, int | float)
+            }
+        next_code = stored.get("next_code")
+        if isinstance(next_code, int) and next_code > 0:
+            book._next_code = next_code
+        return book

@@ -1,0 +1,77 @@
+"""Per alert source, a sensor of its open alerts (firing or acknowledged), on the source's own device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.sensor import SensorEntity, SensorStateClass
+from homeassistant.core import callback
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import DOMAIN, SIGNAL_ALERTS_CHANGED
+from .data import SmsAlertsConfigEntry
+
+# The open alerts listed in the attributes, newest first (the state counts them all)
+MAX_LISTED = 20
+
+
+@callback
+def async_add_source_sensors(entry: SmsAlertsConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback) -> None:
+    """Add one open-alerts sensor per alert source, each on its subentry."""
+    for subentry_id in entry.runtime_data.alert_sources.sources:
+        async_add_entities([OpenAlertsSensor(entry, subentry_id)], config_subentry_id=subentry_id)
+
+
+class OpenAlertsSensor(SensorEntity):
+    """How many alerts of one source are open; the newest listed with their state and reference."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    _attr_translation_key = "open_alerts"
+    _attr_state_class = SensorStateClass.MEASUREMENT
+
+    def __init__(self, entry: SmsAlertsConfigEntry, subentry_id: str) -> None:
+        """Attach the sensor to the source's device."""
+        self._entry = entry
+        self._source_id = subentry_id
+        source = entry.runtime_data.alert_sources.sources[subentry_id]
+        self._attr_unique_id = f"{entry.entry_id}_{subentry_id}_open_alerts"
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, f"{entry.entry_id}_{subentry_id}")},
+            name=source.name,
+            entry_type=DeviceEntryType.SERVICE,
+            manufacturer="SMS Alerts",
+            model="Alert source",
+        )
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the entry's open alerts."""
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, SIGNAL_ALERTS_CHANGED.format(self._entry.entry_id), self.async_write_ha_state
+            )
+        )
+
+    @property
+    def native_value(self) -> int:
+        """The number of open alerts."""
+        return len(self._entry.runtime_data.alert_sources.open_alerts(self._source_id))
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """The newest open alerts: name, status, severity, reference, firings counted."""
+        return {
+            "alerts": [
+                {
+                    "name": alert.name,
+                    "status": alert.status,
+                    "severity": alert.severity,
+                    "reference": alert.code,
+                    "count": alert.count,
+                    "recipients": len(alert.notified),
+                }
+                for alert in self._entry.runtime_data.alert_sources.open_alerts(self._source_id)[:MAX_LISTED]
+            ]
+        }
