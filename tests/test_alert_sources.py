@@ -24,8 +24,9 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.sms_alerts.alert_sources import storage_key
 from custom_components.sms_alerts.const import DOMAIN
 from custom_components.sms_alerts.diagnostics import async_get_config_entry_diagnostics
+from custom_components.sms_alerts.outbox import parse_items
 
-from .conftest import RECIPIENT, RunningSimulator, gateway_entry_for
+from .conftest import RECIPIENT, RunningSimulator, gateway_entry_for, on_disk
 
 FIXTURES = Path(__file__).parent / "fixtures" / "alerts"
 TOKEN = "s3cret-token-for-tests"
@@ -492,3 +493,27 @@ async def test_an_open_alert_nobody_got_is_sent_on_its_next_firing(
     assert await post(hass, hass_client_no_auth, again) == 200
     assert [text.split()[0] for _to, text in texts(gateway)] == ["FIRING"]
     assert hass.states.get("sensor.prometheus_open_alerts").attributes["alerts"][0]["count"] == 2  # type: ignore[union-attr]
+
+
+async def test_the_webhook_answers_once_the_alert_is_on_disk_not_when_the_device_answers(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    loaded: MockConfigEntry,
+    gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A slow device: Alertmanager gets its 200 while the SMS request is still under way, the alert safe on disk."""
+    gateway.sim.latency = 0.5
+    client = await hass_client_no_auth()
+    response = await client.post(
+        f"/api/webhook/{HOOK}",
+        data=json.dumps(load("alertmanager_firing")).encode(),
+        headers={"Content-Type": "application/json", **bearer()},
+    )
+    assert response.status == 200
+    assert gateway.sim.in_flight == 1
+    assert gateway.sim.messages == []
+    items, _skipped = parse_items(on_disk(hass_storage, loaded.entry_id))
+    assert [item.text.split()[:2] for item in items or []] == [["FIRING", "critical"]]
+    await hass.async_block_till_done()
+    assert [text.split()[:2] for _to, text in texts(gateway)] == [["FIRING", "critical"]]

@@ -212,7 +212,9 @@ async def test_an_accepted_alert_is_on_disk_before_its_request_ends(
     """
     gateway.sim.fail(Fault.SLOW, times=1, delay=0.5)
     outbox = loaded_gateway.runtime_data.outbox
-    answer = await outbox.async_accept("Disk full", None, ["+491701234567"], SendOptions(), "critical")
+    accepted = await outbox.async_accept("Disk full", None, ["+491701234567"], SendOptions(), "critical")
+    assert len(accepted.item_ids) == 1
+    answer = accepted.report
     assert not answer.done()
     disk = crash(hass_storage, loaded_gateway)
     assert waiting_texts(hass_storage, loaded_gateway) == ["Disk full"]

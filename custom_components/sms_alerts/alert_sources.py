@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -31,8 +32,8 @@ from .const import (
     SUBENTRY_ALERT_SOURCE,
     SUBENTRY_RECIPIENT,
 )
-from .outbox import SendOptions, SendStatus
-from .services import async_submit
+from .outbox import SendOptions, SendReport, SendStatus
+from .services import async_accept
 from .webhook_body import BodyError, WarningLimiter, async_read_body
 
 if TYPE_CHECKING:
@@ -216,25 +217,59 @@ class AlertSources:
         opened_of = {id(alert): opened for alert, opened in sms.firing}
         for text, group in zip(texts, groups, strict=True):
             severity = min((alert.severity for alert in group), key=lambda severity: severity.rank)
-            told = await self._async_submit(source, text, target, severity)
-            for alert in group:
-                if (opened := opened_of.get(id(alert))) is not None and told is not None:
-                    self.book.notified(source.subentry_id, opened.fingerprint, {target: told})
+            fingerprints = [opened.fingerprint for alert in group if (opened := opened_of.get(id(alert))) is not None]
+            item_id = await self._async_submit(source, text, target, severity, fingerprints)
+            if item_id is not None:
+                for fingerprint in fingerprints:
+                    self.book.notified(source.subentry_id, fingerprint, {target: item_id})
 
-    async def _async_submit(self, source: SourceConfig, text: str, target: str, severity: Severity) -> str | None:
-        """Hand one SMS to the entry's outbox; return "" when it went, the held item's id, or None when it failed."""
+    async def _async_submit(
+        self, source: SourceConfig, text: str, target: str, severity: Severity, fingerprints: Sequence[str] = ()
+    ) -> str | None:
+        """Hand one SMS to the entry's outbox; return its item's id once it is on disk, or None when refused.
+
+        The webhook answers then, not once the device answered: a sender waits milliseconds, not for a
+        slow device. How the send ends is noted when it does (`_async_send_ended`).
+        """
         try:
-            report = await async_submit(
+            accepted = await async_accept(
                 self._entry.runtime_data.outbox, text, None, [target], SendOptions(), str(severity)
             )
         except HomeAssistantError as err:
             LOGGER.warning("%s: an alert SMS could not be sent (%s)", source.name, type(err).__name__)
             return None
-        for item_id, result in zip(report.item_ids, report.results, strict=False):
-            if result.status not in _TOLD:
-                return None
-            return "" if result.status is SendStatus.SENT else item_id
-        return None
+        item_id = accepted.item_ids[0]
+        accepted.report.add_done_callback(partial(self._send_ended, source, tuple(fingerprints), target, item_id))
+        return item_id
+
+    @callback
+    def _send_ended(
+        self,
+        source: SourceConfig,
+        fingerprints: tuple[str, ...],
+        target: str,
+        item_id: str,
+        report: asyncio.Future[SendReport],
+    ) -> None:
+        """Note how the first send of an alert SMS ended: sent, kept (told), or failed (nobody told after all)."""
+        if report.cancelled():
+            return
+        if (err := report.exception()) is not None:
+            LOGGER.warning("%s: an alert SMS could not be sent (%s)", source.name, type(err).__name__)
+            status = None
+        else:
+            status = next(
+                (
+                    result.status
+                    for key, result in zip(report.result().item_ids, report.result().results, strict=False)
+                    if key == item_id
+                ),
+                None,
+            )
+        if status is SendStatus.SENT or status not in _TOLD:
+            for fingerprint in fingerprints:
+                self.book.send_ended(source.subentry_id, fingerprint, target, item_id, told=status is SendStatus.SENT)
+            self._changed()
 
     async def _async_send_test(self, source: SourceConfig, result: ParseResult) -> None:
         """Send a source's test message to its default recipients."""

@@ -36,7 +36,7 @@ from .const import (
 from .data import SmsAlertsConfigEntry
 from .errors import send_failed, validation_error
 from .message import MessageError
-from .outbox import OPTION_NAMES, Outbox, SendOptions, SendReport
+from .outbox import OPTION_NAMES, Accepted, Outbox, SendOptions, SendReport
 from .recipients import resolve_recipient_entities
 
 # How long an alert waits for its entry to be set up (at start) or reloaded before it fails as not loaded
@@ -146,6 +146,21 @@ async def async_submit(
     """Hand an alert to an entry's outbox; bad input becomes a translated validation error here, at the boundary."""
     try:
         return await outbox.async_submit(message, title, targets, options, severity)
+    except MessageError as err:
+        raise validation_error(err) from err
+
+
+async def async_accept(
+    outbox: Outbox,
+    message: str,
+    title: str | None,
+    targets: list[str] | None,
+    options: SendOptions,
+    severity: str = DEFAULT_SEVERITY,
+) -> Accepted:
+    """Hand an alert to an outbox and return once it is on disk; bad input becomes a translated validation error."""
+    try:
+        return await outbox.async_accept(message, title, targets, options, severity)
     except MessageError as err:
         raise validation_error(err) from err
 

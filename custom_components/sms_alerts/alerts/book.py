@@ -128,6 +128,16 @@ class AlertBook:
         if current is not None:
             current.notified.update(targets)
 
+    def send_ended(self, source: str, fingerprint: str, target: str, item_id: str, *, told: bool) -> None:
+        """Note how the SMS (outbox item `item_id`) to a target ended: sent ("" from now), or nobody told after all."""
+        current = self.open.get((source, fingerprint))
+        if current is None or current.notified.get(target) != item_id:
+            return  # resolved meanwhile, or told again since
+        if told:
+            current.notified[target] = ""
+        else:
+            del current.notified[target]
+
     def resolve(self, source: str, fingerprint: str) -> OpenAlert | None:
         """Close an open alert and return it; None when it is not open."""
         return self.open.pop((source, fingerprint), None)

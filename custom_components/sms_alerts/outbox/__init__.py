@@ -1,6 +1,6 @@
 """The outbox: every alert of an entry from the action call to its end (sent, handed over or given up).
 
-One alert's path through the modules: `compose` (text, targets, reference) → `policy` (storm control) →
+One alert's path through the modules: `compose` (text, targets, reference) → `screen` (storm control by `policy`) →
 `intake` (first request) → `queue` (kept, in one state of `lifecycle`, written by `outbox_store`) →
 `drain` (tried again) → `dispatch` (one provider call, what its answer means) → `settle` (sent,
 retried, handed over by `router`, or given up); `gate` says whether the entry may send at all.
@@ -15,6 +15,7 @@ from .lifecycle import ItemState
 from .models import (
     IN_FLIGHT,
     OPTION_NAMES,
+    Accepted,
     Block,
     QueuedItem,
     ReportStatus,
@@ -30,6 +31,7 @@ __all__ = [
     "ENTRY_ISSUES",
     "IN_FLIGHT",
     "OPTION_NAMES",
+    "Accepted",
     "Block",
     "ItemState",
     "Outbox",

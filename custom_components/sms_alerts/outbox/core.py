@@ -24,6 +24,7 @@ from .intake import Intake
 from .lifecycle import ItemState
 from .memory import Memory
 from .models import (
+    Accepted,
     Block,
     QueuedItem,
     SendOptions,
@@ -256,27 +257,28 @@ class Outbox:
         targets: Iterable[str] | None,
         options: SendOptions,
         severity: str = DEFAULT_SEVERITY,
-    ) -> asyncio.Future[SendReport]:
+    ) -> Accepted:
         """Take an alert and return once it is on disk, while its first request still runs.
 
         For callers that must answer at once (a monitoring system's webhook): they need not wait for
-        the device. The future returned holds the report once the first send ended; the caller must
-        take its result or exception. Bad input raises MessageError here.
+        the device. What is returned names the alert's items (one per target, in order) and holds the
+        report once the first send ended; the caller must take its result or exception. Bad input
+        raises MessageError here.
         """
         prepared = self._composer.prepare(message, title, targets, options, self._hass.config.country)
         answer: asyncio.Future[SendReport] = self._hass.loop.create_future()
-        accepted: asyncio.Future[int] = self._hass.loop.create_future()
+        accepted: asyncio.Future[tuple[int, tuple[str, ...]]] = self._hass.loop.create_future()
         self._hass.async_create_task(
             self._async_send_to(answer, prepared, options, severity, accepted), f"{DOMAIN} send"
         )
         try:
-            line = await accepted
+            line, item_ids = await accepted
         except BaseException:
             if answer.done() and not answer.cancelled():
                 answer.exception()  # the same error, raised here: taken, so that it is not reported unretrieved
             raise
         await self._queue.store.async_written(line)
-        return answer
+        return Accepted(item_ids=item_ids, report=answer)
 
     async def _async_send_to(
         self,
@@ -284,7 +286,7 @@ class Outbox:
         prepared: PreparedMessage,
         options: SendOptions,
         severity: str,
-        accepted: asyncio.Future[int] | None = None,
+        accepted: asyncio.Future[tuple[int, tuple[str, ...]]] | None = None,
     ) -> None:
         """Send, and hand the report (or the error) to the caller, unless the caller is gone."""
         try:
@@ -308,11 +310,11 @@ class Outbox:
         prepared: PreparedMessage,
         options: SendOptions,
         severity: str,
-        accepted: asyncio.Future[int] | None = None,
+        accepted: asyncio.Future[tuple[int, tuple[str, ...]]] | None = None,
     ) -> SendReport:
         """Send a prepared message to its targets and report the outcome of each.
 
-        `accepted`, when given, gets the number of the journal line that holds the new items.
+        `accepted`, when given, gets the number of the journal line that holds the new items, and their ids.
         """
         now = _now()
         message_id = new_id()
@@ -347,7 +349,7 @@ class Outbox:
         self._queue.admit(items)
         line = self._queue.write_new(items)
         if accepted is not None and not accepted.done():
-            accepted.set_result(line)
+            accepted.set_result((line, tuple(item.id for item in items)))
         # Taken to go out: their parts count against the budget until their send ends (alerts at once share it)
         reserved: list[QueuedItem] = []
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
 from collections.abc import Mapping
@@ -246,6 +247,14 @@ class WaitingMessage:
             "error": self.error,
             "next_try": None if self.next_try is None else self.next_try.isoformat(),
         }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Accepted:
+    """An alert on disk in the outbox: its items (one per target, in order) and the report of its first send."""
+
+    item_ids: tuple[str, ...]
+    report: asyncio.Future[SendReport]
 
 
 @dataclass(frozen=True, kw_only=True)
