@@ -20,6 +20,7 @@ import statistics
 import sys
 from collections import Counter
 
+import pytest
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
@@ -103,6 +104,7 @@ def _most_in_a_minute(times: list[dt.datetime]) -> int:
     return most
 
 
+@pytest.mark.timeout(SECONDS + DRAIN_TIMEOUT + 60)
 async def test_alert_storm_at_the_webhooks(
     hass: HomeAssistant, remote_sims: dict[str, RemoteSimulator], hass_client_no_auth: ClientSessionGenerator
 ) -> None:

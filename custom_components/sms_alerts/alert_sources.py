@@ -184,7 +184,7 @@ class AlertSources:
         held = {item_id: target for target, item_id in closed.notified.items() if item_id}
         withdrawn = await self._entry.runtime_data.outbox.async_withdraw(held) if held else set()
         if withdrawn:
-            LOGGER.info(
+            LOGGER.debug(
                 "%s: %s ended before its SMS went out; %d held SMS taken back", source.name, alert.name, len(withdrawn)
             )
         if not source.send_resolved:
