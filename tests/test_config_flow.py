@@ -36,7 +36,7 @@ async def start(hass: HomeAssistant) -> str:
     """Open the flow, pick the SMS Gateway from the menu, and return the flow id."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["sms_gateway", "wildix", "pbxware", "ipex"]
+    assert result["menu_options"] == ["sms_gateway", "wildix", "pbxware", "ipex", "modem"]
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "sms_gateway"})
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "sms_gateway"

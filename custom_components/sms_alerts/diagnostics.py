@@ -27,6 +27,9 @@ TO_REDACT = {
     "instant_url",
     "sender",
     "gsm",
+    # GSM modem: the SIM PIN, and the SMS centre's number
+    "pin",
+    "smsc",
 }
 
 
