@@ -256,7 +256,7 @@ class ModemProvider(Provider):
         """Send a bare AT until the modem answers OK."""
         for _ in range(SYNC_TRIES):
             try:
-                await at.command("AT", within=SYNC_TIMEOUT)
+                await at.command("AT", within=SYNC_TIMEOUT, probe=True)
             except (TimeoutError, AtError):
                 continue
             except PortClosedError as err:

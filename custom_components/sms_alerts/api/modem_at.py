@@ -165,14 +165,23 @@ class AtSession:
 
     # Commands -------------------------------------------------------------------------------------------------
 
-    async def command(self, line: str, *, within: float | None = None) -> list[str]:
-        """Send one command and return its information lines; raise AtError, PortClosedError or TimeoutError."""
+    async def command(self, line: str, *, within: float | None = None, probe: bool = False) -> list[str]:
+        """Send one command and return its information lines; raise AtError, PortClosedError or TimeoutError.
+
+        Without an answer in time the session is out of step with the modem (a late answer would be
+        taken for the next command's): it closes as a lost port does, so that the link reopens it.
+        A `probe` (the bare AT that finds the modem) may go unanswered without that.
+        """
         async with self._lock:
             pending = self._begin(line)
             try:
                 await self._async_write(f"{line}\r")
                 async with asyncio.timeout(self.timeout if within is None else within):
                     return await pending.done
+            except TimeoutError:
+                if not probe:
+                    self.lose(f"no answer to {_shown(line)}")
+                raise
             finally:
                 self._pending = None
 
@@ -191,7 +200,9 @@ class AtSession:
                     async with asyncio.timeout(self.timeout):
                         await asyncio.wait((prompt, pending.done), return_when=asyncio.FIRST_COMPLETED)
                 except TimeoutError:
-                    await self._async_write(ESC)
+                    with contextlib.suppress(PortClosedError):
+                        await self._async_write(ESC)
+                    self.lose("no prompt for the PDU")
                     raise
                 if not prompt.done():
                     lines = pending.done.result()  # raises the error answered instead of the prompt
@@ -199,8 +210,12 @@ class AtSession:
                 prompt.result()  # raises PortClosedError if the port closed instead
                 pending.echo = pdu
                 await self._async_write(f"{pdu}{CTRL_Z}")
-                async with asyncio.timeout(within):
-                    lines = await pending.done
+                try:
+                    async with asyncio.timeout(within):
+                        lines = await pending.done
+                except TimeoutError:
+                    self.lose("no answer to a PDU")
+                    raise
             finally:
                 self._pending = None
         for line in lines:
@@ -247,6 +262,19 @@ class AtSession:
             self._finish(reason)
             if not deliberate and self._on_closed is not None:
                 self._on_closed(reason)
+
+    def lose(self, reason: str) -> None:
+        """Give the session up as if the port closed: what waits fails, `on_closed` is told, reading stops."""
+        if self.closed or self._closing:
+            return
+        self._closing = True
+        self._finish(reason)
+        with contextlib.suppress(Exception):
+            self._writer.close()
+        if self._task is not None and self._task is not asyncio.current_task():
+            self._task.cancel()
+        if self._on_closed is not None:
+            self._on_closed(reason)
 
     def _finish(self, reason: str) -> None:
         """Mark the session closed and fail the command in flight."""
