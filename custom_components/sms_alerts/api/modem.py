@@ -76,7 +76,7 @@ async def async_open_port(port: str, baudrate: int) -> tuple[Reader, Writer]:
     return reader, writer
 
 
-def port_error(err: OSError, port: str) -> TransientError:
+def port_error(err: OSError | ValueError, port: str) -> TransientError:
     """Name why a port did not open (never the OS's text: it may be long, and it is not ours)."""
     if isinstance(err, PermissionError):
         return TransientError(f"no permission to open {port}", key="port_permission")
@@ -222,7 +222,7 @@ class ModemProvider(Provider):
         """Open the port and set the modem up; raise a ProviderError (the port closed again on failure)."""
         try:
             reader, writer = await async_open_port(self.port, self.baudrate)
-        except OSError as err:
+        except (OSError, ValueError) as err:  # pyserial: ValueError for a URL or setting it does not know
             raise port_error(err, self.port) from None
         at = AtSession(reader, writer, on_unsolicited=self._unsolicited, on_closed=on_closed)
         at.start()
