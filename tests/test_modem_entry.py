@@ -207,3 +207,27 @@ async def test_pin_is_secret(hass: HomeAssistant, sim: ModemSimulator, caplog: p
     assert f'"{PIN}"' not in caplog.text
     assert f"CPIN={PIN}" not in caplog.text.replace('"', "")
     assert "AT+CPIN=…" in caplog.text
+
+
+async def test_options_offer_acknowledgement_and_no_parallel_requests(hass: HomeAssistant, sim: ModemSimulator) -> None:
+    """A modem takes one command at a time: no "requests at once"; replies reach it, so references are offered."""
+    entry = await add_entry(hass, sim)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["step_id"] == "init"
+    fields = {str(key): value for key, value in result["data_schema"].schema.items()}
+    storm = {str(key) for key in fields["storm_control"].schema.schema}
+    replies = {str(key) for key in fields["replies"].schema.schema}
+    assert "parallel_requests" not in storm
+    assert replies == {"ack_reference"}
+    assert modem(entry).parallel == 1
+
+
+async def test_a_storm_goes_out_one_command_at_a_time(hass: HomeAssistant, sim: ModemSimulator) -> None:
+    """Alerts sent at once to several recipients reach the modem one after the other, each whole, none lost."""
+    entry = await add_entry(hass, sim, rate_limit=0, dedup_minutes=0)
+    targets = [f"+4917012345{index:02d}" for index in range(6)]
+    response = await send(hass, entry, message="Fire alarm hall 2", target=targets)
+    assert [r["status"] for r in response["results"]] == ["sent"] * 6
+    assert sorted(m.to for m in sim.messages) == targets
+    references = [m.options["references"][0] for m in sim.messages]
+    assert references == list(range(6))  # TP-MR given in order: no two sends overlapped

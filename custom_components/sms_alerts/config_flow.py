@@ -632,7 +632,7 @@ class SmsAlertsOptionsFlow(OptionsFlow):
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show and check the options (on IPEX with its webhook address: a step of its own)."""
-        if SECTION_REPLIES in self._sections():
+        if CONF_WEBHOOK_ID in self.config_entry.data:
             return await self.async_step_webhook(user_input)
         return await self._async_form("init", user_input)
 
@@ -662,7 +662,7 @@ class SmsAlertsOptionsFlow(OptionsFlow):
             }
         )
         placeholders: dict[str, str] = {}
-        if SECTION_REPLIES in sections:
+        if CONF_WEBHOOK_ID in self.config_entry.data:
             placeholders["webhook_url"] = await async_entry_webhook_url(self.hass, self.config_entry)
         return self.async_show_form(
             step_id=step_id,
@@ -731,6 +731,9 @@ class SmsAlertsOptionsFlow(OptionsFlow):
             sections[SECTION_REPLIES] = (
                 {vol.Required(CONF_ACK_REFERENCE, default=False): bool} if provider.receives_replies(data) else {}
             )
+        elif provider.receives_replies(data):
+            # Replies reach the entry without a webhook (a modem's SIM)
+            sections[SECTION_REPLIES] = {vol.Required(CONF_ACK_REFERENCE, default=False): bool}
         return sections
 
 
