@@ -140,6 +140,11 @@ class ModemSimulator(Simulator):
         """The path of the port now (a /dev/pts path)."""
         return self.wire.port
 
+    @property
+    def path(self) -> str:
+        """The path a host opens: the stable link where one was given, else the port."""
+        return self.wire.link or self.wire.port
+
     # Faults ---------------------------------------------------------------------------------------------------
 
     def inject(self, fault: ModemFault | str, *, delay: float = 5.0) -> None:

@@ -6,7 +6,10 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncGenerator, Callable
+from pathlib import Path
 
 import pytest
 
@@ -43,7 +46,13 @@ TRANSPORTS = [
 async def running_modem(
     transport: str, monkeypatch: pytest.MonkeyPatch, **kwargs: object
 ) -> AsyncGenerator[ModemSimulator]:
-    """Run a modem simulator; with the memory transport the provider's port opener opens memory ports."""
+    """Run a modem simulator; with the memory transport the provider's port opener opens memory ports.
+
+    On a pty the port is a stable link (as /dev/serial/by-id is), so that it keeps its path across a replug.
+    """
+    if transport == "pty":
+        links = Path(tempfile.mkdtemp(prefix="sms-alerts-modem-"))
+        kwargs.setdefault("link", str(links / "usb-Simulated_GSM_modem-if02-port0"))
     sim = ModemSimulator(memory=transport == "memory", **kwargs)  # type: ignore[arg-type]
     await sim.start()
     if transport == "memory":
@@ -57,6 +66,8 @@ async def running_modem(
     finally:
         serial_logger.setLevel(level)
         await sim.stop()
+        if transport == "pty":
+            shutil.rmtree(links, ignore_errors=True)
 
 
 async def wait_for(condition: Callable[[], bool], within: float = 5.0) -> None:

@@ -51,7 +51,7 @@ async def sim(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
 @pytest.fixture
 async def linked(sim: ModemSimulator) -> AsyncGenerator[tuple[ModemProvider, list[object]]]:
     """A provider holding the modem's port, and what it handed on (inbound SMS, delivery reports)."""
-    provider = ModemProvider(None, port=sim.port, pin=PIN)
+    provider = ModemProvider(None, port=sim.path, pin=PIN)
     events: list[object] = []
     provider.on_events = events.extend
     await provider.async_start()
@@ -62,8 +62,8 @@ async def linked(sim: ModemSimulator) -> AsyncGenerator[tuple[ModemProvider, lis
 
 async def test_validate_sets_the_modem_up_without_sending(sim: ModemSimulator) -> None:
     """The check unlocks the SIM, chooses PDU mode and asks for +CMTI and +CDS; no SMS is sent."""
-    info = await ModemProvider(None, port=sim.port, pin=PIN).async_validate()
-    assert info.unique_id == f"modem:{sim.port}"
+    info = await ModemProvider(None, port=sim.path, pin=PIN).async_validate()
+    assert info.unique_id == f"modem:{sim.path}"
     assert sim.pin_entered
     assert sim.pdu_mode
     assert sim.cnmi == (2, 1, 0, 1, 0)
@@ -132,9 +132,9 @@ def test_verbose_and_unknown_errors() -> None:
 async def test_pin_missing_wrong_and_never_retried(sim: ModemSimulator) -> None:
     """No PIN or a wrong one is an auth error; a refused PIN is not entered again (three tries lock the SIM)."""
     with pytest.raises(AuthError) as missing:
-        await ModemProvider(None, port=sim.port).async_validate()
+        await ModemProvider(None, port=sim.path).async_validate()
     assert missing.value.key == "sim_pin_required"
-    provider = ModemProvider(None, port=sim.port, pin="0000")
+    provider = ModemProvider(None, port=sim.path, pin="0000")
     with pytest.raises(AuthError) as wrong:
         await provider.async_validate()
     assert wrong.value.key == "wrong_pin"
@@ -149,7 +149,7 @@ async def test_no_sim_is_an_entry_problem(sim: ModemSimulator) -> None:
     """A modem without SIM: the entry cannot send until someone acts (a repair issue)."""
     sim.inject(ModemFault.NO_SIM)
     with pytest.raises(EntryRejectedError) as err:
-        await ModemProvider(None, port=sim.port, pin=PIN).async_validate()
+        await ModemProvider(None, port=sim.path, pin=PIN).async_validate()
     assert err.value.key == "no_sim"
 
 
@@ -194,7 +194,7 @@ async def test_messages_stored_while_away_are_read_at_link_up(sim: ModemSimulato
     """SMS that arrived while nobody listened are read with AT+CMGL when the port opens."""
     sim.cnmi = (2, 1, 0, 0, 0)
     sim.deliver("+491709999999", "Reply while away")
-    provider = ModemProvider(None, port=sim.port, pin=PIN)
+    provider = ModemProvider(None, port=sim.path, pin=PIN)
     events: list[object] = []
     provider.on_events = events.extend
     await provider.async_start()

@@ -12,7 +12,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
-from homeassistant.config_entries import SOURCE_USER, ConfigEntry, ConfigEntryState
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
@@ -55,7 +55,7 @@ async def run_flow(hass: HomeAssistant, form: dict[str, Any]) -> dict[str, Any]:
 async def add_entry(hass: HomeAssistant, sim: ModemSimulator, **options: Any) -> ConfigEntry:
     """Make a modem entry through the flow with one recipient; wait for its link."""
     hass.config.country = "DE"
-    result = await run_flow(hass, {"port": sim.port, "baudrate": "115200", "pin": PIN})
+    result = await run_flow(hass, {"port": sim.path, "baudrate": "115200", "pin": PIN})
     assert result["type"] is FlowResultType.CREATE_ENTRY, result
     entry: ConfigEntry = result["result"]
     if options:
@@ -113,13 +113,13 @@ async def test_flow_errors(
     """Each problem is a form error of its own; the right settings then make the entry."""
     if fault is not None:
         sim.inject(fault)
-    data = {"port": sim.port, "baudrate": "115200", "pin": PIN, **form}
+    data = {"port": sim.path, "baudrate": "115200", "pin": PIN, **form}
     result = await run_flow(hass, {key: value for key, value in data.items() if value is not None})
     assert result["type"] is FlowResultType.FORM
     assert error in result["errors"].values()
     sim.recover()
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {"port": sim.port, "baudrate": "115200", "pin": PIN}
+        result["flow_id"], {"port": sim.path, "baudrate": "115200", "pin": PIN}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -128,7 +128,7 @@ async def test_flow_errors(
 async def test_same_port_twice_is_already_configured(hass: HomeAssistant, sim: ModemSimulator) -> None:
     """The port an entry holds is not opened again by a second flow."""
     await add_entry(hass, sim)
-    result = await run_flow(hass, {"port": sim.port, "baudrate": "115200", "pin": PIN})
+    result = await run_flow(hass, {"port": sim.path, "baudrate": "115200", "pin": PIN})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
 
@@ -231,3 +231,43 @@ async def test_a_storm_goes_out_one_command_at_a_time(hass: HomeAssistant, sim: 
     assert sorted(m.to for m in sim.messages) == targets
     references = [m.options["references"][0] for m in sim.messages]
     assert references == list(range(6))  # TP-MR given in order: no two sends overlapped
+
+
+async def test_a_new_pin_through_reauthentication(hass: HomeAssistant, sim: ModemSimulator) -> None:
+    """The SIM now wants another PIN: reauthentication starts, the old PIN is not tried again, the new one works.
+
+    The check of the new PIN opens the port the loaded entry holds: the entry lets go of it for the check.
+    """
+    entry = await add_entry(hass, sim)
+    sim.pin = "13572468"
+    sim.pin_entered = False
+    await sim.replug()
+    await wait_for(
+        lambda: any(flow["context"]["source"] == "reauth" for flow in hass.config_entries.flow.async_progress())
+    )
+    [flow] = hass.config_entries.flow.async_progress()
+    assert not sim.pin_entered
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"pin": "13572468"})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.data["pin"] == "13572468"
+    await wait_for(lambda: entry.state is ConfigEntryState.LOADED and modem(entry).connected)
+    response = await send(hass, entry, message="Back")
+    assert response["results"][0]["status"] == "sent"
+
+
+async def test_reconfigure_checks_the_port_the_entry_holds(hass: HomeAssistant, sim: ModemSimulator) -> None:
+    """Reconfigure (another baud rate) checks the modem while the entry holds the port, then reloads it."""
+    entry = await add_entry(hass, sim)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"port": sim.path, "baudrate": "57600", "pin": PIN}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.data["baudrate"] == 57600
+    await wait_for(lambda: entry.state is ConfigEntryState.LOADED and modem(entry).connected)

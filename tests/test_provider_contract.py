@@ -137,7 +137,7 @@ async def provider(
     if not case.http:
         monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
         async with running_modem("pty" if pseudo_terminals() else "memory", monkeypatch, pin=MODEM_PIN) as modem:
-            yield case, RunningSimulator(sim=modem, url=modem.port)
+            yield case, RunningSimulator(sim=modem, url=modem.path)
         return
     sim = case.simulator()
     runner, url = await _serve(sim)

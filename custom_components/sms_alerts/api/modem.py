@@ -65,7 +65,8 @@ SYNC_TIMEOUT = 2.0
 CNMI_SETTINGS = ("AT+CNMI=2,1,0,1,0", "AT+CNMI=2,1,0,2,0", "AT+CNMI=2,1,0,0,0")
 _RSSI_UNKNOWN = 99
 
-type Opener = Callable[[str, int], Any]
+# The provider of each loaded entry, by port: the one that holds the port open
+_HOLDERS: dict[str, ModemProvider] = {}
 
 
 async def async_open_port(port: str, baudrate: int) -> tuple[Reader, Writer]:
@@ -157,12 +158,19 @@ class ModemProvider(Provider):
 
     async def async_start(self) -> None:
         """Open the port in the background and keep it open (reopen after an unplug) until stopped."""
+        _HOLDERS[self.port] = self
         self._stopping = False
         if self._link_task is None:
             self._link_task = asyncio.get_running_loop().create_task(self._async_link(), name="sms_alerts modem link")
 
     async def async_stop(self) -> None:
         """Close the port and stop reopening it."""
+        if _HOLDERS.get(self.port) is self:
+            del _HOLDERS[self.port]
+        await self._async_pause()
+
+    async def _async_pause(self) -> None:
+        """Stop the link and close the port (a check of new settings is about to open it)."""
         self._stopping = True
         task, self._link_task = self._link_task, None
         if task is not None:
@@ -171,6 +179,7 @@ class ModemProvider(Provider):
                 await task
         await self.inbound.async_stop()
         await self._async_drop()
+        self._attempted.clear()
 
     async def _async_link(self) -> None:
         """Open and set up the modem; after a failure or a close, wait and open it again."""
@@ -321,8 +330,16 @@ class ModemProvider(Provider):
         if self._link_task is not None:
             await self._async_wait_link()
             return self.identity()
-        at = await self._async_connect(lambda _reason: None)
-        await at.close()
+        # A loaded entry holding this port (reauthentication, reconfigure) lets go of it for the check
+        holder = _HOLDERS.get(self.port)
+        if holder is not None:
+            await holder._async_pause()  # noqa: SLF001 - the same class
+        try:
+            at = await self._async_connect(lambda _reason: None)
+            await at.close()
+        finally:
+            if holder is not None and _HOLDERS.get(self.port) is holder:
+                await holder.async_start()
         return self.identity()
 
     async def _async_wait_link(self) -> AtSession:
