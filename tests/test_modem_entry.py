@@ -271,3 +271,26 @@ async def test_reconfigure_checks_the_port_the_entry_holds(hass: HomeAssistant, 
     await hass.async_block_till_done(wait_background_tasks=True)
     assert entry.data["baudrate"] == 57600
     await wait_for(lambda: entry.state is ConfigEntryState.LOADED and modem(entry).connected)
+
+
+def sensor_state(hass: HomeAssistant, suffix: str) -> str | None:
+    """The state of the one sensor whose entity id ends with `suffix`."""
+    states = [state.state for state in hass.states.async_all("sensor") if state.entity_id.endswith(suffix)]
+    assert len(states) <= 1
+    return states[0] if states else None
+
+
+async def test_signal_and_registration_sensors(hass: HomeAssistant, sim: ModemSimulator) -> None:
+    """+CSQ 20 is -73 dBm; +CREG 1 is the home network; unplugged, both are unavailable."""
+    entry = await add_entry(hass, sim)
+    await wait_for(lambda: sensor_state(hass, "_signal_strength") == "-73")
+    assert sensor_state(hass, "_network_registration") == "home"
+    sim.unplug()
+    await wait_for(lambda: entry.runtime_data.health.reachability.reachable is False)
+    await entry.runtime_data.health.modem.async_refresh()
+    await hass.async_block_till_done()
+    assert sensor_state(hass, "_signal_strength") == "unavailable"
+    assert sensor_state(hass, "_network_registration") == "unavailable"
+    sim.registration = 5  # roaming
+    await sim.replug()
+    await wait_for(lambda: sensor_state(hass, "_network_registration") == "roaming")

@@ -16,6 +16,7 @@ from .api.modem import ModemProvider
 from .const import DOMAIN, LOGGER
 from .coordinator import answered
 from .data import SmsAlertsConfigEntry
+from .modem_status import async_setup_status
 from .webhook import async_handle_events
 
 
@@ -45,5 +46,6 @@ async def async_start_link(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> 
 
     provider.on_link = link_changed
     provider.on_events = received
+    async_setup_status(hass, entry, provider)
     await provider.async_start()
     entry.async_on_unload(provider.async_stop)
