@@ -85,8 +85,9 @@ class Inbound:
 
     async def async_idle(self) -> None:
         """Wait until the reads under way are done (tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        # Only those not done: a done task leaves the set by a callback, after the next turn of the loop
+        while pending := [task for task in self._tasks if not task.done()]:
+            await asyncio.wait(pending)
 
     # Unsolicited codes ----------------------------------------------------------------------------------------
 
