@@ -178,6 +178,9 @@ async def test_unplugged_modem_queues_and_sends_once_back(hass: HomeAssistant, s
     await wait_for(lambda: reachability.reachable is False)
     response = await send(hass, entry, message="Water in the cellar")
     assert response["results"][0]["status"] == "queued"
+    diagnostics = json.dumps(await async_get_config_entry_diagnostics(hass, entry))
+    assert "went away" in diagnostics or "cannot open" in diagnostics
+    assert sim.path not in diagnostics  # the port (a by-id path names the modem's serial number) is redacted
     assert sim.messages == []
     await sim.replug()
     await wait_for(lambda: bool(sim.messages))

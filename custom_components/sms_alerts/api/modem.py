@@ -77,11 +77,11 @@ async def async_open_port(port: str, baudrate: int) -> tuple[Reader, Writer]:
     return reader, writer
 
 
-def port_error(err: OSError | ValueError, port: str) -> TransientError:
-    """Name why a port did not open (never the OS's text: it may be long, and it is not ours)."""
+def port_error(err: OSError | ValueError) -> TransientError:
+    """Name why a port did not open (never the OS's text nor the path: diagnostics show reasons, not ports)."""
     if isinstance(err, PermissionError):
-        return TransientError(f"no permission to open {port}", key="port_permission")
-    return TransientError(f"cannot open {port} ({type(err).__name__})", key="no_port")
+        return TransientError("no permission to open the serial port", key="port_permission")
+    return TransientError(f"cannot open the serial port ({type(err).__name__})", key="no_port")
 
 
 class ModemProvider(Provider):
@@ -209,7 +209,7 @@ class ModemProvider(Provider):
             self.inbound.read_stored()
             await closed.wait()
             self._linked.clear()
-            lost = TransientError(f"the modem on {self.port} went away ({self._at.close_reason})", key="port_closed")
+            lost = TransientError(f"the modem went away ({self._at.close_reason})", key="port_closed")
             self.last_error = lost
             reported = lost.reason
             _LOGGER.warning("GSM modem on %s: %s; reopening it", self.port, lost.reason)
@@ -232,7 +232,7 @@ class ModemProvider(Provider):
         try:
             reader, writer = await async_open_port(self.port, self.baudrate)
         except (OSError, ValueError) as err:  # pyserial: ValueError for a URL or setting it does not know
-            raise port_error(err, self.port) from None
+            raise port_error(err) from None
         at = AtSession(reader, writer, on_unsolicited=self._unsolicited, on_closed=on_closed)
         at.start()
         try:
@@ -269,11 +269,9 @@ class ModemProvider(Provider):
             except (TimeoutError, AtError):
                 continue
             except PortClosedError as err:
-                raise TransientError(f"the port {self.port} closed ({err})", key="port_closed") from None
+                raise TransientError(f"the port closed ({err})", key="port_closed") from None
             return
-        raise TransientError(
-            f"no answer to AT on {self.port}: is it a modem, at {self.baudrate} baud?", key="no_answer"
-        )
+        raise TransientError(f"no answer to AT: is the port a modem's, at {self.baudrate} baud?", key="no_answer")
 
     async def _run(self, at: AtSession, command: str, doing: str) -> list[str]:
         """Run one command; its failure becomes the provider error of its class."""
@@ -350,7 +348,7 @@ class ModemProvider(Provider):
                     await self._attempted.wait()
         at = self._at
         if at is None or not self.connected:
-            raise self.last_error or TransientError(f"the modem on {self.port} is not ready yet", key="no_port")
+            raise self.last_error or TransientError("the modem is not ready yet", key="no_port")
         return at
 
     async def async_signal(self) -> dict[str, Any]:
