@@ -273,3 +273,11 @@ async def test_session_sorts_echo_prompt_and_unsolicited_lines() -> None:
     assert lines == ["+CSQ: 17,99"]
     assert codes == [Unsolicited(name="+CMTI", args='"SM",4'), Unsolicited(name="+CDS", args="6", pdu="0011AA")]
     assert written == [b"AT+CSQ\r"]
+
+
+async def test_a_modem_left_waiting_for_a_pdu_is_set_up(sim: ModemSimulator) -> None:
+    """Home Assistant stopped after the `> ` prompt: the ESC written first ends the PDU input, and the setup works."""
+    sim.wire.expect_pdu()  # as after AT+CMGS=<length> and the prompt
+    await ModemProvider(None, port=sim.path, pin=PIN).async_validate()
+    assert sim.pdu_mode
+    assert sim.pin_entered

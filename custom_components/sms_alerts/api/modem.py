@@ -262,7 +262,12 @@ class ModemProvider(Provider):
             await self._run(at, f'AT+CSCA="{self._smsc}",145', "setting the SMS centre")
 
     async def _async_sync(self, at: AtSession) -> None:
-        """Send a bare AT until the modem answers OK."""
+        """Send a bare AT until the modem answers OK.
+
+        An ESC first ends a PDU the modem may still wait for (Home Assistant stopped after its prompt).
+        """
+        with contextlib.suppress(PortClosedError):
+            await at.write_escape()
         for _ in range(SYNC_TRIES):
             try:
                 await at.command("AT", within=SYNC_TIMEOUT, probe=True)

@@ -223,6 +223,11 @@ class AtSession:
                 return int(found[1])
         raise AtError("ERROR", text="no +CMGS reference in the answer")
 
+    async def write_escape(self) -> None:
+        """Write ESC: a modem waiting for a PDU drops it; in command state it is ignored."""
+        async with self._lock:
+            await self._async_write(ESC)
+
     def _begin(self, line: str) -> _Pending:
         """Register the command about to be written."""
         if self.closed:
