@@ -281,3 +281,24 @@ async def test_a_modem_left_waiting_for_a_pdu_is_set_up(sim: ModemSimulator) -> 
     await ModemProvider(None, port=sim.path, pin=PIN).async_validate()
     assert sim.pdu_mode
     assert sim.pin_entered
+
+
+async def test_an_sms_arriving_while_stored_ones_are_listed_is_handed_on_once(sim: ModemSimulator) -> None:
+    """Listed by AT+CMGL and announced by +CMTI at the same time: one event, and the SIM ends empty."""
+    provider = ModemProvider(None, port=sim.path, pin=PIN)
+    events: list[object] = []
+    provider.on_events = events.extend
+    original = provider.inbound.read_stored
+
+    def listing_meets_an_arrival() -> None:
+        original()
+        sim.deliver("+491709999999", "Arrived while listing")
+
+    provider.inbound.read_stored = listing_meets_an_arrival  # type: ignore[method-assign]
+    await provider.async_start()
+    try:
+        await wait_for(lambda: bool(events) and not sim.inbox)
+        await provider.inbound.async_idle()
+    finally:
+        await provider.async_stop()
+    assert [getattr(event, "text", None) for event in events] == ["Arrived while listing"]

@@ -402,7 +402,7 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Show the provider's form, check it, and create the entry."""
         errors: dict[str, str] = {}
-        schema = form or SCHEMAS[key]
+        schema = form if form is not None else SCHEMAS[key]
         if user_input is not None:
             data = {**user_input, CONF_PROVIDER: str(key)}
             name = str(data.pop(CONF_NAME, "")).strip()

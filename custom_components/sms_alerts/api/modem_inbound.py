@@ -67,6 +67,8 @@ class Inbound:
         self._tasks: set[asyncio.Task[None]] = set()
         self._awaited: OrderedDict[tuple[str, int], _Awaited] = OrderedDict()
         self._partial: OrderedDict[tuple[str, int, int], dict[int, str]] = OrderedDict()
+        # SIM indexes being read and deleted: one SMS is handed on once
+        self._claimed: set[int] = set()
 
     # Tasks ----------------------------------------------------------------------------------------------------
 
@@ -105,18 +107,27 @@ class Inbound:
         self._spawn(self._async_list_stored())
 
     async def _async_read_stored(self, index: int) -> None:
-        """Read one stored message, hand it on, delete it."""
+        """Read one stored message, hand it on, delete it (unless a listing has it in hand already)."""
+        if index in self._claimed:
+            return
+        self._claimed.add(index)
         try:
             lines = await self._provider.async_command(f"AT+CMGR={index}", "reading a received SMS")
             pdus = [line for line in lines if not line.startswith("+CMGR:")]
             if pdus:
                 self.take_pdu(pdus[0])
-            await self._provider.async_command(f"AT+CMGD={index}", "deleting a read SMS")
+            await self._async_delete(index)
         except ProviderError as err:
             _LOGGER.warning("GSM modem: SMS %d on the SIM could not be read (%s)", index, err.reason)
+        finally:
+            self._claimed.discard(index)
 
     async def _async_list_stored(self) -> None:
-        """Read all stored messages (AT+CMGL=4), hand them on, delete each."""
+        """Read all stored messages (AT+CMGL=4), hand them on, delete each.
+
+        An SMS arriving during the listing is both listed and announced (+CMTI): whichever takes its
+        index first hands it on, the other leaves it.
+        """
         try:
             lines = await self._provider.async_command("AT+CMGL=4", "listing stored SMS")
         except ProviderError as err:
@@ -124,17 +135,22 @@ class Inbound:
             return
         indexes: list[int] = []
         for header, pdu in itertools.pairwise(lines):
-            if not header.startswith("+CMGL:"):
-                continue
             slot = header[6:].split(",")[0].strip()
-            if slot.isdigit():
-                self.take_pdu(pdu)
+            if header.startswith("+CMGL:") and slot.isdigit() and int(slot) not in self._claimed:
+                self._claimed.add(int(slot))
                 indexes.append(int(slot))
+                self.take_pdu(pdu)
         for index in indexes:
             try:
-                await self._provider.async_command(f"AT+CMGD={index}", "deleting a read SMS")
+                await self._async_delete(index)
             except ProviderError as err:
                 _LOGGER.warning("GSM modem: SMS %d on the SIM could not be deleted (%s)", index, err.reason)
+            finally:
+                self._claimed.discard(index)
+
+    async def _async_delete(self, index: int) -> None:
+        """Delete a read SMS from the SIM, so that it never fills up."""
+        await self._provider.async_command(f"AT+CMGD={index}", "deleting a read SMS")
 
     # PDUs -----------------------------------------------------------------------------------------------------
 
