@@ -189,7 +189,9 @@ class ModemProvider(Provider):
             self._closed = closed = asyncio.Event()
             try:
                 self._at = await self._async_connect(self._port_closed)
-            except ProviderError as err:
+            except Exception as err:  # noqa: BLE001 - the link must outlive any failure; a bug is logged once
+                if not isinstance(err, ProviderError):
+                    err = self.unexpected_error(err, self.port)
                 self.last_error = err
                 if err.reason != reported:
                     _LOGGER.warning("GSM modem on %s: %s; trying again", self.port, err.reason)
@@ -237,8 +239,14 @@ class ModemProvider(Provider):
         at.start()
         try:
             await self._async_setup(at)
-        except BaseException:
+        except BaseException as err:
             await at.close()
+            if isinstance(err, TimeoutError):
+                raise TransientError("setting the modem up: no answer", key="no_answer") from None
+            if isinstance(err, PortClosedError):
+                raise TransientError(f"setting the modem up: the port closed ({err})", key="port_closed") from None
+            if isinstance(err, AtError):
+                raise classify(err, doing="setting the modem up") from None
             raise
         return at
 
