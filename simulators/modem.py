@@ -26,6 +26,7 @@ from custom_components.sms_alerts.api.pdu import (
 )
 
 from .base import ReceivedMessage, Simulator
+from .memory_wire import MemoryWire
 from .pty_wire import PtyWire
 
 DEFAULT_SMSC = "+491710760000"
@@ -83,8 +84,13 @@ class ModemSimulator(Simulator):
 
     name = "modem"
 
-    def __init__(self, *, pin: str | None = None, smsc: str = DEFAULT_SMSC, link: str | None = None) -> None:
-        """Set up a modem with a SIM that needs `pin` (None: no PIN), registered, good signal."""
+    def __init__(
+        self, *, pin: str | None = None, smsc: str = DEFAULT_SMSC, link: str | None = None, memory: bool = False
+    ) -> None:
+        """Set up a modem with a SIM that needs `pin` (None: no PIN), registered, good signal.
+
+        `memory`: an in-memory port (simulators.memory_wire) instead of a pty, for systems without /dev/pts.
+        """
         super().__init__()
         self.pin = pin
         self.pin_entered = pin is None
@@ -108,7 +114,7 @@ class ModemSimulator(Simulator):
         self._pending: dict[tuple[str, int], _Pending] = {}
         self._inbound_reference = 0
         self._expected_length = 0
-        self.wire = PtyWire(self._handle, link=link)
+        self.wire = MemoryWire(self._handle, link=link) if memory else PtyWire(self._handle, link=link)
 
     # Life of the port ----------------------------------------------------------------------------------------
 
@@ -133,6 +139,11 @@ class ModemSimulator(Simulator):
     def port(self) -> str:
         """The path of the port now (a /dev/pts path)."""
         return self.wire.port
+
+    @property
+    def path(self) -> str:
+        """The path a host opens: the stable link where one was given, else the port."""
+        return self.wire.link or self.wire.port
 
     # Faults ---------------------------------------------------------------------------------------------------
 

@@ -133,7 +133,8 @@ class PtyWire:
             end = self._buffer.find(b"\r")
             if end < 0:
                 return
-            line = self._buffer[:end].decode("ascii", "replace").strip()
+            # An ESC outside a PDU cancels nothing: modems ignore it before a command
+            line = self._buffer[:end].decode("ascii", "replace").strip().lstrip(chr(ESC)).strip()
             del self._buffer[: end + 1]
             if line:
                 self._queue.put_nowait(("line", line))

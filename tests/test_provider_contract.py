@@ -1,4 +1,4 @@
-"""What every provider must do, through the real config flow and real HTTP to its simulator."""
+"""What every provider must do, through the real config flow and real HTTP (a modem: its port) to its simulator."""
 
 from __future__ import annotations
 
@@ -22,12 +22,16 @@ from custom_components.sms_alerts.diagnostics import async_get_config_entry_diag
 from simulators.base import MOVED_PATH, Fault, Simulator
 from simulators.brevisone import BrevisOneSimulator
 from simulators.ipex import IpexSimulator
+from simulators.modem import ModemFault, ModemSimulator
 from simulators.pbxware import PbxwareSimulator
 from simulators.wildix import DEMO_API_KEY, WildixSimulator
 
 from .conftest import RunningSimulator, _serve, send
+from .modem_helpers import pseudo_terminals, running_modem
 
 NUMBER = "+491701234567"
+# Eight digits that appear nowhere else in a test's log
+MODEM_PIN = "97315086"
 UNICODE = "Příliš žluťoučký kůň 🚨 Grüße € [ok] 100%"
 
 
@@ -44,6 +48,10 @@ class Case:
     sender_step: dict[str, str] = field(default_factory=dict)
     # The query parameter the vendor documents for the secret (PBXware's action API), if it has one
     query_secret: str | None = None
+    # A GSM modem: a serial port (the simulator's pty or memory port), no HTTP
+    http: bool = True
+    wrong_error: str = "invalid_auth"
+    unreachable_error: str = "cannot_connect"
 
 
 CASES = {
@@ -105,6 +113,18 @@ CASES = {
         received_to=NUMBER,
         sender_step={"sender": "+420777888999"},
     ),
+    # The port is the "url"; an address that is no port is cannot-open; the PIN is the secret
+    "modem": Case(
+        key="modem",
+        simulator=lambda: ModemSimulator(pin=MODEM_PIN, memory=not pseudo_terminals()),
+        form=lambda port: {"port": port, "baudrate": "115200", "pin": MODEM_PIN},
+        wrong={"pin": "11111111"},
+        secret=MODEM_PIN,
+        received_to=NUMBER,
+        http=False,
+        wrong_error="wrong_pin",
+        unreachable_error="no_port",
+    ),
 }
 
 
@@ -114,6 +134,11 @@ async def provider(
 ) -> AsyncGenerator[tuple[Case, RunningSimulator]]:
     """Each provider with its simulator on loopback."""
     case = CASES[request.param]
+    if not case.http:
+        monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+        async with running_modem("pty" if pseudo_terminals() else "memory", monkeypatch, pin=MODEM_PIN) as modem:
+            yield case, RunningSimulator(sim=modem, url=modem.path)
+        return
     sim = case.simulator()
     runner, url = await _serve(sim)
     yield case, RunningSimulator(sim=sim, url=url)
@@ -160,7 +185,7 @@ async def test_wrong_credentials_are_invalid_auth(hass: HomeAssistant, provider:
     """A refused login is the form error invalid_auth, and the right one then works."""
     case, sim = provider
     result = await run_flow(hass, case, {**case.form(sim.url), **case.wrong})
-    assert result["errors"] == {"base": "invalid_auth"}
+    assert result["errors"] == {"base": case.wrong_error}
     result = await hass.config_entries.flow.async_configure(result["flow_id"], case.form(sim.url))
     if case.sender_step:
         result = await hass.config_entries.flow.async_configure(result["flow_id"], case.sender_step)
@@ -174,7 +199,7 @@ async def test_unreachable_is_cannot_connect(
     """Nothing listening is cannot_connect."""
     case, _ = provider
     result = await run_flow(hass, case, case.form(closed_url))
-    assert result["errors"] == {"base": "cannot_connect"}
+    assert result["errors"] == {"base": case.unreachable_error}
 
 
 async def test_same_account_twice_is_already_configured(
@@ -200,10 +225,13 @@ async def test_unicode_alert_arrives_intact(hass: HomeAssistant, provider: tuple
 async def test_outage_queues_then_delivers_once(
     hass: HomeAssistant, provider: tuple[Case, RunningSimulator], freezer: FrozenDateTimeFactory
 ) -> None:
-    """A provider answering 503 queues the alert; it is delivered exactly once after recovery."""
+    """A provider answering 503 (a modem: +CMS ERROR 42, congestion) queues the alert; it is delivered once after."""
     case, sim = provider
     entry = await add_entry(hass, case, sim)
-    sim.sim.fail(Fault.HTTP_503)
+    if case.http:
+        sim.sim.fail(Fault.HTTP_503)
+    else:
+        sim.sim.refuse(42, times=100)
     response = await send(hass, entry, message="UPS on battery")
     assert response["results"][0]["status"] == "queued"
     sim.sim.recover()
@@ -246,6 +274,8 @@ async def test_a_redirect_is_not_followed_and_not_taken_for_sent(
     Following it would post the login again elsewhere (307), or fetch a page that answers 200 (302).
     """
     case, sim = provider
+    if not case.http:
+        pytest.skip("a serial port has no redirects")
     entry = await add_entry(hass, case, sim)
     sim.sim.fail(fault)
     with pytest.raises(HomeAssistantError, match="redirects"):
@@ -260,6 +290,8 @@ async def test_a_redirecting_address_is_refused_in_the_flow(
 ) -> None:
     """Setting up with an address that redirects says so, and posts the login nowhere else."""
     case, sim = provider
+    if not case.http:
+        pytest.skip("a serial port has no redirects")
     sim.sim.fail(Fault.REDIRECT_307)
     result = await run_flow(hass, case, case.form(sim.url))
     assert result["type"] is FlowResultType.FORM
@@ -275,8 +307,12 @@ async def test_a_timeout_queues_with_a_warning_of_a_duplicate(
     monkeypatch.setattr("custom_components.sms_alerts.REQUEST_TIMEOUT", 0.2)
     monkeypatch.setattr("custom_components.sms_alerts.api.wildix.SEND_TIME_BASE", 0.2)
     monkeypatch.setattr("custom_components.sms_alerts.api.wildix.SEND_TIME_PER_NUMBER", 0.0)
+    monkeypatch.setattr("custom_components.sms_alerts.api.modem.SEND_TIMEOUT", 0.2)
     entry = await add_entry(hass, case, sim)
-    sim.sim.fail(Fault.SLOW, times=1, delay=1)
+    if case.http:
+        sim.sim.fail(Fault.SLOW, times=1, delay=1)
+    else:
+        sim.sim.inject(ModemFault.SLOW_NETWORK, delay=1)
     response = await send(hass, entry, message="Freezer warm")
     [result] = response["results"]
     assert result["status"] == "queued"

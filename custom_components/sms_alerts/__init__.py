@@ -19,6 +19,7 @@ from .api.brevisone_rest import API_LEGACY, CONF_API
 from .const import CONF_PROVIDER, CONF_WEBHOOK_URL, DOMAIN, LOGGER, REQUEST_TIMEOUT
 from .coordinator import answered, async_setup_health
 from .data import SmsAlertsConfigEntry, SmsAlertsData
+from .modem_link import async_start_link
 from .notify import CONF_ENTRY_ID
 from .outbox import Outbox, async_remove_store
 from .services import async_setup_services
@@ -94,6 +95,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) ->
     outbox = Outbox(hass, entry, provider, known_down=lambda: _known_down(entry))
     entry.runtime_data = SmsAlertsData(provider=provider, outbox=outbox, settings=settings_of(entry))
     entry.runtime_data.health = await async_setup_health(hass, entry, provider, outbox)
+    # A modem's port is held open from now on (other providers hold no connection)
+    await async_start_link(hass, entry)
     # Messages kept across restarts go out as soon as the entry is up
     await outbox.async_load()
     entry.runtime_data.alert_sources = AlertSources(hass, entry)

@@ -51,6 +51,10 @@ from .api.base import (
     web_url,
 )
 from .api.brevisone_rest import CONF_API
+from .api.modem import CONF_PIN, CONF_PORT
+from .config_flow_modem import FORM_ERRORS as MODEM_FORM_ERRORS
+from .config_flow_modem import MODEM_SCHEMA, async_modem_schema, normalize_modem
+from .config_flow_modem import REAUTH_SCHEMA as MODEM_REAUTH_SCHEMA
 from .const import (
     CONF_ACK_REFERENCE,
     CONF_DAILY_BUDGET,
@@ -173,12 +177,14 @@ REAUTH_SCHEMAS: dict[ProviderKey, vol.Schema] = {
             vol.Optional(CONF_API_TOKEN): _SECRET,
         }
     ),
+    ProviderKey.MODEM: MODEM_REAUTH_SCHEMA,
 }
 SCHEMAS: dict[ProviderKey, vol.Schema] = {
     ProviderKey.SMS_GATEWAY: SMS_GATEWAY_SCHEMA,
     ProviderKey.WILDIX: WILDIX_SCHEMA,
     ProviderKey.PBXWARE: PBXWARE_SCHEMA,
     ProviderKey.IPEX: IPEX_SCHEMA,
+    ProviderKey.MODEM: MODEM_SCHEMA,
 }
 # Reconfigure changes the address and login; the name is changed where Home Assistant renames entries
 RECONFIGURE_SCHEMAS: dict[ProviderKey, vol.Schema] = {
@@ -186,7 +192,7 @@ RECONFIGURE_SCHEMAS: dict[ProviderKey, vol.Schema] = {
     for key, schema in SCHEMAS.items()
 }
 # Never shown back in a form
-SECRETS = frozenset({CONF_PASSWORD, CONF_API_KEY, CONF_API_TOKEN})
+SECRETS = frozenset({CONF_PASSWORD, CONF_API_KEY, CONF_API_TOKEN, CONF_PIN})
 
 RECIPIENT_SCHEMA = vol.Schema(
     {
@@ -256,6 +262,7 @@ _NORMALIZERS: dict[ProviderKey, Callable[[dict[str, Any]], dict[str, str]]] = {
     ProviderKey.WILDIX: _normalize_wildix,
     ProviderKey.PBXWARE: _normalize_pbxware,
     ProviderKey.IPEX: _normalize_ipex,
+    ProviderKey.MODEM: normalize_modem,
 }
 
 
@@ -308,6 +315,7 @@ FORM_ERRORS = frozenset(
         "redirected",
         "basic_disabled",
         "api_key_scope",
+        *MODEM_FORM_ERRORS,
     }
 )
 _FALLBACK_ERRORS: dict[type[ProviderError], str] = {TransientError: "cannot_connect", AuthError: "invalid_auth"}
@@ -387,15 +395,27 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         """Set up an IPEX / Voipex account; the sender is chosen next."""
         return await self._async_step_account(ProviderKey.IPEX, user_input)
 
-    async def _async_step_account(self, key: ProviderKey, user_input: dict[str, Any] | None) -> ConfigFlowResult:
+    async def async_step_modem(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Set up a GSM modem on a serial or USB port."""
+        return await self._async_step_account(ProviderKey.MODEM, user_input, await async_modem_schema(self.hass))
+
+    async def _async_step_account(
+        self, key: ProviderKey, user_input: dict[str, Any] | None, form: vol.Schema | None = None
+    ) -> ConfigFlowResult:
         """Show the provider's form, check it, and create the entry."""
         errors: dict[str, str] = {}
-        schema = SCHEMAS[key]
+        schema = form if form is not None else SCHEMAS[key]
         if user_input is not None:
             data = {**user_input, CONF_PROVIDER: str(key)}
             name = str(data.pop(CONF_NAME, "")).strip()
             info: AccountInfo | None = None
             errors = {CONF_NAME: "name_taken"} if self._name_taken(name) else {}
+            if not errors and key is ProviderKey.MODEM:
+                # A port an entry holds open is not opened a second time for a check
+                errors = normalize_modem(data)
+                if not errors:
+                    await self.async_set_unique_id(_provider(self.hass, key, data).identity().unique_id)
+                    self._abort_if_unique_id_configured()
             if not errors:
                 info, errors = await async_check_account(self.hass, key, data)
             if info is not None and key is ProviderKey.IPEX:
@@ -558,7 +578,9 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 def _address(data: Mapping[str, Any]) -> str:
-    """Return the host and non-default port a setting points at."""
+    """Return the host and non-default port a setting points at (a modem's: its serial port)."""
+    if CONF_PORT in data:
+        return str(data[CONF_PORT])
     return netloc(web_url(str(data.get(CONF_URL, ""))))
 
 
@@ -612,7 +634,7 @@ class SmsAlertsOptionsFlow(OptionsFlow):
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show and check the options (on IPEX with its webhook address: a step of its own)."""
-        if SECTION_REPLIES in self._sections():
+        if CONF_WEBHOOK_ID in self.config_entry.data:
             return await self.async_step_webhook(user_input)
         return await self._async_form("init", user_input)
 
@@ -642,7 +664,7 @@ class SmsAlertsOptionsFlow(OptionsFlow):
             }
         )
         placeholders: dict[str, str] = {}
-        if SECTION_REPLIES in sections:
+        if CONF_WEBHOOK_ID in self.config_entry.data:
             placeholders["webhook_url"] = await async_entry_webhook_url(self.hass, self.config_entry)
         return self.async_show_form(
             step_id=step_id,
@@ -711,6 +733,9 @@ class SmsAlertsOptionsFlow(OptionsFlow):
             sections[SECTION_REPLIES] = (
                 {vol.Required(CONF_ACK_REFERENCE, default=False): bool} if provider.receives_replies(data) else {}
             )
+        elif provider.receives_replies(data):
+            # Replies reach the entry without a webhook (a modem's SIM)
+            sections[SECTION_REPLIES] = {vol.Required(CONF_ACK_REFERENCE, default=False): bool}
         return sections
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -15,6 +15,9 @@ from .api.base import Provider, ProviderError, TransientError
 from .api.brevisone import BrevisOneProvider, GatewayHealth
 from .const import DOMAIN, LOGGER, SIGNAL_SEND_REPORT
 from .outbox import Block, QueuedItem, SendReport, SendStatus
+
+if TYPE_CHECKING:
+    from .modem_status import ModemStatusCoordinator
 
 # check.php is cheap, but the gateway is an appliance: every five minutes is plenty
 HEALTH_INTERVAL = dt.timedelta(minutes=5)
@@ -163,6 +166,8 @@ class Health:
 
     reachability: Reachability
     coordinator: GatewayHealthCoordinator | None = None
+    # A GSM modem's signal and registration (modem_status.ModemStatusCoordinator)
+    modem: ModemStatusCoordinator | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Describe the state for diagnostics (no secrets: reasons and counters only)."""
@@ -173,6 +178,8 @@ class Health:
                 "last_update_success": self.coordinator.last_update_success,
                 "health": None if health is None else asdict(health),
             }
+        if self.modem is not None:
+            data["modem"] = {"last_update_success": self.modem.last_update_success, "status": self.modem.data}
         return data
 
 

@@ -27,6 +27,10 @@ TO_REDACT = {
     "instant_url",
     "sender",
     "gsm",
+    # GSM modem: the SIM PIN, the SMS centre's number, and the port (a by-id path names the modem's serial number)
+    "pin",
+    "smsc",
+    "port",
 }
 
 

@@ -14,6 +14,7 @@ _MODELS: dict[ProviderKey, tuple[str, str]] = {
     ProviderKey.WILDIX: ("Wildix", "PBX with GSM gateway"),
     ProviderKey.PBXWARE: ("Bicom Systems", "PBXware"),
     ProviderKey.IPEX: ("IPEX", "SMS API"),
+    ProviderKey.MODEM: ("3GPP TS 27.005", "GSM modem"),
 }
 
 

@@ -26,6 +26,7 @@ from .const import SIGNAL_QUEUE_CHANGED, SIGNAL_SEND_REPORT
 from .coordinator import GatewayHealthCoordinator
 from .data import SmsAlertsConfigEntry
 from .entity import SmsAlertsEntity
+from .modem_status import modem_sensors
 from .outbox import ReportStatus, SendReport, SendStatus
 from .source_sensor import async_add_source_sensors
 
@@ -87,6 +88,7 @@ async def async_setup_entry(
     health = entry.runtime_data.health
     if health is not None and health.coordinator is not None:
         entities.extend(GatewayHealthSensor(entry, health.coordinator, description) for description in GATEWAY_SENSORS)
+    entities.extend(modem_sensors(entry))
     async_add_entities(entities)
     async_add_source_sensors(entry, async_add_entities)
 

@@ -12,7 +12,7 @@ from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.network import NoURLAvailableError, get_url
 
-from .api.ipex_webhook import MAX_ITEMS, InboundSms, TooManyItemsError, parse_webhook
+from .api.ipex_webhook import MAX_ITEMS, DeliveryReport, InboundSms, TooManyItemsError, parse_webhook
 from .const import CONF_WEBHOOK_URL, DOMAIN, LOGGER
 from .data import SmsAlertsConfigEntry
 from .outbox import notices
@@ -237,6 +237,17 @@ async def async_handle_callback(
         return _refuse(entry, warnings, HTTPStatus.BAD_REQUEST, f"unreadable ({type(err).__name__})")
     if not events:
         LOGGER.debug("Ignored a callback of unknown shape for %s", entry.title)
+    await async_handle_events(hass, entry, events)
+    return web.Response(status=HTTPStatus.OK)
+
+
+async def async_handle_events(
+    hass: HomeAssistant, entry: SmsAlertsConfigEntry, events: list[InboundSms | DeliveryReport]
+) -> None:
+    """Act on what a provider received: inbound SMS (event, acknowledgement) and delivery reports (outbox, event).
+
+    The IPEX webhook and a GSM modem's unsolicited messages both come this way.
+    """
     received = sum(isinstance(event, InboundSms) for event in events)
     if received:
         LOGGER.info("%s received %d SMS", entry.title, received)
@@ -247,7 +258,6 @@ async def async_handle_callback(
         else:
             await entry.runtime_data.outbox.async_delivery_report(event.id, event.state, event.to)
             notices.fire_delivery(hass, entry.entry_id, event.id, event.to, event.state)
-    return web.Response(status=HTTPStatus.OK)
 
 
 def _refuse(entry: SmsAlertsConfigEntry, warnings: WarningLimiter, status: HTTPStatus, reason: str) -> web.Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from . import brevisone, ipex, pbxware, wildix
+from . import brevisone, ipex, modem, pbxware, wildix
 from .base import Provider
 
 
@@ -15,6 +15,7 @@ class ProviderKey(StrEnum):
     WILDIX = "wildix"
     PBXWARE = "pbxware"
     IPEX = "ipex"
+    MODEM = "modem"
 
 
 PROVIDERS: dict[ProviderKey, type[Provider]] = {
@@ -22,4 +23,5 @@ PROVIDERS: dict[ProviderKey, type[Provider]] = {
     ProviderKey.WILDIX: wildix.WildixProvider,
     ProviderKey.PBXWARE: pbxware.PbxwareProvider,
     ProviderKey.IPEX: ipex.IpexProvider,
+    ProviderKey.MODEM: modem.ModemProvider,
 }

@@ -25,6 +25,13 @@ ENTRY_ISSUES = (
     "sender_not_allowed",
     "no_sender",
     "daily_budget",
+    # GSM modem: the SIM and its subscription
+    "no_sim",
+    "sim_puk",
+    "sim_locked",
+    "sms_barred",
+    "smsc_unknown",
+    "modem_unsupported",
 )
 # Issues whose fix is another login: their fix flow starts reauthentication
 REAUTH_ISSUES = frozenset({"no_api_permission"})

@@ -1,0 +1,221 @@
+"""What a modem receives: inbound SMS (+CMTI / +CMT) and status reports (+CDS / +CDSI), 3GPP TS 27.005 §3.4.1.
+
+An SMS stored on the SIM is announced as `+CMTI: "SM",<index>`: it is read with AT+CMGR=<index>, decoded,
+handed on, then deleted with AT+CMGD=<index> so that the SIM never fills up. Messages stored while Home
+Assistant was away are read with AT+CMGL=4 (all, PDU mode) when the link comes up. Parts of a
+concatenated SMS are joined before they are handed on. A status report's TP-MR and recipient name the
+part it is about; a message counts as delivered once every part is, and as failed at the first part
+that failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import logging
+from collections import OrderedDict
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .base import ProviderError, mask_target
+from .ipex_webhook import MAX_TEXT, DeliveryReport, InboundSms
+from .modem_at import Unsolicited
+from .pdu import Deliver, PduError, ReportStatus, StatusReport, decode_pdu
+
+if TYPE_CHECKING:
+    from .modem import ModemProvider
+
+_LOGGER = logging.getLogger(__name__)
+
+# How many sent messages wait for their status reports, and how many half-received concatenated SMS are kept
+MAX_AWAITED = 512
+MAX_PARTIAL = 32
+DELIVERED = "DELIVERED"
+FAILED = "FAILED"
+
+
+@dataclass(kw_only=True)
+class _Awaited:
+    """A sent message whose parts' status reports are still to come."""
+
+    message_id: str
+    number: str
+    open_parts: set[int] = field(default_factory=set)
+    # Reported already (failed at one part): the other parts' reports say nothing more
+    settled: bool = False
+
+
+def _digits(number: str) -> str:
+    """Keep the digits of a number (status reports may write it without the plus)."""
+    return "".join(char for char in number if char.isdigit())
+
+
+def message_id(number: str, references: list[int]) -> str:
+    """Name a sent message by its number (hashed: ids show up in events) and each part's TP-MR: 3f2a9c1e-17.18."""
+    digest = hashlib.sha256(_digits(number).encode()).hexdigest()[:8]
+    return f"{digest}-{'.'.join(map(str, references))}"
+
+
+class Inbound:
+    """A linked modem's inbound side: reads, joins, hands on and deletes what arrives."""
+
+    def __init__(self, provider: ModemProvider) -> None:
+        """Belong to one modem provider."""
+        self._provider = provider
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._awaited: OrderedDict[tuple[str, int], _Awaited] = OrderedDict()
+        self._partial: OrderedDict[tuple[str, int, int], dict[int, str]] = OrderedDict()
+        # SIM indexes being read and deleted: one SMS is handed on once
+        self._claimed: set[int] = set()
+
+    # Tasks ----------------------------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a read in the background (one command at a time: the session's lock orders them)."""
+        task = asyncio.get_running_loop().create_task(coro, name="sms_alerts modem inbound")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def async_stop(self) -> None:
+        """Cancel the reads under way."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def async_idle(self) -> None:
+        """Wait until the reads under way are done (tests)."""
+        # Only those not done: a done task leaves the set by a callback, after the next turn of the loop
+        while pending := [task for task in self._tasks if not task.done()]:
+            await asyncio.wait(pending)
+
+    # Unsolicited codes ----------------------------------------------------------------------------------------
+
+    def unsolicited(self, code: Unsolicited) -> None:
+        """Act on +CMTI / +CDSI (read the stored message) and +CMT / +CDS (the PDU came along)."""
+        if code.name in ("+CMTI", "+CDSI"):
+            index = code.args.rsplit(",", 1)[-1].strip()
+            if index.isdigit():
+                self._spawn(self._async_read_stored(int(index)))
+        elif code.name in ("+CMT", "+CDS") and code.pdu:
+            self.take_pdu(code.pdu)
+
+    def read_stored(self) -> None:
+        """Read every message the SIM holds (those that arrived while nobody listened)."""
+        self._spawn(self._async_list_stored())
+
+    async def _async_read_stored(self, index: int) -> None:
+        """Read one stored message, hand it on, delete it (unless a listing has it in hand already)."""
+        if index in self._claimed:
+            return
+        self._claimed.add(index)
+        try:
+            lines = await self._provider.async_command(f"AT+CMGR={index}", "reading a received SMS")
+            pdus = [line for line in lines if not line.startswith("+CMGR:")]
+            if pdus:
+                self.take_pdu(pdus[0])
+            await self._async_delete(index)
+        except ProviderError as err:
+            _LOGGER.warning("GSM modem: SMS %d on the SIM could not be read (%s)", index, err.reason)
+        finally:
+            self._claimed.discard(index)
+
+    async def _async_list_stored(self) -> None:
+        """Read all stored messages (AT+CMGL=4), hand them on, delete each.
+
+        An SMS arriving during the listing is both listed and announced (+CMTI): whichever takes its
+        index first hands it on, the other leaves it.
+        """
+        try:
+            lines = await self._provider.async_command("AT+CMGL=4", "listing stored SMS")
+        except ProviderError as err:
+            _LOGGER.debug("GSM modem: stored SMS not listed (%s)", err.reason)
+            return
+        indexes: list[int] = []
+        for header, pdu in itertools.pairwise(lines):
+            slot = header[6:].split(",")[0].strip()
+            if header.startswith("+CMGL:") and slot.isdigit() and int(slot) not in self._claimed:
+                self._claimed.add(int(slot))
+                indexes.append(int(slot))
+                self.take_pdu(pdu)
+        for index in indexes:
+            try:
+                await self._async_delete(index)
+            except ProviderError as err:
+                _LOGGER.warning("GSM modem: SMS %d on the SIM could not be deleted (%s)", index, err.reason)
+            finally:
+                self._claimed.discard(index)
+
+    async def _async_delete(self, index: int) -> None:
+        """Delete a read SMS from the SIM, so that it never fills up."""
+        await self._provider.async_command(f"AT+CMGD={index}", "deleting a read SMS")
+
+    # PDUs -----------------------------------------------------------------------------------------------------
+
+    def take_pdu(self, pdu: str) -> None:
+        """Decode one PDU from the modem and act on it; one that cannot be read is logged, never raised."""
+        try:
+            decoded = decode_pdu(pdu.strip())
+        except PduError as err:
+            _LOGGER.warning("GSM modem: a received PDU could not be read (%s)", err)
+            return
+        if isinstance(decoded, Deliver):
+            self._deliver(decoded)
+        elif isinstance(decoded, StatusReport):
+            self._report(decoded)
+
+    def _deliver(self, part: Deliver) -> None:
+        """Hand on an inbound SMS, once all its parts are in."""
+        text = part.text
+        concat = part.concat
+        if concat is not None and concat.total > 1:
+            key = (part.sender, concat.reference, concat.total)
+            parts = self._partial.setdefault(key, {})
+            parts[concat.sequence] = part.text
+            if len(parts) < concat.total:
+                while len(self._partial) > MAX_PARTIAL:
+                    self._partial.popitem(last=False)
+                return
+            del self._partial[key]
+            text = "".join(parts[index] for index in sorted(parts))
+        _LOGGER.debug("GSM modem: SMS from %s", mask_target(part.sender))
+        cut = text if len(text) <= MAX_TEXT else f"{text[: MAX_TEXT - 1]}…"
+        sms = InboundSms(id="", sender=part.sender, to="", text=cut, created_at=part.timestamp.isoformat())
+        self._provider.on_events([sms])
+
+    def expect_reports(self, number: str, references: list[int]) -> str:
+        """Remember a sent message's parts until their status reports come; return the message's id."""
+        awaited = _Awaited(message_id=message_id(number, references), number=number, open_parts=set(references))
+        for reference in references:
+            key = (_digits(number), reference)
+            self._awaited.pop(key, None)
+            self._awaited[key] = awaited
+        while len(self._awaited) > MAX_AWAITED:
+            self._awaited.popitem(last=False)
+        return awaited.message_id
+
+    def _report(self, report: StatusReport) -> None:
+        """Turn the status reports of a message's parts into one delivery report (delivered or failed)."""
+        outcome = report.outcome
+        if outcome is ReportStatus.PENDING:
+            return  # the SMS centre still tries; its final report comes later
+        key = (_digits(report.recipient), report.reference)
+        awaited = self._awaited.pop(key, None)
+        if awaited is None:
+            # Sent before a restart: a one-part message is still known by its id
+            number = report.recipient if report.recipient.startswith("+") else f"+{report.recipient}"
+            awaited = _Awaited(message_id=message_id(number, [report.reference]), number=number)
+        awaited.open_parts.discard(report.reference)
+        if awaited.settled:
+            return  # a later part of a message already reported as failed
+        if outcome is ReportStatus.FAILED:
+            awaited.settled = True  # the other parts' reports, still to come, are taken in silence
+            state = FAILED
+        elif awaited.open_parts:
+            return
+        else:
+            state = DELIVERED
+        _LOGGER.debug("GSM modem: message %s %s", mask_target(awaited.number), state.lower())
+        self._provider.on_events([DeliveryReport(id=awaited.message_id, to=awaited.number, state=state)])

@@ -1,0 +1,51 @@
+"""A GSM modem entry's link: the port held open while the entry is loaded, its state as the entry's health.
+
+The modem provider opens its port in the background and reopens it after an unplug. Here its link
+state becomes the entry's reachability (down: the outbox hands alerts over sooner; up again: what
+waits goes out at once), a PIN the SIM wants or refused starts reauthentication, and what the modem
+receives takes the path the IPEX webhook's callbacks take (webhook.async_handle_events).
+"""
+
+from __future__ import annotations
+
+from homeassistant.core import HomeAssistant, callback
+
+from .api.base import AuthError, ProviderError
+from .api.ipex_webhook import DeliveryReport, InboundSms
+from .api.modem import ModemProvider
+from .const import DOMAIN, LOGGER
+from .coordinator import answered
+from .data import SmsAlertsConfigEntry
+from .modem_status import async_setup_status
+from .webhook import async_handle_events
+
+
+async def async_start_link(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
+    """Start holding a modem entry's port (other providers hold no connection); stop at unload."""
+    provider = entry.runtime_data.provider
+    if not isinstance(provider, ModemProvider):
+        return
+    reachability = entry.runtime_data.health.reachability
+
+    @callback
+    def link_changed(up: bool, error: ProviderError | None) -> None:
+        if up:
+            reachability.async_set(reachable=True)
+            return
+        reason = error.reason if error is not None else "the modem is not connected"
+        reachability.async_set(reachable=error is not None and answered(error), error=reason)
+        if isinstance(error, AuthError):
+            LOGGER.warning("%s: %s; reauthentication started", entry.title, error.reason)
+            entry.async_start_reauth(hass)
+
+    @callback
+    def received(events: list[InboundSms | DeliveryReport]) -> None:
+        entry.async_create_background_task(
+            hass, async_handle_events(hass, entry, events), f"{DOMAIN} modem inbound {entry.entry_id}"
+        )
+
+    provider.on_link = link_changed
+    provider.on_events = received
+    async_setup_status(hass, entry, provider)
+    await provider.async_start()
+    entry.async_on_unload(provider.async_stop)

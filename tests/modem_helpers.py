@@ -1,0 +1,77 @@
+"""The modem simulator for tests: on a pseudo-terminal where one can be opened, else on an in-memory port."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncGenerator, Callable
+from pathlib import Path
+
+import pytest
+
+from simulators import memory_wire
+from simulators.modem import ModemSimulator
+
+OPENER = "custom_components.sms_alerts.api.modem.async_open_port"
+
+
+def pseudo_terminals() -> bool:
+    """Tell whether this system can open a pseudo-terminal (a root without /dev/pts cannot name one)."""
+    try:
+        fds = os.openpty()
+    except OSError:
+        return False
+    try:
+        os.ttyname(fds[1])
+    except OSError:
+        return False
+    finally:
+        for fd in fds:
+            os.close(fd)
+    return True
+
+
+# Both transports where a pty opens; the in-memory one everywhere, so the modem's logic always runs
+TRANSPORTS = [
+    pytest.param("pty", marks=pytest.mark.skipif(not pseudo_terminals(), reason="no pseudo-terminals here")),
+    "memory",
+]
+
+
+@contextlib.asynccontextmanager
+async def running_modem(
+    transport: str, monkeypatch: pytest.MonkeyPatch, **kwargs: object
+) -> AsyncGenerator[ModemSimulator]:
+    """Run a modem simulator; with the memory transport the provider's port opener opens memory ports.
+
+    On a pty the port is a stable link (as /dev/serial/by-id is), so that it keeps its path across a replug.
+    """
+    if transport == "pty":
+        links = Path(tempfile.mkdtemp(prefix="sms-alerts-modem-"))
+        kwargs.setdefault("link", str(links / "usb-Simulated_GSM_modem-if02-port0"))
+    sim = ModemSimulator(memory=transport == "memory", **kwargs)  # type: ignore[arg-type]
+    await sim.start()
+    if transport == "memory":
+        monkeypatch.setattr(OPENER, memory_wire.async_open)
+    # The serial library logs a debug traceback when it cannot flush a port that was pulled out
+    serial_logger = logging.getLogger("serial_asyncio_fast")
+    level = serial_logger.level
+    serial_logger.setLevel(logging.INFO)
+    try:
+        yield sim
+    finally:
+        serial_logger.setLevel(level)
+        await sim.stop()
+        if transport == "pty":
+            shutil.rmtree(links, ignore_errors=True)
+
+
+async def wait_for(condition: Callable[[], bool], within: float = 5.0) -> None:
+    """Wait until `condition` holds (real time: the modem link runs on the event loop)."""
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110 - the condition is another task's state, polled
+            await asyncio.sleep(0.01)

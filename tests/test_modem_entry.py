@@ -1,0 +1,299 @@
+"""A GSM modem entry in Home Assistant, against the modem simulator (pty where there is one, else in memory).
+
+The flow, sends through the outbox at one SIM's pace, replies as sms_alerts_received and acknowledgements
+(the path the IPEX webhook takes), status reports as delivery reports, and an unplugged modem: the
+entry's health goes down, the alert waits, and it goes out once the modem is back, without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import pytest
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntry, ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+from pytest_homeassistant_custom_component.common import async_capture_events
+
+from custom_components.sms_alerts.api import modem as modem_api
+from custom_components.sms_alerts.api.modem import ModemProvider
+from custom_components.sms_alerts.const import DOMAIN
+from custom_components.sms_alerts.diagnostics import async_get_config_entry_diagnostics
+from simulators.modem import ModemFault, ModemSimulator
+
+from .conftest import send
+from .modem_helpers import TRANSPORTS, running_modem, wait_for
+
+NUMBER = "+491701234567"
+PIN = "4711"
+
+
+@pytest.fixture(params=TRANSPORTS)
+async def sim(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> AsyncGenerator[ModemSimulator]:
+    """A modem whose SIM wants PIN 4711, reopened quickly after an unplug."""
+    monkeypatch.setattr(modem_api, "BACKOFF_INITIAL", 0.05)
+    monkeypatch.setattr(modem_api, "BACKOFF_MAX", 0.2)
+    monkeypatch.setattr(modem_api, "SYNC_TIMEOUT", 0.3)
+    async with running_modem(request.param, monkeypatch, pin=PIN) as modem:
+        yield modem
+
+
+async def run_flow(hass: HomeAssistant, form: dict[str, Any]) -> dict[str, Any]:
+    """Open the flow, pick the modem, submit the form."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "modem"})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "modem"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], form)
+    return dict(result)
+
+
+async def add_entry(hass: HomeAssistant, sim: ModemSimulator, **options: Any) -> ConfigEntry:
+    """Make a modem entry through the flow with one recipient; wait for its link."""
+    hass.config.country = "DE"
+    result = await run_flow(hass, {"port": sim.path, "baudrate": "115200", "pin": PIN})
+    assert result["type"] is FlowResultType.CREATE_ENTRY, result
+    entry: ConfigEntry = result["result"]
+    if options:
+        hass.config_entries.async_update_entry(entry, options=options)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    sub = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, "recipient"), context={"source": SOURCE_USER}
+    )
+    await hass.config_entries.subentries.async_configure(sub["flow_id"], {"name": "On call", "target": NUMBER})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await wait_for(lambda: modem(entry).connected)
+    return entry
+
+
+def modem(entry: ConfigEntry) -> ModemProvider:
+    """The entry's modem provider."""
+    provider = entry.runtime_data.provider
+    assert isinstance(provider, ModemProvider)
+    return provider
+
+
+async def settle(hass: HomeAssistant) -> None:
+    """Let the modem's background reads and Home Assistant's tasks finish."""
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if entry.state is ConfigEntryState.LOADED:
+            await modem(entry).inbound.async_idle()
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_flow_checks_the_modem_and_the_entry_sends(hass: HomeAssistant, sim: ModemSimulator) -> None:
+    """The check sends nothing; the entry holds the port, and an alert in UCS-2 and three parts arrives whole."""
+    entry = await add_entry(hass, sim)
+    assert entry.title.startswith("GSM modem")
+    assert sim.messages == []
+    assert hass.states.get("notify.on_call") is not None
+    text = ("Příliš žluťoučký kůň úpěl ďábelské ódy 🚨 " * 4).strip()  # 167 UTF-16 units: 3 parts of 67
+    response = await send(hass, entry, message=text)
+    assert [(r["status"], r["provider"], r["parts"]) for r in response["results"]] == [("sent", "modem", 3)]
+    assert [(m.to, m.text, m.options["parts"]) for m in sim.messages] == [(NUMBER, text, 3)]
+
+
+@pytest.mark.parametrize(
+    ("form", "fault", "error"),
+    [
+        ({"pin": "0000"}, None, "wrong_pin"),
+        ({"pin": None}, None, "sim_pin_required"),
+        ({}, ModemFault.NO_SIM, "no_sim"),
+        ({"port": "/dev/serial/by-id/usb-no-such-modem"}, None, "no_port"),
+        ({"pin": "12"}, None, "invalid_pin"),
+    ],
+)
+async def test_flow_errors(
+    hass: HomeAssistant, sim: ModemSimulator, form: dict[str, Any], fault: ModemFault | None, error: str
+) -> None:
+    """Each problem is a form error of its own; the right settings then make the entry."""
+    if fault is not None:
+        sim.inject(fault)
+    data = {"port": sim.path, "baudrate": "115200", "pin": PIN, **form}
+    result = await run_flow(hass, {key: value for key, value in data.items() if value is not None})
+    assert result["type"] is FlowResultType.FORM
+    assert error in result["errors"].values()
+    sim.recover()
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"port": sim.path, "baudrate": "115200", "pin": PIN}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_same_port_twice_is_already_configured(hass: HomeAssistant, sim: ModemSimulator) -> None:
+    """The port an entry holds is not opened again by a second flow."""
+    await add_entry(hass, sim)
+    result = await run_flow(hass, {"port": sim.path, "baudrate": "115200", "pin": PIN})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_reply_is_received_and_acknowledges(hass: HomeAssistant, sim: ModemSimulator) -> None:
+    """A reply quoting the alert's reference fires sms_alerts_received and sms_alerts_acknowledged."""
+    entry = await add_entry(hass, sim, ack_reference=True)
+    received = async_capture_events(hass, "sms_alerts_received")
+    acknowledged = async_capture_events(hass, "sms_alerts_acknowledged")
+    await send(hass, entry, message="Freezer warm")
+    assert "#1" in sim.messages[0].text
+    sim.deliver(NUMBER, "ACK #1")
+    await wait_for(lambda: not sim.inbox and bool(received))
+    await settle(hass)
+    assert [(e.data["from"], e.data["text"]) for e in received] == [(NUMBER, "ACK #1")]
+    assert [(e.data["reference"], e.data["message"]) for e in acknowledged] == [("#1", "Freezer warm")]
+
+
+async def test_failed_status_report_is_a_failed_delivery(hass: HomeAssistant, sim: ModemSimulator) -> None:
+    """A +CDS saying the SMS centre gave up: sms_alerts_delivery failed, and the alert is given up (no fallback)."""
+    entry = await add_entry(hass, sim)
+    deliveries = async_capture_events(hass, "sms_alerts_delivery")
+    failed = async_capture_events(hass, "sms_alerts_failed")
+    sim.report_status = 0x41  # incompatible destination
+    response = await send(hass, entry, message="Freezer warm")
+    assert response["results"][0]["status"] == "sent"
+    await wait_for(lambda: bool(deliveries))
+    await settle(hass)
+    assert [e.data["state"] for e in deliveries] == ["FAILED"]
+    assert [e.data["target"] for e in failed] == [NUMBER]
+
+
+async def test_delivered_status_report(hass: HomeAssistant, sim: ModemSimulator) -> None:
+    """A +CDS saying delivered: sms_alerts_delivery delivered, with the id of the send."""
+    entry = await add_entry(hass, sim)
+    deliveries = async_capture_events(hass, "sms_alerts_delivery")
+    await send(hass, entry, message="Freezer warm")
+    await wait_for(lambda: bool(deliveries))
+    assert [(e.data["state"], e.data["to"]) for e in deliveries] == [("DELIVERED", NUMBER)]
+
+
+async def test_unplugged_modem_queues_and_sends_once_back(hass: HomeAssistant, sim: ModemSimulator) -> None:
+    """Unplugged: health down, the alert queued; plugged back: the link reopens and the alert goes out once."""
+    entry = await add_entry(hass, sim)
+    reachability = entry.runtime_data.health.reachability
+    sim.unplug()
+    await wait_for(lambda: reachability.reachable is False)
+    response = await send(hass, entry, message="Water in the cellar")
+    assert response["results"][0]["status"] == "queued"
+    diagnostics = json.dumps(await async_get_config_entry_diagnostics(hass, entry))
+    assert "went away" in diagnostics or "cannot open" in diagnostics
+    assert sim.path not in diagnostics  # the port (a by-id path names the modem's serial number) is redacted
+    assert sim.messages == []
+    await sim.replug()
+    await wait_for(lambda: bool(sim.messages))
+    await settle(hass)
+    assert reachability.reachable is True
+    assert [m.text for m in sim.messages] == ["Water in the cellar"]
+    assert entry.runtime_data.outbox.items == []
+
+
+async def test_no_sim_at_send_raises_a_repair_issue(hass: HomeAssistant, sim: ModemSimulator) -> None:
+    """The SIM taken out while loaded: the send fails for the entry, with a repair issue."""
+    entry = await add_entry(hass, sim)
+    sim.inject(ModemFault.NO_SIM)
+    with pytest.raises(HomeAssistantError, match="SIM not inserted"):
+        await send(hass, entry, message="Door open")
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"{entry.entry_id}_no_sim") is not None
+
+
+async def test_pin_is_secret(hass: HomeAssistant, sim: ModemSimulator, caplog: pytest.LogCaptureFixture) -> None:
+    """The PIN is in no log line, diagnostics or event; the form never shows it back."""
+    entry = await add_entry(hass, sim)
+    await send(hass, entry, message="x")
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert PIN not in json.dumps(diagnostics)
+    assert diagnostics["entry"]["data"]["pin"] == "**REDACTED**"
+    assert diagnostics["provider"]["pin_set"] is True
+    assert f'"{PIN}"' not in caplog.text
+    assert f"CPIN={PIN}" not in caplog.text.replace('"', "")
+    assert "AT+CPIN=…" in caplog.text
+
+
+async def test_options_offer_acknowledgement_and_no_parallel_requests(hass: HomeAssistant, sim: ModemSimulator) -> None:
+    """A modem takes one command at a time: no "requests at once"; replies reach it, so references are offered."""
+    entry = await add_entry(hass, sim)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["step_id"] == "init"
+    fields = {str(key): value for key, value in result["data_schema"].schema.items()}
+    storm = {str(key) for key in fields["storm_control"].schema.schema}
+    replies = {str(key) for key in fields["replies"].schema.schema}
+    assert "parallel_requests" not in storm
+    assert replies == {"ack_reference"}
+    assert modem(entry).parallel == 1
+
+
+async def test_a_storm_goes_out_one_command_at_a_time(hass: HomeAssistant, sim: ModemSimulator) -> None:
+    """Alerts sent at once to several recipients reach the modem one after the other, each whole, none lost."""
+    entry = await add_entry(hass, sim, rate_limit=0, dedup_minutes=0)
+    targets = [f"+4917012345{index:02d}" for index in range(6)]
+    response = await send(hass, entry, message="Fire alarm hall 2", target=targets)
+    assert [r["status"] for r in response["results"]] == ["sent"] * 6
+    assert sorted(m.to for m in sim.messages) == targets
+    references = [m.options["references"][0] for m in sim.messages]
+    assert references == list(range(6))  # TP-MR given in order: no two sends overlapped
+
+
+async def test_a_new_pin_through_reauthentication(hass: HomeAssistant, sim: ModemSimulator) -> None:
+    """The SIM now wants another PIN: reauthentication starts, the old PIN is not tried again, the new one works.
+
+    The check of the new PIN opens the port the loaded entry holds: the entry lets go of it for the check.
+    """
+    entry = await add_entry(hass, sim)
+    sim.pin = "13572468"
+    sim.pin_entered = False
+    await sim.replug()
+    await wait_for(
+        lambda: any(flow["context"]["source"] == "reauth" for flow in hass.config_entries.flow.async_progress())
+    )
+    [flow] = hass.config_entries.flow.async_progress()
+    assert not sim.pin_entered
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"pin": "13572468"})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.data["pin"] == "13572468"
+    await wait_for(lambda: entry.state is ConfigEntryState.LOADED and modem(entry).connected)
+    response = await send(hass, entry, message="Back")
+    assert response["results"][0]["status"] == "sent"
+
+
+async def test_reconfigure_checks_the_port_the_entry_holds(hass: HomeAssistant, sim: ModemSimulator) -> None:
+    """Reconfigure (another baud rate) checks the modem while the entry holds the port, then reloads it."""
+    entry = await add_entry(hass, sim)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"port": sim.path, "baudrate": "57600", "pin": PIN}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.data["baudrate"] == 57600
+    await wait_for(lambda: entry.state is ConfigEntryState.LOADED and modem(entry).connected)
+
+
+def sensor_state(hass: HomeAssistant, suffix: str) -> str | None:
+    """The state of the one sensor whose entity id ends with `suffix`."""
+    states = [state.state for state in hass.states.async_all("sensor") if state.entity_id.endswith(suffix)]
+    assert len(states) <= 1
+    return states[0] if states else None
+
+
+async def test_signal_and_registration_sensors(hass: HomeAssistant, sim: ModemSimulator) -> None:
+    """+CSQ 20 is -73 dBm; +CREG 1 is the home network; unplugged, both are unavailable."""
+    entry = await add_entry(hass, sim)
+    await wait_for(lambda: sensor_state(hass, "_signal_strength") == "-73")
+    assert sensor_state(hass, "_network_registration") == "home"
+    sim.unplug()
+    await wait_for(lambda: entry.runtime_data.health.reachability.reachable is False)
+    await entry.runtime_data.health.modem.async_refresh()
+    await hass.async_block_till_done()
+    assert sensor_state(hass, "_signal_strength") == "unavailable"
+    assert sensor_state(hass, "_network_registration") == "unavailable"
+    sim.registration = 5  # roaming
+    await sim.replug()
+    await wait_for(lambda: sensor_state(hass, "_network_registration") == "roaming")
