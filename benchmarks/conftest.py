@@ -95,7 +95,7 @@ async def remote_sims(socket_enabled: None) -> AsyncGenerator[dict[str, RemoteSi
     ports = _free_ports(len(names) + 1)
     args = [f"--{name.replace('_', '-')}-port={port}" for name, port in zip(names, ports, strict=False)]
     process = subprocess.Popen(  # noqa: S603, ASYNC220 - our own interpreter and module; starting it does not wait
-        [sys.executable, "-m", "simulators", "--quiet", f"--phones-port={ports[-1]}", *args],
+        [sys.executable, "-m", "simulators", "--quiet", "--no-modem", f"--phones-port={ports[-1]}", *args],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
     )

@@ -74,14 +74,31 @@ CONFIG = Path(__file__).resolve().parent.parent / "config"
 # SMS_ALERTS_DEVELOP_ENTRIES=0: add no entries (to go through the forms by hand on a new configuration)
 ADD_ENTRIES = os.environ.get("SMS_ALERTS_DEVELOP_ENTRIES", "1") != "0"
 
-# The ports of simulators/__main__.py
+# The ports of simulators/__main__.py, and the link to the modem simulator's pseudo-terminal
 SIM_PORTS = {"sms_gateway": 8301, "wildix": 8302, "pbxware": 8303, "ipex": 8304}
+MODEM_LINK = Path("/tmp/sms-alerts-modem")  # noqa: S108 - simulators/__main__.py's DEFAULT_MODEM_LINK
+# The providers a development configuration got entries for (an entry the developer removed is not added again)
+ADDED_RECORD = ".sms_alerts_develop"
+# Configurations from before the record was kept had entries for these
+BEFORE_THE_RECORD = ("sms_gateway", "wildix", "pbxware", "ipex")
 Entries = list[tuple[str, list[dict[str, Any]], dict[str, str]]]
 
 
-def entries(ports: dict[str, int]) -> Entries:
-    """One entry per simulator, each with one recipient: provider, the flow's steps, the recipient."""
+def entries(ports: dict[str, int], modem_link: Path = MODEM_LINK) -> Entries:
+    """One entry per simulator, each with one recipient: provider, the flow's steps, the recipient.
+
+    The modem only where its simulator runs (its port's link exists).
+    """
     gateway, wildix, pbxware, ipex = (f"{SIM}:{ports[key]}" for key in ("sms_gateway", "wildix", "pbxware", "ipex"))
+    modem: Entries = []
+    if modem_link.exists():
+        modem = [
+            (
+                "modem",
+                [{"port": str(modem_link), "baudrate": "115200"}],
+                {"name": "Site phone", "target": "+49 170 7654321"},
+            )
+        ]
     return [
         (
             "sms_gateway",
@@ -112,6 +129,7 @@ def entries(ports: dict[str, int]) -> Entries:
             ],
             {"name": "Czech phone", "target": "+420 607 608 609"},
         ),
+        *modem,
     ]
 
 
@@ -168,17 +186,31 @@ async def _add(
 
 
 async def configure(
-    session: aiohttp.ClientSession, base: str, headers: dict[str, str], ports: dict[str, int] = SIM_PORTS
+    session: aiohttp.ClientSession,
+    base: str,
+    headers: dict[str, str],
+    ports: dict[str, int] = SIM_PORTS,
+    *,
+    record: Path | None = None,
+    modem_link: Path = MODEM_LINK,
 ) -> Configured:
-    """Add one entry per simulator with a recipient, unless SMS Alerts has entries already."""
+    """Add an entry with a recipient for each simulator that never had one here.
+
+    `record` lists the providers added before (kept across starts); without it, or before it was kept,
+    a configuration with entries had them for the four HTTP providers.
+    """
     done = Configured()
     async with session.get(f"{base}/api/config/config_entries/entry?domain=sms_alerts", headers=headers) as resp:
         resp.raise_for_status()
         done.existing = [entry["title"] for entry in await resp.json()]
-    if done.existing:
-        return done
+    known: set[str] = set(BEFORE_THE_RECORD) if done.existing else set()
+    recorded = await asyncio.to_thread(lambda: record.read_text() if record is not None and record.exists() else None)
+    if recorded is not None:
+        known = set(recorded.split())
     subflows = f"{base}/api/config/config_entries/subentries/flow"
-    for key, steps, recipient in entries(ports):
+    for key, steps, recipient in entries(ports, modem_link):
+        if key in known:
+            continue
         try:
             flow = await _add(session, base, headers, key, steps)
             entry_id = flow["result"]["entry_id"]
@@ -187,10 +219,13 @@ async def configure(
         except (aiohttp.ClientError, ValueError, KeyError) as err:
             done.failed.append(f"{key}: {type(err).__name__}: {err}")
             continue
+        known.add(key)
         if sub.get("type") != "create_entry":
             done.failed.append(f"{key}: entry {flow['title']} added, but not its recipient: {sub.get('errors')}")
             continue
         done.added.append(f"{flow['title']} with recipient {recipient['name']} ({recipient['target']})")
+    if record is not None:
+        await asyncio.to_thread(record.write_text, "\n".join(sorted(known)) + "\n")
     return done
 
 
@@ -232,7 +267,7 @@ async def main(base: str, pid: int, config: Path) -> None:
         token = await login(session, base)
         done = Configured()
         if ADD_ENTRIES:
-            done = await configure(session, base, {"Authorization": f"Bearer {token}"})
+            done = await configure(session, base, {"Authorization": f"Bearer {token}"}, record=config / ADDED_RECORD)
         await point_ipex_webhooks(session, base, config)
     credentials = f"user {USER}, password {PASSWORD}" + (" (just created)" if created else "")
     print(
@@ -249,6 +284,8 @@ Try it:
   - The message appears below as the simulator receives it, and on the phones page printed above.
   - Inbound SMS to Home Assistant (IPEX):
       curl -X POST '{SIM}:8304/_sim/inbound?from=%2B420607608609&to=%2B420777888999&text=ACK'
+    and to the GSM modem (notify.site_phone sends through it):
+      curl -X POST '{SIM}:8305/_sim/inbound?from=%2B491707654321&text=ACK'
   Ctrl+C stops everything.
 """,
         flush=True,

@@ -12,13 +12,16 @@ from aiohttp import web
 from .base import ReceivedMessage, Simulator
 from .brevisone import BrevisOneSimulator
 from .ipex import IpexSimulator
+from .modem import ModemSimulator
 from .pbxware import PbxwareSimulator
 from .phones import PhonesPage
 from .wildix import DEMO_API_KEY, WildixSimulator
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORTS = {"sms_gateway": 8301, "wildix": 8302, "pbxware": 8303, "ipex": 8304}
+DEFAULT_PORTS = {"sms_gateway": 8301, "wildix": 8302, "pbxware": 8303, "ipex": 8304, "modem": 8305}
 DEFAULT_PHONES_PORT = 8300
+# The modem's serial port: a pseudo-terminal, reached through this stable link
+DEFAULT_MODEM_LINK = "/tmp/sms-alerts-modem"  # noqa: S108 - a link on the developer's own machine
 
 
 def _print_message(message: ReceivedMessage) -> None:
@@ -63,6 +66,17 @@ def _describe(name: str, url: str, sim: Simulator) -> str:
             "API key: ha-alerts-key   Tenant ID: 1   Extensions: ext:1001 (has an SMS number), ext:1002 (none)",
             f"A PBX that reads only the query string: curl -X POST '{url}/_sim/query_only?enabled=1'",
         ]
+    elif isinstance(sim, ModemSimulator):
+        return "\n".join(
+            [
+                f"  {name}: GSM modem (AT commands in PDU mode on a pseudo-terminal)",
+                f"    Serial port: {sim.path}   Baud rate: 115200   No SIM PIN",
+                f"    Inbound SMS: curl -X POST '{url}/_sim/inbound?from=%2B491701234567&text=ACK'",
+                f"    Faults: curl -X POST '{url}/_sim/modem?fault=no_network'  (no_sim, pin_required, slow_network,",
+                "            unplug: the next send pulls the cable; fault=none recovers)",
+                f"    The cable: curl -X POST '{url}/_sim/modem?plug=out'  (plug=in puts it back)",
+            ]
+        )
     else:
         lines = [
             "IPEX / Voipex",
@@ -76,7 +90,14 @@ def _describe(name: str, url: str, sim: Simulator) -> str:
     return "\n".join([f"  {name}: {title}", *(f"    {line}" for line in rest), faults])
 
 
-async def _run(host: str, ports: dict[str, int], phones_port: int, *, quiet: bool = False) -> None:
+async def _run(
+    host: str,
+    ports: dict[str, int],
+    phones_port: int,
+    *,
+    modem_link: str | None = DEFAULT_MODEM_LINK,
+    quiet: bool = False,
+) -> None:
     """Serve the simulators and the phones page until interrupted."""
     sims: dict[str, Simulator] = {
         "sms_gateway": BrevisOneSimulator(),
@@ -84,6 +105,14 @@ async def _run(host: str, ports: dict[str, int], phones_port: int, *, quiet: boo
         "pbxware": PbxwareSimulator(),
         "ipex": IpexSimulator(),
     }
+    modem = ModemSimulator(link=modem_link)
+    if modem_link is not None:
+        try:
+            await modem.start()
+        except OSError as err:
+            print(f"No modem simulator: a pseudo-terminal cannot be opened here ({err.strerror})", flush=True)
+        else:
+            sims["modem"] = modem
     phones = web.AppRunner(PhonesPage(sims.values()).make_app(), access_log=None, handler_cancellation=True)
     await phones.setup()
     await web.TCPSite(phones, host, phones_port).start()
@@ -110,6 +139,8 @@ async def _run(host: str, ports: dict[str, int], phones_port: int, *, quiet: boo
     await stop.wait()
     for runner in runners:
         await runner.cleanup()
+    if "modem" in sims:
+        await modem.stop()
 
 
 def main() -> None:
@@ -120,11 +151,14 @@ def main() -> None:
         parser.add_argument(f"--{name.replace('_', '-')}-port", type=int, default=port)
     parser.add_argument("--phones-port", type=int, default=DEFAULT_PHONES_PORT, help="port of the phones page")
     parser.add_argument("--quiet", action="store_true", help="do not print each message that arrives")
+    parser.add_argument("--modem-link", default=DEFAULT_MODEM_LINK, help="the modem's serial port (a link to its pty)")
+    parser.add_argument("--no-modem", action="store_true", help="run no modem simulator")
     args = parser.parse_args()
     if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
         parser.error("the simulators listen on loopback only")
     ports = {name: getattr(args, f"{name}_port") for name in DEFAULT_PORTS}
-    asyncio.run(_run(args.host, ports, args.phones_port, quiet=args.quiet))
+    modem_link = None if args.no_modem else args.modem_link
+    asyncio.run(_run(args.host, ports, args.phones_port, modem_link=modem_link, quiet=args.quiet))
 
 
 if __name__ == "__main__":

@@ -426,5 +426,32 @@ class ModemSimulator(Simulator):
         self._write(f"\r\n+CDS: {report.length}\r\n{report.hex}\r\n")
 
     def routes(self) -> list[web.RouteDef]:
-        """Serve no provider routes: the modem speaks on its pty."""
-        return []
+        """Serve no provider routes (the modem speaks on its pty), only controls for scripts/develop.
+
+        POST /_sim/inbound?from=...&text=... lets an SMS arrive; POST /_sim/modem?fault=no_sim|pin_required|
+        no_network|slow_network|unplug|none misbehaves (none: recover); POST /_sim/modem?plug=out|in pulls the
+        cable or plugs it back in.
+        """
+
+        async def inbound(request: web.Request) -> web.Response:
+            sender, text = request.query.get("from", ""), request.query.get("text", "")
+            if not sender or not text:
+                return web.Response(status=400, text="from and text are required")
+            return web.json_response({"pdus": self.deliver(sender, text)})
+
+        async def control(request: web.Request) -> web.Response:
+            fault, plug = request.query.get("fault"), request.query.get("plug")
+            try:
+                if fault == "none":
+                    self.recover()
+                elif fault:
+                    self.inject(fault)
+            except ValueError:
+                return web.Response(status=400, text=f"unknown fault; one of {', '.join(ModemFault)}, none")
+            if plug == "out":
+                self.unplug()
+            elif plug == "in":
+                await self.replug()
+            return web.Response(text="OK")
+
+        return [web.post("/_sim/inbound", inbound), web.post("/_sim/modem", control)]

@@ -101,3 +101,28 @@ async def test_onboarding_names_the_entries_already_there() -> None:
         await server.close()
     assert (done.added, done.existing, done.failed) == ([], ["On call gateway"], [])
     assert "already there: On call gateway" in onboard.summary(done)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_onboarding_adds_what_a_configuration_never_had(tmp_path: Path) -> None:
+    """A configuration of the four HTTP providers gets the modem's entry once; then the record keeps it away.
+
+    Where the modem simulator runs (its port's link exists) and no entry was ever made for it, its flow is started
+    (it fails here, in a Home Assistant whose flows all fail); once recorded, no flow starts again.
+    """
+    link = tmp_path / "modem"
+    link.touch()
+    record = tmp_path / "record"
+    server = TestServer(_fake_home_assistant([{"title": "On call gateway"}]), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as session:
+            base = str(server.make_url("")).rstrip("/")
+            done = await onboard.configure(session, base, {}, record=record, modem_link=link)
+            assert [line.split(":")[0] for line in done.failed] == ["modem"]
+            assert set(record.read_text().split()) == set(onboard.BEFORE_THE_RECORD)
+            record.write_text("\n".join([*onboard.BEFORE_THE_RECORD, "modem"]))
+            again = await onboard.configure(session, base, {}, record=record, modem_link=link)
+    finally:
+        await server.close()
+    assert (again.added, again.failed) == ([], [])
