@@ -39,7 +39,8 @@ _CLICK = r"""
     for (const el of root.querySelectorAll('*')) {
       if (el.shadowRoot) walk(el.shadowRoot);
       const own = [...el.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim();
-      if (own === text || (el.getAttribute && el.getAttribute('label') === text)) seen.push(el);
+      const label = (el.getAttribute && (el.getAttribute('label') || el.getAttribute('aria-label'))) || el.label;
+      if (own === text || label === text) seen.push(el);
     }
   };
   walk(document);

@@ -409,6 +409,17 @@ def test_translations_follow_the_hassfest_schema(language: str) -> None:
     assert problems(_translations(language), STRINGS, language) == []
 
 
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_form_descriptions_have_no_stray_markdown(language: str) -> None:
+    """The frontend renders descriptions as markdown: a `~` outside a code span strikes text through (`=~` twice)."""
+    stray = [
+        path
+        for path, text in _all_strings(_translations(language))
+        if "description" in path and "~" in re.sub(r"`[^`]*`", "", text)
+    ]
+    assert stray == []
+
+
 def test_no_html_like_text_in_services_yaml_or_icons() -> None:
     """services.yaml (names, descriptions, examples, selector options) and icons.json hold no tag either."""
     icons = json.loads((PACKAGE / "icons.json").read_text(encoding="utf-8"))

@@ -62,7 +62,10 @@ def test_every_component_used_is_a_dependency() -> None:
     declared = set(MANIFEST.get("dependencies", [])) | set(MANIFEST.get("after_dependencies", []))
     used = _referenced_components()
     assert {"webhook", "cloud", "notify"} <= used  # the collector sees both import forms
-    assert used - UNDECLARED_OK <= declared
+    # hassfest (script/hassfest/dependencies.py) also lets a file import the integration it is a platform of
+    # (our logbook.py imports logbook)
+    platforms = {path.stem for path in PACKAGE.glob("*.py")}
+    assert used - UNDECLARED_OK - platforms <= declared
     assert declared <= used | {"http"}, "declared but never used"
 
 

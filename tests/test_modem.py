@@ -218,6 +218,21 @@ async def test_status_reports_become_delivery_reports(
     assert events == [DeliveryReport(id=receipt.message_id or "", to=NUMBER, state=state)]
 
 
+async def test_a_report_before_the_last_part_is_sent_waits_for_it(
+    sim: ModemSimulator, linked: tuple[ModemProvider, list[object]]
+) -> None:
+    """A quick SMS centre reports the first part while the second is still being sent: one report, for the message."""
+    provider, events = linked
+    sim.report_delay = 0.0
+    sim.send_delay = 0.2
+    [receipt] = await provider.async_send(OutboundSms(text="x" * 200), [TARGET])
+    await wait_for(lambda: bool(events))
+    await asyncio.sleep(0.2)
+    assert receipt.message_id is not None
+    assert receipt.message_id.count(".") == 1  # both parts' references
+    assert events == [DeliveryReport(id=receipt.message_id, to=NUMBER, state="DELIVERED")]
+
+
 async def test_unplug_in_a_send_then_replug_recovers(
     sim: ModemSimulator, linked: tuple[ModemProvider, list[object]]
 ) -> None:

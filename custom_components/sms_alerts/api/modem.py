@@ -393,25 +393,29 @@ class ModemProvider(Provider):
         except PduError as err:
             raise TargetRejectedError(f"the message cannot be encoded ({err})", key="target_rejected") from None
         at = await self._async_wait_link()
-        references: list[int] = []
-        for number, pdu in enumerate(pdus, 1):
-            doing = f"sending part {number}/{len(pdus)} to {mask_target(target)}"
-            try:
-                references.append(await at.send_pdu(pdu.length, pdu.hex, within=SEND_TIMEOUT))
-            except AtError as err:
-                raise classify(err, doing=doing) from None
-            except TimeoutError:
-                raise TransientError(
-                    f"{doing}: no answer from the modem (the part may have been sent: a duplicate is possible)",
-                    key="timeout",
-                ) from None
-            except PortClosedError:
-                raise TransientError(
-                    f"{doing}: the port closed (a part may have been sent: a duplicate is possible)",
-                    key="port_closed",
-                ) from None
-        message_id = self.inbound.expect_reports(target.value, references)
-        _LOGGER.debug("Sent %d part(s) to %s: references %s", len(pdus), mask_target(target), references)
+        # A part's status report may come before the next part is sent: each is expected once the modem took it
+        awaited = self.inbound.begin_reports(target.value, len(pdus))
+        try:
+            for number, pdu in enumerate(pdus, 1):
+                doing = f"sending part {number}/{len(pdus)} to {mask_target(target)}"
+                try:
+                    self.inbound.part_sent(awaited, await at.send_pdu(pdu.length, pdu.hex, within=SEND_TIMEOUT))
+                except AtError as err:
+                    raise classify(err, doing=doing) from None
+                except TimeoutError:
+                    raise TransientError(
+                        f"{doing}: no answer from the modem (the part may have been sent: a duplicate is possible)",
+                        key="timeout",
+                    ) from None
+                except PortClosedError:
+                    raise TransientError(
+                        f"{doing}: the port closed (a part may have been sent: a duplicate is possible)",
+                        key="port_closed",
+                    ) from None
+            message_id = self.inbound.all_sent(awaited)
+        finally:
+            self.inbound.end_send(awaited)
+        _LOGGER.debug("Sent %d part(s) to %s: references %s", len(pdus), mask_target(target), awaited.references)
         return Receipt(target=target, outcome=Outcome.SENT, message_id=message_id)
 
     # Inbound --------------------------------------------------------------------------------------------------

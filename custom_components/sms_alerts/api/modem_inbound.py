@@ -37,13 +37,22 @@ FAILED = "FAILED"
 
 
 @dataclass(kw_only=True)
-class _Awaited:
-    """A sent message whose parts' status reports are still to come."""
+class Awaited:
+    """A message being sent or sent, whose parts' status reports are still to come.
 
-    message_id: str
+    A part's report may come before the message's last part is sent (a quick SMS centre): the message
+    id, which names every part, is known only then, so what the reports say waits for it.
+    """
+
     number: str
-    open_parts: set[int] = field(default_factory=set)
-    # Reported already (failed at one part): the other parts' reports say nothing more
+    total: int
+    references: list[int] = field(default_factory=list)
+    reported: set[int] = field(default_factory=set)
+    failed: bool = False
+    # Reports that came before the modem's answer naming their part (reference: failed)
+    early: dict[int, bool] = field(default_factory=dict)
+    # The id, once every part was sent; reported already (a delivery report went out) after that
+    message_id: str = ""
     settled: bool = False
 
 
@@ -65,7 +74,9 @@ class Inbound:
         """Belong to one modem provider."""
         self._provider = provider
         self._tasks: set[asyncio.Task[None]] = set()
-        self._awaited: OrderedDict[tuple[str, int], _Awaited] = OrderedDict()
+        self._awaited: OrderedDict[tuple[str, int], Awaited] = OrderedDict()
+        # Messages whose parts are being sent now
+        self._sending: list[Awaited] = []
         self._partial: OrderedDict[tuple[str, int, int], dict[int, str]] = OrderedDict()
         # SIM indexes being read and deleted: one SMS is handed on once
         self._claimed: set[int] = set()
@@ -185,15 +196,34 @@ class Inbound:
         sms = InboundSms(id="", sender=part.sender, to="", text=cut, created_at=part.timestamp.isoformat())
         self._provider.on_events([sms])
 
-    def expect_reports(self, number: str, references: list[int]) -> str:
-        """Remember a sent message's parts until their status reports come; return the message's id."""
-        awaited = _Awaited(message_id=message_id(number, references), number=number, open_parts=set(references))
-        for reference in references:
-            key = (_digits(number), reference)
-            self._awaited.pop(key, None)
-            self._awaited[key] = awaited
+    def begin_reports(self, number: str, total: int) -> Awaited:
+        """Start to await the status reports of a message of `total` parts, before its first part goes out."""
+        awaited = Awaited(number=number, total=total)
+        self._sending.append(awaited)
+        return awaited
+
+    def end_send(self, awaited: Awaited) -> None:
+        """End a send (every part out, or broken off): reports no longer come before their part's answer."""
+        if awaited in self._sending:
+            self._sending.remove(awaited)
+
+    def part_sent(self, awaited: Awaited, reference: int) -> None:
+        """Note a part the modem took (its TP-MR): its status report is expected from now."""
+        awaited.references.append(reference)
+        if reference in awaited.early:
+            # Its report was quicker than the modem's answer (read from the port in the same breath)
+            awaited.reported.add(reference)
+            awaited.failed = awaited.failed or awaited.early.pop(reference)
+        key = (_digits(awaited.number), reference)
+        self._awaited.pop(key, None)
+        self._awaited[key] = awaited
         while len(self._awaited) > MAX_AWAITED:
             self._awaited.popitem(last=False)
+
+    def all_sent(self, awaited: Awaited) -> str:
+        """Every part went out: return the message's id, and report what the reports so far already tell."""
+        awaited.message_id = message_id(awaited.number, awaited.references)
+        self._settle(awaited)
         return awaited.message_id
 
     def _report(self, report: StatusReport) -> None:
@@ -203,19 +233,34 @@ class Inbound:
             return  # the SMS centre still tries; its final report comes later
         key = (_digits(report.recipient), report.reference)
         awaited = self._awaited.pop(key, None)
+        if awaited is None and (sending := self._sending_to(report.recipient)) is not None:
+            # A part whose answer (+CMGS) is still being read: the report waits for it
+            sending.early[report.reference] = outcome is ReportStatus.FAILED
+            return
         if awaited is None:
             # Sent before a restart: a one-part message is still known by its id
             number = report.recipient if report.recipient.startswith("+") else f"+{report.recipient}"
-            awaited = _Awaited(message_id=message_id(number, [report.reference]), number=number)
-        awaited.open_parts.discard(report.reference)
-        if awaited.settled:
-            return  # a later part of a message already reported as failed
-        if outcome is ReportStatus.FAILED:
-            awaited.settled = True  # the other parts' reports, still to come, are taken in silence
-            state = FAILED
-        elif awaited.open_parts:
+            awaited = Awaited(number=number, total=1, references=[report.reference])
+            awaited.message_id = message_id(number, awaited.references)
+        awaited.reported.add(report.reference)
+        awaited.failed = awaited.failed or outcome is ReportStatus.FAILED
+        self._settle(awaited)
+
+    def _sending_to(self, number: str) -> Awaited | None:
+        """Return the message being sent to a number now, if any (one command at a time: at most one)."""
+        digits = _digits(number)
+        return next((awaited for awaited in self._sending if _digits(awaited.number) == digits), None)
+
+    def _settle(self, awaited: Awaited) -> None:
+        """Report a message once its id is known: failed at its first failed part, delivered once every part is."""
+        if awaited.settled or not awaited.message_id:
             return
-        else:
+        if awaited.failed:
+            state = FAILED  # the other parts' reports, still to come, are taken in silence
+        elif len(awaited.references) == awaited.total and awaited.reported >= set(awaited.references):
             state = DELIVERED
+        else:
+            return
+        awaited.settled = True
         _LOGGER.debug("GSM modem: message %s %s", mask_target(awaited.number), state.lower())
         self._provider.on_events([DeliveryReport(id=awaited.message_id, to=awaited.number, state=state)])
