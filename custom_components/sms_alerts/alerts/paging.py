@@ -60,10 +60,10 @@ def codes_in(text: str) -> list[str]:
 
 def mask_number(number: str) -> str:
     """Mask a phone number for an SMS to others: `+49170...567` (GSM-7 only, unlike the log's mask)."""
-    value = number.strip()
-    digits = sum(char.isdigit() for char in value)
+    value = "".join(char for char in number if char.isdigit() or char == "+")
+    digits = len(value.lstrip("+"))
     if digits < _MIN_MASKED_DIGITS:
-        return value
+        return number.strip()
     return f"{value[:6]}...{value[-3:]}"
 
 
