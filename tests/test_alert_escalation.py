@@ -371,3 +371,24 @@ def test_codes_numbers_and_masks() -> None:
     assert not same_number("+491701234567", "+491709999999")
     assert mask_number("+491701234567") == "+49170...567"
     assert mask_number("110") == "110"
+
+
+async def test_a_policy_taken_away_ends_the_running_escalations(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The source edited to no escalation (the entry reloads): its escalation ends quietly, not as run out."""
+    freezer.move_to(START)
+    entry = await escalated(hass, gateway)
+    assert await post(hass, hass_client_no_auth, load("alertmanager_firing")) == 200
+    source = entry.subentries["source1"]
+    hass.config_entries.async_update_subentry(entry, source, data={**source.data, "escalation": []})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await advance(hass, freezer, 30 * MINUTE)
+    assert len(sent(gateway)) == 1
+    assert escalation_shown(hass)["next_page"] is None
+    assert escalation_shown(hass)["state"] == "resolved"
+    assert "nobody acknowledged" not in caplog.text

@@ -201,6 +201,11 @@ class Escalations:
                 continue
             policy = source.escalation
             now = self._now()
+            if not policy.steps:
+                # The source's policy was taken away: its escalations end, nobody is paged any more
+                self.tracked[key] = replace(tracked, escalation=rules.resolve(tracked.escalation, now))
+                self._pager.changed()
+                continue
             ended = rules.exhausted(policy, tracked.escalation, now)
             if ended is not tracked.escalation:
                 LOGGER.warning(
