@@ -396,6 +396,7 @@ async def test_diagnostics_show_sources_without_their_secret(
             "send_resolved": True,
             "recipients": 0,
             "routes": 0,
+            "escalation_steps": 0,
             "open": [{"status": "firing", "severity": "critical", "count": 1, "told": 1}],
         }
     ]

@@ -15,8 +15,9 @@ from homeassistant.const import CONF_WEBHOOK_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.network import NoURLAvailableError, get_url
 
+from .alerts.escalation import MAX_REPEAT, MAX_STEPS, MAX_WAIT_MINUTES, Policy, Step, parse_policy
 from .alerts.generic import FieldPathError, GenericFields
-from .alerts.models import SourceKind
+from .alerts.models import Severity, SourceKind
 from .alerts.routing import Route, load_routes
 from .webhook import placeholder_webhook_url
 
@@ -27,6 +28,11 @@ CONF_TOKEN: Final = "token"  # noqa: S105 - the name of a field, not a secret
 CONF_ROUTES: Final = "routes"
 CONF_FIELDS: Final = "fields"
 CONF_LOCAL_ONLY: Final = "local_only"
+CONF_ESCALATION: Final = "escalation"
+CONF_ESCALATION_SEVERITY: Final = "escalation_severity"
+CONF_ESCALATION_REPEAT: Final = "escalation_repeat"
+CONF_ANNOUNCE_ACK: Final = "announce_ack"
+NO_ESCALATION: Final = Policy(())
 # The user name of HTTP Basic (CONTRACT.md, "Alert sources"); the token is the password
 BASIC_USER: Final = "sms_alerts"
 
@@ -45,10 +51,16 @@ class SourceConfig:
     routes: tuple[Route, ...]
     fields: GenericFields | None
     local_only: bool
+    # Steps empty: no alert of the source is escalated
+    escalation: Policy = NO_ESCALATION
+    announce_ack: bool = True
 
     @classmethod
-    def from_subentry(cls, subentry: ConfigSubentry) -> SourceConfig:
-        """Read a subentry; raise ValueError when it cannot be used (a generic source's fields edited by hand)."""
+    def from_subentry(cls, subentry: ConfigSubentry, names: Mapping[str, str] | None = None) -> SourceConfig:
+        """Read a subentry; raise ValueError when it cannot be used (fields or a policy edited by hand).
+
+        `names` maps recipient names to ids, for a policy kept as text.
+        """
         data: Mapping[str, Any] = subentry.data
         kind = SourceKind(data[CONF_KIND])
         fields = None
@@ -68,7 +80,37 @@ class SourceConfig:
             routes=load_routes(data.get(CONF_ROUTES)),
             fields=fields,
             local_only=bool(data.get(CONF_LOCAL_ONLY, True)),
+            escalation=load_policy(data, names or {}),
+            announce_ack=bool(data.get(CONF_ANNOUNCE_ACK, True)),
         )
+
+
+def policy_data(policy: Policy) -> list[dict[str, Any]]:
+    """Return the steps of a policy as a subentry keeps them (recipient ids, so a renamed recipient stays)."""
+    return [{"recipients": list(step.recipients), "wait": step.wait, "ring": step.ring} for step in policy.steps]
+
+
+def load_policy(data: Mapping[str, Any], names: Mapping[str, str]) -> Policy:
+    """Read a source's escalation policy: steps as `policy_data` writes them, or the text a user writes.
+
+    Raise ValueError for one that cannot be read (edited by hand).
+    """
+    try:
+        severity = Severity(data.get(CONF_ESCALATION_SEVERITY, Severity.CRITICAL))
+        repeat = int(data.get(CONF_ESCALATION_REPEAT, 0))
+        raw = data.get(CONF_ESCALATION) or []
+        if isinstance(raw, str):
+            return parse_policy(raw, names, repeat=repeat, severity=severity)
+        steps = tuple(
+            Step(tuple(str(who) for who in step["recipients"]), int(step["wait"]), ring=bool(step.get("ring")))
+            for step in raw
+        )
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"escalation: {err}") from None
+    bad_wait = any(not step.recipients or not 0 < step.wait <= MAX_WAIT_MINUTES for step in steps)
+    if bad_wait or len(steps) > MAX_STEPS or not 0 <= repeat <= MAX_REPEAT:
+        raise ValueError("escalation: a step, a wait or the repeat is out of bounds")
+    return Policy(steps, repeat, severity)
 
 
 def _bytes(text: str) -> bytes:

@@ -17,9 +17,11 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
+from .alert_escalations import Escalations
 from .alert_source_config import SourceConfig, authorized
 from .alerts.book import ACKNOWLEDGED, FIRING, RESOLVED, AlertBook, OpenAlert
 from .alerts.models import Alert, AlertParseError, AlertStatus, ParseResult, Severity
+from .alerts.paging import ACK_BY_HOME_ASSISTANT, codes_in, mask_number
 from .alerts.parse import parse
 from .alerts.render import render_alert, render_group, render_test
 from .alerts.routing import recipients_for
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
     from .data import SmsAlertsConfigEntry
 
 STORAGE_VERSION = 1
+# The key of the escalations in the stored book
+ESCALATIONS = "escalations"
 SAVE_DELAY = 1.0
 # A target told of an alert: the SMS went, waits, or a copy of it went already
 _TOLD = frozenset({SendStatus.SENT, SendStatus.QUEUED, SendStatus.THROTTLED, SendStatus.DEDUPLICATED})
@@ -73,13 +77,15 @@ class AlertSources:
         self._store = Store[dict[str, Any]](hass, STORAGE_VERSION, storage_key(entry.entry_id))
         self.book = AlertBook()
         self.sources: dict[str, SourceConfig] = {}
-        self._lock = asyncio.Lock()
+        self.lock = asyncio.Lock()
         self._changed_since_load = False
+        self.escalations = Escalations(hass, entry, self)
+        names = {title: key for key, title in self.recipient_names().items()}
         for subentry in entry.subentries.values():
             if subentry.subentry_type != SUBENTRY_ALERT_SOURCE:
                 continue
             try:
-                self.sources[subentry.subentry_id] = SourceConfig.from_subentry(subentry)
+                self.sources[subentry.subentry_id] = SourceConfig.from_subentry(subentry, names)
             except (KeyError, ValueError) as err:
                 LOGGER.error("%s: the alert source %s cannot be used (%s)", entry.title, subentry.title, err)
 
@@ -90,15 +96,29 @@ class AlertSources:
         """
         if not self.sources:
             return
-        self.book = AlertBook.from_dict(await self._store.async_load())
+        stored = await self._store.async_load()
+        self.book = AlertBook.from_dict(stored)
         self.book.keep_sources(self.sources)
+        self.escalations.load(stored.get(ESCALATIONS) if isinstance(stored, dict) else None)
         for source in self.sources.values():
             self._register(source)
+        # What fell due while Home Assistant was down is paged now, once
+        self.escalations.arm()
+        self._entry.async_on_unload(self.escalations.cancel)
 
     async def async_unload(self) -> None:
         """Write the open alerts at once where they changed (a delayed write may be pending)."""
+        self.escalations.cancel()
         if self._changed_since_load:
-            await self._store.async_save(self.book.as_dict())
+            await self.async_save()
+
+    def _stored(self) -> dict[str, Any]:
+        """Return what is kept on disk: the book and the escalations of its open alerts."""
+        return {**self.book.as_dict(), ESCALATIONS: self.escalations.as_stored()}
+
+    async def async_save(self) -> None:
+        """Write the open alerts and their escalations now."""
+        await self._store.async_save(self._stored())
 
     def _register(self, source: SourceConfig) -> None:
         """Listen on a source's webhook (local only unless the source allows more)."""
@@ -140,7 +160,7 @@ class AlertSources:
 
     async def async_process(self, source: SourceConfig, result: ParseResult) -> None:
         """Act on one parsed body: open, count and close alerts, and send what is due (one body at a time)."""
-        async with self._lock:
+        async with self.lock:
             now = dt_util.utcnow().timestamp()
             if self.book.seen_delivery(source.subentry_id, result.digest, now):
                 LOGGER.debug("%s: the same delivery again; ignored", source.name)
@@ -154,19 +174,25 @@ class AlertSources:
                     self._fire(source, alert, now, outgoing)
                 else:
                     await self._async_resolve(source, alert, outgoing)
-            self._changed()
+            self.changed()
             # Targets at once (the outbox keeps each target's order), each target's SMS in order
             await asyncio.gather(*(self._async_send(source, target, sms) for target, sms in outgoing.items()))
-            self._changed()
+            # Alerts escalated by this body page their first step now, before the sender gets its answer
+            await self.escalations.async_page_due()
+            self.changed()
 
     def _fire(self, source: SourceConfig, alert: Alert, now: float, outgoing: dict[str, _Outgoing]) -> None:
         """Open a firing alert and plan its SMS to its recipients; one open already is counted only."""
         opened, new = self.book.fire(source.subentry_id, alert, now)
-        if not new and opened.notified:
+        if not new and (opened.notified or self.escalations.escalating(source.subentry_id, opened.fingerprint)):
             LOGGER.debug("%s: %s fires again; counted, not sent", source.name, alert.name)
             return
         if new:
             self._event(source, opened, FIRING)
+            self.escalations.keep(self.book.open)
+            # An escalated alert is paged by its policy's steps instead of the routed recipients
+            if self.escalations.start(source, opened, alert):
+                return
         else:
             LOGGER.info("%s: %s fires again and nobody got it yet; sending it again", source.name, alert.name)
         targets = self._targets(source, alert)
@@ -180,6 +206,7 @@ class AlertSources:
         closed = self.book.resolve(source.subentry_id, alert.fingerprint)
         if closed is None:
             return
+        self.escalations.resolve(source.subentry_id, alert.fingerprint)
         self._event(source, closed, RESOLVED)
         held = {item_id: target for target, item_id in closed.notified.items() if item_id}
         withdrawn = await self._entry.runtime_data.outbox.async_withdraw(held) if held else set()
@@ -195,11 +222,19 @@ class AlertSources:
 
     def _targets(self, source: SourceConfig, alert: Alert) -> list[str]:
         """Return the targets of the recipients an alert is routed to."""
-        recipients = self._recipient_targets()
+        recipients = self.recipient_targets()
         chosen = recipients_for(alert.labels, source.routes, source.recipients, list(recipients))
         return list(dict.fromkeys(recipients[subentry_id] for subentry_id in chosen))
 
-    def _recipient_targets(self) -> dict[str, str]:
+    def recipient_names(self) -> dict[str, str]:
+        """Return the name of each of the entry's recipients, by subentry id."""
+        return {
+            sub.subentry_id: sub.title
+            for sub in self._entry.subentries.values()
+            if sub.subentry_type == SUBENTRY_RECIPIENT
+        }
+
+    def recipient_targets(self) -> dict[str, str]:
         """Return the target of each of the entry's recipients, by subentry id."""
         return {
             sub.subentry_id: str(sub.data[CONF_TARGET])
@@ -218,22 +253,28 @@ class AlertSources:
         for text, group in zip(texts, groups, strict=True):
             severity = min((alert.severity for alert in group), key=lambda severity: severity.rank)
             fingerprints = [opened.fingerprint for alert in group if (opened := opened_of.get(id(alert))) is not None]
-            item_id = await self._async_submit(source, text, target, severity, fingerprints)
+            item_id = await self.async_submit(source, text, target, severity, fingerprints)
             if item_id is not None:
                 for fingerprint in fingerprints:
                     self.book.notified(source.subentry_id, fingerprint, {target: item_id})
 
-    async def _async_submit(
-        self, source: SourceConfig, text: str, target: str, severity: Severity, fingerprints: Sequence[str] = ()
+    async def async_submit(
+        self,
+        source: SourceConfig,
+        text: str,
+        target: str,
+        severity: Severity,
+        fingerprints: Sequence[str] = (),
+        options: SendOptions | None = None,
     ) -> str | None:
         """Hand one SMS to the entry's outbox; return its item's id once it is on disk, or None when refused.
 
         The webhook answers then, not once the device answered: a sender waits milliseconds, not for a
-        slow device. How the send ends is noted when it does (`_async_send_ended`).
+        slow device. How the send ends is noted when it does (`_send_ended`).
         """
         try:
             accepted = await async_accept(
-                self._entry.runtime_data.outbox, text, None, [target], SendOptions(), str(severity)
+                self._entry.runtime_data.outbox, text, None, [target], options or SendOptions(), str(severity)
             )
         except HomeAssistantError as err:
             LOGGER.warning("%s: an alert SMS could not be sent (%s)", source.name, type(err).__name__)
@@ -269,28 +310,67 @@ class AlertSources:
         if status is SendStatus.SENT or status not in _TOLD:
             for fingerprint in fingerprints:
                 self.book.send_ended(source.subentry_id, fingerprint, target, item_id, told=status is SendStatus.SENT)
-            self._changed()
+            self.changed()
 
     async def _async_send_test(self, source: SourceConfig, result: ParseResult) -> None:
         """Send a source's test message to its default recipients."""
-        recipients = self._recipient_targets()
+        recipients = self.recipient_targets()
         chosen = [recipients[key] for key in source.recipients if key in recipients] or list(recipients.values())
         for target in dict.fromkeys(chosen):
-            await self._async_submit(source, render_test(result), target, Severity.INFO)
+            await self.async_submit(source, render_test(result), target, Severity.INFO)
 
     # Acknowledgement and what is shown
 
-    @callback
-    def async_acknowledge(self, *, fingerprint: str | None, code: str | None) -> OpenAlert | None:
-        """Mark an open alert acknowledged and fire the event; None when none is open with that key."""
-        found = self.book.acknowledge(fingerprint=fingerprint, code=code)
-        if found is None:
-            return None
-        source = self.sources.get(found.source)
-        if source is not None:
-            self._event(source, found, ACKNOWLEDGED)
-        self._changed()
+    async def async_acknowledge(
+        self, *, fingerprint: str | None, code: str | None, by: str = ACK_BY_HOME_ASSISTANT, sender: str | None = None
+    ) -> OpenAlert | None:
+        """Mark an open alert acknowledged, stop its escalation, fire the event; None when none is open with that key.
+
+        With the source's `announce_ack`, everybody paged so far hears of it, except `sender` (who replied).
+        """
+        async with self.lock:
+            found = self.book.acknowledge(fingerprint=fingerprint, code=code)
+            if found is None:
+                return None
+            source = self.sources.get(found.source)
+            if source is not None:
+                self._event(source, found, ACKNOWLEDGED)
+            ended = self.escalations.acknowledge(found.source, found.fingerprint, by)
+            if ended is not None and source is not None:
+                LOGGER.info("%s: %s acknowledged by %s; its escalation stops", source.name, found.code, by)
+                if source.announce_ack:
+                    await self.escalations.async_announce(source, ended, by, sender)
+            self.changed()
+            return found
+
+    async def async_reply(self, sender: str, text: str) -> list[OpenAlert]:
+        """Acknowledge the open alerts whose codes a received SMS names (`A12`, `ack a12`); return them."""
+        found = []
+        for code in codes_in(text):
+            alert = await self.async_acknowledge(fingerprint=None, code=code, by=mask_number(sender), sender=sender)
+            if alert is not None:
+                found.append(alert)
         return found
+
+    async def async_snooze(
+        self, *, fingerprint: str | None, code: str | None, minutes: int
+    ) -> tuple[OpenAlert | None, bool]:
+        """Hold an open alert's escalation for some minutes: (the alert or None, whether an escalation was held)."""
+        async with self.lock:
+            found = self.book.find(fingerprint=fingerprint, code=code)
+            if found is None:
+                return None, False
+            until = self.escalations.snooze(found.source, found.fingerprint, minutes)
+            if until is not None:
+                LOGGER.info(
+                    "%s: the escalation of %s is held until %s", self._entry.title, found.code, until.isoformat()
+                )
+                self.changed()
+            return found, until is not None
+
+    def escalation_of(self, alert: OpenAlert) -> dict[str, Any] | None:
+        """Describe an alert's escalation (None when it is not escalated)."""
+        return self.escalations.describe(alert.source, alert.fingerprint, self.recipient_names())
 
     def open_alerts(self, source_id: str) -> list[OpenAlert]:
         """Return the open alerts of a source, the newest first."""
@@ -314,10 +394,10 @@ class AlertSources:
         )
 
     @callback
-    def _changed(self) -> None:
+    def changed(self) -> None:
         """Write the open alerts soon and tell the sensors."""
         self._changed_since_load = True
-        self._store.async_delay_save(self.book.as_dict, SAVE_DELAY)
+        self._store.async_delay_save(self._stored, SAVE_DELAY)
         async_dispatcher_send(self._hass, SIGNAL_ALERTS_CHANGED.format(self._entry.entry_id))
 
 

@@ -88,12 +88,14 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: SmsAler
                 "send_resolved": source.send_resolved,
                 "recipients": len(source.recipients),
                 "routes": len(source.routes),
+                "escalation_steps": len(source.escalation.steps),
                 "open": [
                     {
                         "status": alert.status,
                         "severity": alert.severity,
                         "count": alert.count,
                         "told": len(alert.notified),
+                        **_escalation(data.alert_sources.escalation_of(alert)),
                     }
                     for alert in data.alert_sources.open_alerts(source_id)
                 ],
@@ -101,3 +103,11 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: SmsAler
             for source_id, source in sources.items()
         ]
     return diagnostics
+
+
+def _escalation(shown: dict[str, Any] | None) -> dict[str, Any]:
+    """Describe an alert's escalation without names or numbers (who was paged is counted, not named)."""
+    if shown is None:
+        return {}
+    kept = {key: value for key, value in shown.items() if key not in ("paged", "acknowledged_by")}
+    return {"escalation": {**kept, "paged": len(shown["paged"]), "acknowledged": shown["acknowledged_by"] is not None}}

@@ -81,6 +81,19 @@ ACKNOWLEDGE_SCHEMA = vol.All(
     ),
     cv.has_at_least_one_key(ATTR_FINGERPRINT, ATTR_REFERENCE),
 )
+SERVICE_SNOOZE = "snooze"
+ATTR_MINUTES = "minutes"
+SNOOZE_SCHEMA = vol.All(
+    vol.Schema(
+        {
+            vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
+            vol.Optional(ATTR_FINGERPRINT): cv.string,
+            vol.Optional(ATTR_REFERENCE): cv.string,
+            vol.Required(ATTR_MINUTES): vol.All(vol.Coerce(int), vol.Range(min=1, max=24 * 60)),
+        }
+    ),
+    cv.has_at_least_one_key(ATTR_FINGERPRINT, ATTR_REFERENCE),
+)
 
 
 @callback
@@ -102,6 +115,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
     )
     hass.services.async_register(DOMAIN, SERVICE_DROP_WAITING, _async_drop_waiting, schema=DROP_WAITING_SCHEMA)
     hass.services.async_register(DOMAIN, SERVICE_ACKNOWLEDGE, _async_acknowledge, schema=ACKNOWLEDGE_SCHEMA)
+    hass.services.async_register(DOMAIN, SERVICE_SNOOZE, _async_snooze, schema=SNOOZE_SCHEMA)
 
 
 async def async_loaded_entry(hass: HomeAssistant, entry_id: str) -> SmsAlertsConfigEntry:
@@ -232,9 +246,30 @@ async def _async_acknowledge(call: ServiceCall) -> None:
     """Mark an open alert of an entry's alert sources acknowledged (by fingerprint or reference)."""
     entry = await async_loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
     fingerprint, reference = call.data.get(ATTR_FINGERPRINT), call.data.get(ATTR_REFERENCE)
-    if entry.runtime_data.alert_sources.async_acknowledge(fingerprint=fingerprint, code=reference) is None:
+    if await entry.runtime_data.alert_sources.async_acknowledge(fingerprint=fingerprint, code=reference) is None:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
             translation_key="alert_not_open",
             translation_placeholders={"alert": fingerprint or reference or "", "entry": entry.title},
+        )
+
+
+async def _async_snooze(call: ServiceCall) -> None:
+    """Hold the escalation of an open alert for some minutes (by fingerprint or reference)."""
+    entry = await async_loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    fingerprint, reference = call.data.get(ATTR_FINGERPRINT), call.data.get(ATTR_REFERENCE)
+    found, held = await entry.runtime_data.alert_sources.async_snooze(
+        fingerprint=fingerprint, code=reference, minutes=call.data[ATTR_MINUTES]
+    )
+    if found is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="alert_not_open",
+            translation_placeholders={"alert": fingerprint or reference or "", "entry": entry.title},
+        )
+    if not held:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="alert_not_escalating",
+            translation_placeholders={"alert": found.code, "entry": entry.title},
         )

@@ -12,6 +12,9 @@ from homeassistant.config_entries import ConfigSubentry, ConfigSubentryFlow, Sub
 from homeassistant.const import CONF_NAME, CONF_WEBHOOK_ID
 from homeassistant.helpers.selector import (
     BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
@@ -21,6 +24,10 @@ from homeassistant.helpers.selector import (
 )
 
 from .alert_source_config import (
+    CONF_ANNOUNCE_ACK,
+    CONF_ESCALATION,
+    CONF_ESCALATION_REPEAT,
+    CONF_ESCALATION_SEVERITY,
     CONF_FIELDS,
     CONF_KIND,
     CONF_LOCAL_ONLY,
@@ -28,10 +35,13 @@ from .alert_source_config import (
     CONF_ROUTES,
     CONF_SEND_RESOLVED,
     CONF_TOKEN,
+    load_policy,
+    policy_data,
     source_url,
 )
+from .alerts.escalation import MAX_REPEAT, PolicyError, parse_policy, policy_text
 from .alerts.generic import FIELD_NAMES, FieldPathError, GenericFields
-from .alerts.models import SourceKind
+from .alerts.models import Severity, SourceKind
 from .alerts.routing import RouteError, load_routes, parse_lines, route_line
 from .alerts.setup import GENERIC_EXAMPLE_FIELDS, setup_text
 from .const import SUBENTRY_ALERT_SOURCE, SUBENTRY_RECIPIENT
@@ -91,6 +101,18 @@ class AlertSourceSubentryFlow(ConfigSubentryFlow):
                 vol.Required(CONF_SEND_RESOLVED, default=True): BooleanSelector(),
                 vol.Optional(CONF_ROUTES): TextSelector(TextSelectorConfig(multiline=True)),
                 vol.Required(CONF_LOCAL_ONLY, default=True): BooleanSelector(),
+                vol.Optional(CONF_ESCALATION): TextSelector(TextSelectorConfig(multiline=True)),
+                vol.Required(CONF_ESCALATION_SEVERITY, default=Severity.CRITICAL.value): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[severity.value for severity in Severity],
+                        translation_key="severity",
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
+                vol.Required(CONF_ESCALATION_REPEAT, default=0): NumberSelector(
+                    NumberSelectorConfig(min=0, max=MAX_REPEAT, step=1, mode=NumberSelectorMode.BOX)
+                ),
+                vol.Required(CONF_ANNOUNCE_ACK, default=True): BooleanSelector(),
             }
         )
 
@@ -98,6 +120,7 @@ class AlertSourceSubentryFlow(ConfigSubentryFlow):
         """Check the name and the routes; a generic source goes on to its fields, any other to the setup text."""
         current = self._current()
         errors: dict[str, str] = {}
+        problem = {"line": "", "recipient": ""}
         if user_input is not None:
             name = str(user_input[CONF_NAME]).strip()
             taken = any(
@@ -111,6 +134,15 @@ class AlertSourceSubentryFlow(ConfigSubentryFlow):
             except RouteError as err:
                 errors[CONF_ROUTES] = err.key
                 routes = ()
+            severity = Severity(user_input[CONF_ESCALATION_SEVERITY])
+            repeat = int(user_input[CONF_ESCALATION_REPEAT])
+            try:
+                policy = parse_policy(
+                    str(user_input.get(CONF_ESCALATION) or ""), names, repeat=repeat, severity=severity
+                )
+            except PolicyError as err:
+                errors[CONF_ESCALATION] = err.key
+                problem = {"line": str(err.line), "recipient": err.detail}
             if not name:
                 errors[CONF_NAME] = "name_required"
             elif taken:
@@ -124,6 +156,10 @@ class AlertSourceSubentryFlow(ConfigSubentryFlow):
                     CONF_SEND_RESOLVED: bool(user_input[CONF_SEND_RESOLVED]),
                     CONF_LOCAL_ONLY: bool(user_input[CONF_LOCAL_ONLY]),
                     CONF_ROUTES: [route.as_dict() for route in routes],
+                    CONF_ESCALATION: policy_data(policy),
+                    CONF_ESCALATION_SEVERITY: severity.value,
+                    CONF_ESCALATION_REPEAT: repeat,
+                    CONF_ANNOUNCE_ACK: bool(user_input[CONF_ANNOUNCE_ACK]),
                 }
                 self._data.setdefault(CONF_WEBHOOK_ID, webhook.async_generate_id())
                 self._data.setdefault(CONF_TOKEN, secrets.token_urlsafe(32))
@@ -136,7 +172,10 @@ class AlertSourceSubentryFlow(ConfigSubentryFlow):
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(self._schema(), suggested),
             errors=errors,
-            description_placeholders=self._placeholders(current.data if current is not None else None),
+            description_placeholders={
+                **self._placeholders(current.data if current is not None else None),
+                **problem,
+            },
         )
 
     def _suggested(self, current: ConfigSubentry | None) -> dict[str, Any]:
@@ -145,7 +184,14 @@ class AlertSourceSubentryFlow(ConfigSubentryFlow):
             return {}
         names = self._recipients()
         lines = [route_line(route, names) for route in load_routes(current.data.get(CONF_ROUTES))]
-        return {**current.data, CONF_NAME: current.title, CONF_ROUTES: "\n".join(lines)}
+        suggested = {**current.data, CONF_NAME: current.title, CONF_ROUTES: "\n".join(lines)}
+        try:
+            policy = load_policy(current.data, {name: key for key, name in names.items()})
+        except ValueError:
+            suggested.pop(CONF_ESCALATION, None)
+        else:
+            suggested[CONF_ESCALATION] = policy_text(policy, names)
+        return suggested
 
     def _placeholders(self, data: Mapping[str, Any] | None) -> dict[str, str]:
         """Return the address, the secret and the setup text of a source (empty before it has them)."""

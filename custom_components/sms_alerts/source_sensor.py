@@ -61,17 +61,20 @@ class OpenAlertsSensor(SensorEntity):
 
     @property
     def extra_state_attributes(self) -> dict[str, Any]:
-        """The newest open alerts: name, status, severity, reference, firings counted."""
-        return {
-            "alerts": [
-                {
-                    "name": alert.name,
-                    "status": alert.status,
-                    "severity": alert.severity,
-                    "reference": alert.code,
-                    "count": alert.count,
-                    "recipients": len(alert.notified),
-                }
-                for alert in self._entry.runtime_data.alert_sources.open_alerts(self._source_id)[:MAX_LISTED]
-            ]
-        }
+        """The newest open alerts: name, status, severity, reference, firings counted, escalation where escalated."""
+        sources = self._entry.runtime_data.alert_sources
+        listed = []
+        for alert in sources.open_alerts(self._source_id)[:MAX_LISTED]:
+            shown: dict[str, Any] = {
+                "name": alert.name,
+                "status": alert.status,
+                "severity": alert.severity,
+                "reference": alert.code,
+                "count": alert.count,
+                "recipients": len(alert.notified),
+            }
+            # Where it is escalated: state, step and round paged last, next page, who acknowledged
+            if (escalation := sources.escalation_of(alert)) is not None:
+                shown["escalation"] = escalation
+            listed.append(shown)
+        return {"alerts": listed}

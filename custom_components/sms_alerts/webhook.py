@@ -255,6 +255,10 @@ async def async_handle_events(
         if isinstance(event, InboundSms):
             notices.fire_received(hass, entry.entry_id, event.sender, event.to, event.text)
             _fire_acknowledged(hass, entry, event)
+            # A reply naming an alert's code (A12) acknowledges it and stops its escalation
+            # (a modem may hear one while its entry is still being set up, before the sources are read)
+            if (sources := getattr(entry.runtime_data, "alert_sources", None)) is not None:
+                await sources.async_reply(event.sender, event.text)
         else:
             await entry.runtime_data.outbox.async_delivery_report(event.id, event.state, event.to)
             notices.fire_delivery(hass, entry.entry_id, event.id, event.to, event.state)
