@@ -18,6 +18,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
@@ -236,6 +237,10 @@ async def test_firing_sends_once_repeat_is_counted_and_resolved_goes_to_the_same
         ("firing", "Prometheus", "1a30ba71cca2921f"),
         ("resolved", "Prometheus", "1a30ba71cca2921f"),
     ]
+    # The source's device: its page's logbook shows the alert's transitions
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, f"{loaded.entry_id}_{SOURCE_ID}")})
+    assert device is not None
+    assert {e.data["device_id"] for e in events} == {device.id}
     assert hass.states.get("sensor.prometheus_open_alerts").state == "0"  # type: ignore[union-attr]
 
 

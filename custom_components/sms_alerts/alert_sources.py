@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import hdrs, web
 from homeassistant.components import webhook
+from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
@@ -378,20 +380,23 @@ class AlertSources:
         return sorted(found, key=lambda alert: alert.first_seen, reverse=True)
 
     def _event(self, source: SourceConfig, alert: OpenAlert, status: str) -> None:
-        """Fire sms_alerts_alert for a transition of an alert."""
-        self._hass.bus.async_fire(
-            EVENT_ALERT,
-            {
-                "entry_id": self._entry.entry_id,
-                "source": source.name,
-                "source_id": source.subentry_id,
-                "fingerprint": alert.fingerprint,
-                "status": status,
-                "name": alert.name,
-                "severity": alert.severity,
-                "reference": alert.code,
-            },
+        """Fire sms_alerts_alert for a transition of an alert (with the source's device: its logbook shows it)."""
+        device = dr.async_get(self._hass).async_get_device(
+            identifiers={(DOMAIN, f"{self._entry.entry_id}_{source.subentry_id}")}
         )
+        data = {
+            "entry_id": self._entry.entry_id,
+            "source": source.name,
+            "source_id": source.subentry_id,
+            "fingerprint": alert.fingerprint,
+            "status": status,
+            "name": alert.name,
+            "severity": alert.severity,
+            "reference": alert.code,
+        }
+        if device is not None:
+            data[ATTR_DEVICE_ID] = device.id
+        self._hass.bus.async_fire(EVENT_ALERT, data)
 
     @callback
     def changed(self) -> None:
