@@ -222,9 +222,35 @@ async def test_alerts_at_once_share_the_budget(hass: HomeAssistant, gateway: Run
 def test_guard_counts_what_is_taken_before_it_is_sent() -> None:
     """A reservation counts against the budget until it is released (the send ended, counted or not)."""
     guard = StormGuard(settings=StormSettings(dedup_window=0, rate_limit=0, daily_budget=2))
-    guard.reserve(2)
+    guard.reserve(target="t", text="a", parts=2)
     assert guard.budget_left() == 0
     assert guard.decide(target="t", text="a", severity="warning", now=0, today="d") is Verdict.OVER_BUDGET
-    guard.release(2)
+    guard.release(target="t", text="a", parts=2)
     assert guard.budget_left() == 2
     assert guard.decide(target="t", text="a", severity="warning", now=0, today="d") is Verdict.SEND
+
+
+async def test_alerts_at_once_share_the_rate_limit(
+    hass: HomeAssistant, gateway: RunningSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """Four alerts to one number at the same time with 2 a minute: two go out, two in a summary when it ends."""
+    entry = await setup_entry(hass, gateway, rate_limit=2)
+    # The first request is held at the device's door while the other three alerts are taken
+    gateway.gate.hold()
+    sends = [hass.async_create_task(send(hass, entry, message=f"Alert {i}", target=[RECIPIENT])) for i in range(4)]
+    await gateway.gate.until_held()
+    gateway.gate.release()
+    responses = await asyncio.gather(*sends)
+    assert sorted(status(response)[0] for response in responses) == ["sent", "sent", "throttled", "throttled"]
+    assert len(gateway.sim.messages) == 2
+    await advance(hass, freezer, 61)
+    assert [m.text.split(":")[0] for m in gateway.sim.messages[2:]] == ["2 alerts"]
+
+
+async def test_the_same_alert_twice_at_once_goes_out_once(hass: HomeAssistant, gateway: RunningSimulator) -> None:
+    """Two copies of one alert sent at the same time: the second is a duplicate of the one under way."""
+    entry = await setup_entry(hass, gateway)
+    gateway.sim.latency = 0.05
+    responses = await asyncio.gather(*(send(hass, entry, message="Disk full", target=[RECIPIENT]) for _ in range(2)))
+    assert sorted(status(response)[0] for response in responses) == ["deduplicated", "sent"]
+    assert len(gateway.sim.messages) == 1

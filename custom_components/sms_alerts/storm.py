@@ -68,8 +68,11 @@ class StormGuard:
     day: str = ""
     # SMS of the day: every part of a long alert counts
     day_count: int = 0
-    # SMS taken to go out whose send has not ended yet: the budget counts them already
+    # Alerts taken to go out whose first send has not ended yet: the budget, the rate limit and the duplicate
+    # window count them already (alerts taken at the same time must not all pass)
     reserved: int = 0
+    reserved_sends: dict[str, int] = field(default_factory=dict)
+    reserved_texts: dict[tuple[str, str], int] = field(default_factory=dict)
     deduplicated: int = 0
     throttled: int = 0
     next_sweep: float = field(default=0.0, repr=False)
@@ -96,7 +99,8 @@ class StormGuard:
             return Verdict.QUIET
         if self.settings.daily_budget and self.day_count + self.reserved + parts > self.settings.daily_budget:
             return Verdict.OVER_BUDGET
-        if self.settings.rate_limit and len(self.sent_times.get(target, ())) >= self.settings.rate_limit:
+        under_way = self.reserved_sends.get(target, 0)
+        if self.settings.rate_limit and len(self.sent_times.get(target, ())) + under_way >= self.settings.rate_limit:
             self.throttled += 1
             return Verdict.THROTTLED
         return Verdict.SEND
@@ -110,13 +114,18 @@ class StormGuard:
         self.sent_times.setdefault(target, deque()).append(now)
         self.day_count += parts
 
-    def reserve(self, parts: int) -> None:
-        """Count the parts of an alert taken to go out against the budget until its send ends (release)."""
+    def reserve(self, *, target: str, text: str, parts: int) -> None:
+        """Count an alert taken to go out until its first send ends (release): budget, rate limit, duplicates."""
         self.reserved += parts
+        self.reserved_sends[target] = self.reserved_sends.get(target, 0) + 1
+        if self.settings.dedup_window:
+            self.reserved_texts[(target, text)] = self.reserved_texts.get((target, text), 0) + 1
 
-    def release(self, parts: int) -> None:
+    def release(self, *, target: str, text: str, parts: int) -> None:
         """End a reservation: the send ended, and note_sent counted it if it went out or waits to."""
         self.reserved = max(0, self.reserved - parts)
+        _count_down(self.reserved_sends, target)
+        _count_down(self.reserved_texts, (target, text))
 
     def budget_left(self) -> int:
         """SMS left of the day's budget, as of the last decision (what is taken and not yet sent counts)."""
@@ -147,6 +156,8 @@ class StormGuard:
         window = self.settings.dedup_window
         if not window:
             return False
+        if self.reserved_texts.get((target, text)):
+            return True  # the same alert is under way to this target now
         sent, held = self.recent.get((target, text)), self.held.get((target, text))
         return any(when is not None and now - when < window for when in (sent, held))
 
@@ -154,7 +165,10 @@ class StormGuard:
         """When the target's full rate window has room again."""
         self._prune(target, now)
         times = self.sent_times.get(target)
-        return (times[0] + RATE_WINDOW) if times else now
+        if times:
+            return times[0] + RATE_WINDOW
+        # Only sends under way count yet: they are noted as sent about now
+        return now + RATE_WINDOW if self.reserved_sends.get(target) else now
 
     def _prune(self, target: str, now: float) -> None:
         """Drop one target's send times that have left the rate window."""
@@ -183,6 +197,15 @@ class StormGuard:
                 stale = [key for key, when in memory.items() if now - when >= self.settings.dedup_window]
                 for key in stale:
                     del memory[key]
+
+
+def _count_down[K](counts: dict[K, int], key: K) -> None:
+    """Take one off a count, dropping it at zero."""
+    count = counts.get(key, 0) - 1
+    if count > 0:
+        counts[key] = count
+    else:
+        counts.pop(key, None)
 
 
 def summary_text(texts: list[tuple[str, str, float]], limit: int) -> str:

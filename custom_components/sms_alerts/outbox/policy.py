@@ -82,12 +82,12 @@ class Policy:
         )
 
     def reserve(self, item: QueuedItem) -> None:
-        """Count a taken alert's parts against the budget while it is under way: alerts at once share it."""
-        self.guard.reserve(item.parts)
+        """Count a taken alert while it is under way (budget, rate limit, duplicates): alerts at once share them."""
+        self.guard.reserve(target=str(item.target), text=self.alert_text(item), parts=item.parts)
 
     def release(self, item: QueuedItem) -> None:
         """End the reservation of an alert whose first send ended."""
-        self.guard.release(item.parts)
+        self.guard.release(target=str(item.target), text=self.alert_text(item), parts=item.parts)
 
     def note_held(self, item: QueuedItem, now: float) -> None:
         """Remember a held alert: a copy of it meanwhile is a duplicate."""
