@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
 import logging
 import resource
 import statistics
@@ -93,6 +94,11 @@ def _expected() -> Counter[str]:
     return expected
 
 
+def _about_a_critical_alert(text: str) -> bool:
+    """Tell whether an SMS names an alert of a critical fingerprint (every tenth: DiskFull0, DiskFull10, ...)."""
+    return any(int(number) % 10 == 0 for number in re.findall(r"DiskFull(\d+)", text))
+
+
 def _most_in_a_minute(times: list[dt.datetime]) -> int:
     """Return the most SMS one number got within any 60 seconds."""
     times = sorted(times)
@@ -158,7 +164,7 @@ async def test_alert_storm_at_the_webhooks(
         number: [
             dt.datetime.fromisoformat(m["received_at"])
             for m in messages
-            if m["to"].endswith(number[3:]) and "critical" not in m["text"]
+            if m["to"].endswith(number[3:]) and not _about_a_critical_alert(m["text"])
         ]
         for number in NUMBERS
     }
@@ -186,10 +192,10 @@ async def test_alert_storm_at_the_webhooks(
         ),
         ("SMS at the device (of them summaries)", f"{len(messages):,} ({summaries:,})"),
         (
-            "most SMS to one number within 60 s: all / not critical",
+            "most SMS to one number within 60 s: all / about alerts not critical",
             (
                 f"{max(map(_most_in_a_minute, per_number.values()))} / {max(map(_most_in_a_minute, calm.values()))} "
-                f"(rate limit {RATE_LIMIT} a minute; critical alerts pass it)"
+                f"(rate limit {RATE_LIMIT} a minute; critical alerts pass it, their resolutions do not)"
             ),
         ),
         ("sms_alerts_failed events", str(len(failed))),

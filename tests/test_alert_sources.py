@@ -523,3 +523,20 @@ async def test_the_webhook_answers_once_the_alert_is_on_disk_not_when_the_device
     assert [item.text.split()[:2] for item in items or []] == [["FIRING", "critical"]]
     await hass.async_block_till_done()
     assert [text.split()[:2] for _to, text in texts(gateway)] == [["FIRING", "critical"]]
+
+
+async def test_a_critical_resolution_keeps_to_the_rate_limit(
+    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator, gateway: RunningSimulator
+) -> None:
+    """A critical alert pages past the rate limit; its RESOLVED is good news and waits for the minute's summary."""
+    entry = entry_with(gateway, source_subentry(), options={"rate_limit": 1})
+    await setup(hass, entry)
+    await hass.services.async_call(
+        DOMAIN, "send", {"config_entry_id": entry.entry_id, "message": "Door open"}, blocking=True
+    )
+    assert await post(hass, hass_client_no_auth, load("alertmanager_firing")) == 200
+    assert await post(hass, hass_client_no_auth, load("alertmanager_resolved")) == 200
+    assert [text.split()[0] for _to, text in texts(gateway)] == ["Door", "FIRING"]
+    state = hass.states.get("sensor.sms_gateway_127_0_0_1_queued_messages")
+    assert state is not None
+    assert state.state == "1"

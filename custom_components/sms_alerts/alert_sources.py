@@ -253,7 +253,7 @@ class AlertSources:
         groups: Sequence[Sequence[Alert]] = [alerts] if len(texts) == 1 and len(alerts) > 1 else [[a] for a in alerts]
         opened_of = {id(alert): opened for alert, opened in sms.firing}
         for text, group in zip(texts, groups, strict=True):
-            severity = min((alert.severity for alert in group), key=lambda severity: severity.rank)
+            severity = min((_sms_severity(alert) for alert in group), key=lambda severity: severity.rank)
             fingerprints = [opened.fingerprint for alert in group if (opened := opened_of.get(id(alert))) is not None]
             item_id = await self.async_submit(source, text, target, severity, fingerprints)
             if item_id is not None:
@@ -404,6 +404,17 @@ class AlertSources:
         self._changed_since_load = True
         self._store.async_delay_save(self._stored, SAVE_DELAY)
         async_dispatcher_send(self._hass, SIGNAL_ALERTS_CHANGED.format(self._entry.entry_id))
+
+
+def _sms_severity(alert: Alert) -> Severity:
+    """Return the severity an alert's SMS goes with: a resolution is good news, never critical.
+
+    So RESOLVED messages keep to the rate limit and the duplicate window (a flapping critical alert
+    pages every firing, but its resolutions go in the minute's summary).
+    """
+    if alert.status is AlertStatus.RESOLVED and alert.severity is Severity.CRITICAL:
+        return Severity.WARNING
+    return alert.severity
 
 
 def _refuse(source: SourceConfig, warnings: WarningLimiter, status: HTTPStatus, reason: str) -> web.Response:
