@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import re
 import logging
+import re
 import resource
 import statistics
 import sys
