@@ -238,8 +238,8 @@ async def test_firing_sends_once_repeat_is_counted_and_resolved_goes_to_the_same
         ("resolved", "Prometheus", "1a30ba71cca2921f"),
     ]
     # The source's device: its page's logbook shows the alert's transitions
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, f"{loaded.entry_id}_{SOURCE_ID}")})
-    assert device is not None
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), loaded.entry_id)
+    [device] = [found for found in devices if (DOMAIN, f"{loaded.entry_id}_{SOURCE_ID}") in found.identifiers]
     assert {e.data["device_id"] for e in events} == {device.id}
     assert hass.states.get("sensor.prometheus_open_alerts").state == "0"  # type: ignore[union-attr]
 

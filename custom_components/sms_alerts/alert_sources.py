@@ -381,8 +381,16 @@ class AlertSources:
 
     def _event(self, source: SourceConfig, alert: OpenAlert, status: str) -> None:
         """Fire sms_alerts_alert for a transition of an alert (with the source's device: its logbook shows it)."""
-        device = dr.async_get(self._hass).async_get_device(
-            identifiers={(DOMAIN, f"{self._entry.entry_id}_{source.subentry_id}")}
+        # The entry's devices, searched by identifier: async_get_device is deprecated from 2026.x, and its
+        # replacement is missing from 2025.4
+        identifier = (DOMAIN, f"{self._entry.entry_id}_{source.subentry_id}")
+        device = next(
+            (
+                found
+                for found in dr.async_entries_for_config_entry(dr.async_get(self._hass), self._entry.entry_id)
+                if identifier in found.identifiers
+            ),
+            None,
         )
         data = {
             "entry_id": self._entry.entry_id,
