@@ -97,7 +97,7 @@ class GenericFields:
         paths: dict[str, tuple[Step, ...] | None] = {}
         for key in FIELD_NAMES:
             value = config.get(key)
-            if value in {None, ""}:
+            if value is None or value == "":
                 paths[key] = None
             elif isinstance(value, str):
                 paths[key] = parse_path(value)
