@@ -161,12 +161,16 @@ async def test_losing_twice_or_after_close_reports_once(port: _Port) -> None:
 
 @pytest.mark.parametrize("error", [OSError(5, "Input/output error"), RuntimeError("transport closed")])
 async def test_a_failed_write_closes_the_session(port: _Port, error: Exception) -> None:
-    """A write that fails ends the command with PortClosedError and marks the session closed."""
+    """A write that fails ends the command with PortClosedError and closes the session as a lost port.
+
+    The link is told (on_closed), so that it reopens the port: a port that still reads must not stay half dead.
+    """
     port.writer.fail = error
     with pytest.raises(PortClosedError, match=rf"write failed \({type(error).__name__}\)"):
         await port.session.command("AT+CSQ")
     assert port.session.closed
     assert port.session.close_reason == f"write failed ({type(error).__name__})"
+    assert port.closes == [f"write failed ({type(error).__name__})"]
 
 
 async def test_send_pdu_returns_the_message_reference(port: _Port) -> None:

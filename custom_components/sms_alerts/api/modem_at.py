@@ -243,7 +243,8 @@ class AtSession:
             self._writer.write(text.encode("ascii"))
             await self._writer.drain()
         except (OSError, RuntimeError) as err:
-            self._finish(f"write failed ({type(err).__name__})")
+            # As a closed port: the link is told, and reopens it (a port that still reads must not stay half dead)
+            self.lose(f"write failed ({type(err).__name__})")
             raise PortClosedError(self.close_reason) from None
 
     # Reading --------------------------------------------------------------------------------------------------
