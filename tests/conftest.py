@@ -70,6 +70,8 @@ def log_guard(caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest) 
             continue  # the event loop's own debug records of refused TLS handshakes
         if record.levelno <= logging.DEBUG and message == "Full error:":
             continue  # 2026.x coordinators add a debug traceback to every failed update
+        if record.name == "aiohttp.access" and message == "Error in logging":
+            continue  # aiohttp's own access log, formatting a request's duration of None in a test that freezes time
         assert not record.exc_info, f"traceback in the log: {message}"
         assert "sms_alerts" not in message or "report it" not in message, f"reported: {message}"
         assert "Detected that custom integration 'sms_alerts'" not in message, f"reported: {message}"
