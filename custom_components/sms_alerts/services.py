@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import voluptuous as vol
@@ -149,6 +150,15 @@ async def async_loaded_entry(hass: HomeAssistant, entry_id: str) -> SmsAlertsCon
     return entry
 
 
+@contextlib.contextmanager
+def _validated() -> Iterator[None]:
+    """Turn the outbox's MessageError into a translated validation error, here at the boundary."""
+    try:
+        yield
+    except MessageError as err:
+        raise validation_error(err) from err
+
+
 async def async_submit(
     outbox: Outbox,
     message: str,
@@ -157,11 +167,9 @@ async def async_submit(
     options: SendOptions,
     severity: str = DEFAULT_SEVERITY,
 ) -> SendReport:
-    """Hand an alert to an entry's outbox; bad input becomes a translated validation error here, at the boundary."""
-    try:
+    """Hand an alert to an entry's outbox and wait for its first send; bad input is a translated error."""
+    with _validated():
         return await outbox.async_submit(message, title, targets, options, severity)
-    except MessageError as err:
-        raise validation_error(err) from err
 
 
 async def async_accept(
@@ -172,11 +180,9 @@ async def async_accept(
     options: SendOptions,
     severity: str = DEFAULT_SEVERITY,
 ) -> Accepted:
-    """Hand an alert to an outbox and return once it is on disk; bad input becomes a translated validation error."""
-    try:
+    """Hand an alert to an outbox and return once it is on disk; bad input is a translated error."""
+    with _validated():
         return await outbox.async_accept(message, title, targets, options, severity)
-    except MessageError as err:
-        raise validation_error(err) from err
 
 
 def raise_for_failures(report: SendReport) -> None:
