@@ -402,6 +402,7 @@ async def test_diagnostics_show_sources_without_their_secret(
             "recipients": 0,
             "routes": 0,
             "escalation_steps": 0,
+            "maintenance": {"active": False, "started": None, "ends": None, "held": 0},
             "open": [{"status": "firing", "severity": "critical", "count": 1, "told": 1}],
         }
     ]

@@ -38,6 +38,8 @@ async def test_alert_transitions_read_as_sentences(hass: HomeAssistant) -> None:
     }
     resolved = describe(Event(EVENT_ALERT, {**data, "status": "resolved", "reference": None}))
     assert resolved[LOGBOOK_ENTRY_MESSAGE] == "DiskFull is resolved"
+    held = describe(Event(EVENT_ALERT, {**data, "maintenance": True}))
+    assert held[LOGBOOK_ENTRY_MESSAGE] == "DiskFull (A12) fires, held for maintenance"
 
 
 async def test_numbers_are_masked_and_texts_left_out(hass: HomeAssistant) -> None:

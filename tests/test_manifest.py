@@ -177,10 +177,18 @@ def test_form_errors_have_texts() -> None:
 
 
 def test_icons_cover_services_and_entities() -> None:
-    """icons.json names the actions, the sensors, the button and the event entities."""
+    """icons.json names the actions, the sensors, the button, the switch and the event entities."""
     icons = json.loads((PACKAGE / "icons.json").read_text())
-    assert set(icons["services"]) == {"send", "send_message", "list_waiting", "drop_waiting", "acknowledge", "snooze"}
-    for platform in ("sensor", "button"):
+    assert set(icons["services"]) == {
+        "send",
+        "send_message",
+        "list_waiting",
+        "drop_waiting",
+        "acknowledge",
+        "snooze",
+        "start_maintenance",
+    }
+    for platform in ("sensor", "button", "switch"):
         assert set(icons["entity"][platform]) == set(STRINGS["entity"][platform])
     assert set(icons["entity"]["event"]) == set(STRINGS["entity"]["event"]) == set(EventKind)
 

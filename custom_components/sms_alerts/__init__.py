@@ -32,6 +32,7 @@ PLATFORMS: list[Platform] = [
     Platform.EVENT,
     Platform.NOTIFY,
     Platform.SENSOR,
+    Platform.SWITCH,
 ]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 DATA_HASS_CONFIG: HassKey[ConfigType] = HassKey(DOMAIN)

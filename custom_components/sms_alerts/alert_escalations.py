@@ -120,6 +120,8 @@ class Escalations:
         self.tracked: dict[tuple[str, str], Tracked] = {}
         self._unsub: CALLBACK_TYPE | None = None
         self._now: Callable[[], dt.datetime] = dt_util.utcnow
+        # Whether a source's escalations are paused (its maintenance window is open)
+        self.paused: Callable[[str], bool] = lambda _source_id: False
 
     # Storage
 
@@ -197,7 +199,7 @@ class Escalations:
         paged = False
         for key, tracked in list(self.tracked.items()):
             source = self._pager.sources.get(tracked.source)
-            if source is None or not tracked.escalation.active:
+            if source is None or not tracked.escalation.active or self.paused(tracked.source):
                 continue
             policy = source.escalation
             now = self._now()
@@ -264,7 +266,11 @@ class Escalations:
     def arm(self) -> None:
         """Set the one timer to the earliest due time (a step, a snooze's end, a last wait's end)."""
         self.cancel()
-        times = [when for tracked in self.tracked.values() if (when := rules.next_time(tracked.escalation))]
+        times = [
+            when
+            for tracked in self.tracked.values()
+            if not self.paused(tracked.source) and (when := rules.next_time(tracked.escalation))
+        ]
         if times:
             self._unsub = async_track_point_in_utc_time(self._hass, self._due, min(times))
 

@@ -20,6 +20,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .alert_escalations import Escalations
+from .alert_maintenance import Maintenance
 from .alert_source_config import SourceConfig, authorized
 from .alerts.book import ACKNOWLEDGED, FIRING, RESOLVED, AlertBook, OpenAlert
 from .alerts.models import Alert, AlertParseError, AlertStatus, ParseResult, Severity
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 STORAGE_VERSION = 1
 # The key of the escalations in the stored book
 ESCALATIONS = "escalations"
+# The key of the maintenance windows in the stored book
+MAINTENANCE = "maintenance"
 SAVE_DELAY = 1.0
 # A target told of an alert: the SMS went, waits, or a copy of it went already
 _TOLD = frozenset({SendStatus.SENT, SendStatus.QUEUED, SendStatus.THROTTLED, SendStatus.DEDUPLICATED})
@@ -82,6 +85,8 @@ class AlertSources:
         self.lock = asyncio.Lock()
         self._changed_since_load = False
         self.escalations = Escalations(hass, entry, self)
+        self.maintenance = Maintenance(hass, entry, self)
+        self.escalations.paused = self.maintenance.active
         names = {title: key for key, title in self.recipient_names().items()}
         for subentry in entry.subentries.values():
             if subentry.subentry_type != SUBENTRY_ALERT_SOURCE:
@@ -102,21 +107,30 @@ class AlertSources:
         self.book = AlertBook.from_dict(stored)
         self.book.keep_sources(self.sources)
         self.escalations.load(stored.get(ESCALATIONS) if isinstance(stored, dict) else None)
+        self.maintenance.load(stored.get(MAINTENANCE) if isinstance(stored, dict) else None)
         for source in self.sources.values():
             self._register(source)
         # What fell due while Home Assistant was down is paged now, once
         self.escalations.arm()
         self._entry.async_on_unload(self.escalations.cancel)
+        # A window whose end passed while Home Assistant was down ends now, with its summary
+        self.maintenance.arm()
+        self._entry.async_on_unload(self.maintenance.cancel)
 
     async def async_unload(self) -> None:
         """Write the open alerts at once where they changed (a delayed write may be pending)."""
         self.escalations.cancel()
+        self.maintenance.cancel()
         if self._changed_since_load:
             await self.async_save()
 
     def _stored(self) -> dict[str, Any]:
         """Return what is kept on disk: the book and the escalations of its open alerts."""
-        return {**self.book.as_dict(), ESCALATIONS: self.escalations.as_stored()}
+        return {
+            **self.book.as_dict(),
+            ESCALATIONS: self.escalations.as_stored(),
+            MAINTENANCE: self.maintenance.as_stored(),
+        }
 
     async def async_save(self) -> None:
         """Write the open alerts and their escalations now."""
@@ -192,10 +206,12 @@ class AlertSources:
         if new:
             self._event(source, opened, FIRING)
             self.escalations.keep(self.book.open)
-            # An escalated alert is paged by its policy's steps instead of the routed recipients
-            if self.escalations.start(source, opened, alert):
-                return
-        else:
+        if self.maintenance.hold(source.subentry_id, alert):
+            return
+        # An escalated alert is paged by its policy's steps instead of the routed recipients
+        if new and self.escalations.start(source, opened, alert):
+            return
+        if not new:
             LOGGER.info("%s: %s fires again and nobody got it yet; sending it again", source.name, alert.name)
         targets = self._targets(source, alert)
         if not targets:
@@ -216,7 +232,7 @@ class AlertSources:
             LOGGER.debug(
                 "%s: %s ended before its SMS went out; %d held SMS taken back", source.name, alert.name, len(withdrawn)
             )
-        if not source.send_resolved:
+        if self.maintenance.hold(source.subentry_id, alert) or not source.send_resolved:
             return
         for target, item_id in closed.notified.items():
             if not item_id or item_id not in withdrawn:
@@ -401,6 +417,7 @@ class AlertSources:
             "name": alert.name,
             "severity": alert.severity,
             "reference": alert.code,
+            "maintenance": self.maintenance.active(source.subentry_id),
         }
         if device is not None:
             data[ATTR_DEVICE_ID] = device.id

@@ -89,6 +89,7 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: SmsAler
                 "recipients": len(source.recipients),
                 "routes": len(source.routes),
                 "escalation_steps": len(source.escalation.steps),
+                "maintenance": data.alert_sources.maintenance.describe(source_id),
                 "open": [
                     {
                         "status": alert.status,

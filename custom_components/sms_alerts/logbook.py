@@ -25,9 +25,10 @@ def _alert(event: Event[Any]) -> dict[str, str]:
     )
     name = str(data.get("name") or data.get("fingerprint") or "an alert")
     reference = f" ({data['reference']})" if data.get("reference") else ""
+    held = ", held for maintenance" if data.get("maintenance") else ""
     return {
         LOGBOOK_ENTRY_NAME: str(data.get("source") or "SMS Alerts"),
-        LOGBOOK_ENTRY_MESSAGE: f"{name}{reference} {status}",
+        LOGBOOK_ENTRY_MESSAGE: f"{name}{reference} {status}{held}",
     }
 
 
