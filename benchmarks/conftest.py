@@ -40,7 +40,9 @@ def real_journal_writer(journal_folder: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(outbox_store.OutboxStore, "_run", REAL_JOURNAL_RUN)
 
     async def write_file(store: outbox_store.SnapshotStore, *args: Any) -> None:
-        await store.hass.async_add_executor_job(store._write_data, str(journal_folder / store.key), args[-1])  # noqa: SLF001
+        # (path, data) on 2025.4; (data) since, written to the Store's own path in the test's config folder
+        path = () if len(args) == 1 else (str(journal_folder / store.key),)
+        await store.hass.async_add_executor_job(store._write_data, *path, args[-1])  # noqa: SLF001
         store.saved = True
 
     monkeypatch.setattr(outbox_store.SnapshotStore, "_async_write_data", write_file)
