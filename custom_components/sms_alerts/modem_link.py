@@ -2,7 +2,8 @@
 
 The modem provider opens its port in the background and reopens it after an unplug. Here its link
 state becomes the entry's reachability (down: the outbox hands alerts over sooner; up again: what
-waits goes out at once), a PIN the SIM wants or refused starts reauthentication, and what the modem
+waits goes out at once), a PIN the SIM wants or refused starts reauthentication, a SIM missing or
+locked and a network that refuses it are repair issues (modem_issues), and what the modem
 receives takes the path the IPEX webhook's callbacks take (webhook.async_handle_events).
 """
 
@@ -16,6 +17,7 @@ from .api.modem import ModemProvider
 from .const import DOMAIN, LOGGER
 from .coordinator import answered
 from .data import SmsAlertsConfigEntry
+from .modem_issues import ModemIssues
 from .modem_status import async_setup_status
 from .webhook import async_handle_events
 
@@ -26,9 +28,11 @@ async def async_start_link(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> 
     if not isinstance(provider, ModemProvider):
         return
     reachability = entry.runtime_data.health.reachability
+    issues = ModemIssues(hass, entry)
 
     @callback
     def link_changed(up: bool, error: ProviderError | None) -> None:
+        issues.link(up, error)
         if up:
             reachability.async_set(reachable=True)
             return
@@ -46,6 +50,6 @@ async def async_start_link(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> 
 
     provider.on_link = link_changed
     provider.on_events = received
-    async_setup_status(hass, entry, provider)
+    async_setup_status(hass, entry, provider, issues)
     await provider.async_start()
     entry.async_on_unload(provider.async_stop)
