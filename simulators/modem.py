@@ -114,6 +114,9 @@ class ModemSimulator(Simulator):
         self.report_delay = 0.05
         # TP-ST of the status reports: 0x00 delivered; 0x30 still trying; 0x41 incompatible destination
         self.report_status = 0x00
+        # Status reports held back (the SMS centre reports later, e.g. while Home Assistant restarts)
+        self.hold_reports = False
+        self.held_reports: list[SentPart] = []
         self.next_reference = 0
         self.parts: list[SentPart] = []
         self.inbox: dict[int, str] = {}
@@ -406,7 +409,9 @@ class ModemSimulator(Simulator):
         self.parts.append(part)
         self._ok(f"+CMGS: {reference}")
         self._collect(part)
-        if submit.status_report and self.cnmi[3] == _CNMI_DS_FORWARD:
+        if submit.status_report and self.hold_reports:
+            self.held_reports.append(part)
+        elif submit.status_report and self.cnmi[3] == _CNMI_DS_FORWARD:
             self.wire.spawn(self._report(part))
 
     def _collect(self, part: SentPart) -> None:
@@ -436,6 +441,16 @@ class ModemSimulator(Simulator):
                 },
             )
         )
+
+    def release_reports(self, count: int | None = None) -> None:
+        """Send the first `count` status reports held back (None: all, and hold no more), in the order sent."""
+        if count is None:
+            held, self.held_reports = self.held_reports, []
+            self.hold_reports = False
+        else:
+            held, self.held_reports = self.held_reports[:count], self.held_reports[count:]
+        for part in held:
+            self.wire.spawn(self._report(part))
 
     async def _report(self, part: SentPart) -> None:
         """Send the status report of a part after `report_delay`."""

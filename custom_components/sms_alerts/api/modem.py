@@ -152,6 +152,8 @@ class ModemProvider(Provider):
         # What the entry listens to: the link going up or down, and inbound SMS and delivery reports
         self.on_link: Callable[[bool, ProviderError | None], None] = lambda _up, _err: None
         self.on_events: Callable[[list[InboundSms | DeliveryReport]], None] = lambda _events: None
+        # What is awaited of status reports changed (the entry keeps it across a restart: inbound.stored)
+        self.on_reports_changed: Callable[[], None] = lambda: None
 
     @classmethod
     def from_config(
