@@ -84,14 +84,15 @@ BEFORE_THE_RECORD = ("sms_gateway", "wildix", "pbxware", "ipex")
 Entries = list[tuple[str, list[dict[str, Any]], dict[str, str]]]
 
 
-def entries(ports: dict[str, int], modem_link: Path = MODEM_LINK) -> Entries:
+def entries(ports: dict[str, int], modem_link: Path | str = MODEM_LINK) -> Entries:
     """One entry per simulator, each with one recipient: provider, the flow's steps, the recipient.
 
-    The modem only where its simulator runs (its port's link exists).
+    The modem only where its simulator runs (its port's link exists), or at a URL given as text
+    (socket://host:port: its port over TCP, for a Home Assistant that cannot see the pty).
     """
     gateway, wildix, pbxware, ipex = (f"{SIM}:{ports[key]}" for key in ("sms_gateway", "wildix", "pbxware", "ipex"))
     modem: Entries = []
-    if modem_link.exists():
+    if isinstance(modem_link, str) or modem_link.exists():
         modem = [
             (
                 "modem",
@@ -192,7 +193,7 @@ async def configure(
     ports: dict[str, int] = SIM_PORTS,
     *,
     record: Path | None = None,
-    modem_link: Path = MODEM_LINK,
+    modem_link: Path | str = MODEM_LINK,
 ) -> Configured:
     """Add an entry with a recipient for each simulator that never had one here.
 

@@ -9,6 +9,7 @@ import signal
 
 from aiohttp import web
 
+from . import tcp_bridge
 from .base import ReceivedMessage, Simulator
 from .brevisone import BrevisOneSimulator
 from .ipex import IpexSimulator
@@ -90,12 +91,32 @@ def _describe(name: str, url: str, sim: Simulator) -> str:
     return "\n".join([f"  {name}: {title}", *(f"    {line}" for line in rest), faults])
 
 
+async def _start_modem(
+    host: str, link: str | None, tcp_port: int | None
+) -> tuple[ModemSimulator | None, asyncio.Server | None]:
+    """Start the modem on a pty where one opens, and its port over TCP if asked; (None, None) otherwise."""
+    if link is None:
+        return None, None
+    modem = ModemSimulator(link=link)
+    try:
+        await modem.start()
+    except OSError as err:
+        print(f"No modem simulator: a pseudo-terminal cannot be opened here ({err.strerror})", flush=True)
+        return None, None
+    if tcp_port is None:
+        return modem, None
+    bridge = await tcp_bridge.serve(link, host, tcp_port)
+    print(f"Modem port over TCP: socket://{host}:{tcp_port}", flush=True)
+    return modem, bridge
+
+
 async def _run(
     host: str,
     ports: dict[str, int],
     phones_port: int,
     *,
     modem_link: str | None = DEFAULT_MODEM_LINK,
+    modem_tcp_port: int | None = None,
     quiet: bool = False,
 ) -> None:
     """Serve the simulators and the phones page until interrupted."""
@@ -105,14 +126,9 @@ async def _run(
         "pbxware": PbxwareSimulator(),
         "ipex": IpexSimulator(),
     }
-    modem = ModemSimulator(link=modem_link)
-    if modem_link is not None:
-        try:
-            await modem.start()
-        except OSError as err:
-            print(f"No modem simulator: a pseudo-terminal cannot be opened here ({err.strerror})", flush=True)
-        else:
-            sims["modem"] = modem
+    modem, bridge = await _start_modem(host, modem_link, modem_tcp_port)
+    if modem is not None:
+        sims["modem"] = modem
     phones = web.AppRunner(PhonesPage(sims.values()).make_app(), access_log=None, handler_cancellation=True)
     await phones.setup()
     await web.TCPSite(phones, host, phones_port).start()
@@ -137,9 +153,11 @@ async def _run(
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    if bridge is not None:
+        bridge.close()
     for runner in runners:
         await runner.cleanup()
-    if "modem" in sims:
+    if modem is not None:
         await modem.stop()
 
 
@@ -153,12 +171,24 @@ def main() -> None:
     parser.add_argument("--quiet", action="store_true", help="do not print each message that arrives")
     parser.add_argument("--modem-link", default=DEFAULT_MODEM_LINK, help="the modem's serial port (a link to its pty)")
     parser.add_argument("--no-modem", action="store_true", help="run no modem simulator")
+    parser.add_argument(
+        "--modem-tcp-port", type=int, help="also serve the modem's port over TCP (pyserial's socket://host:port)"
+    )
     args = parser.parse_args()
     if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
         parser.error("the simulators listen on loopback only")
     ports = {name: getattr(args, f"{name}_port") for name in DEFAULT_PORTS}
     modem_link = None if args.no_modem else args.modem_link
-    asyncio.run(_run(args.host, ports, args.phones_port, modem_link=modem_link, quiet=args.quiet))
+    asyncio.run(
+        _run(
+            args.host,
+            ports,
+            args.phones_port,
+            modem_link=modem_link,
+            modem_tcp_port=args.modem_tcp_port,
+            quiet=args.quiet,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -35,14 +35,17 @@ CMS_OPERATION_NOT_ALLOWED = 302
 CMS_INVALID_PDU = 304
 CMS_SIM_NOT_INSERTED = 310
 CMS_SIM_PIN_REQUIRED = 311
+CMS_SIM_PUK_REQUIRED = 316
 CMS_INVALID_INDEX = 321
 CMS_NO_NETWORK = 331
 CME_SIM_NOT_INSERTED = 10
 CME_SIM_PIN_REQUIRED = 11
+CME_SIM_PUK_REQUIRED = 12
 CME_INCORRECT_PASSWORD = 16
 # +CREG/+CEREG <stat>: 1 registered (home), 2 searching, 0 not registered and not searching
 _REG_HOME = 1
 _REG_SEARCHING = 2
+_REG_DENIED = 3
 _REG_NONE = 0
 _RSSI_UNKNOWN = 99
 _CNMI_DEFAULT = (0, 0, 0, 0, 0)
@@ -58,6 +61,10 @@ class ModemFault(StrEnum):
     NO_SIM = "no_sim"
     PIN_REQUIRED = "pin_required"
     NO_NETWORK = "no_network"
+    # Three wrong PINs: the SIM wants its PUK (+CPIN: SIM PUK)
+    SIM_PUK = "sim_puk"
+    # The network refuses the SIM (+CREG/+CEREG 3)
+    REGISTRATION_DENIED = "registration_denied"
     SLOW_NETWORK = "slow_network"
     # Close the port after the next PDU's Ctrl-Z, before any answer: a USB modem pulled out mid-send
     UNPLUG = "unplug"
@@ -95,6 +102,7 @@ class ModemSimulator(Simulator):
         self.pin = pin
         self.pin_entered = pin is None
         self.sim_present = True
+        self.puk_required = False
         self.registration = _REG_HOME
         self.rssi = 20
         self.smsc = smsc
@@ -106,6 +114,9 @@ class ModemSimulator(Simulator):
         self.report_delay = 0.05
         # TP-ST of the status reports: 0x00 delivered; 0x30 still trying; 0x41 incompatible destination
         self.report_status = 0x00
+        # Status reports held back (the SMS centre reports later, e.g. while Home Assistant restarts)
+        self.hold_reports = False
+        self.held_reports: list[SentPart] = []
         self.next_reference = 0
         self.parts: list[SentPart] = []
         self.inbox: dict[int, str] = {}
@@ -157,6 +168,10 @@ class ModemSimulator(Simulator):
                 self.pin_entered = False
             case ModemFault.NO_NETWORK:
                 self.registration = _REG_SEARCHING
+            case ModemFault.SIM_PUK:
+                self.puk_required = True
+            case ModemFault.REGISTRATION_DENIED:
+                self.registration = _REG_DENIED
             case ModemFault.SLOW_NETWORK:
                 self.send_delay = delay
             case ModemFault.UNPLUG:
@@ -171,6 +186,7 @@ class ModemSimulator(Simulator):
         super().recover()
         self.sim_present = True
         self.pin_entered = True
+        self.puk_required = False
         self.registration = _REG_HOME
         self.send_delay = 0.0
         self.unplug_next_send = False
@@ -234,6 +250,8 @@ class ModemSimulator(Simulator):
         """Return the +CME code of a SIM that cannot be used yet, if any."""
         if not self.sim_present:
             return CME_SIM_NOT_INSERTED
+        if self.puk_required:
+            return CME_SIM_PUK_REQUIRED
         if not self.pin_entered:
             return CME_SIM_PIN_REQUIRED
         return None
@@ -258,7 +276,9 @@ class ModemSimulator(Simulator):
             if not self.sim_present:
                 self._cme(CME_SIM_NOT_INSERTED)
             else:
-                self._ok("+CPIN: READY" if self.pin_entered else "+CPIN: SIM PIN")
+                self._ok(
+                    "+CPIN: SIM PUK" if self.puk_required else f"+CPIN: {'READY' if self.pin_entered else 'SIM PIN'}"
+                )
             return
         if body == "+CSQ":
             signal = self.rssi if self.registration == _REG_HOME and self._sim_problem() is None else _RSSI_UNKNOWN
@@ -298,6 +318,8 @@ class ModemSimulator(Simulator):
             pin = value.strip('"')
             if not self.sim_present:
                 self._cme(CME_SIM_NOT_INSERTED)
+            elif self.puk_required:
+                self._cme(CME_SIM_PUK_REQUIRED)
             elif self.pin is not None and pin != self.pin:
                 self._cme(CME_INCORRECT_PASSWORD)
             else:
@@ -346,6 +368,8 @@ class ModemSimulator(Simulator):
         """AT+CMGS=<length>: refuse as the SIM or network requires, else prompt for the PDU."""
         if not self.sim_present:
             self._cms(CMS_SIM_NOT_INSERTED)
+        elif self.puk_required:
+            self._cms(CMS_SIM_PUK_REQUIRED)
         elif not self.pin_entered:
             self._cms(CMS_SIM_PIN_REQUIRED)
         elif self.registration != _REG_HOME:
@@ -385,7 +409,9 @@ class ModemSimulator(Simulator):
         self.parts.append(part)
         self._ok(f"+CMGS: {reference}")
         self._collect(part)
-        if submit.status_report and self.cnmi[3] == _CNMI_DS_FORWARD:
+        if submit.status_report and self.hold_reports:
+            self.held_reports.append(part)
+        elif submit.status_report and self.cnmi[3] == _CNMI_DS_FORWARD:
             self.wire.spawn(self._report(part))
 
     def _collect(self, part: SentPart) -> None:
@@ -416,6 +442,16 @@ class ModemSimulator(Simulator):
             )
         )
 
+    def release_reports(self, count: int | None = None) -> None:
+        """Send the first `count` status reports held back (None: all, and hold no more), in the order sent."""
+        if count is None:
+            held, self.held_reports = self.held_reports, []
+            self.hold_reports = False
+        else:
+            held, self.held_reports = self.held_reports[:count], self.held_reports[count:]
+        for part in held:
+            self.wire.spawn(self._report(part))
+
     async def _report(self, part: SentPart) -> None:
         """Send the status report of a part after `report_delay`."""
         await asyncio.sleep(self.report_delay)
@@ -429,8 +465,8 @@ class ModemSimulator(Simulator):
         """Serve no provider routes (the modem speaks on its pty), only controls for scripts/develop.
 
         POST /_sim/inbound?from=...&text=... lets an SMS arrive; POST /_sim/modem?fault=no_sim|pin_required|
-        no_network|slow_network|unplug|none misbehaves (none: recover); POST /_sim/modem?plug=out|in pulls the
-        cable or plugs it back in.
+        sim_puk|no_network|registration_denied|slow_network|unplug|none misbehaves (none: recover);
+        POST /_sim/modem?plug=out|in pulls the cable or plugs it back in.
         """
 
         async def inbound(request: web.Request) -> web.Response:

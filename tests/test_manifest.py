@@ -23,6 +23,7 @@ from custom_components.sms_alerts.config_flow import (
     SCHEMAS,
 )
 from custom_components.sms_alerts.const import DOMAIN
+from custom_components.sms_alerts.modem_issues import NOT_REGISTERED, REGISTRATION_DENIED
 from custom_components.sms_alerts.notify import SEND_MESSAGE_SCHEMA
 from custom_components.sms_alerts.outbox import ENTRY_ISSUES
 from custom_components.sms_alerts.outbox.notices import EVENT_TYPES, EventKind
@@ -209,6 +210,8 @@ def test_every_account_refusal_has_a_repair_issue_text() -> None:
     assert (
         set(STRINGS["issues"]["webhook_url_changed"]["fix_flow"]["abort"]) == reasons == {"entry_removed", "no_address"}
     )
+    # A modem's registration, raised by modem_issues
+    others |= {REGISTRATION_DENIED, NOT_REGISTERED}
     assert set(ENTRY_ISSUES) | others == set(STRINGS["issues"])
 
 

@@ -60,6 +60,7 @@ def _rendered(language: str) -> list[tuple[str, str, str]]:
                 "entry_url": "/config/integrations/integration/sms_alerts#config_entry=abc",
                 "error": error,
                 "budget": "100",
+                "minutes": "15",
                 "webhook_url": "https://ha.example.com/api/webhook/x",
             }
             found += [(key, title.format(**placeholders), text.format(**placeholders)) for title, text in _texts(issue)]

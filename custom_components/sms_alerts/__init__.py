@@ -19,7 +19,7 @@ from .api.brevisone_rest import API_LEGACY, CONF_API
 from .const import CONF_PROVIDER, CONF_WEBHOOK_URL, DOMAIN, LOGGER, REQUEST_TIMEOUT
 from .coordinator import answered, async_setup_health
 from .data import SmsAlertsConfigEntry, SmsAlertsData
-from .modem_link import async_start_link
+from .modem_link import async_remove_link_store, async_start_link
 from .notify import CONF_ENTRY_ID
 from .outbox import Outbox, async_remove_store
 from .services import async_setup_services
@@ -179,6 +179,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -
     """Delete the outbox (its waiting messages go to the fallback or are given up), the issues and any cloudhook."""
     await async_remove_store(hass, entry)
     await async_remove_alert_store(hass, entry.entry_id)
+    await async_remove_link_store(hass, entry.entry_id)
     if CONF_WEBHOOK_ID in entry.data:
         await async_remove_cloudhook(hass, entry.data[CONF_WEBHOOK_ID])
     registry = ir.async_get(hass)

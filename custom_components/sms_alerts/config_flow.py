@@ -33,6 +33,7 @@ from homeassistant.helpers.selector import (
     TextSelectorType,
     TimeSelector,
 )
+from homeassistant.helpers.service_info.usb import UsbServiceInfo
 from homeassistant.util import slugify
 from yarl import URL
 
@@ -51,9 +52,19 @@ from .api.base import (
     web_url,
 )
 from .api.brevisone_rest import CONF_API
-from .api.modem import CONF_PIN, CONF_PORT
+from .api.modem import CONF_BAUDRATE, CONF_PIN, CONF_PORT, DEFAULT_BAUDRATE
 from .config_flow_modem import FORM_ERRORS as MODEM_FORM_ERRORS
-from .config_flow_modem import MODEM_SCHEMA, async_modem_schema, normalize_modem
+from .config_flow_modem import (
+    MODEM_SCHEMA,
+    USB_CONFIRM_SCHEMA,
+    UsbModem,
+    async_find_command_port,
+    async_modem_schema,
+    holds_modem,
+    modem_entry_ports,
+    normalize_modem,
+    usb_modem,
+)
 from .config_flow_modem import REAUTH_SCHEMA as MODEM_REAUTH_SCHEMA
 from .const import (
     CONF_ACK_REFERENCE,
@@ -354,6 +365,9 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         self._pending: dict[str, Any] = {}
         self._numbers: list[str] = []
         self._name = ""
+        # A USB modem discovered, and its port that answered AT
+        self._usb: UsbModem | None = None
+        self._usb_port = ""
 
     def _name_taken(self, name: str) -> bool:
         """Tell whether another entry has this name: the legacy notify service notify.<name> would be shared."""
@@ -398,6 +412,42 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_modem(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Set up a GSM modem on a serial or USB port."""
         return await self._async_step_account(ProviderKey.MODEM, user_input, await async_modem_schema(self.hass))
+
+    async def async_step_usb(self, discovery_info: UsbServiceInfo) -> ConfigFlowResult:
+        """Take a USB modem plugged in: find its command port among its sibling ports, then ask to confirm."""
+        info = discovery_info
+        modem = await self.hass.async_add_executor_job(
+            usb_modem, info.device, info.vid, info.pid, info.serial_number, info.manufacturer, info.description
+        )
+        await self.async_set_unique_id(modem.unique_id)
+        self._abort_if_unique_id_configured()
+        # An entry set up by hand has its port as its id: the same modem is found by its ports
+        if await self.hass.async_add_executor_job(holds_modem, modem_entry_ports(self.hass), modem):
+            return self.async_abort(reason="already_configured")
+        self._usb = modem
+        self.context["title_placeholders"] = {"name": modem.name}
+        self._usb_port = await async_find_command_port(modem.ports) or ""
+        if not self._usb_port:
+            # None answered: the port form, with the port reported, to choose another or another baud rate
+            schema = await async_modem_schema(self.hass)
+            return self.async_show_form(
+                step_id=str(ProviderKey.MODEM),
+                data_schema=self.add_suggested_values_to_schema(schema, {CONF_PORT: modem.ports[0]}),
+                errors={"base": "no_answer"},
+            )
+        return await self.async_step_usb_confirm()
+
+    async def async_step_usb_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Confirm the discovered modem, with its SIM PIN and SMS centre if it needs them."""
+        assert self._usb is not None  # noqa: S101 - reached from async_step_usb only
+        if user_input is not None:
+            data = {**user_input, CONF_PORT: self._usb_port, CONF_BAUDRATE: str(DEFAULT_BAUDRATE)}
+            return await self._async_step_account(ProviderKey.MODEM, data, await async_modem_schema(self.hass))
+        return self.async_show_form(
+            step_id="usb_confirm",
+            data_schema=USB_CONFIRM_SCHEMA,
+            description_placeholders={"name": self._usb.name, "port": self._usb_port},
+        )
 
     async def _async_step_account(
         self, key: ProviderKey, user_input: dict[str, Any] | None, form: vol.Schema | None = None

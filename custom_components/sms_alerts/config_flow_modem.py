@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,16 @@ from homeassistant.helpers.selector import (
     TextSelectorType,
 )
 
-from .api.modem import BAUDRATES, CONF_BAUDRATE, CONF_PIN, CONF_PORT, CONF_SMSC, DEFAULT_BAUDRATE
+from .api.modem import (
+    BAUDRATES,
+    CONF_BAUDRATE,
+    CONF_PIN,
+    CONF_PORT,
+    CONF_SMSC,
+    DEFAULT_BAUDRATE,
+    async_answers_at,
+)
+from .const import CONF_PROVIDER, DOMAIN
 
 # Stable names of USB serial devices (udev): the same modem keeps its path after a replug or a reboot
 BY_ID = Path("/dev/serial/by-id")
@@ -27,6 +39,10 @@ BY_ID = Path("/dev/serial/by-id")
 FORM_ERRORS = frozenset(
     {"no_port", "port_permission", "no_answer", "sim_pin_required", "wrong_pin", "no_sim", "sim_puk", "sim_locked"}
 )
+
+# A /dev/serial/by-id name: usb-<maker>_<product>_<serial>-if<interface number>[-port<n>] (udev's
+# 60-serial.rules); the ports of one modem differ only in their interface number
+_INTERFACE = re.compile(r"^(?P<device>.+)-if(?P<number>[0-9A-Fa-f]{2})(?P<rest>.*)$")
 
 _PIN = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 _BAUDRATE = SelectSelector(
@@ -51,6 +67,14 @@ def _schema(port: TextSelector | SelectSelector) -> vol.Schema:
 # Reconfigure and the stored form: the port as text
 MODEM_SCHEMA = _schema(_TEXT)
 REAUTH_SCHEMA = vol.Schema({vol.Optional(CONF_PIN): _PIN})
+# A discovered modem: its port was found; its SIM may want a PIN, the SMS centre may be set
+USB_CONFIRM_SCHEMA = vol.Schema(
+    {
+        vol.Optional(CONF_NAME): _TEXT,
+        vol.Optional(CONF_PIN): _PIN,
+        vol.Optional(CONF_SMSC): TextSelector(TextSelectorConfig(type=TextSelectorType.TEL)),
+    }
+)
 
 
 def _by_id_links() -> dict[str, str]:
@@ -80,6 +104,73 @@ def scan_ports() -> list[SelectOptionDict]:
     known = {option["value"] for option in options}
     options.extend(SelectOptionDict(value=link, label=link) for link in links.values() if link not in known)
     return options
+
+
+def sibling_ports(path: str, links: Iterable[str]) -> list[str]:
+    """Return the ports of the modem `path` belongs to: `path` first, then the others by interface number."""
+    own = _INTERFACE.match(Path(path).name)
+    if own is None:
+        return [path]
+    found: list[tuple[int, str]] = []
+    for link in links:
+        other = _INTERFACE.match(Path(link).name)
+        if link != path and other is not None and other["device"] == own["device"]:
+            found.append((int(other["number"], 16), link))
+    return [path, *(link for _number, link in sorted(found))]
+
+
+@dataclass(frozen=True, kw_only=True)
+class UsbModem:
+    """A USB modem Home Assistant's USB discovery reported: its id, its name, and its serial ports."""
+
+    unique_id: str
+    name: str
+    # The port reported (its /dev/serial/by-id path where udev made one), then its siblings
+    ports: tuple[str, ...]
+    # The devices behind them (/dev/ttyUSB2): an entry's port matches by path or by device
+    devices: frozenset[str]
+
+
+def usb_modem(
+    device: str, vid: str, pid: str, serial_number: str | None, manufacturer: str | None, description: str | None
+) -> UsbModem:
+    """Describe a discovered modem: the port reported by its by-id path, and its sibling ports (blocking)."""
+    links = _by_id_links()
+    path = links.get(os.path.realpath(device), device)
+    ports = sibling_ports(path, links.values())
+    own = _INTERFACE.match(Path(path).name)
+    which = serial_number or (own["device"] if own is not None else device)
+    maker = (manufacturer or "").strip()
+    product = (description or "").strip()
+    name = product if maker.lower() in product.lower() else f"{maker} {product}".strip()
+    return UsbModem(
+        unique_id=f"usb:{vid.upper()}:{pid.upper()}:{which}",
+        name=name or f"USB modem {vid.upper()}:{pid.upper()}",
+        ports=tuple(ports),
+        devices=frozenset(os.path.realpath(port) for port in ports),
+    )
+
+
+def holds_modem(entry_ports: Iterable[str], modem: UsbModem) -> bool:
+    """Tell whether an entry's port is one of the modem's ports (by path or by the device behind it; blocking)."""
+    return any(port in modem.ports or os.path.realpath(port) in modem.devices for port in entry_ports)
+
+
+def modem_entry_ports(hass: HomeAssistant) -> list[str]:
+    """Return the ports of the modem entries."""
+    return [
+        str(entry.data[CONF_PORT])
+        for entry in hass.config_entries.async_entries(DOMAIN, include_ignore=False)
+        if entry.data.get(CONF_PROVIDER) == "modem" and CONF_PORT in entry.data
+    ]
+
+
+async def async_find_command_port(ports: Iterable[str]) -> str | None:
+    """Return the first port that answers AT with OK, trying the one discovered first."""
+    for port in ports:
+        if await async_answers_at(port):
+            return port
+    return None
 
 
 async def async_modem_schema(hass: HomeAssistant) -> vol.Schema:

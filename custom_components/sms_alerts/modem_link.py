@@ -2,13 +2,15 @@
 
 The modem provider opens its port in the background and reopens it after an unplug. Here its link
 state becomes the entry's reachability (down: the outbox hands alerts over sooner; up again: what
-waits goes out at once), a PIN the SIM wants or refused starts reauthentication, and what the modem
+waits goes out at once), a PIN the SIM wants or refused starts reauthentication, a SIM missing or
+locked and a network that refuses it are repair issues (modem_issues), and what the modem
 receives takes the path the IPEX webhook's callbacks take (webhook.async_handle_events).
 """
 
 from __future__ import annotations
 
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.storage import Store
 
 from .api.base import AuthError, ProviderError
 from .api.ipex_webhook import DeliveryReport, InboundSms
@@ -16,8 +18,23 @@ from .api.modem import ModemProvider
 from .const import DOMAIN, LOGGER
 from .coordinator import answered
 from .data import SmsAlertsConfigEntry
+from .modem_issues import ModemIssues
 from .modem_status import async_setup_status
 from .webhook import async_handle_events
+
+REPORTS_VERSION = 1
+# Awaited status reports are written a moment after they change: a burst of sends is one write
+REPORTS_SAVE_DELAY = 5.0
+
+
+def _reports_store(hass: HomeAssistant, entry_id: str) -> Store[list[list[object]]]:
+    """Return the store of a modem entry's awaited status reports (part references -> message id)."""
+    return Store(hass, REPORTS_VERSION, f"{DOMAIN}.{entry_id}.modem_reports", private=True, atomic_writes=True)
+
+
+async def async_remove_link_store(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete a removed entry's awaited status reports."""
+    await _reports_store(hass, entry_id).async_remove()
 
 
 async def async_start_link(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
@@ -26,9 +43,11 @@ async def async_start_link(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> 
     if not isinstance(provider, ModemProvider):
         return
     reachability = entry.runtime_data.health.reachability
+    issues = ModemIssues(hass, entry)
 
     @callback
     def link_changed(up: bool, error: ProviderError | None) -> None:
+        issues.link(up, error)
         if up:
             reachability.async_set(reachable=True)
             return
@@ -44,8 +63,21 @@ async def async_start_link(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> 
             hass, async_handle_events(hass, entry, events), f"{DOMAIN} modem inbound {entry.entry_id}"
         )
 
+    # Status reports of messages sent before a restart still find their message
+    store = _reports_store(hass, entry.entry_id)
+    provider.inbound.restore(await store.async_load())
+
+    @callback
+    def reports_changed() -> None:
+        store.async_delay_save(provider.inbound.stored, REPORTS_SAVE_DELAY)
+
+    async def async_save_reports() -> None:
+        await store.async_save(provider.inbound.stored())
+
     provider.on_link = link_changed
     provider.on_events = received
-    async_setup_status(hass, entry, provider)
+    provider.on_reports_changed = reports_changed
+    async_setup_status(hass, entry, provider, issues)
     await provider.async_start()
     entry.async_on_unload(provider.async_stop)
+    entry.async_on_unload(async_save_reports)

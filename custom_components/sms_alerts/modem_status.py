@@ -21,6 +21,7 @@ from .api.modem import ModemProvider
 from .const import DOMAIN, LOGGER
 from .data import SmsAlertsConfigEntry
 from .entity import SmsAlertsEntity
+from .modem_issues import ModemIssues
 
 STATUS_INTERVAL = dt.timedelta(minutes=5)
 REGISTRATION_STATES = ("not_registered", "home", "searching", "denied", "unknown", "roaming")
@@ -41,7 +42,9 @@ def registration(status: dict[str, Any]) -> str | None:
 class ModemStatusCoordinator(DataUpdateCoordinator[dict[str, Any]]):
     """Reads the modem's signal and registration; unavailable while the modem is not linked."""
 
-    def __init__(self, hass: HomeAssistant, entry: SmsAlertsConfigEntry, provider: ModemProvider) -> None:
+    def __init__(
+        self, hass: HomeAssistant, entry: SmsAlertsConfigEntry, provider: ModemProvider, issues: ModemIssues
+    ) -> None:
         """Read every five minutes, and whenever the link comes up."""
         super().__init__(
             hass,
@@ -52,17 +55,20 @@ class ModemStatusCoordinator(DataUpdateCoordinator[dict[str, Any]]):
             always_update=False,
         )
         self._provider = provider
+        self._issues = issues
 
     async def _async_update_data(self) -> dict[str, Any]:
         """Ask the modem (AT+CSQ, AT+CREG?, AT+CEREG?), between sends: one command at a time."""
         try:
-            return await self._provider.async_signal()
+            status = await self._provider.async_signal()
         except ProviderError as err:
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="health_check_failed",
                 translation_placeholders={"error": err.reason},
             ) from err
+        self._issues.registration(registration(status))
+        return status
 
 
 class ModemSignalSensor(SmsAlertsEntity, CoordinatorEntity[ModemStatusCoordinator], SensorEntity):
@@ -114,9 +120,11 @@ def modem_sensors(entry: SmsAlertsConfigEntry) -> list[SensorEntity]:
 
 
 @callback
-def async_setup_status(hass: HomeAssistant, entry: SmsAlertsConfigEntry, provider: ModemProvider) -> None:
-    """Read the modem's status from now on, first once its link is up."""
-    coordinator = ModemStatusCoordinator(hass, entry, provider)
+def async_setup_status(
+    hass: HomeAssistant, entry: SmsAlertsConfigEntry, provider: ModemProvider, issues: ModemIssues
+) -> None:
+    """Read the modem's status from now on, first once its link is up; its registration may raise an issue."""
+    coordinator = ModemStatusCoordinator(hass, entry, provider, issues)
     entry.runtime_data.health.modem = coordinator
 
     @callback

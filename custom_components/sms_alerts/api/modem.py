@@ -60,6 +60,9 @@ PIN_READY_WAIT = 1.0
 # Tries of a bare AT to find the modem answering (the first may meet a half-written line)
 SYNC_TRIES = 3
 SYNC_TIMEOUT = 2.0
+# Probing a discovered USB modem's ports: a short wait, as a port that is not for commands never answers
+PROBE_TIMEOUT = 1.0
+PROBE_TRIES = 2
 # +CNMI: buffer in the modem (2), new SMS stored and announced with +CMTI (1), no cell broadcast (0),
 # status reports shown as +CDS (1); then the same without status reports, for modems that refuse them
 CNMI_SETTINGS = ("AT+CNMI=2,1,0,1,0", "AT+CNMI=2,1,0,2,0", "AT+CNMI=2,1,0,0,0")
@@ -75,6 +78,30 @@ async def async_open_port(port: str, baudrate: int) -> tuple[Reader, Writer]:
 
     reader, writer = await serial_asyncio_fast.open_serial_connection(url=port, baudrate=baudrate)
     return reader, writer
+
+
+async def async_answers_at(port: str, baudrate: int = DEFAULT_BAUDRATE) -> bool:
+    """Tell whether a port answers a bare AT with OK: a modem's command port, not its diagnostics or GPS port.
+
+    USB discovery reports one of a modem's several ports; this finds the one that takes commands.
+    """
+    try:
+        reader, writer = await async_open_port(port, baudrate)
+    except (OSError, ValueError):
+        return False
+    at = AtSession(reader, writer, on_unsolicited=lambda _code: None)
+    at.start()
+    try:
+        await at.write_escape()  # ends a PDU the port may still wait for
+        for _ in range(PROBE_TRIES):
+            with contextlib.suppress(TimeoutError, AtError):
+                await at.command("AT", within=PROBE_TIMEOUT, probe=True)
+                return True
+    except PortClosedError:
+        return False
+    finally:
+        await at.close()
+    return False
 
 
 def port_error(err: OSError | ValueError) -> TransientError:
@@ -125,6 +152,8 @@ class ModemProvider(Provider):
         # What the entry listens to: the link going up or down, and inbound SMS and delivery reports
         self.on_link: Callable[[bool, ProviderError | None], None] = lambda _up, _err: None
         self.on_events: Callable[[list[InboundSms | DeliveryReport]], None] = lambda _events: None
+        # What is awaited of status reports changed (the entry keeps it across a restart: inbound.stored)
+        self.on_reports_changed: Callable[[], None] = lambda: None
 
     @classmethod
     def from_config(

@@ -5,12 +5,14 @@ handed on, then deleted with AT+CMGD=<index> so that the SIM never fills up. Mes
 Assistant was away are read with AT+CMGL=4 (all, PDU mode) when the link comes up. Parts of a
 concatenated SMS are joined before they are handed on. A status report's TP-MR and recipient name the
 part it is about; a message counts as delivered once every part is, and as failed at the first part
-that failed.
+that failed. What is awaited is kept across a restart (`stored` / `restore`, in the entry's storage):
+the reports of a message's parts, which may come hours later, still make one delivery report.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import logging
@@ -196,6 +198,39 @@ class Inbound:
         sms = InboundSms(id="", sender=part.sender, to="", text=cut, created_at=part.timestamp.isoformat())
         self._provider.on_events([sms])
 
+    def stored(self) -> list[list[Any]]:
+        """Return the messages whose reports are awaited, in a form for storage (oldest first, at most MAX_AWAITED).
+
+        Each: number, parts, the parts' references, those reported, failed, settled, the message id.
+        """
+        messages = {id(awaited): awaited for awaited in self._awaited.values() if awaited.message_id}
+        return [
+            [m.number, m.total, m.references, sorted(m.reported), m.failed, m.settled, m.message_id]
+            for m in messages.values()
+        ]
+
+    def restore(self, stored: Any) -> None:
+        """Await again the reports of messages sent before a restart; anything malformed is dropped."""
+        for row in stored if isinstance(stored, list) else []:
+            with contextlib.suppress(TypeError, ValueError):
+                number, total, references, reported, failed, settled, mid = row
+                awaited = Awaited(
+                    number=str(number),
+                    total=int(total),
+                    references=[int(reference) for reference in references],
+                    reported={int(reference) for reference in reported},
+                    failed=bool(failed),
+                    message_id=str(mid),
+                    settled=bool(settled),
+                )
+                for reference in awaited.references:
+                    if reference not in awaited.reported:
+                        key = (_digits(awaited.number), reference)
+                        self._awaited.pop(key, None)
+                        self._awaited[key] = awaited
+        while len(self._awaited) > MAX_AWAITED:
+            self._awaited.popitem(last=False)
+
     def begin_reports(self, number: str, total: int) -> Awaited:
         """Start to await the status reports of a message of `total` parts, before its first part goes out."""
         awaited = Awaited(number=number, total=total)
@@ -224,6 +259,7 @@ class Inbound:
         """Every part went out: return the message's id, and report what the reports so far already tell."""
         awaited.message_id = message_id(awaited.number, awaited.references)
         self._settle(awaited)
+        self._provider.on_reports_changed()
         return awaited.message_id
 
     def _report(self, report: StatusReport) -> None:
@@ -245,6 +281,7 @@ class Inbound:
         awaited.reported.add(report.reference)
         awaited.failed = awaited.failed or outcome is ReportStatus.FAILED
         self._settle(awaited)
+        self._provider.on_reports_changed()
 
     def _sending_to(self, number: str) -> Awaited | None:
         """Return the message being sent to a number now, if any (one command at a time: at most one)."""
