@@ -13,12 +13,16 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import onboard
 
 PROVIDERS = ("sms_gateway", "wildix", "pbxware", "ipex", "modem")
 MODEM_TCP_OFFSET = 6
+# States of an entry on its way to loaded (the last subentry added reloads it)
+TRANSITIONAL = {"setup_in_progress", "unload_in_progress", "not_loaded"}
+SETTLE_TIME = 20.0
 
 
 async def _send(session: aiohttp.ClientSession, base: str, headers: dict[str, str], entry_id: str, text: str) -> str:
@@ -32,6 +36,18 @@ async def _send(session: aiohttp.ClientSession, base: str, headers: dict[str, st
         if resp.status != 200:
             return f"HTTP {resp.status}: {str(body)[:200]}"
     return str(body["service_response"]["results"][0]["status"])
+
+
+async def _settled_entries(session: aiohttp.ClientSession, base: str, headers: dict[str, str]) -> list[Any]:
+    """Return the entries once none is still reloading after the last subentry (at most SETTLE_TIME seconds)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_TIME
+    while True:
+        async with session.get(f"{base}/api/config/config_entries/entry?domain=sms_alerts", headers=headers) as resp:
+            entries: list[Any] = await resp.json()
+        if loop.time() > deadline or not any(entry["state"] in TRANSITIONAL for entry in entries):
+            return entries
+        await asyncio.sleep(0.2)
 
 
 async def _modem_runs(session: aiohttp.ClientSession, port: int) -> bool:
@@ -63,8 +79,7 @@ async def main(base: str, pid: int, config: Path, port_base: int) -> int:
         done = await onboard.configure(session, base, headers, ports, modem_link=modem)
         for line in done.failed:
             print(f"FAILED to add {line}")
-        async with session.get(f"{base}/api/config/config_entries/entry?domain=sms_alerts", headers=headers) as resp:
-            loaded = await resp.json()
+        loaded = await _settled_entries(session, base, headers)
         failures = len(done.failed) + (len(providers) - len(loaded))
         for entry, key in zip(loaded, providers, strict=False):
             text = f"Smoke test of {key} on Home Assistant {version}"

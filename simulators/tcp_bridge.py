@@ -14,6 +14,8 @@ import os
 import tty
 
 READ_SIZE = 4096
+# How long a new connection waits for the previous one to close
+HANDOVER_WAIT = 5.0
 
 
 async def _relay(link: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -40,9 +42,12 @@ async def _relay(link: str, reader: asyncio.StreamReader, writer: asyncio.Stream
     loop.add_reader(fd, from_modem)
 
     async def to_modem() -> None:
-        while data := await reader.read(READ_SIZE):
-            with contextlib.suppress(BlockingIOError):
-                os.write(fd, data)
+        try:
+            while data := await reader.read(READ_SIZE):
+                with contextlib.suppress(BlockingIOError):
+                    os.write(fd, data)
+        except ConnectionError:
+            pass  # the other side reset the connection: closed, as an unplugged cable
         closed.set()
 
     pump = asyncio.create_task(to_modem())
@@ -64,10 +69,15 @@ async def serve(link: str, host: str, port: int) -> asyncio.Server:
     busy = asyncio.Lock()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if busy.locked():
-            writer.close()
+        # The last user may still be letting go (a flow's check closes the port just before the entry opens it)
+        try:
+            await asyncio.wait_for(busy.acquire(), HANDOVER_WAIT)
+        except TimeoutError:
+            writer.close()  # still in use: refused, as a serial port that another program holds
             return
-        async with busy:
+        try:
             await _relay(link, reader, writer)
+        finally:
+            busy.release()
 
     return await asyncio.start_server(handle, host, port)
