@@ -7,7 +7,9 @@ check's Home Assistant, in a chroot without /dev/pts, reaches the simulated mode
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import struct
 from collections.abc import AsyncGenerator
 
 import pytest
@@ -53,3 +55,34 @@ async def test_modem_over_tcp_checks_and_sends(bridged: tuple[ModemSimulator, st
         assert [(m.to, m.text) for m in sim.messages] == [(NUMBER, "Door open")]
     finally:
         await provider.async_stop()
+
+
+async def _at(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+    """Send a bare AT and read until the modem's final answer."""
+    writer.write(b"AT\r")
+    await writer.drain()
+    answer = b""
+    while b"OK" not in answer and b"ERROR" not in answer:
+        answer += await asyncio.wait_for(reader.read(256), 5)
+    return answer
+
+
+async def test_a_new_connection_takes_the_port_once_the_last_lets_go(bridged: tuple[ModemSimulator, str]) -> None:
+    """A flow's check closes the port just before the entry opens it: the second user waits, then is served.
+
+    A user that resets its connection (a crash) frees the port too, without a traceback in the bridge.
+    """
+    _sim, url = bridged
+    host, port = url.removeprefix("socket://").split(":")
+    first = await asyncio.open_connection(host, int(port))
+    assert b"OK" in await _at(*first)
+    second = asyncio.ensure_future(asyncio.open_connection(host, int(port)))
+    reader, writer = await second
+    pending = asyncio.ensure_future(_at(reader, writer))
+    await asyncio.sleep(0.3)
+    assert not pending.done()  # the port is still the first user's
+    first_sock = first[1].get_extra_info("socket")
+    first_sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    first[1].close()  # closed with a reset
+    assert b"OK" in await asyncio.wait_for(pending, 5)
+    writer.close()
