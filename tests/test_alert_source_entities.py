@@ -6,6 +6,7 @@ End to end as tests/test_alert_sources.py: real HTTP to the source's webhook, SM
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,10 @@ from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.sms_alerts.alert_source_config import SourceConfig
+from custom_components.sms_alerts.alert_texts import AlertTexts
+from custom_components.sms_alerts.alerts.book import OpenAlert
+from custom_components.sms_alerts.alerts.models import Alert, AlertStatus, Severity, SourceKind
 from custom_components.sms_alerts.api.base import mask_target
 
 from .conftest import RECIPIENT, RunningSimulator, advance
@@ -245,3 +250,38 @@ async def test_the_flow_refuses_a_template_it_cannot_read(hass: HomeAssistant, g
     (source,) = [sub for sub in entry.subentries.values() if sub.subentry_type == "alert_source"]
     assert source.data["message_template"] == TEMPLATE
     assert source.data["resolved_template"] == ""
+
+
+async def test_the_readme_template_example(hass: HomeAssistant) -> None:
+    """The example of README "Message templates" writes what the README says it does."""
+    example = (
+        "{{ alert.severity | upper }} {{ alert.name }} on {{ alert.labels.instance | default('?') }}: "
+        "{{ alert.summary }} ({{ alert.reference }})"
+    )
+    config = SourceConfig(
+        subentry_id="source1",
+        name="Prometheus",
+        kind=SourceKind.ALERTMANAGER,
+        webhook_id="hook",
+        token="tok",
+        recipients=(),
+        send_resolved=True,
+        routes=(),
+        fields=None,
+        local_only=True,
+        message_template=example,
+    )
+    alert = Alert(
+        kind=SourceKind.ALERTMANAGER,
+        fingerprint="f1",
+        status=AlertStatus.FIRING,
+        name="DiskFull",
+        severity=Severity.CRITICAL,
+        labels={"instance": "db1:9100"},
+        annotations={"summary": "/ at 97%"},
+    )
+    opened = OpenAlert(source="source1", fingerprint="f1", name="DiskFull", severity="critical", code="A12")
+    assert AlertTexts(hass).text(config, alert, opened) == "CRITICAL DiskFull on db1:9100: / at 97% (A12)"
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert example in readme
+    assert "`CRITICAL DiskFull on db1:9100: / at 97% (A12)`" in readme
