@@ -22,6 +22,7 @@ from custom_components.sms_alerts.alerts import escalation as rules
 from custom_components.sms_alerts.alerts.book import AlertBook
 from custom_components.sms_alerts.alerts.escalation import Policy, Step
 from custom_components.sms_alerts.alerts.models import Alert, AlertStatus, Severity, SourceKind
+from custom_components.sms_alerts.alerts.render import render_alert
 from custom_components.sms_alerts.outbox import SendOptions
 
 NOW = dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.UTC)
@@ -39,10 +40,16 @@ class Pager:
         self.targets = dict(TARGETS)
         self.submitted: list[tuple[str, str, SendOptions | None]] = []
         self.saved = 0
+        # No source here has a template: the default text
+        self.texts = SimpleNamespace(text=lambda _source, alert, _opened=None: render_alert(alert))
 
     def recipient_targets(self) -> dict[str, str]:
         """The target of each recipient."""
         return dict(self.targets)
+
+    def recipient_names(self) -> dict[str, str]:
+        """The name of each recipient."""
+        return {key: key.title() for key in self.targets}
 
     async def async_submit(
         self,
@@ -84,7 +91,9 @@ def source(subentry_id: str, *steps: Step) -> SourceConfig:
 
 def escalations(hass: HomeAssistant, pager: Pager, provider_options: tuple[str, ...] = ()) -> Escalations:
     """Escalations of an entry whose provider offers these options, at NOW."""
-    entry = SimpleNamespace(runtime_data=SimpleNamespace(provider=SimpleNamespace(options=provider_options)))
+    entry = SimpleNamespace(
+        entry_id="entry", runtime_data=SimpleNamespace(provider=SimpleNamespace(options=provider_options))
+    )
     escalated = Escalations(hass, entry, pager)  # type: ignore[arg-type]
     escalated._now = lambda: NOW
     return escalated

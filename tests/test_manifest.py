@@ -191,7 +191,8 @@ def test_icons_cover_services_and_entities() -> None:
     }
     for platform in ("sensor", "button", "switch"):
         assert set(icons["entity"][platform]) == set(STRINGS["entity"][platform])
-    assert set(icons["entity"]["event"]) == set(STRINGS["entity"]["event"]) == set(EventKind)
+    # The entry's event entities, and each alert source's
+    assert set(icons["entity"]["event"]) == set(STRINGS["entity"]["event"]) == {*EventKind, "alert_transition"}
 
 
 def test_every_account_refusal_has_a_repair_issue_text() -> None:

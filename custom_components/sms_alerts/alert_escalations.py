@@ -22,14 +22,16 @@ from .alerts.book import AlertBook, OpenAlert
 from .alerts.escalation import Escalation, EscalationState, Page
 from .alerts.models import Alert, Severity
 from .alerts.paging import ack_text, label, page_text, same_number
-from .alerts.render import render_alert
+from .api.base import mask_target
 from .const import DOMAIN, LOGGER
 from .outbox import SendOptions
+from .source_entities import PAGED, async_send_transition
 
 if TYPE_CHECKING:
     import asyncio
 
     from .alert_source_config import SourceConfig
+    from .alert_texts import AlertTexts
     from .data import SmsAlertsConfigEntry
 
 RING = "ring"
@@ -41,9 +43,13 @@ class Pager(Protocol):
     book: AlertBook
     sources: dict[str, SourceConfig]
     lock: asyncio.Lock
+    texts: AlertTexts
 
     def recipient_targets(self) -> dict[str, str]:
         """Return the target of each recipient, by subentry id."""
+
+    def recipient_names(self) -> dict[str, str]:
+        """Return the name of each recipient, by subentry id."""
 
     async def async_submit(
         self,
@@ -151,7 +157,7 @@ class Escalations:
             fingerprint=opened.fingerprint,
             code=opened.code,
             label=label(alert),
-            text=render_alert(alert),
+            text=self._pager.texts.text(source, alert, opened),
             severity=alert.severity,
             escalation=rules.start(policy, opened.code, self._now()),
         )
@@ -239,6 +245,8 @@ class Escalations:
         options = SendOptions(ring=True) if ring else None
         text = page_text(tracked.text, tracked.code)
         LOGGER.info("%s: paging step %d (round %d) of %s", source.name, page.step + 1, page.round + 1, tracked.code)
+        names = self._pager.recipient_names()
+        paged = []
         for recipient in page.recipients:
             target = targets.get(recipient)
             if target is None:
@@ -249,6 +257,12 @@ class Escalations:
             )
             if item_id is not None:
                 self._pager.book.notified(tracked.source, tracked.fingerprint, {target: item_id})
+                paged.append(f"{names.get(recipient, recipient)} ({mask_target(target)})")
+        if paged and (opened := self._pager.book.open.get((tracked.source, tracked.fingerprint))) is not None:
+            who = ", ".join(paged)
+            async_send_transition(
+                self._hass, self._entry.entry_id, opened, PAGED, who, step=page.step + 1, round=page.round + 1
+            )
 
     async def async_announce(self, source: SourceConfig, tracked: Tracked, by: str, sender: str | None) -> None:
         """Tell everybody paged so far, except the one who replied, that the alert was acknowledged."""

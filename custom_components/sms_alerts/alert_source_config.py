@@ -32,6 +32,8 @@ CONF_ESCALATION: Final = "escalation"
 CONF_ESCALATION_SEVERITY: Final = "escalation_severity"
 CONF_ESCALATION_REPEAT: Final = "escalation_repeat"
 CONF_ANNOUNCE_ACK: Final = "announce_ack"
+CONF_MESSAGE_TEMPLATE: Final = "message_template"
+CONF_RESOLVED_TEMPLATE: Final = "resolved_template"
 NO_ESCALATION: Final = Policy(())
 # The user name of HTTP Basic (CONTRACT.md, "Alert sources"); the token is the password
 BASIC_USER: Final = "sms_alerts"
@@ -54,6 +56,9 @@ class SourceConfig:
     # Steps empty: no alert of the source is escalated
     escalation: Policy = NO_ESCALATION
     announce_ack: bool = True
+    # Home Assistant templates of the firing and the resolved SMS ("": the default text)
+    message_template: str = ""
+    resolved_template: str = ""
 
     @classmethod
     def from_subentry(cls, subentry: ConfigSubentry, names: Mapping[str, str] | None = None) -> SourceConfig:
@@ -82,6 +87,8 @@ class SourceConfig:
             local_only=bool(data.get(CONF_LOCAL_ONLY, True)),
             escalation=load_policy(data, names or {}),
             announce_ack=bool(data.get(CONF_ANNOUNCE_ACK, True)),
+            message_template=str(data.get(CONF_MESSAGE_TEMPLATE) or "").strip(),
+            resolved_template=str(data.get(CONF_RESOLVED_TEMPLATE) or "").strip(),
         )
 
 

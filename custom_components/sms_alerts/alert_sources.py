@@ -22,11 +22,12 @@ from homeassistant.util import dt as dt_util
 from .alert_escalations import Escalations
 from .alert_maintenance import Maintenance
 from .alert_source_config import SourceConfig, authorized
+from .alert_texts import AlertTexts
 from .alerts.book import ACKNOWLEDGED, FIRING, RESOLVED, AlertBook, OpenAlert
 from .alerts.models import Alert, AlertParseError, AlertStatus, ParseResult, Severity
 from .alerts.paging import ACK_BY_HOME_ASSISTANT, codes_in, mask_number
 from .alerts.parse import parse
-from .alerts.render import render_alert, render_group, render_test
+from .alerts.render import render_group, render_test
 from .alerts.routing import recipients_for
 from .const import (
     CONF_TARGET,
@@ -39,6 +40,7 @@ from .const import (
 )
 from .outbox import SendOptions, SendReport, SendStatus
 from .services import async_accept
+from .source_entities import SNOOZED, async_send_transition
 from .webhook_body import BodyError, WarningLimiter, async_read_body
 
 if TYPE_CHECKING:
@@ -69,7 +71,7 @@ class _Outgoing:
     """The SMS of one body to one target: alerts that fire, alerts that ended."""
 
     firing: list[tuple[Alert, OpenAlert]] = field(default_factory=list)
-    resolved: list[Alert] = field(default_factory=list)
+    resolved: list[tuple[Alert, OpenAlert]] = field(default_factory=list)
 
 
 class AlertSources:
@@ -87,6 +89,7 @@ class AlertSources:
         self.escalations = Escalations(hass, entry, self)
         self.maintenance = Maintenance(hass, entry, self)
         self.escalations.paused = self.maintenance.active
+        self.texts = AlertTexts(hass)
         names = {title: key for key, title in self.recipient_names().items()}
         for subentry in entry.subentries.values():
             if subentry.subentry_type != SUBENTRY_ALERT_SOURCE:
@@ -236,7 +239,7 @@ class AlertSources:
             return
         for target, item_id in closed.notified.items():
             if not item_id or item_id not in withdrawn:
-                outgoing.setdefault(target, _Outgoing()).resolved.append(alert)
+                outgoing.setdefault(target, _Outgoing()).resolved.append((alert, closed))
 
     def _targets(self, source: SourceConfig, alert: Alert) -> list[str]:
         """Return the targets of the recipients an alert is routed to."""
@@ -262,9 +265,13 @@ class AlertSources:
 
     async def _async_send(self, source: SourceConfig, target: str, sms: _Outgoing) -> None:
         """Send one target its SMS of a body: one per alert, or one summary where they would pass the rate limit."""
-        alerts = [alert for alert, _opened in sms.firing] + sms.resolved
+        alerts = [alert for alert, _opened in sms.firing + sms.resolved]
         limit = self._entry.runtime_data.outbox.settings.storm.rate_limit
-        texts = [render_group(alerts)] if limit and len(alerts) > limit else [render_alert(a) for a in alerts]
+        closed_of = {id(alert): opened for alert, opened in sms.firing + sms.resolved}
+        if limit and len(alerts) > limit:
+            texts = [render_group(alerts)]
+        else:
+            texts = [self.texts.text(source, alert, closed_of[id(alert)]) for alert in alerts]
         # The summary stands for every alert in it: each firing one is told through it
         groups: Sequence[Sequence[Alert]] = [alerts] if len(texts) == 1 and len(alerts) > 1 else [[a] for a in alerts]
         opened_of = {id(alert): opened for alert, opened in sms.firing}
@@ -352,7 +359,7 @@ class AlertSources:
                 return None
             source = self.sources.get(found.source)
             if source is not None:
-                self._event(source, found, ACKNOWLEDGED)
+                self._event(source, found, ACKNOWLEDGED, by)
             ended = self.escalations.acknowledge(found.source, found.fingerprint, by)
             if ended is not None and source is not None:
                 LOGGER.info("%s: %s acknowledged by %s; its escalation stops", source.name, found.code, by)
@@ -380,6 +387,7 @@ class AlertSources:
                 return None, False
             until = self.escalations.snooze(found.source, found.fingerprint, minutes)
             if until is not None:
+                async_send_transition(self._hass, self._entry.entry_id, found, SNOOZED, until=until.isoformat())
                 LOGGER.info(
                     "%s: the escalation of %s is held until %s", self._entry.title, found.code, until.isoformat()
                 )
@@ -395,8 +403,12 @@ class AlertSources:
         found = [alert for alert in self.book.open.values() if alert.source == source_id]
         return sorted(found, key=lambda alert: alert.first_seen, reverse=True)
 
-    def _event(self, source: SourceConfig, alert: OpenAlert, status: str) -> None:
-        """Fire sms_alerts_alert for a transition of an alert (with the source's device: its logbook shows it)."""
+    def _event(self, source: SourceConfig, alert: OpenAlert, status: str, who: str | None = None) -> None:
+        """Fire sms_alerts_alert for a transition of an alert (with the source's device: its logbook shows it).
+
+        The source's event entity shows it too, with `who` (acknowledged by: a name or a masked number).
+        """
+        async_send_transition(self._hass, self._entry.entry_id, alert, status, who)
         # The entry's devices, searched by identifier: async_get_device is deprecated from 2026.x, and its
         # replacement is missing from 2025.4
         identifier = (DOMAIN, f"{self._entry.entry_id}_{source.subentry_id}")

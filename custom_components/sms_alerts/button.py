@@ -1,4 +1,4 @@
-"""The "Retry now" button of an entry: what waits in its outbox goes at once."""
+"""The "Retry now" button of an entry (what waits in its outbox goes at once); the alert sources' buttons."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .const import DOMAIN
 from .data import SmsAlertsConfigEntry
 from .entity import SmsAlertsEntity
+from .source_entities import async_add_source_buttons
 
 # Pressing only wakes the outbox, which keeps one request at a time itself
 PARALLEL_UPDATES = 0
@@ -20,8 +21,9 @@ async def async_setup_entry(
     entry: SmsAlertsConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the entry's button."""
+    """Add the entry's button and each alert source's Acknowledge button."""
     async_add_entities([RetryNowButton(entry)])
+    async_add_source_buttons(entry, async_add_entities)
 
 
 class RetryNowButton(SmsAlertsEntity, ButtonEntity):

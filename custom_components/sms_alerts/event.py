@@ -12,6 +12,7 @@ from .const import SIGNAL_ENTRY_EVENT
 from .data import SmsAlertsConfigEntry
 from .entity import SmsAlertsEntity
 from .outbox.notices import EVENT_TYPES, EntryEvent, EventKind
+from .source_entities import async_add_source_events
 
 # Event entities only listen to the entry's signal
 PARALLEL_UPDATES = 0
@@ -30,9 +31,10 @@ async def async_setup_entry(
     entry: SmsAlertsConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the given-up event entity, and those of replies and delivery reports where they can arrive."""
+    """Add the given-up event entity, those of replies and delivery reports where they can arrive, and each source's."""
     kinds = [*_INBOUND, EventKind.GIVEN_UP] if CONF_WEBHOOK_ID in entry.data else [EventKind.GIVEN_UP]
     async_add_entities(SmsAlertsEventEntity(entry, _description(kind)) for kind in kinds)
+    async_add_source_events(entry, async_add_entities)
 
 
 class SmsAlertsEventEntity(SmsAlertsEntity, EventEntity):

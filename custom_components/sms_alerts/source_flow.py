@@ -19,6 +19,7 @@ from homeassistant.helpers.selector import (
     SelectSelector,
     SelectSelectorConfig,
     SelectSelectorMode,
+    TemplateSelector,
     TextSelector,
     TextSelectorConfig,
 )
@@ -31,7 +32,9 @@ from .alert_source_config import (
     CONF_FIELDS,
     CONF_KIND,
     CONF_LOCAL_ONLY,
+    CONF_MESSAGE_TEMPLATE,
     CONF_RECIPIENTS,
+    CONF_RESOLVED_TEMPLATE,
     CONF_ROUTES,
     CONF_SEND_RESOLVED,
     CONF_TOKEN,
@@ -39,6 +42,7 @@ from .alert_source_config import (
     policy_data,
     source_url,
 )
+from .alert_texts import template_error
 from .alerts.escalation import MAX_REPEAT, PolicyError, parse_policy, policy_text
 from .alerts.generic import FIELD_NAMES, FieldPathError, GenericFields
 from .alerts.models import Severity, SourceKind
@@ -52,6 +56,19 @@ _FIELD_MARKERS: dict[vol.Marker, Any] = {vol.Required("name"): _PATH}
 _FIELD_MARKERS.update({vol.Optional(key): _PATH for key in FIELD_NAMES if key != "name"})
 _FIELD_MARKERS[vol.Optional(CONF_RESOLVED_VALUES)] = _PATH
 _FIELDS_SCHEMA = vol.Schema(_FIELD_MARKERS)
+# Home Assistant templates of a source's SMS, checked when the form is sent
+_TEMPLATES = (CONF_MESSAGE_TEMPLATE, CONF_RESOLVED_TEMPLATE)
+
+
+class _TemplateField(TemplateSelector):
+    """The template editor, taking any text: the step checks it and names a bad one with a translated error.
+
+    TemplateSelector itself refuses a bad template before the step sees it, with an untranslated message.
+    """
+
+    def __call__(self, data: Any) -> str:
+        """Take the text as it is."""
+        return str(data)
 
 
 class AlertSourceSubentryFlow(ConfigSubentryFlow):
@@ -113,6 +130,8 @@ class AlertSourceSubentryFlow(ConfigSubentryFlow):
                     NumberSelectorConfig(min=0, max=MAX_REPEAT, step=1, mode=NumberSelectorMode.BOX)
                 ),
                 vol.Required(CONF_ANNOUNCE_ACK, default=True): BooleanSelector(),
+                vol.Optional(CONF_MESSAGE_TEMPLATE): _TemplateField(),
+                vol.Optional(CONF_RESOLVED_TEMPLATE): _TemplateField(),
             }
         )
 
@@ -143,6 +162,10 @@ class AlertSourceSubentryFlow(ConfigSubentryFlow):
             except PolicyError as err:
                 errors[CONF_ESCALATION] = err.key
                 problem = {"line": str(err.line), "recipient": err.detail}
+            templates = {key: str(user_input.get(key) or "").strip() for key in _TEMPLATES}
+            errors.update(
+                {key: "invalid_template" for key, text in templates.items() if template_error(self.hass, text)}
+            )
             if not name:
                 errors[CONF_NAME] = "name_required"
             elif taken:
@@ -160,6 +183,7 @@ class AlertSourceSubentryFlow(ConfigSubentryFlow):
                     CONF_ESCALATION_SEVERITY: severity.value,
                     CONF_ESCALATION_REPEAT: repeat,
                     CONF_ANNOUNCE_ACK: bool(user_input[CONF_ANNOUNCE_ACK]),
+                    **templates,
                 }
                 self._data.setdefault(CONF_WEBHOOK_ID, webhook.async_generate_id())
                 self._data.setdefault(CONF_TOKEN, secrets.token_urlsafe(32))
