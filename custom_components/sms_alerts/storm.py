@@ -73,6 +73,8 @@ class StormGuard:
     reserved: int = 0
     reserved_sends: dict[str, int] = field(default_factory=dict)
     reserved_texts: dict[tuple[str, str], int] = field(default_factory=dict)
+    # When alerts held by the rate limit last went out to a target (a summary): at most one a window
+    rate_released: dict[str, float] = field(default_factory=dict)
     deduplicated: int = 0
     throttled: int = 0
     next_sweep: float = field(default=0.0, repr=False)
@@ -170,6 +172,29 @@ class StormGuard:
         # Only sends under way count yet: they are noted as sent about now
         return now + RATE_WINDOW if self.reserved_sends.get(target) else now
 
+    def may_release(self, target: str, now: float) -> bool:
+        """Tell whether the alerts held by the rate limit for a target may go out now (as one summary).
+
+        They may where the window has room, or where none went out to the target within the window:
+        critical alerts pass the limit and fill the window, and must not keep the others back for
+        longer than that, nor let them out each time one of their sends leaves the window.
+        """
+        self._prune(target, now)
+        limit = self.settings.rate_limit
+        if not limit or len(self.sent_times.get(target, ())) + self.reserved_sends.get(target, 0) < limit:
+            return True
+        last = self.rate_released.get(target)
+        return last is None or now - last >= RATE_WINDOW
+
+    def release_at(self, target: str, now: float) -> float:
+        """When the alerts held for a target that may not go out now may: the window has room, or a window passed."""
+        last = self.rate_released.get(target)
+        return max(self.window_end(target, now), (last + RATE_WINDOW) if last is not None else now)
+
+    def note_rate_release(self, target: str, now: float) -> None:
+        """Remember that the alerts held by the rate limit for a target went out now."""
+        self.rate_released[target] = now
+
     def _prune(self, target: str, now: float) -> None:
         """Drop one target's send times that have left the rate window."""
         times = self.sent_times.get(target)
@@ -192,6 +217,8 @@ class StormGuard:
         self.next_sweep = now + SWEEP_INTERVAL
         for target in list(self.sent_times):
             self._prune(target, now)
+        for target in [target for target, when in self.rate_released.items() if now - when >= RATE_WINDOW]:
+            del self.rate_released[target]
         if self.settings.dedup_window:
             for memory in (self.recent, self.held):
                 stale = [key for key, when in memory.items() if now - when >= self.settings.dedup_window]

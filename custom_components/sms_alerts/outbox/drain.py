@@ -288,12 +288,7 @@ class Drain:
         `early` releases every alert of that hold now, whatever its time.
         """
         now = self._now()
-        due: dict[Target, list[QueuedItem]] = {}
-        for item in self._queue.items.values():
-            if item.state in (ItemState.HELD_QUIET, ItemState.HELD_RATE) and (
-                item.hold_until <= now or item.state is early
-            ):
-                due.setdefault(item.target, []).append(item)
+        due = self._due_held(now, early)
         today = self._today()
         for target, group in due.items():
             for item in group:
@@ -310,6 +305,33 @@ class Drain:
             self._policy.note_sent(item, now, today)
         if due:
             self._queue.changed()
+
+    def _due_held(self, now: float, early: ItemState | None) -> dict[Target, list[QueuedItem]]:
+        """Return the held alerts to let out now, by target.
+
+        Those the rate limit holds for a target go out together, once the window allows it (see
+        Policy.may_release); until then their time moves to when it will.
+        """
+        due: dict[Target, list[QueuedItem]] = {}
+        rate_held: dict[Target, list[QueuedItem]] = {}
+        rate_due: set[Target] = set()
+        for item in self._queue.items.values():
+            if item.state is ItemState.HELD_RATE:
+                rate_held.setdefault(item.target, []).append(item)
+                if item.hold_until <= now or early is ItemState.HELD_RATE:
+                    rate_due.add(item.target)
+            elif item.state is ItemState.HELD_QUIET and (item.hold_until <= now or early is ItemState.HELD_QUIET):
+                due.setdefault(item.target, []).append(item)
+        for target in rate_due:
+            key = str(target)
+            if early is not ItemState.HELD_RATE and not self._policy.may_release(key, now):
+                until = self._policy.release_at(key, now)
+                for item in rate_held[target]:
+                    item.hold_until = until
+                continue
+            self._policy.note_rate_release(key, now)
+            due.setdefault(target, []).extend(rate_held[target])
+        return due
 
     def _summary(self, target: Target, group: list[QueuedItem]) -> QueuedItem:
         """One SMS standing for several held alerts to one target."""

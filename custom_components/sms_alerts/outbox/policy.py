@@ -97,6 +97,18 @@ class Policy:
         """Forget that an alert is held: it goes out now."""
         self.guard.note_released(target=str(item.target), text=self.alert_text(item), now=now)
 
+    def may_release(self, target: str, now: float) -> bool:
+        """Tell whether the alerts the rate limit holds for a target may go out now (see StormGuard.may_release)."""
+        return self.guard.may_release(target, now)
+
+    def release_at(self, target: str, now: float) -> float:
+        """When the alerts the rate limit holds for a target may go out, where they may not now."""
+        return self.guard.release_at(target, now)
+
+    def note_rate_release(self, target: str, now: float) -> None:
+        """Remember that the alerts the rate limit held for a target went out now."""
+        self.guard.note_rate_release(target, now)
+
     def note_dropped(self, item: QueuedItem) -> None:
         """Forget an alert the user dropped before it went out: the same alert later is sent, not deduplicated."""
         self.guard.forget(target=str(item.target), text=self.alert_text(item))
