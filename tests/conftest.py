@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HomeAssistant, State, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.util import dt as dt_util
 from hypothesis import settings as hypothesis_settings
@@ -351,9 +351,15 @@ async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: 
 
 
 async def show_reports(hass: HomeAssistant) -> None:
-    """Let the Last send status sensor write the reports that came within its one write a second."""
+    """Let the sensors that write once a second (Last send status, open alerts) write what came meanwhile."""
     async_fire_time_changed(hass, dt_util.utcnow() + dt.timedelta(seconds=REPORT_WRITE_INTERVAL))
     await hass.async_block_till_done()
+
+
+async def shown_state(hass: HomeAssistant, entity_id: str) -> State | None:
+    """Return an entity's state once the sensors that write once a second have written what came meanwhile."""
+    await show_reports(hass)
+    return hass.states.get(entity_id)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from custom_components.sms_alerts.diagnostics import async_get_config_entry_diag
 from custom_components.sms_alerts.message import sms_info
 from custom_components.sms_alerts.webhook import async_handle_events
 
-from .conftest import RECIPIENT, RunningSimulator, advance
+from .conftest import RECIPIENT, RunningSimulator, advance, shown_state
 from .test_alert_source_flow import SOURCE, configure, sources, start
 from .test_alert_sources import NIGHT, entry_with, load, post, setup, source_subentry
 
@@ -70,9 +70,9 @@ async def escalated(hass: HomeAssistant, gateway: RunningSimulator, **data: Any)
     return entry
 
 
-def escalation_shown(hass: HomeAssistant) -> dict[str, Any]:
+async def escalation_shown(hass: HomeAssistant) -> dict[str, Any]:
     """The escalation of the newest open alert, as its sensor shows it."""
-    state = hass.states.get(SENSOR)
+    state = await shown_state(hass, SENSOR)
     assert state is not None
     return dict(state.attributes["alerts"][0]["escalation"])
 
@@ -90,7 +90,7 @@ async def test_pages_step_by_step_with_the_waits_then_repeats_then_runs_out(
     assert await post(hass, hass_client_no_auth, load("alertmanager_firing")) == 200
     page = "FIRING critical ProbeFailure https://server.example.org: BlackBox Probe Failure: https://server.example.org"
     assert sent(gateway) == [("oncall", f"{page} - Reply A1 to acknowledge", False)]
-    shown = escalation_shown(hass)
+    shown = await escalation_shown(hass)
     assert shown["state"] == "active"
     assert (shown["step"], shown["round"], shown["paged"]) == (1, 1, ["On call"])
     assert shown["next_page"] == "2026-01-15T12:10:00+00:00"
@@ -100,13 +100,13 @@ async def test_pages_step_by_step_with_the_waits_then_repeats_then_runs_out(
     assert sent(gateway)[1:] == [("night", f"{page} - Reply A1 to acknowledge", True)]
     await advance(hass, freezer, 15 * MINUTE)
     assert [who for who, _text, _ring in sent(gateway)] == ["oncall", "night", "oncall"]
-    assert escalation_shown(hass)["round"] == 2
+    assert (await escalation_shown(hass))["round"] == 2
     await advance(hass, freezer, 10 * MINUTE)
     assert [who for who, _text, _ring in sent(gateway)] == ["oncall", "night", "oncall", "night"]
     await advance(hass, freezer, 14 * MINUTE)
-    assert escalation_shown(hass)["state"] == "active"
+    assert (await escalation_shown(hass))["state"] == "active"
     await advance(hass, freezer, MINUTE)
-    assert escalation_shown(hass)["state"] == "exhausted"
+    assert (await escalation_shown(hass))["state"] == "exhausted"
     assert "nobody acknowledged" in caplog.text
     await advance(hass, freezer, 60 * MINUTE)
     assert len(sent(gateway)) == 4
@@ -122,7 +122,7 @@ async def test_a_warning_below_the_policy_severity_goes_the_usual_way(
     assert await post(hass, hass_client_no_auth, firing) == 200
     assert sorted(who for who, _text, _ring in sent(gateway)) == ["night", "oncall"]
     assert all("Reply" not in text for _who, text, _ring in sent(gateway))
-    assert "escalation" not in hass.states.get(SENSOR).attributes["alerts"][0]  # type: ignore[union-attr]
+    assert "escalation" not in (await shown_state(hass, SENSOR)).attributes["alerts"][0]  # type: ignore[union-attr]
 
 
 async def test_a_reply_with_the_code_stops_it_and_is_announced_to_the_others(
@@ -143,7 +143,7 @@ async def test_a_reply_with_the_code_stops_it_and_is_announced_to_the_others(
     await hass.async_block_till_done()
     assert sent(gateway)[2:] == [("oncall", "ACK A1 ProbeFailure https://server.example.org by 004917...999", False)]
     assert [event.data["status"] for event in events] == ["firing", "acknowledged"]
-    shown = escalation_shown(hass)
+    shown = await escalation_shown(hass)
     assert (shown["state"], shown["acknowledged_by"], shown["next_page"]) == ("acknowledged", "004917...999", None)
     await advance(hass, freezer, 120 * MINUTE)
     assert len(sent(gateway)) == 3
@@ -234,7 +234,7 @@ async def test_snooze_holds_it_until_the_snooze_ends(
         {"config_entry_id": entry.entry_id, "fingerprint": "1a30ba71cca2921f", "minutes": 30},
         blocking=True,
     )
-    assert escalation_shown(hass)["snoozed_until"] == "2026-01-15T12:30:00+00:00"
+    assert (await escalation_shown(hass))["snoozed_until"] == "2026-01-15T12:30:00+00:00"
     await advance(hass, freezer, 29 * MINUTE)
     assert len(sent(gateway)) == 1
     await advance(hass, freezer, MINUTE)
@@ -389,6 +389,6 @@ async def test_a_policy_taken_away_ends_the_running_escalations(
     await hass.async_block_till_done(wait_background_tasks=True)
     await advance(hass, freezer, 30 * MINUTE)
     assert len(sent(gateway)) == 1
-    assert escalation_shown(hass)["next_page"] is None
-    assert escalation_shown(hass)["state"] == "resolved"
+    assert (await escalation_shown(hass))["next_page"] is None
+    assert (await escalation_shown(hass))["state"] == "resolved"
     assert "nobody acknowledged" not in caplog.text

@@ -22,7 +22,7 @@ from custom_components.sms_alerts.alert_sources import storage_key
 from custom_components.sms_alerts.const import DOMAIN
 from custom_components.sms_alerts.diagnostics import async_get_config_entry_diagnostics
 
-from .conftest import RECIPIENT, RunningSimulator, advance
+from .conftest import RECIPIENT, RunningSimulator, advance, shown_state
 from .test_alert_escalation import MINUTE, NIGHT_RECIPIENT, START, escalated, sent
 from .test_alert_sources import entry_with, load, post, setup, source_subentry, texts
 
@@ -87,7 +87,7 @@ async def test_firing_in_the_window_sends_nothing_and_the_summary_names_what_sti
     assert await post(hass, hass_client_no_auth, grouped_with(set())) == 200
     assert await post(hass, hass_client_no_auth, grouped_with({"db2", "web1"})) == 200
     assert texts(gateway) == []
-    assert hass.states.get(SENSOR).state == "2"  # type: ignore[union-attr]
+    assert (await shown_state(hass, SENSOR)).state == "2"  # type: ignore[union-attr]
     assert [(event.data["status"], event.data["maintenance"]) for event in events] == [
         *[("firing", True)] * 4,
         *[("resolved", True)] * 2,
@@ -235,7 +235,7 @@ async def test_no_page_in_the_window_and_the_escalation_starts_when_it_ends(
     assert await post(hass, hass_client_no_auth, load("alertmanager_firing")) == 200
     await advance(hass, freezer, 60 * MINUTE)
     assert sent(gateway) == []
-    assert "escalation" not in hass.states.get(SENSOR).attributes["alerts"][0]  # type: ignore[union-attr]
+    assert "escalation" not in (await shown_state(hass, SENSOR)).attributes["alerts"][0]  # type: ignore[union-attr]
     await switch(hass, on=False)
     summary = f"Maintenance of Prometheus ended: 1 alert held, 1 still firing: {PROBE}"
     assert sorted(sent(gateway)) == sorted(

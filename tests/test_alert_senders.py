@@ -52,7 +52,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.sms_alerts.alerts.setup import setup_text
 
-from .conftest import RECIPIENT, RunningSimulator
+from .conftest import RECIPIENT, RunningSimulator, shown_state
 from .test_alert_sources import HOOK, TOKEN, entry_with, load, setup, source_subentry, texts
 
 SENDERS = Path(__file__).parent / "senders"
@@ -281,6 +281,6 @@ async def test_alertmanager_fires_and_resolves_through_the_webhook(
     assert texts(gateway)[1][0] == texts(gateway)[0][0]
     assert texts(gateway)[1][1].startswith("RESOLVED")
     assert "DiskFull" in texts(gateway)[1][1]
-    state = hass.states.get("sensor.prometheus_open_alerts")
+    state = await shown_state(hass, "sensor.prometheus_open_alerts")
     assert state is not None
     assert state.state == "0"

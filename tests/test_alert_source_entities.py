@@ -26,7 +26,7 @@ from custom_components.sms_alerts.alerts.book import OpenAlert
 from custom_components.sms_alerts.alerts.models import Alert, AlertStatus, Severity, SourceKind
 from custom_components.sms_alerts.api.base import mask_target
 
-from .conftest import RECIPIENT, RunningSimulator, advance
+from .conftest import RECIPIENT, RunningSimulator, advance, shown_state
 from .test_alert_escalation import MINUTE, START, escalated, sent
 from .test_alert_source_flow import SOURCE, configure, start
 from .test_alert_sources import entry_with, load, post, setup, source_subentry, texts
@@ -118,7 +118,7 @@ async def test_the_acknowledge_button_stops_the_escalation_and_is_shown_as_an_ev
     await press(hass)
     assert event_shown(hass)["event_type"] == "acknowledged"
     assert event_shown(hass)["who"] == "Home Assistant"
-    sensor = hass.states.get(SENSOR)
+    sensor = await shown_state(hass, SENSOR)
     assert sensor is not None
     assert sensor.attributes["alerts"][0]["status"] == "acknowledged"
     assert sent(gateway)[1:] == [("oncall", "ACK A1 ProbeFailure https://server.example.org by Home Assistant", False)]
@@ -140,11 +140,11 @@ async def test_the_button_acknowledges_every_open_alert_of_its_source_only(
     with pytest.raises(ServiceValidationError, match="No open alert of Prometheus"):
         await press(hass)
     assert await post(hass, hass_client_no_auth, load("alertmanager_grouped")) == 200
-    sensor = hass.states.get(SENSOR)
+    sensor = await shown_state(hass, SENSOR)
     assert sensor is not None
     assert int(sensor.state) >= 2
     await press(hass)
-    sensor = hass.states.get(SENSOR)
+    sensor = await shown_state(hass, SENSOR)
     assert sensor is not None
     assert {alert["status"] for alert in sensor.attributes["alerts"]} == {"acknowledged"}
 

@@ -27,7 +27,7 @@ from custom_components.sms_alerts.const import DOMAIN
 from custom_components.sms_alerts.diagnostics import async_get_config_entry_diagnostics
 from custom_components.sms_alerts.outbox import parse_items
 
-from .conftest import RECIPIENT, RunningSimulator, gateway_entry_for, on_disk
+from .conftest import RECIPIENT, RunningSimulator, gateway_entry_for, on_disk, shown_state
 
 FIXTURES = Path(__file__).parent / "fixtures" / "alerts"
 TOKEN = "s3cret-token-for-tests"
@@ -223,7 +223,7 @@ async def test_firing_sends_once_repeat_is_counted_and_resolved_goes_to_the_same
     again["groupKey"] = "a later notification of the same group"
     assert await post(hass, hass_client_no_auth, again) == 200
     assert len(gateway.sim.messages) == 1
-    state = hass.states.get("sensor.prometheus_open_alerts")
+    state = await shown_state(hass, "sensor.prometheus_open_alerts")
     assert state is not None
     assert state.state == "1"
     assert state.attributes["alerts"][0]["count"] == 2
@@ -241,7 +241,7 @@ async def test_firing_sends_once_repeat_is_counted_and_resolved_goes_to_the_same
     devices = dr.async_entries_for_config_entry(dr.async_get(hass), loaded.entry_id)
     [device] = [found for found in devices if (DOMAIN, f"{loaded.entry_id}_{SOURCE_ID}") in found.identifiers]
     assert {e.data["device_id"] for e in events} == {device.id}
-    assert hass.states.get("sensor.prometheus_open_alerts").state == "0"  # type: ignore[union-attr]
+    assert (await shown_state(hass, "sensor.prometheus_open_alerts")).state == "0"  # type: ignore[union-attr]
 
 
 async def test_the_same_delivery_twice_is_acted_on_once(
@@ -342,7 +342,7 @@ async def test_open_alerts_survive_a_restart_and_resolve_after_it(
     assert [alert["fingerprint"] for alert in stored["open"]] == ["1a30ba71cca2921f"]
     assert await hass.config_entries.async_setup(loaded.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert hass.states.get("sensor.prometheus_open_alerts").state == "1"  # type: ignore[union-attr]
+    assert (await shown_state(hass, "sensor.prometheus_open_alerts")).state == "1"  # type: ignore[union-attr]
     assert await post(hass, hass_client_no_auth, load("alertmanager_resolved")) == 200
     assert [text.split()[0] for _to, text in texts(gateway)] == ["FIRING", "RESOLVED"]
 
@@ -353,7 +353,7 @@ async def test_acknowledge_action_marks_the_alert_and_fires_the_event(
     """sms_alerts.acknowledge by fingerprint or reference: status acknowledged, in the event and the sensor."""
     assert await post(hass, hass_client_no_auth, load("alertmanager_firing")) == 200
     events = async_capture_events(hass, "sms_alerts_alert")
-    reference = hass.states.get("sensor.prometheus_open_alerts").attributes["alerts"][0]["reference"]  # type: ignore[union-attr]
+    reference = (await shown_state(hass, "sensor.prometheus_open_alerts")).attributes["alerts"][0]["reference"]  # type: ignore[union-attr]
     await hass.services.async_call(
         DOMAIN, "acknowledge", {"config_entry_id": loaded.entry_id, "reference": reference}, blocking=True
     )
@@ -361,7 +361,9 @@ async def test_acknowledge_action_marks_the_alert_and_fires_the_event(
     assert [(e.data["status"], e.data["fingerprint"], e.data["entry_id"]) for e in events] == [
         ("acknowledged", "1a30ba71cca2921f", loaded.entry_id)
     ]
-    assert hass.states.get("sensor.prometheus_open_alerts").attributes["alerts"][0]["status"] == "acknowledged"  # type: ignore[union-attr]
+    assert (await shown_state(hass, "sensor.prometheus_open_alerts")).attributes["alerts"][0][
+        "status"
+    ] == "acknowledged"  # type: ignore[union-attr]
     with pytest.raises(ServiceValidationError, match="No open alert nope"):
         await hass.services.async_call(
             DOMAIN, "acknowledge", {"config_entry_id": loaded.entry_id, "fingerprint": "nope"}, blocking=True
@@ -499,7 +501,7 @@ async def test_an_open_alert_nobody_got_is_sent_on_its_next_firing(
     again["groupKey"] = "the next notification"
     assert await post(hass, hass_client_no_auth, again) == 200
     assert [text.split()[0] for _to, text in texts(gateway)] == ["FIRING"]
-    assert hass.states.get("sensor.prometheus_open_alerts").attributes["alerts"][0]["count"] == 2  # type: ignore[union-attr]
+    assert (await shown_state(hass, "sensor.prometheus_open_alerts")).attributes["alerts"][0]["count"] == 2  # type: ignore[union-attr]
 
 
 async def test_the_webhook_answers_once_the_alert_is_on_disk_not_when_the_device_answers(
@@ -541,3 +543,24 @@ async def test_a_critical_resolution_keeps_to_the_rate_limit(
     state = hass.states.get("sensor.sms_gateway_127_0_0_1_queued_messages")
     assert state is not None
     assert state.state == "1"
+
+
+async def test_a_burst_writes_the_open_alerts_sensor_about_once_a_second(
+    hass: HomeAssistant, loaded: MockConfigEntry, hass_client_no_auth: ClientSessionGenerator
+) -> None:
+    """Twenty alerts within a second: the first shows at once, the rest together at the second's end.
+
+    A storm changes the open alerts hundreds of times a second; a state (and a recorder row listing
+    the open alerts) per change would cost more than the alerts themselves.
+    """
+    writes = async_capture_events(hass, "state_changed")
+    firing = load("alertmanager_firing")
+    for number in range(20):
+        body = copy.deepcopy(firing)
+        body["alerts"][0]["fingerprint"] = f"burst{number:04d}"
+        body["groupKey"] = f"burst {number}"
+        assert await post(hass, hass_client_no_auth, body) == 200
+    sensor = "sensor.prometheus_open_alerts"
+    shown = [event.data["new_state"].state for event in writes if event.data["entity_id"] == sensor]
+    assert shown == ["1"]
+    assert (await shown_state(hass, sensor)).state == "20"  # type: ignore[union-attr]

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from homeassistant.components.sensor import SensorEntity, SensorStateClass
-from homeassistant.core import callback
+from homeassistant.core import CALLBACK_TYPE, callback
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.event import async_call_later
 
 from .const import DOMAIN, SIGNAL_ALERTS_CHANGED
 from .data import SmsAlertsConfigEntry
 
 # The open alerts listed in the attributes, newest first (the state counts them all)
 MAX_LISTED = 20
+# Changes within a second of a write are written together at its end
+WRITE_INTERVAL = 1.0
 
 
 @callback
@@ -46,13 +50,48 @@ class OpenAlertsSensor(SensorEntity):
             model="Alert source",
         )
 
+    _planned: CALLBACK_TYPE | None = None
+    _stale = False
+
     async def async_added_to_hass(self) -> None:
         """Follow the entry's open alerts."""
         self.async_on_remove(
-            async_dispatcher_connect(
-                self.hass, SIGNAL_ALERTS_CHANGED.format(self._entry.entry_id), self.async_write_ha_state
-            )
+            async_dispatcher_connect(self.hass, SIGNAL_ALERTS_CHANGED.format(self._entry.entry_id), self._async_changed)
         )
+        self.async_on_remove(self._async_cancel_planned)
+
+    @callback
+    def _async_changed(self) -> None:
+        """Show a change at once, and the changes of the next second together at its end.
+
+        A storm at a webhook changes the open alerts hundreds of times a second: the state (and the
+        recorder's row, with the list of open alerts) is written about once a second, not per change.
+        """
+        if self._planned is not None:
+            self._stale = True
+            return
+        self._async_write_now()
+
+    @callback
+    def _async_write_now(self) -> None:
+        """Write the state, and hold later changes until the end of the next second."""
+        self._stale = False
+        self._planned = async_call_later(self.hass, WRITE_INTERVAL, self._async_planned_write)
+        self.async_write_ha_state()
+
+    @callback
+    def _async_planned_write(self, _now: datetime) -> None:
+        """End the second after a write: write what changed meanwhile, if anything did."""
+        self._planned = None
+        if self._stale:
+            self._async_write_now()
+
+    @callback
+    def _async_cancel_planned(self) -> None:
+        """Drop a planned write (the sensor is removed)."""
+        if self._planned is not None:
+            self._planned()
+            self._planned = None
 
     @property
     def native_value(self) -> int:

@@ -80,10 +80,13 @@ class AlertBook:
 
     def seen_delivery(self, source: str, digest: str, now: float) -> bool:
         """Tell whether this delivery came within DELIVERY_WINDOW already; remember it either way."""
-        for key, when in list(self._deliveries.items()):
-            if now - when <= DELIVERY_WINDOW:
-                break  # kept in arrival order: the rest are newer
-            del self._deliveries[key]
+        deliveries = self._deliveries
+        # Kept in arrival order: the stale ones are the first (no copy of the whole memory per delivery)
+        while deliveries:
+            oldest = next(iter(deliveries))
+            if now - deliveries[oldest] <= DELIVERY_WINDOW:
+                break
+            del deliveries[oldest]
         key = f"{source}:{digest}"
         seen = key in self._deliveries
         self._deliveries.pop(key, None)
