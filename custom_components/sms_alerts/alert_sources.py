@@ -178,7 +178,18 @@ class AlertSources:
         return web.Response(status=HTTPStatus.OK, text="OK")
 
     async def async_process(self, source: SourceConfig, result: ParseResult) -> None:
-        """Act on one parsed body: open, count and close alerts, and send what is due (one body at a time)."""
+        """Act on one parsed body: open, count and close alerts, and send what is due; return once on disk.
+
+        Bodies are acted on one at a time; the wait for the disk is not: the SMS of bodies that come
+        together are synced together, and a sender's answer waits for one sync, not for each before it.
+        """
+        lines: list[int] = []
+        await self._async_process_locked(source, result, lines)
+        if lines:
+            await self._entry.runtime_data.outbox.async_written(max(lines))
+
+    async def _async_process_locked(self, source: SourceConfig, result: ParseResult, lines: list[int]) -> None:
+        """Act on one body with the lock held; the journal lines of its SMS go to `lines`."""
         async with self.lock:
             now = dt_util.utcnow().timestamp()
             if self.book.seen_delivery(source.subentry_id, result.digest, now):
@@ -195,7 +206,7 @@ class AlertSources:
                     await self._async_resolve(source, alert, outgoing)
             self.changed()
             # Targets at once (the outbox keeps each target's order), each target's SMS in order
-            await asyncio.gather(*(self._async_send(source, target, sms) for target, sms in outgoing.items()))
+            await asyncio.gather(*(self._async_send(source, target, sms, lines) for target, sms in outgoing.items()))
             # Alerts escalated by this body page their first step now, before the sender gets its answer
             await self.escalations.async_page_due()
             self.changed()
@@ -263,7 +274,7 @@ class AlertSources:
             if sub.subentry_type == SUBENTRY_RECIPIENT and CONF_TARGET in sub.data
         }
 
-    async def _async_send(self, source: SourceConfig, target: str, sms: _Outgoing) -> None:
+    async def _async_send(self, source: SourceConfig, target: str, sms: _Outgoing, lines: list[int]) -> None:
         """Send one target its SMS of a body: one per alert, or one summary where they would pass the rate limit."""
         alerts = [alert for alert, _opened in sms.firing + sms.resolved]
         limit = self._entry.runtime_data.outbox.settings.storm.rate_limit
@@ -278,7 +289,7 @@ class AlertSources:
         for text, group in zip(texts, groups, strict=True):
             severity = min((_sms_severity(alert) for alert in group), key=lambda severity: severity.rank)
             fingerprints = [opened.fingerprint for alert in group if (opened := opened_of.get(id(alert))) is not None]
-            item_id = await self.async_submit(source, text, target, severity, fingerprints)
+            item_id = await self.async_submit(source, text, target, severity, fingerprints, lines=lines)
             if item_id is not None:
                 for fingerprint in fingerprints:
                     self.book.notified(source.subentry_id, fingerprint, {target: item_id})
@@ -291,19 +302,30 @@ class AlertSources:
         severity: Severity,
         fingerprints: Sequence[str] = (),
         options: SendOptions | None = None,
+        *,
+        lines: list[int] | None = None,
     ) -> str | None:
         """Hand one SMS to the entry's outbox; return its item's id once it is on disk, or None when refused.
 
         The webhook answers then, not once the device answered: a sender waits milliseconds, not for a
-        slow device. How the send ends is noted when it does (`_send_ended`).
+        slow device. How the send ends is noted when it does (`_send_ended`). Given `lines`, it returns
+        once the SMS is taken and adds its journal line there: the caller waits for the disk.
         """
         try:
             accepted = await async_accept(
-                self._entry.runtime_data.outbox, text, None, [target], options or SendOptions(), str(severity)
+                self._entry.runtime_data.outbox,
+                text,
+                None,
+                [target],
+                options or SendOptions(),
+                str(severity),
+                written=lines is None,
             )
         except HomeAssistantError as err:
             LOGGER.warning("%s: an alert SMS could not be sent (%s)", source.name, type(err).__name__)
             return None
+        if lines is not None:
+            lines.append(accepted.line)
         item_id = accepted.item_ids[0]
         accepted.report.add_done_callback(partial(self._send_ended, source, tuple(fingerprints), target, item_id))
         return item_id

@@ -179,10 +179,12 @@ async def async_accept(
     targets: list[str] | None,
     options: SendOptions,
     severity: str = DEFAULT_SEVERITY,
+    *,
+    written: bool = True,
 ) -> Accepted:
-    """Hand an alert to an outbox and return once it is on disk; bad input is a translated error."""
+    """Hand an alert to an outbox; return once it is on disk (`written`) or taken; bad input is a translated error."""
     with _validated():
-        return await outbox.async_accept(message, title, targets, options, severity)
+        return await outbox.async_accept(message, title, targets, options, severity, written=written)
 
 
 def raise_for_failures(report: SendReport) -> None:

@@ -257,13 +257,17 @@ class Outbox:
         targets: Iterable[str] | None,
         options: SendOptions,
         severity: str = DEFAULT_SEVERITY,
+        *,
+        written: bool = True,
     ) -> Accepted:
         """Take an alert and return once it is on disk, while its first request still runs.
 
         For callers that must answer at once (a monitoring system's webhook): they need not wait for
         the device. What is returned names the alert's items (one per target, in order) and holds the
         report once the first send ended; the caller must take its result or exception. Bad input
-        raises MessageError here.
+        raises MessageError here. With `written` False it returns once the alert is taken, and the
+        caller waits for `async_written(accepted.line)` itself (the lines of several alerts are then
+        synced together).
         """
         prepared = self._composer.prepare(message, title, targets, options, self._hass.config.country)
         answer: asyncio.Future[SendReport] = self._hass.loop.create_future()
@@ -277,8 +281,13 @@ class Outbox:
             if answer.done() and not answer.cancelled():
                 answer.exception()  # the same error, raised here: taken, so that it is not reported unretrieved
             raise
+        if written:
+            await self._queue.store.async_written(line)
+        return Accepted(item_ids=item_ids, report=answer, line=line)
+
+    async def async_written(self, line: int) -> None:
+        """Wait until journal line `line` (an alert accepted without waiting for the disk) is on disk."""
         await self._queue.store.async_written(line)
-        return Accepted(item_ids=item_ids, report=answer)
 
     async def _async_send_to(
         self,

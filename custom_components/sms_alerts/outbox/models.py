@@ -251,10 +251,15 @@ class WaitingMessage:
 
 @dataclass(frozen=True, kw_only=True)
 class Accepted:
-    """An alert on disk in the outbox: its items (one per target, in order) and the report of its first send."""
+    """An alert taken by the outbox: its items (one per target, in order) and the report of its first send.
+
+    `line` is the journal line that holds it: on disk once the outbox's `async_written(line)` returned
+    (at once where the caller asked to wait for it).
+    """
 
     item_ids: tuple[str, ...]
     report: asyncio.Future[SendReport]
+    line: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
