@@ -204,12 +204,15 @@ class AlertSources:
                     self._fire(source, alert, now, outgoing)
                 else:
                     await self._async_resolve(source, alert, outgoing)
-            self.changed()
-            # Targets at once (the outbox keeps each target's order), each target's SMS in order
-            await asyncio.gather(*(self._async_send(source, target, sms, lines) for target, sms in outgoing.items()))
-            # Alerts escalated by this body page their first step now, before the sender gets its answer
-            await self.escalations.async_page_due()
-            self.changed()
+            try:
+                # Targets at once (the outbox keeps each target's order), each target's SMS in order
+                await asyncio.gather(
+                    *(self._async_send(source, target, sms, lines) for target, sms in outgoing.items())
+                )
+                # Alerts escalated by this body page their first step now, before the sender gets its answer
+                await self.escalations.async_page_due()
+            finally:
+                self.changed()
 
     def _fire(self, source: SourceConfig, alert: Alert, now: float, outgoing: dict[str, _Outgoing]) -> None:
         """Open a firing alert and plan its SMS to its recipients; one open already is counted only."""

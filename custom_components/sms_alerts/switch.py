@@ -81,9 +81,15 @@ class MaintenanceSwitch(SwitchEntity):
             async_dispatcher_connect(self.hass, SIGNAL_ALERTS_CHANGED.format(self._entry.entry_id), self._async_changed)
         )
 
+    _shown: tuple[Any, ...] | None = None
+
     @callback
     def _async_changed(self) -> None:
-        self.async_write_ha_state()
+        """Write the state when this switch's own state or attributes changed (not at every alert of the entry)."""
+        shown = (self.is_on, *self.extra_state_attributes.values())
+        if shown != self._shown:
+            self._shown = shown
+            self.async_write_ha_state()
 
     @property
     def is_on(self) -> bool:
