@@ -17,9 +17,11 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.template import Template
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.sms_alerts import alert_texts
 from custom_components.sms_alerts.alert_source_config import SourceConfig
 from custom_components.sms_alerts.alert_texts import AlertTexts
 from custom_components.sms_alerts.alerts.book import OpenAlert
@@ -285,3 +287,60 @@ async def test_the_readme_template_example(hass: HomeAssistant) -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert example in readme
     assert "`CRITICAL DiskFull on db1:9100: / at 97% (A12)`" in readme
+
+
+def _source(template: str) -> SourceConfig:
+    """A source with a message template."""
+    return SourceConfig(
+        subentry_id="source1",
+        name="Prometheus",
+        kind=SourceKind.ALERTMANAGER,
+        webhook_id="hook",
+        token="tok",
+        recipients=(),
+        send_resolved=True,
+        routes=(),
+        fields=None,
+        local_only=True,
+        message_template=template,
+    )
+
+
+def _alert(name: str = "DiskFull") -> Alert:
+    """A firing warning alert."""
+    return Alert(
+        kind=SourceKind.ALERTMANAGER,
+        fingerprint="f1",
+        status=AlertStatus.FIRING,
+        name=name,
+        severity=Severity.WARNING,
+        labels={},
+        annotations={},
+    )
+
+
+async def test_templates_compiled_are_bounded_and_each_still_renders(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many sources' templates: the compiled ones are kept up to a bound, then compiled again; each text is right."""
+    monkeypatch.setattr(alert_texts, "_MAX_COMPILED", 2)
+    texts = AlertTexts(hass)
+    for number in range(5):
+        assert texts.text(_source(f"{number}: {{{{ alert.name }}}}"), _alert()) == f"{number}: DiskFull"
+    assert texts.text(_source("0: {{ alert.name }}"), _alert("NodeDown")) == "0: NodeDown"
+
+
+async def test_a_template_that_breaks_unexpectedly_still_sends_the_default_text(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An error the template library does not turn into a TemplateError: the default text, one warning."""
+
+    def broken(*_args: object, **_kwargs: object) -> str:
+        raise RecursionError
+
+    monkeypatch.setattr(Template, "async_render", broken)
+    text = AlertTexts(hass).text(_source("{{ alert.name }}"), _alert())
+    assert text.startswith("FIRING warning DiskFull")
+    warnings = [record for record in caplog.records if record.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "RecursionError" in warnings[0].getMessage()
