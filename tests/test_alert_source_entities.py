@@ -260,19 +260,7 @@ async def test_the_readme_template_example(hass: HomeAssistant) -> None:
         "{{ alert.severity | upper }} {{ alert.name }} on {{ alert.labels.instance | default('?') }}: "
         "{{ alert.summary }} ({{ alert.reference }})"
     )
-    config = SourceConfig(
-        subentry_id="source1",
-        name="Prometheus",
-        kind=SourceKind.ALERTMANAGER,
-        webhook_id="hook",
-        token="tok",
-        recipients=(),
-        send_resolved=True,
-        routes=(),
-        fields=None,
-        local_only=True,
-        message_template=example,
-    )
+    config = _source(example)
     alert = Alert(
         kind=SourceKind.ALERTMANAGER,
         fingerprint="f1",

@@ -13,8 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
 from .alerts import escalation as rules
@@ -23,7 +22,8 @@ from .alerts.escalation import Escalation, EscalationState, Page
 from .alerts.models import Alert, Severity
 from .alerts.paging import ack_text, label, page_text, same_number
 from .api.base import mask_target
-from .const import DOMAIN, LOGGER
+from .const import LOGGER
+from .entry_timer import EntryTimer
 from .outbox import SendOptions
 from .source_entities import PAGED, async_send_transition
 
@@ -124,7 +124,7 @@ class Escalations:
         self._entry = entry
         self._pager = pager
         self.tracked: dict[tuple[str, str], Tracked] = {}
-        self._unsub: CALLBACK_TYPE | None = None
+        self._timer = EntryTimer(hass, entry, "escalation", self._async_run)
         self._now: Callable[[], dt.datetime] = dt_util.utcnow
         # Whether a source's escalations are paused (its maintenance window is open)
         self.paused: Callable[[str], bool] = lambda _source_id: False
@@ -279,29 +279,17 @@ class Escalations:
     @callback
     def arm(self) -> None:
         """Set the one timer to the earliest due time (a step, a snooze's end, a last wait's end)."""
-        self.cancel()
         times = [
             when
             for tracked in self.tracked.values()
             if not self.paused(tracked.source) and (when := rules.next_time(tracked.escalation))
         ]
-        if times:
-            self._unsub = async_track_point_in_utc_time(self._hass, self._due, min(times))
+        self._timer.set(min(times) if times else None)
 
     @callback
     def cancel(self) -> None:
         """Stop the timer (at unload)."""
-        if self._unsub is not None:
-            self._unsub()
-            self._unsub = None
-
-    @callback
-    def _due(self, _now: dt.datetime) -> None:
-        """Page what fell due, in the background of the entry (cancelled when it unloads)."""
-        self._unsub = None
-        self._entry.async_create_background_task(
-            self._hass, self._async_run(), f"{DOMAIN} escalation {self._entry.entry_id}"
-        )
+        self._timer.cancel()
 
     async def _async_run(self) -> None:
         """Page what is due, one body or page at a time."""

@@ -14,14 +14,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
 from .alerts.maintenance import Held, Window, resume, routed, summary_severity, summary_text, windows_from_stored
 from .alerts.models import Alert
 from .alerts.routing import recipients_for
-from .const import DOMAIN, LOGGER
+from .const import LOGGER
+from .entry_timer import EntryTimer
 
 if TYPE_CHECKING:
     from .alert_source_config import SourceConfig
@@ -38,7 +38,7 @@ class Maintenance:
         self._entry = entry
         self._sources = sources
         self.windows: dict[str, Window] = {}
-        self._unsub: CALLBACK_TYPE | None = None
+        self._timer = EntryTimer(hass, entry, "maintenance", self._async_run)
         self._now: Callable[[], dt.datetime] = dt_util.utcnow
 
     # Storage
@@ -174,25 +174,13 @@ class Maintenance:
     @callback
     def arm(self) -> None:
         """Set the one timer to the earliest end of a timed window (one already past ends at once)."""
-        self.cancel()
         ends = [window.ends for window in self.windows.values() if window.ends is not None]
-        if ends:
-            self._unsub = async_track_point_in_utc_time(self._hass, self._due, min(ends))
+        self._timer.set(min(ends) if ends else None)
 
     @callback
     def cancel(self) -> None:
         """Stop the timer (at unload)."""
-        if self._unsub is not None:
-            self._unsub()
-            self._unsub = None
-
-    @callback
-    def _due(self, _now: dt.datetime) -> None:
-        """End the windows whose time came, in the background of the entry (cancelled when it unloads)."""
-        self._unsub = None
-        self._entry.async_create_background_task(
-            self._hass, self._async_run(), f"{DOMAIN} maintenance {self._entry.entry_id}"
-        )
+        self._timer.cancel()
 
     async def _async_run(self) -> None:
         """End every window whose end has come, one at a time."""

@@ -76,7 +76,7 @@ def source_device_info(entry: SmsAlertsConfigEntry, subentry_id: str) -> DeviceI
     )
 
 
-class _SourceEntity(Entity):
+class SourceEntity(Entity):
     """An entity of one alert source, on the source's device."""
 
     _attr_has_entity_name = True
@@ -104,7 +104,7 @@ def async_add_source_buttons(entry: SmsAlertsConfigEntry, async_add_entities: Ad
         async_add_entities([AcknowledgeButton(entry, subentry_id)], config_subentry_id=subentry_id)
 
 
-class AlertTransitionEvent(_SourceEntity, EventEntity):
+class AlertTransitionEvent(SourceEntity, EventEntity):
     """Fires on every transition of an alert of one source: fingerprint, name, severity, reference and who."""
 
     _attr_translation_key = "alert_transition"
@@ -130,7 +130,7 @@ class AlertTransitionEvent(_SourceEntity, EventEntity):
         self.async_write_ha_state()
 
 
-class AcknowledgeButton(_SourceEntity, ButtonEntity):
+class AcknowledgeButton(SourceEntity, ButtonEntity):
     """Acknowledges every open alert of the source nobody acknowledged yet, as the acknowledge action does."""
 
     _attr_translation_key = "acknowledge_alerts"

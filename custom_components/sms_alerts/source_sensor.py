@@ -7,13 +7,13 @@ from typing import Any
 
 from homeassistant.components.sensor import SensorEntity, SensorStateClass
 from homeassistant.core import CALLBACK_TYPE, callback
-from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_call_later
 
-from .const import DOMAIN, SIGNAL_ALERTS_CHANGED
+from .const import SIGNAL_ALERTS_CHANGED
 from .data import SmsAlertsConfigEntry
+from .source_entities import SourceEntity
 
 # The open alerts listed in the attributes, newest first (the state counts them all)
 MAX_LISTED = 20
@@ -28,27 +28,15 @@ def async_add_source_sensors(entry: SmsAlertsConfigEntry, async_add_entities: Ad
         async_add_entities([OpenAlertsSensor(entry, subentry_id)], config_subentry_id=subentry_id)
 
 
-class OpenAlertsSensor(SensorEntity):
+class OpenAlertsSensor(SourceEntity, SensorEntity):
     """How many alerts of one source are open; the newest listed with their state and reference."""
 
-    _attr_has_entity_name = True
-    _attr_should_poll = False
     _attr_translation_key = "open_alerts"
     _attr_state_class = SensorStateClass.MEASUREMENT
 
     def __init__(self, entry: SmsAlertsConfigEntry, subentry_id: str) -> None:
         """Attach the sensor to the source's device."""
-        self._entry = entry
-        self._source_id = subentry_id
-        source = entry.runtime_data.alert_sources.sources[subentry_id]
-        self._attr_unique_id = f"{entry.entry_id}_{subentry_id}_open_alerts"
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, f"{entry.entry_id}_{subentry_id}")},
-            name=source.name,
-            entry_type=DeviceEntryType.SERVICE,
-            manufacturer="SMS Alerts",
-            model="Alert source",
-        )
+        super().__init__(entry, subentry_id, "open_alerts")
 
     _planned: CALLBACK_TYPE | None = None
     _stale = False

@@ -15,13 +15,13 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import entity_platform
-from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, SIGNAL_ALERTS_CHANGED
 from .data import SmsAlertsConfigEntry
+from .source_entities import SourceEntity
 
 # The switches only follow the entry's alert sources
 PARALLEL_UPDATES = 0
@@ -54,26 +54,14 @@ async def async_setup_entry(
         async_add_entities([MaintenanceSwitch(entry, subentry_id)], config_subentry_id=subentry_id)
 
 
-class MaintenanceSwitch(SwitchEntity):
+class MaintenanceSwitch(SourceEntity, SwitchEntity):
     """Whether one alert source is in maintenance; `ends` says until when (None: until turned off)."""
 
-    _attr_has_entity_name = True
-    _attr_should_poll = False
     _attr_translation_key = "maintenance"
 
     def __init__(self, entry: SmsAlertsConfigEntry, subentry_id: str) -> None:
         """Attach the switch to the source's device (the one of its open-alerts sensor)."""
-        self._entry = entry
-        self._source_id = subentry_id
-        source = entry.runtime_data.alert_sources.sources[subentry_id]
-        self._attr_unique_id = f"{entry.entry_id}_{subentry_id}_maintenance"
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, f"{entry.entry_id}_{subentry_id}")},
-            name=source.name,
-            entry_type=DeviceEntryType.SERVICE,
-            manufacturer="SMS Alerts",
-            model="Alert source",
-        )
+        super().__init__(entry, subentry_id, "maintenance")
 
     async def async_added_to_hass(self) -> None:
         """Follow the entry's alert sources (a window starts, ends, holds one more alert)."""
