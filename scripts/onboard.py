@@ -260,15 +260,20 @@ def summary(done: Configured) -> str:
     return "\n".join(lines)
 
 
-async def main(base: str, pid: int, config: Path) -> None:
-    """Wait, onboard, configure the simulators, and print the next steps."""
+async def main(base: str, pid: int, config: Path, modem: Path | str = MODEM_LINK) -> None:
+    """Wait, onboard, configure the simulators, and print the next steps.
+
+    `modem`: the modem simulator's port as Home Assistant opens it (a socket:// URL where it cannot see the pty).
+    """
     async with aiohttp.ClientSession() as session:
         await wait_for(session, base, pid)
         created = await create_first_user(session, base)
         token = await login(session, base)
         done = Configured()
         if ADD_ENTRIES:
-            done = await configure(session, base, {"Authorization": f"Bearer {token}"}, record=config / ADDED_RECORD)
+            done = await configure(
+                session, base, {"Authorization": f"Bearer {token}"}, record=config / ADDED_RECORD, modem_link=modem
+            )
         await point_ipex_webhooks(session, base, config)
     credentials = f"user {USER}, password {PASSWORD}" + (" (just created)" if created else "")
     print(
@@ -294,4 +299,11 @@ Try it:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]) if len(sys.argv) > 3 else CONFIG))
+    asyncio.run(
+        main(
+            sys.argv[1],
+            int(sys.argv[2]),
+            Path(sys.argv[3]) if len(sys.argv) > 3 else CONFIG,
+            sys.argv[4] if len(sys.argv) > 4 else MODEM_LINK,
+        )
+    )
