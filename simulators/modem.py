@@ -86,6 +86,11 @@ class _Pending:
     parts: dict[int, SentPart] = field(default_factory=dict)
 
 
+# What a SIMCom SIM900 answers to +CGMI, +CGMM and +CGMR (the transcript of m2msupport.net's AT
+# Command Tester, "SIM900 diagnostics"): the revision keeps its "Revision:" prefix
+SIM900_IDENTITY = {"+CGMI": "SIMCOM_Ltd", "+CGMM": "SIMCOM_SIM900", "+CGMR": "Revision:1137B03SIM900M64_ST_MMS"}
+
+
 class ModemSimulator(Simulator):
     """A 27.005 modem in PDU mode behind a pty; the aiohttp app serves only the /_sim/ control routes."""
 
@@ -105,6 +110,8 @@ class ModemSimulator(Simulator):
         self.puk_required = False
         self.registration = _REG_HOME
         self.rssi = 20
+        # Its answers to +CGMI, +CGMM and +CGMR; a command left out answers ERROR
+        self.identity = dict(SIM900_IDENTITY)
         self.smsc = smsc
         self.pdu_mode = True
         self.cmee = 0
@@ -269,8 +276,14 @@ class ModemSimulator(Simulator):
             self.wire.echo = body == "E1"
             self._ok()
             return
-        if body in ("I", "+CGMI", "+CGMM", "+CGMR"):
-            self._ok({"+CGMI": "SMS Alerts", "+CGMR": "1.0"}.get(body, "Simulated GSM modem"))
+        if body == "I":
+            self._ok(*self.identity.values())
+            return
+        if body in ("+CGMI", "+CGMM", "+CGMR"):
+            if body in self.identity:
+                self._ok(self.identity[body])
+            else:
+                self._write("\r\nERROR\r\n")
             return
         if body == "+CPIN?":
             if not self.sim_present:

@@ -20,6 +20,7 @@ from custom_components.sms_alerts.api import modem as modem_api
 from custom_components.sms_alerts.api import modem_inbound
 from custom_components.sms_alerts.api.base import (
     EntryRejectedError,
+    Hardware,
     OutboundSms,
     Outcome,
     ProviderError,
@@ -30,7 +31,7 @@ from custom_components.sms_alerts.api.base import (
 )
 from custom_components.sms_alerts.api.ipex_webhook import DeliveryReport, InboundSms
 from custom_components.sms_alerts.api.modem import ModemProvider
-from custom_components.sms_alerts.api.modem_at import AtSession
+from custom_components.sms_alerts.api.modem_at import AtSession, identity_answer
 from custom_components.sms_alerts.api.modem_inbound import message_id
 from custom_components.sms_alerts.api.pdu import Concat, encode_deliver, encode_status_report
 from simulators import memory_wire
@@ -459,3 +460,67 @@ async def test_a_report_of_a_message_sent_before_a_restart(
     sim._write(f"\r\n+CDS: 25\r\n{_report(42, 0x41)}\r\n")
     await wait_for(lambda: bool(events))
     assert events == [DeliveryReport(id=message_id(NUMBER, [42]), to=NUMBER, state="FAILED")]
+
+
+# What the modem says it is ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lines", "told"),
+    [
+        # SIMCom SIM900, as m2msupport.net's AT Command Tester transcript shows it
+        (["SIMCOM_Ltd"], "SIMCOM_Ltd"),
+        (["SIMCOM_SIM900"], "SIMCOM_SIM900"),
+        (["Revision:1137B03SIM900M64_ST_MMS"], "1137B03SIM900M64_ST_MMS"),
+        # Modems that repeat the command's name (TS 27.007 allows either form)
+        (["+CGMR: 1.0"], "1.0"),
+        (["+CGMI: Sierra Wireless, Incorporated"], "Sierra Wireless, Incorporated"),
+        (['"Quectel"'], "Quectel"),
+        (["", "  ", "EG25"], "EG25"),
+        ([], None),
+        (["Revision:"], None),
+        (["Bad\x00\x1bmodel"], "Badmodel"),
+        (["M" * 200], "M" * 64),
+    ],
+)
+def test_identity_answers_are_read_without_their_prefix(lines: list[str], told: str | None) -> None:
+    """The first line with text, without a +CGMx: or Revision: prefix, printable and at most 64 characters."""
+    assert identity_answer(lines) == told
+
+
+async def test_the_modem_is_asked_what_it_is_once(
+    linked: tuple[ModemProvider, list[object]], sim: ScriptedModem
+) -> None:
+    """Maker, model and firmware are read at the first link, not at every reopening."""
+    provider, _events = linked
+    assert provider.hardware() == Hardware("SIMCOM_Ltd", "SIMCOM_SIM900", "1137B03SIM900M64_ST_MMS")
+    sim.unplug()
+    await wait_for(lambda: not provider.connected)
+    await sim.replug()
+    await wait_for(lambda: provider.connected)
+    assert sim.seen.count("AT+CGMI") == 1
+
+
+async def test_a_part_the_modem_refuses_is_left_out(sim: ScriptedModem) -> None:
+    """A modem that answers ERROR to +CGMM still links; its model is unknown."""
+    sim.script["AT+CGMM"] = ERROR
+    provider = ModemProvider(None, port=sim.path, pin=PIN)
+    await provider.async_start()
+    try:
+        await wait_for(lambda: provider.connected)
+        assert provider.hardware() == Hardware("SIMCOM_Ltd", None, "1137B03SIM900M64_ST_MMS")
+    finally:
+        await provider.async_stop()
+
+
+async def test_a_modem_silent_about_itself_costs_one_reopening(sim: ScriptedModem) -> None:
+    """Silence to +CGMI ends that session as any silence does; the next link does not ask again and works."""
+    sim.script["AT+CGMI"] = SILENT
+    provider = ModemProvider(None, port=sim.path, pin=PIN)
+    await provider.async_start()
+    try:
+        await wait_for(lambda: provider.connected)
+        assert provider.hardware() is None
+        assert sim.seen.count("AT+CGMI") == 1
+    finally:
+        await provider.async_stop()

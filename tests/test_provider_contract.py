@@ -14,6 +14,7 @@ from homeassistant.config_entries import SOURCE_USER, ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
@@ -27,7 +28,7 @@ from simulators.pbxware import PbxwareSimulator
 from simulators.wildix import DEMO_API_KEY, WildixSimulator
 
 from .conftest import RunningSimulator, _serve, send
-from .modem_helpers import pseudo_terminals, running_modem
+from .modem_helpers import pseudo_terminals, running_modem, wait_for
 
 NUMBER = "+491701234567"
 # Eight digits that appear nowhere else in a test's log
@@ -317,3 +318,33 @@ async def test_a_timeout_queues_with_a_warning_of_a_duplicate(
     [result] = response["results"]
     assert result["status"] == "queued"
     assert "duplicate is possible" in result["error"]
+
+
+async def test_the_device_says_what_it_is_and_where_its_web_page_is(
+    hass: HomeAssistant, provider: tuple[Case, RunningSimulator]
+) -> None:
+    """A device on the user's network is a device with a link to its web page; IPEX is a service.
+
+    A modem is described by what it answers to +CGMI, +CGMM and +CGMR (the simulator answers as a SIM900).
+    """
+    case, sim = provider
+    entry = await add_entry(hass, case, sim)
+    if not case.http:
+        await wait_for_link(entry)
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, entry.entry_id)})
+    assert device is not None
+    described = (device.entry_type, device.manufacturer, device.model, device.sw_version, device.configuration_url)
+    expected = {
+        "sms_gateway": (None, "brevis.one", "SMS Gateway", None, sim.url),
+        "wildix": (None, "Wildix", "PBX with GSM gateway", None, sim.url),
+        "pbxware": (None, "Bicom Systems", "PBXware", None, sim.url),
+        "ipex": (dr.DeviceEntryType.SERVICE, "IPEX", "SMS API", None, None),
+        "modem": (None, "SIMCOM_Ltd", "SIMCOM_SIM900", "1137B03SIM900M64_ST_MMS", None),
+    }
+    assert described == expected[case.key]
+
+
+async def wait_for_link(entry: ConfigEntry) -> None:
+    """Wait until a modem entry holds its port (the device learns the modem's answers then)."""
+    provider = entry.runtime_data.provider
+    await wait_for(lambda: provider.connected)

@@ -2,32 +2,66 @@
 
 from __future__ import annotations
 
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity
 
 from .api import ProviderKey
+from .api.base import Hardware
 from .const import CONF_PROVIDER, DOMAIN
 from .data import SmsAlertsConfigEntry
 
+# Maker and model of each provider's device; a modem tells its own (AT+CGMI, AT+CGMM)
 _MODELS: dict[ProviderKey, tuple[str, str]] = {
     ProviderKey.SMS_GATEWAY: ("brevis.one", "SMS Gateway"),
     ProviderKey.WILDIX: ("Wildix", "PBX with GSM gateway"),
     ProviderKey.PBXWARE: ("Bicom Systems", "PBXware"),
     ProviderKey.IPEX: ("IPEX", "SMS API"),
-    ProviderKey.MODEM: ("3GPP TS 27.005", "GSM modem"),
 }
+# An account of a web service; the other providers are devices on the user's own network or USB
+_SERVICES = frozenset({ProviderKey.IPEX})
 
 
 def account_device(entry: SmsAlertsConfigEntry) -> DeviceInfo:
-    """Describe the device of the provider account."""
-    manufacturer, model = _MODELS[ProviderKey(entry.data[CONF_PROVIDER])]
-    return DeviceInfo(
+    """Describe the device of the provider account.
+
+    A modem's maker, model and firmware are what it answered; until it has (Home Assistant just
+    started, the modem not yet opened) they are left out, so the registry keeps what it said before.
+    """
+    key = ProviderKey(entry.data[CONF_PROVIDER])
+    provider = entry.runtime_data.provider
+    info = DeviceInfo(
         identifiers={(DOMAIN, entry.entry_id)},
         name=entry.title,
-        manufacturer=manufacturer,
-        model=model,
-        entry_type=DeviceEntryType.SERVICE,
+        entry_type=DeviceEntryType.SERVICE if key in _SERVICES else None,
     )
+    if key in _MODELS:
+        info["manufacturer"], info["model"] = _MODELS[key]
+    if (hardware := provider.hardware()) is not None:
+        info.update(_told(hardware))  # type: ignore[typeddict-item]
+    if (page := provider.web_page()) is not None:
+        info["configuration_url"] = page
+    return info
+
+
+def _told(hardware: Hardware) -> dict[str, str]:
+    """Return the parts of its description the device told itself."""
+    told = {"manufacturer": hardware.manufacturer, "model": hardware.model, "sw_version": hardware.sw_version}
+    return {name: value for name, value in told.items() if value}
+
+
+@callback
+def async_show_hardware(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
+    """Write what the device just told of itself into its registry entry, where that changed."""
+    hardware = entry.runtime_data.provider.hardware()
+    registry = dr.async_get(hass)
+    device = registry.async_get_device(identifiers={(DOMAIN, entry.entry_id)})
+    if hardware is None or device is None:
+        return  # a device made later takes it from account_device
+    changes = {name: value for name, value in _told(hardware).items() if getattr(device, name) != value}
+    if changes:
+        registry.async_update_device(device.id, **changes)  # type: ignore[arg-type]
 
 
 class SmsAlertsEntity(Entity):

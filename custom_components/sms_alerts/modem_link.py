@@ -18,6 +18,7 @@ from .api.modem import ModemProvider
 from .const import DOMAIN, LOGGER
 from .coordinator import answered
 from .data import SmsAlertsConfigEntry
+from .entity import async_show_hardware
 from .modem_issues import ModemIssues
 from .modem_status import async_setup_status
 from .webhook import async_handle_events
@@ -50,6 +51,7 @@ async def async_start_link(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> 
         issues.link(up, error)
         if up:
             reachability.async_set(reachable=True)
+            async_show_hardware(hass, entry)
             return
         reason = error.reason if error is not None else "the modem is not connected"
         reachability.async_set(reachable=error is not None and answered(error), error=reason)

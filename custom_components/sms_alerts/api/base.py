@@ -133,6 +133,15 @@ class AccountInfo:
         return self.account or self.unique_id
 
 
+@dataclass(frozen=True, slots=True)
+class Hardware:
+    """What a device says it is; a part it does not tell is None."""
+
+    manufacturer: str | None = None
+    model: str | None = None
+    sw_version: str | None = None
+
+
 class ProviderError(Exception):
     """A provider refused or could not take a request; the message never holds a secret."""
 
@@ -236,6 +245,14 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def identity(self) -> AccountInfo:
         """Name the account from the settings alone, without asking the provider."""
+
+    def hardware(self) -> Hardware | None:
+        """Return what the device told of itself (maker, model, firmware); None until it has, or where it cannot."""
+        return None
+
+    def web_page(self) -> str | None:
+        """Return the address of the device's own web interface, where it has one (never with a login in it)."""
+        return None
 
     @abc.abstractmethod
     async def async_validate(self) -> AccountInfo:

@@ -422,6 +422,10 @@ class BrevisOneProvider(Provider):
             return f"HTTP {status} from the SMS Gateway"
         return f"HTTP {status}: {text}"
 
+    def web_page(self) -> str:
+        """Return the device's web interface: the scheme, host and port of its address."""
+        return str(self._base.origin())
+
     def redacted_view(self) -> dict[str, Any]:
         """Describe the client for diagnostics."""
         return {

@@ -22,6 +22,7 @@ from .base import (
     AccountInfo,
     AuthError,
     EntryRejectedError,
+    Hardware,
     OutboundSms,
     Outcome,
     Provider,
@@ -34,7 +35,7 @@ from .base import (
     mask_target,
 )
 from .ipex_webhook import DeliveryReport, InboundSms
-from .modem_at import AtError, AtSession, PortClosedError, Reader, Unsolicited, Writer
+from .modem_at import AtError, AtSession, PortClosedError, Reader, Unsolicited, Writer, async_identify
 from .modem_errors import classify
 from .modem_inbound import Inbound
 from .pdu import PduError, encode_message
@@ -148,6 +149,9 @@ class ModemProvider(Provider):
         self._closed = asyncio.Event()
         self._concat = 0
         self.last_error: ProviderError | None = None
+        # What the modem is, asked at its first link only: one that never answers costs one reopening
+        self._hardware: Hardware | None = None
+        self._identify = True
         self.inbound = Inbound(self)
         # What the entry listens to: the link going up or down, and inbound SMS and delivery reports
         self.on_link: Callable[[bool, ProviderError | None], None] = lambda _up, _err: None
@@ -177,6 +181,10 @@ class ModemProvider(Provider):
     def identity(self) -> AccountInfo:
         """One entry per port (a /dev/serial/by-id path stays the same modem)."""
         return AccountInfo(unique_id=f"{self.key}:{self.port}", title=f"GSM modem {Path(self.port).name}")
+
+    def hardware(self) -> Hardware | None:
+        """Return what the modem said it is (+CGMI, +CGMM, +CGMR), once linked."""
+        return self._hardware
 
     @property
     def connected(self) -> bool:
@@ -285,6 +293,9 @@ class ModemProvider(Provider):
         await self._run(at, "ATE0", "switching echo off")
         with contextlib.suppress(AtError):
             await at.command("AT+CMEE=1")  # numeric +CME ERROR codes; modems without it answer ERROR
+        if self._identify:
+            self._identify = False
+            self._hardware = await async_identify(at)
         await self._async_unlock(at)
         await self._run(at, "AT+CMGF=0", "choosing PDU mode")
         for setting in CNMI_SETTINGS:

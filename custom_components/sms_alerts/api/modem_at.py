@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from .base import Hardware
+
 _LOGGER = logging.getLogger(__name__)
 
 CTRL_Z = "\x1a"
@@ -34,6 +36,11 @@ _ONE_LINE = ("+CMTI:", "+CDSI:")
 # A command whose text is a secret: logged without its argument
 _SECRET_COMMANDS = ("AT+CPIN=", "AT+CLCK=", "AT+CPWD=")
 _LOG_LIMIT = 200
+# What a modem answers to +CGMI/+CGMM/+CGMR: the text, after a prefix some modems add, such as
+# "+CGMR: " or the "Revision:" of SIMCom's SIM900
+_IDENTITY_PREFIX = re.compile(r"^(?:\+C?GM[IMR]:|Revision:|Manufacturer:|Model:)\s*", re.IGNORECASE)
+_IDENTITY_LIMIT = 64
+IDENTITY_COMMANDS = ("AT+CGMI", "AT+CGMM", "AT+CGMR")
 
 
 class Reader(Protocol):
@@ -347,3 +354,27 @@ class AtSession:
             self._on_unsolicited(code)
         except Exception:
             _LOGGER.exception("Handling %s from the modem failed", code.name)
+
+
+def identity_answer(lines: list[str]) -> str | None:
+    """Read an answer to +CGMI, +CGMM or +CGMR (TS 27.007 §5.1-5.3): its first line with text, without a prefix."""
+    for line in lines:
+        text = "".join(char for char in _IDENTITY_PREFIX.sub("", line.strip()) if char.isprintable())
+        text = text.strip().strip('"').strip()
+        if text:
+            return text[:_IDENTITY_LIMIT]
+    return None
+
+
+async def async_identify(at: AtSession) -> Hardware:
+    """Ask the modem its maker, model and firmware; a part it refuses (ERROR) is left out.
+
+    A command left unanswered ends the session as any other does (TimeoutError).
+    """
+    parts: list[str | None] = []
+    for command in IDENTITY_COMMANDS:
+        try:
+            parts.append(identity_answer(await at.command(command)))
+        except AtError:
+            parts.append(None)
+    return Hardware(*parts)

@@ -415,6 +415,10 @@ class PbxwareProvider(Provider):
         _LOGGER.debug("PBXware notification to %s: HTTP %s %s", target, status, cut(body))
         return classify(status, body, extension=True, sending=True)
 
+    def web_page(self) -> str:
+        """Return the device's web interface: the scheme, host and port of its address."""
+        return str(self._base.origin())
+
     def redacted_view(self) -> dict[str, Any]:
         """Describe the client for diagnostics."""
         return {

@@ -482,6 +482,10 @@ class WildixProvider(Provider):
         """Check a per-send gateway MAC before anything is sent."""
         return normalize_gsm(value) if name == CONF_GSM else value
 
+    def web_page(self) -> str:
+        """Return the device's web interface: the scheme, host and port of its address."""
+        return str(self._base.origin())
+
     def redacted_view(self) -> dict[str, Any]:
         """Describe the client for diagnostics (no login, no address)."""
         return {
