@@ -562,3 +562,43 @@ def test_the_icon_and_quality_scale_checks_refuse_what_hassfest_refuses() -> Non
         "silver-lining: no such rule",
         "docs-triggers: status 'exempt' needs a mapping with a comment",
     ]
+
+
+# home-assistant/core:script/hassfest/services.py (the version with CUSTOM_INTEGRATION_SECTION_SCHEMA): for a
+# custom integration a service may have description, name, target, fields; a field example, default, required,
+# advanced, selector, filter, description, name; a section description, name, collapsed and (required) fields.
+# Any other key fails the schema, and a field name may be used once across all sections (unique_field_validator).
+SERVICE_KEYS = {"description", "name", "target", "fields"}
+FIELD_KEYS = {"example", "default", "required", "advanced", "selector", "filter", "description", "name"}
+SECTION_KEYS = {"description", "name", "collapsed", "fields"}
+
+
+def services_yaml_problems(services: dict[str, Any]) -> list[str]:
+    """What hassfest's services.yaml schema refuses, as messages."""
+    problems: list[str] = []
+    for service, spec in services.items():
+        if spec is None:
+            continue
+        problems += [f"{service}: unknown key {key}" for key in set(spec) - SERVICE_KEYS]
+        seen: set[str] = set()
+        for name, field_spec in (spec.get("fields") or {}).items():
+            if "fields" in field_spec:
+                problems += [f"{service}.{name}: unknown section key {key}" for key in set(field_spec) - SECTION_KEYS]
+                inner = field_spec["fields"]
+            else:
+                inner = {name: field_spec}
+            for inner_name, inner_spec in inner.items():
+                if inner_name in seen:
+                    problems.append(f"{service}.{inner_name}: field used twice")
+                seen.add(inner_name)
+                keys = set(inner_spec or {})
+                problems += [f"{service}.{inner_name}: unknown field key {key}" for key in keys - FIELD_KEYS]
+    return problems
+
+
+def test_services_yaml_has_only_keys_hassfest_knows() -> None:
+    """No unknown key in a service, section or field of services.yaml."""
+    services = yaml.safe_load((PACKAGE / "services.yaml").read_text())
+    assert services_yaml_problems(services) == []
+    broken = {"send": {"bogus": 1, "fields": {"message": {"wrong": True}, "s": {"fields": {"message": {}}}}}}
+    assert len(services_yaml_problems(broken)) == 3

@@ -316,3 +316,58 @@ def test_no_html_like_text_in_translations(language: str) -> None:
     path = Path(__file__).parents[1] / f"custom_components/{DOMAIN}/translations/{language}.json"
     tagged = [key for key, text in _strings(json.loads(path.read_text(encoding="utf-8"))) if re.search(r"<\S", text)]
     assert tagged == []
+
+
+# home-assistant/core:script/hassfest/manifest.py @7d56dcb02e6cfa1cb6a876c64c128b309d658d4a: the custom
+# integration manifest schema refuses unknown keys (vol.Schema default), and usb vid/pid must be upper case
+# (verify_uppercase). Keys of INTEGRATION_MANIFEST_SCHEMA plus version and import_executor.
+MANIFEST_KEYS = {
+    "after_dependencies", "bluetooth", "codeowners", "config_flow", "dependencies", "dhcp", "disabled",
+    "documentation", "domain", "homekit", "import_executor", "integration_type", "iot_class", "issue_tracker",
+    "loggers", "mqtt", "name", "quality_scale", "requirements", "single_config_entry", "ssdp", "usb",
+    "version", "zeroconf",
+}  # fmt: skip
+USB_KEYS = {"vid", "pid", "serial_number", "manufacturer", "description", "known_devices"}
+
+
+def test_manifest_has_only_keys_hassfest_knows() -> None:
+    """An unknown manifest key, or a lower-case USB id, fails hassfest's manifest schema."""
+    assert set(MANIFEST) <= MANIFEST_KEYS, set(MANIFEST) - MANIFEST_KEYS
+    for matcher in MANIFEST["usb"]:
+        assert set(matcher) <= USB_KEYS, matcher
+        assert all(matcher[key] == matcher[key].upper() for key in ("vid", "pid") if key in matcher), matcher
+
+
+# hacs/integration:custom_components/hacs/utils/validate.py @3249355704d1a716e637d4d044b6cb4ae72dc271:
+# HACS_MANIFEST_JSON_SCHEMA (extra=PREVENT_EXTRA, name required) is what validate/hacsjson.py applies;
+# INTEGRATION_MANIFEST_JSON_SCHEMA (codeowners list; documentation, issue_tracker URLs; domain, name, version)
+# is what validate/integration_manifest.py applies; validate/brands.py passes on a local brand/icon.png.
+HACS_JSON_SCHEMA = vol.Schema(
+    {
+        vol.Optional("content_in_root"): bool,
+        vol.Optional("country"): vol.Any(str, [str]),
+        vol.Optional("filename"): str,
+        vol.Optional("hacs"): str,
+        vol.Optional("hide_default_branch"): bool,
+        vol.Optional("homeassistant"): str,
+        vol.Optional("persistent_directory"): str,
+        vol.Optional("render_readme"): bool,
+        vol.Optional("zip_release"): bool,
+        vol.Required("name"): str,
+    }
+)
+
+
+def test_hacs_validation_schemas() -> None:
+    """hacs.json and the manifest pass the checks of the HACS action that need no GitHub API."""
+    hacs = json.loads((ROOT / "hacs.json").read_text())
+    HACS_JSON_SCHEMA(hacs)
+    assert not hacs.get("zip_release") or hacs.get("filename")
+    assert isinstance(MANIFEST["codeowners"], list)
+    for key in ("documentation", "issue_tracker"):
+        assert re.fullmatch(r"https?://\S+", MANIFEST[key]), key
+    for key in ("domain", "name", "version"):
+        assert isinstance(MANIFEST[key], str)
+        assert MANIFEST[key]
+    assert (PACKAGE / "brand" / "icon.png").is_file()
+    assert any((ROOT / name).is_file() for name in ("README.md", "info.md"))
