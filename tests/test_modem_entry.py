@@ -16,7 +16,6 @@ from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, Config
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import async_capture_events
 
@@ -24,6 +23,7 @@ from custom_components.sms_alerts.api import modem as modem_api
 from custom_components.sms_alerts.api.modem import ModemProvider
 from custom_components.sms_alerts.const import DOMAIN
 from custom_components.sms_alerts.diagnostics import async_get_config_entry_diagnostics
+from custom_components.sms_alerts.entity import entry_device
 from simulators.modem import ModemFault, ModemSimulator
 
 from .conftest import send
@@ -303,8 +303,7 @@ async def test_signal_and_registration_sensors(hass: HomeAssistant, sim: ModemSi
 async def test_new_firmware_shows_on_the_device_after_a_restart(hass: HomeAssistant, sim: ModemSimulator) -> None:
     """At a reload the entities come back before the modem answers; its new answers then update the device."""
     entry = await add_entry(hass, sim)
-    registry = dr.async_get(hass)
-    device = registry.async_get_device(identifiers={(DOMAIN, entry.entry_id)})
+    device = entry_device(hass, entry.entry_id, entry.entry_id)
     assert device is not None
     assert (device.manufacturer, device.model, device.sw_version) == (
         "SIMCOM_Ltd",
@@ -315,6 +314,6 @@ async def test_new_firmware_shows_on_the_device_after_a_restart(hass: HomeAssist
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     await wait_for(lambda: modem(entry).connected)
-    device = registry.async_get_device(identifiers={(DOMAIN, entry.entry_id)})
+    device = entry_device(hass, entry.entry_id, entry.entry_id)
     assert device is not None
     assert (device.manufacturer, device.sw_version) == ("SIMCOM_Ltd", "1418B04SIM800L24")

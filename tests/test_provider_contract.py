@@ -20,6 +20,7 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.sms_alerts.const import DOMAIN
 from custom_components.sms_alerts.diagnostics import async_get_config_entry_diagnostics
+from custom_components.sms_alerts.entity import entry_device
 from simulators.base import MOVED_PATH, Fault, Simulator
 from simulators.brevisone import BrevisOneSimulator
 from simulators.ipex import IpexSimulator
@@ -331,7 +332,7 @@ async def test_the_device_says_what_it_is_and_where_its_web_page_is(
     entry = await add_entry(hass, case, sim)
     if not case.http:
         await wait_for_link(entry)
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, entry.entry_id)})
+    device = entry_device(hass, entry.entry_id, entry.entry_id)
     assert device is not None
     described = (device.entry_type, device.manufacturer, device.model, device.sw_version, device.configuration_url)
     expected = {

@@ -14,7 +14,6 @@ from homeassistant.components import webhook
 from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
@@ -38,6 +37,7 @@ from .const import (
     SUBENTRY_ALERT_SOURCE,
     SUBENTRY_RECIPIENT,
 )
+from .entity import entry_device
 from .outbox import SendOptions, SendReport, SendStatus
 from .services import async_accept
 from .source_entities import SNOOZED, async_send_transition
@@ -434,17 +434,7 @@ class AlertSources:
         The source's event entity shows it too, with `who` (acknowledged by: a name or a masked number).
         """
         async_send_transition(self._hass, self._entry.entry_id, alert, status, who)
-        # The entry's devices, searched by identifier: async_get_device is deprecated from 2026.x, and its
-        # replacement is missing from 2025.4
-        identifier = (DOMAIN, f"{self._entry.entry_id}_{source.subentry_id}")
-        device = next(
-            (
-                found
-                for found in dr.async_entries_for_config_entry(dr.async_get(self._hass), self._entry.entry_id)
-                if identifier in found.identifiers
-            ),
-            None,
-        )
+        device = entry_device(self._hass, self._entry.entry_id, f"{self._entry.entry_id}_{source.subentry_id}")
         data = {
             "entry_id": self._entry.entry_id,
             "source": source.name,

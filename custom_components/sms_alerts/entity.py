@@ -56,12 +56,24 @@ def async_show_hardware(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> Non
     """Write what the device just told of itself into its registry entry, where that changed."""
     hardware = entry.runtime_data.provider.hardware()
     registry = dr.async_get(hass)
-    device = registry.async_get_device(identifiers={(DOMAIN, entry.entry_id)})
+    device = entry_device(hass, entry.entry_id, entry.entry_id)
     if hardware is None or device is None:
         return  # a device made later takes it from account_device
     changes = {name: value for name, value in _told(hardware).items() if getattr(device, name) != value}
     if changes:
         registry.async_update_device(device.id, **changes)  # type: ignore[arg-type]
+
+
+@callback
+def entry_device(hass: HomeAssistant, entry_id: str, identifier: str) -> dr.DeviceEntry | None:
+    """Return the entry's device of this identifier.
+
+    Searched among the entry's devices: async_get_device is deprecated from 2026.x, and its
+    replacement is missing from 2025.4.
+    """
+    wanted = (DOMAIN, identifier)
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry_id)
+    return next((device for device in devices if wanted in device.identifiers), None)
 
 
 class SmsAlertsEntity(Entity):
