@@ -5,7 +5,8 @@
 PATH is a frontend path (e.g. /config/integrations/integration/sms_alerts). Each --click clicks, in
 order, the first visible element (searched through the frontend's shadow roots) whose text is TEXT
 (TEXT#N: the N-th of them);
---fill NAME=VALUE types into the form field called NAME. Uses the Debian package chromium through
+--fill NAME=VALUE types into the form field called NAME; --type TEXT types into whatever has the
+focus, as a keyboard does (a picker's search box after a --click opened it). Uses the Debian package chromium through
 the DevTools protocol; nothing else to install.
 """
 
@@ -155,6 +156,8 @@ async def main(args: argparse.Namespace) -> bytes:
                     if kind == "click":
                         if not await page.run(_CLICK, value):
                             raise SystemExit(f"nothing to click called {value!r}")
+                    elif kind == "type":
+                        await page.call("Input.insertText", text=value)
                     else:
                         name, _, text = value.partition("=")
                         if not await page.run(_FILL, [name, text]):
@@ -169,7 +172,7 @@ async def main(args: argparse.Namespace) -> bytes:
 
 
 class _Ordered(argparse.Action):
-    """Keep --click and --fill in the order given."""
+    """Keep --click, --fill and --type in the order given."""
 
     def __call__(
         self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: Any = None
@@ -183,6 +186,7 @@ if __name__ == "__main__":
     parser.add_argument("path")
     parser.add_argument("--click", dest="click", action=_Ordered)
     parser.add_argument("--fill", dest="fill", action=_Ordered)
+    parser.add_argument("--type", dest="type", action=_Ordered)
     parser.add_argument("--wait", type=float, default=3.0)
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=1000)
