@@ -13,13 +13,15 @@ from pathlib import Path
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.json import save_json
 
+from benchmarks import SMOKE, sized
 from benchmarks.test_outbox_benchmark import QUEUED, _items, _table
 from benchmarks.test_send_benchmark import STORM_OFF, _setup_entry
 from custom_components.sms_alerts import outbox_store
 from custom_components.sms_alerts.outbox import IN_FLIGHT, ItemState
 from tests.conftest import RunningSimulator, gateway_entry_for
 
-ROUNDS = 30
+# Even rounds time the old full save, odd ones the journal line: the smoke run needs one of each
+ROUNDS = sized(30, 2)
 
 
 async def test_accept_one_alert_durably_with_10000_waiting(
@@ -63,5 +65,6 @@ async def test_accept_one_alert_durably_with_10000_waiting(
             ),
         ]
     )
-    assert statistics.median(journal) <= 0.005
+    if not SMOKE:  # the smoke run checks that it runs, not how fast: a loaded CI machine must not fail it
+        assert statistics.median(journal) <= 0.005
     outbox._queue.load([])

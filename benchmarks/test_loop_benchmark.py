@@ -21,12 +21,13 @@ from typing import Any
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from benchmarks import sized
 from benchmarks.conftest import RemoteSimulator
 from benchmarks.test_send_benchmark import STORM_OFF, _production_loop, _setup_entry
 from custom_components.sms_alerts.const import DOMAIN
 from tests.conftest import RunningSimulator, gateway_entry_for
 
-BURST = 1000
+BURST = sized(1000, 20)
 NUMBERS = [f"+49170{1000000 + i}" for i in range(100)]
 HEARTBEAT = 0.001
 DRAIN_TIMEOUT = 120.0

@@ -14,16 +14,17 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.json import json_bytes
 from homeassistant.util.json import load_json
 
+from benchmarks import sized
 from benchmarks.conftest import RemoteSimulator
 from benchmarks.test_send_benchmark import STORM_OFF, _order, _production_loop, _setup_entry
 from custom_components.sms_alerts.api.base import Target, TargetKind
 from custom_components.sms_alerts.outbox import ItemState, QueuedItem, SendOptions, parse_items
 from tests.conftest import RunningSimulator, gateway_entry_for
 
-QUEUED = 10_000
-DRAINED = 2_000
-ROUNDS = 5
-DRAIN_ROUNDS = 3
+QUEUED = sized(10_000, 100)
+DRAINED = sized(2_000, 20)
+ROUNDS = sized(5, 1)
+DRAIN_ROUNDS = sized(3, 1)
 
 
 def _items(count: int, entry_id: str) -> list[QueuedItem]:
