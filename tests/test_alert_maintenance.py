@@ -253,6 +253,31 @@ async def test_no_page_in_the_window_and_the_escalation_starts_when_it_ends(
     assert sent(gateway)[-1][0] == "night"
 
 
+async def test_an_alert_acknowledged_in_the_window_is_not_paged_when_it_ends(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Found by tests/test_alert_model.py: a critical alert acknowledged inside the window gets the summary, no page.
+
+    README: "Acknowledged, the escalation stops"; the window's end starts the escalation of those still firing,
+    not of one somebody acknowledged meanwhile.
+    """
+    freezer.move_to(START)
+    entry = await escalated(hass, gateway)
+    await switch(hass, on=True)
+    assert await post(hass, hass_client_no_auth, load("alertmanager_firing")) == 200
+    await hass.services.async_call(
+        DOMAIN, "acknowledge", {"config_entry_id": entry.entry_id, "reference": "A1"}, blocking=True
+    )
+    await switch(hass, on=False)
+    await advance(hass, freezer, 60 * MINUTE)
+    summary = f"Maintenance of Prometheus ended: 1 alert held, 1 still firing: {PROBE}"
+    assert sorted(sent(gateway)) == [("night", summary, False), ("oncall", summary, False)]
+    assert "escalation" not in (await shown_state(hass, SENSOR)).attributes["alerts"][0]  # type: ignore[union-attr]
+
+
 async def test_an_escalation_running_when_the_window_starts_pauses_and_goes_on_after(
     hass: HomeAssistant,
     hass_client_no_auth: ClientSessionGenerator,

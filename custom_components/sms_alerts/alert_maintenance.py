@@ -4,7 +4,7 @@ While a window is open the source's alerts are held (see `alerts/maintenance.py`
 escalation starts, and escalations already running are paused. When it ends, by hand, at its end time, or at
 start-up for one that ended while Home Assistant was down, each routed recipient gets one summary SMS; the
 alerts still firing count as told from then on, and those at or above the source's escalation severity start
-their escalation. Escalations paused by the window go on where they stood.
+their escalation (not one acknowledged meanwhile). Escalations paused by the window go on where they stood.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
+from .alerts.book import ACKNOWLEDGED
 from .alerts.maintenance import Held, Window, resume, routed, summary_severity, summary_text, windows_from_stored
 from .alerts.models import Alert
 from .alerts.routing import recipients_for
@@ -128,7 +129,10 @@ class Maintenance:
                 escalations.tracked[key] = replace(tracked, escalation=resume(tracked.escalation, window.started, now))
         for held in firing:
             opened = book.open.get((source_id, held.fingerprint))
-            if opened is not None and not escalations.escalating(source_id, held.fingerprint):
+            # One acknowledged in the window is not paged: an acknowledgement ends an escalation, it never starts
+            if opened is None or opened.status == ACKNOWLEDGED:
+                continue
+            if not escalations.escalating(source_id, held.fingerprint):
                 escalations.start(source, opened, held.alert(source.kind))
         self._sources.changed()
         # Escalations due now page at once; this saves the book as well when a page went

@@ -1,0 +1,126 @@
+"""Model-based test of alert sources with escalation and maintenance: no alert lost, none silently duplicated.
+
+Hypothesis draws the steps; tests/alert_model_harness.py runs them against one real entry (SMS Gateway
+simulator on loopback, real POSTs to an Alertmanager source's webhook) and checks after each step what the
+README's "## Alert sources" promises. Short here (a fixed derandomized run); long with
+`scripts/soak --alerts`, which prints its seed (SMS_ALERTS_SOAK_SEED replays one).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from simulators.base import Fault
+
+from .alert_model_harness import FAULTS, FINGERPRINTS, NUMBERS, ONCALL, STRANGER, AlertWorld, Step
+
+SOAK = os.environ.get("SMS_ALERTS_SOAK_EXAMPLES") if os.environ.get("SMS_ALERTS_SOAK_TARGET") == "alerts" else None
+SHRINK = os.environ.get("SMS_ALERTS_SOAK_SHRINK") == "1"
+EXAMPLES = int(SOAK) if SOAK else 12
+STEPS = int(os.environ.get("SMS_ALERTS_SOAK_STEPS", "40")) if SOAK else 24
+
+fingerprints = st.sampled_from(FINGERPRINTS)
+alert_steps = st.one_of(
+    st.tuples(st.just("fire"), fingerprints),
+    st.tuples(st.just("fire"), fingerprints),
+    st.tuples(st.just("resolve"), fingerprints),
+    st.tuples(st.just("retry"), fingerprints),
+)
+answer_steps = st.one_of(
+    st.tuples(st.just("acknowledge"), fingerprints, st.booleans()),
+    st.tuples(st.just("reply"), fingerprints, st.sampled_from((NUMBERS[ONCALL], NUMBERS["night"], STRANGER))),
+    st.tuples(st.just("snooze"), fingerprints, st.sampled_from((1, 7, 20))),
+)
+# Short waits (a step is 5 min), a few steps at once, an hour
+time_steps = st.tuples(st.just("advance"), st.sampled_from((1, 2, 4, 5, 9, 16, 60)))
+world_steps = st.one_of(
+    st.tuples(st.just("down"), st.sampled_from(FAULTS)),
+    st.tuples(st.just("up")),
+    st.tuples(st.just("maintenance"), st.sampled_from((None, 3, 12))),
+    st.tuples(st.just("maintenance_off")),
+    st.tuples(st.just("reload")),
+    st.tuples(st.just("restart"), st.sampled_from((0, 3, 12))),
+)
+steps = st.one_of(alert_steps, alert_steps, answer_steps, time_steps, time_steps, world_steps)
+
+
+async def run_world(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    client_factory: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+    plan: list[Step],
+    **options: object,
+) -> None:
+    """Run a plan of steps in a new world, then let the gateway come back and check the end."""
+    world = AlertWorld(hass, freezer, client_factory, caplog, **options)  # type: ignore[arg-type]
+    await world.async_start()
+    try:
+        await world.run(plan)
+        await world.finish()
+    finally:
+        await world.async_stop()
+
+
+@pytest.mark.timeout(0 if SOAK else 240)
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=not SOAK,
+    database=None,
+    print_blob=True,
+    phases=tuple(Phase) if SHRINK else (Phase.explicit, Phase.generate),
+    suppress_health_check=list(HealthCheck),
+)
+@given(data=st.data())
+async def test_alert_model(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+    socket_enabled: None,
+    data: st.DataObject,
+) -> None:
+    """Random steps against one real entry and source; the model's promises hold after every step and at the end."""
+    repeat = data.draw(st.sampled_from((1, 0)), label="repeat")
+    escalate_from = data.draw(st.sampled_from(("critical", "warning")), label="escalate_from")
+    plan = data.draw(st.lists(steps, min_size=STEPS // 3, max_size=STEPS), label="steps")
+    await run_world(hass, freezer, hass_client_no_auth, caplog, plan, repeat=repeat, escalate_from=escalate_from)
+
+
+# Plans the random runs found, kept as fixed plans (see each one's note)
+REGRESSIONS: dict[str, tuple[dict[str, object], list[Step]]] = {
+    # The model's own fault: a window that ended while Home Assistant was down ends at start-up, by a timer
+    # set for a time already past; the test's loop runs it once nudged (a reload or a start now does that)
+    "window_that_ended_while_down_ends_at_start": (
+        {"repeat": 0, "escalate_from": "warning"},
+        [("down", Fault.RESET), ("maintenance", 12), ("fire", "fp-disk"), ("restart", 12)],
+    ),
+    # Found and fixed: a critical alert acknowledged inside a maintenance window was still paged, step by step,
+    # once the window ended (tests/test_alert_maintenance.py has the plain example)
+    "acknowledged_in_a_window_is_not_paged_when_it_ends": (
+        {"repeat": 0, "escalate_from": "critical"},
+        [("maintenance", None), ("fire", "fp-core"), ("acknowledge", "fp-core", True), ("maintenance_off",)],
+    ),
+}
+
+
+@pytest.mark.parametrize(("options", "plan"), list(REGRESSIONS.values()), ids=list(REGRESSIONS))
+async def test_alert_model_regressions(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+    socket_enabled: None,
+    options: dict[str, object],
+    plan: list[Step],
+) -> None:
+    """Each plan that once broke a promise keeps them."""
+    await run_world(hass, freezer, hass_client_no_auth, caplog, plan, **options)
