@@ -25,9 +25,10 @@ from typing import Any
 import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
+from hypothesis import currently_in_test_context, event
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
@@ -48,6 +49,7 @@ SOURCE_ID = "source1"
 SOURCE_NAME = "Prometheus"
 SENSOR = "sensor.prometheus_open_alerts"
 SWITCH = "switch.prometheus_maintenance"
+BUTTON = "button.prometheus_acknowledge"
 MINUTE = 60.0
 # A sender's retry of the same body within this many seconds is acted on once (README: "within 10 minutes")
 DELIVERY_WINDOW = 600.0
@@ -466,9 +468,13 @@ class AlertWorld:
         self.client = await self.client_factory()
         self._log_start = len(self.caplog.records)
 
+        # Callbacks run in the event loop as the events fire, in their order (a plain function would run in a
+        # worker thread, in any order)
+        @callback
         def on_alert(event: Event) -> None:
             self.events.append((event.data["fingerprint"], event.data["status"], bool(event.data["maintenance"])))
 
+        @callback
         def on_failed(event: Event) -> None:
             self.failed.append(dict(event.data))
 
@@ -571,6 +577,19 @@ class AlertWorld:
             assert not is_open, "acknowledging an open alert was refused"
         else:
             assert is_open, "acknowledging an alert that is not open was taken"
+
+    async def _step_button(self) -> None:
+        """The source's Acknowledge button: every open alert nobody acknowledged, newest first; refused for none."""
+        newest_first = sorted(self.model.open.values(), key=lambda alert: alert.first_seen, reverse=True)
+        firing = [alert.fingerprint for alert in newest_first if alert.status == "firing"]
+        for fingerprint in firing:
+            self.model.acknowledge(fingerprint, "Home Assistant", None)
+        try:
+            await self.hass.services.async_call("button", "press", {"entity_id": BUTTON}, blocking=True)
+        except ServiceValidationError:
+            assert not firing, "the Acknowledge button was refused with alerts to acknowledge"
+        else:
+            assert firing, "the Acknowledge button took nothing to acknowledge"
 
     async def _step_reply(self, fingerprint: str, sender: str) -> None:
         """A reply SMS naming the alert's code reaches the entry (as the modem and IPEX hand them over)."""
@@ -711,6 +730,7 @@ class AlertWorld:
         problems = []
         if state.state != str(len(self.model.open)):
             problems.append(f"sensor shows {state.state} open, the model {len(self.model.open)}")
+        problems += self._switch_problems()
         shown = {alert["reference"]: alert for alert in state.attributes.get("alerts", [])}
         for fingerprint, alert in self.model.open.items():
             spec = SPECS[fingerprint]
@@ -732,6 +752,14 @@ class AlertWorld:
             if escalation is not None:
                 problems += self._escalation_problems(alert.code, found.get("escalation"), escalation)
         return problems
+
+    def _switch_problems(self) -> list[str]:
+        """The Maintenance switch shows the model's window: on, until when, how many alerts it held."""
+        state = self.hass.states.get(SWITCH)
+        window = self.model.window
+        expected = ("off", None, 0) if window is None else ("on", window.ends, len(window.held))
+        shown = None if state is None else (state.state, state.attributes.get("ends"), state.attributes.get("held"))
+        return [] if shown == expected else [f"the Maintenance switch shows {shown}, the model {expected}"]
 
     def _escalation_problems(self, code: str, shown: dict[str, Any] | None, escalation: Escalation) -> list[str]:
         """The escalation the sensor shows is the model's."""
@@ -796,3 +824,10 @@ class AlertWorld:
             await self.step(("advance", 1))
         self.trace.append("finish")
         await self.check(final=True)
+        if currently_in_test_context():
+            # What the example exercised, for --hypothesis-show-statistics
+            texts = [text for due in self.model.sms.values() for _batch, text in due]
+            for kind, word in (("page", " to acknowledge"), ("announcement", "ACK "), ("resolved", "RESOLVED ")):
+                event(f"{kind} SMS: {'yes' if any(word in text for text in texts) else 'no'}")
+            event(f"maintenance summary: {'yes' if any('Maintenance' in text for text in texts) else 'no'}")
+            event(f"escalation ran out: {'yes' if self.model.ran_out else 'no'}")

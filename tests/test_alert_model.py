@@ -23,8 +23,8 @@ from .alert_model_harness import FAULTS, FINGERPRINTS, NUMBERS, ONCALL, STRANGER
 
 SOAK = os.environ.get("SMS_ALERTS_SOAK_EXAMPLES") if os.environ.get("SMS_ALERTS_SOAK_TARGET") == "alerts" else None
 SHRINK = os.environ.get("SMS_ALERTS_SOAK_SHRINK") == "1"
-EXAMPLES = int(SOAK) if SOAK else 12
-STEPS = int(os.environ.get("SMS_ALERTS_SOAK_STEPS", "40")) if SOAK else 24
+EXAMPLES = int(SOAK) if SOAK else 30
+STEPS = int(os.environ.get("SMS_ALERTS_SOAK_STEPS", "40")) if SOAK else 30
 
 fingerprints = st.sampled_from(FINGERPRINTS)
 alert_steps = st.one_of(
@@ -37,6 +37,7 @@ answer_steps = st.one_of(
     st.tuples(st.just("acknowledge"), fingerprints, st.booleans()),
     st.tuples(st.just("reply"), fingerprints, st.sampled_from((NUMBERS[ONCALL], NUMBERS["night"], STRANGER))),
     st.tuples(st.just("snooze"), fingerprints, st.sampled_from((1, 7, 20))),
+    st.tuples(st.just("button")),
 )
 # Short waits (a step is 5 min), a few steps at once, an hour
 time_steps = st.tuples(st.just("advance"), st.sampled_from((1, 2, 4, 5, 9, 16, 60)))
@@ -91,7 +92,7 @@ async def test_alert_model(
     """Random steps against one real entry and source; the model's promises hold after every step and at the end."""
     repeat = data.draw(st.sampled_from((1, 0)), label="repeat")
     escalate_from = data.draw(st.sampled_from(("critical", "warning")), label="escalate_from")
-    plan = data.draw(st.lists(steps, min_size=STEPS // 3, max_size=STEPS), label="steps")
+    plan = data.draw(st.lists(steps, min_size=STEPS // 2, max_size=STEPS), label="steps")
     await run_world(hass, freezer, hass_client_no_auth, caplog, plan, repeat=repeat, escalate_from=escalate_from)
 
 
