@@ -19,7 +19,8 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from simulators.base import Fault
 
-from .alert_model_harness import FAULTS, FINGERPRINTS, NUMBERS, ONCALL, STRANGER, AlertWorld, Step
+from .alert_model_harness import FAULTS, AlertWorld, Step
+from .alert_model_rules import FINGERPRINTS, NIGHT, NUMBERS, ONCALL, STRANGER
 
 SOAK = os.environ.get("SMS_ALERTS_SOAK_EXAMPLES") if os.environ.get("SMS_ALERTS_SOAK_TARGET") == "alerts" else None
 SHRINK = os.environ.get("SMS_ALERTS_SOAK_SHRINK") == "1"
@@ -35,7 +36,7 @@ alert_steps = st.one_of(
 )
 answer_steps = st.one_of(
     st.tuples(st.just("acknowledge"), fingerprints, st.booleans()),
-    st.tuples(st.just("reply"), fingerprints, st.sampled_from((NUMBERS[ONCALL], NUMBERS["night"], STRANGER))),
+    st.tuples(st.just("reply"), fingerprints, st.sampled_from((NUMBERS[ONCALL], NUMBERS[NIGHT], STRANGER))),
     st.tuples(st.just("snooze"), fingerprints, st.sampled_from((1, 7, 20))),
     st.tuples(st.just("button")),
 )
