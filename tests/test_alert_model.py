@@ -24,7 +24,7 @@ from .alert_model_rules import FINGERPRINTS, NIGHT, NUMBERS, ONCALL, STRANGER
 
 SOAK = os.environ.get("SMS_ALERTS_SOAK_EXAMPLES") if os.environ.get("SMS_ALERTS_SOAK_TARGET") == "alerts" else None
 SHRINK = os.environ.get("SMS_ALERTS_SOAK_SHRINK") == "1"
-EXAMPLES = int(SOAK) if SOAK else 30
+EXAMPLES = int(SOAK) if SOAK else 24
 STEPS = int(os.environ.get("SMS_ALERTS_SOAK_STEPS", "40")) if SOAK else 30
 
 fingerprints = st.sampled_from(FINGERPRINTS)
