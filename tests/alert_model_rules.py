@@ -319,14 +319,13 @@ class Model:
         self.window = None
         still = [fp for fp, status in window.held.items() if status == "firing" and fp in self.open]
         self.summarize(window, still)
-        # Escalations paused by the window go on: their next step moves on by the time they were paused
+        # Escalations paused by the window go on: their next step moves on by the time they were paused; a
+        # snooze keeps the end it was given (the time the one who snoozed was told)
         pause = now - window.started
         for escalation in self.escalations.values():
             if escalation.state != "active" or escalation.due is None:
                 continue
             escalation.due = escalation.due + pause if escalation.due > window.started else now
-            if escalation.snoozed_until is not None and escalation.snoozed_until > window.started:
-                escalation.snoozed_until += pause
         # Those still firing at or above the escalation's severity start it now (not one acknowledged meanwhile)
         for fingerprint in still:
             alert = self.open[fingerprint]

@@ -128,13 +128,13 @@ def test_summary_severity_and_routing() -> None:
 
 
 def test_resume_moves_the_next_step_by_the_pause() -> None:
-    """Due 10 min after the pause began, paused 30 min: due 30 min later; a snooze moves as well."""
+    """Due 10 min after the pause began, paused 30 min: due 30 min later; a snooze keeps the end it was given."""
     paused_at = T0 + dt.timedelta(minutes=5)
     now = T0 + dt.timedelta(minutes=35)
     escalation = Escalation("A1", due=T0 + dt.timedelta(minutes=10), snoozed_until=T0 + dt.timedelta(minutes=20))
     moved = resume(escalation, paused_at, now)
     assert moved.due == T0 + dt.timedelta(minutes=40)
-    assert moved.snoozed_until == T0 + dt.timedelta(minutes=50)
+    assert moved.snoozed_until == T0 + dt.timedelta(minutes=20)
     # Overdue when the pause began (Home Assistant was down): due now
     assert resume(Escalation("A1", due=T0), paused_at, now).due == now
     ended = Escalation("A1", state=EscalationState.ACKNOWLEDGED)

@@ -202,18 +202,17 @@ def summary_severity(firing: Sequence[Held]) -> Severity:
 
 
 def resume(escalation: Escalation, paused_at: dt.datetime, now: dt.datetime) -> Escalation:
-    """Resume an escalation paused by a window: its next step (and snooze) move on by the time it was paused.
+    """Resume an escalation paused by a window: its next step moves on by the time it was paused.
 
-    A step due before the pause (overdue when the window began) is due now.
+    A step due before the pause (overdue when the window began) is due now. A snooze keeps the end it
+    was given, the time the one who snoozed was told: set in the window, it still holds the step until
+    then; one that ended in the window holds nothing more.
     """
     if not escalation.active or escalation.due is None:
         return escalation
     pause = max(now - paused_at, dt.timedelta(0))
     due = escalation.due + pause if escalation.due > paused_at else now
-    snoozed = escalation.snoozed_until
-    if snoozed is not None and snoozed > paused_at:
-        snoozed += pause
-    return replace(escalation, due=due, snoozed_until=snoozed)
+    return replace(escalation, due=due)
 
 
 def routed(held: Iterable[Held], targets_of: Mapping[str, Sequence[str]]) -> dict[str, list[Held]]:
