@@ -385,11 +385,15 @@ class AlertWorld:
         """Nothing at ERROR; the warning that an escalation ran out once per escalation that did."""
         records = self.caplog.records[self._log_start :]
         # Home Assistant's coordinator logs a status page that stops answering once, at error (quality_scale.yaml:
-        # log-when-unavailable); the model takes the gateway down on purpose
+        # log-when-unavailable); the model takes the gateway down on purpose. aiohttp's access log of the test's
+        # web server fails to format a request's duration while time is frozen (Python 3.14), as the log guard
+        # of tests/conftest.py knows
         problems = [
             f"logged at {record.levelname}: {record.getMessage()}"
             for record in records
-            if record.levelno >= logging.ERROR and not record.getMessage().startswith("Error fetching")
+            if record.levelno >= logging.ERROR
+            and not record.getMessage().startswith("Error fetching")
+            and not (record.name == "aiohttp.access" and record.getMessage() == "Error in logging")
         ]
         ran_out = sum(1 for record in records if "its escalation ran out" in record.getMessage())
         if ran_out != self.model.ran_out:
