@@ -208,6 +208,7 @@ async def test_pin_is_secret(hass: HomeAssistant, sim: ModemSimulator, caplog: p
     assert PIN not in json.dumps(diagnostics)
     assert diagnostics["entry"]["data"]["pin"] == "**REDACTED**"
     assert diagnostics["provider"]["pin_set"] is True
+    assert diagnostics["provider"]["hardware"] == ["SIMCOM_Ltd", "SIMCOM_SIM900", "1137B03SIM900M64_ST_MMS"]
     assert f'"{PIN}"' not in caplog.text
     assert f"CPIN={PIN}" not in caplog.text.replace('"', "")
     assert "AT+CPIN=…" in caplog.text

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -481,6 +482,8 @@ class ModemProvider(Provider):
             "connected": self.connected,
             "last_error": None if self.last_error is None else self.last_error.reason,
             "timeout": self._timeout,
+            # What it said it is (+CGMI, +CGMM, +CGMR): which modem and firmware a report is about
+            "hardware": None if self._hardware is None else list(astuple(self._hardware)),
         }
 
 
