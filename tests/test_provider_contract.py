@@ -18,6 +18,7 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
+from custom_components.sms_alerts.api import PROVIDERS, ProviderKey
 from custom_components.sms_alerts.const import DOMAIN
 from custom_components.sms_alerts.diagnostics import async_get_config_entry_diagnostics
 from custom_components.sms_alerts.entity import entry_device
@@ -349,3 +350,22 @@ async def wait_for_link(entry: ConfigEntry) -> None:
     """Wait until a modem entry holds its port (the device learns the modem's answers then)."""
     provider = entry.runtime_data.provider
     await wait_for(lambda: provider.connected)
+
+
+@pytest.mark.parametrize(
+    ("key", "config", "page"),
+    [
+        # The API's own path is left out; a path before it (a reverse proxy) stays, a login never does
+        ("sms_gateway", {"url": "https://apiuser:pw@gw.example/sms/api.php", "username": "u", "password": "p"},
+         "https://gw.example/sms"),
+        ("sms_gateway", {"url": "192.0.2.10:8443", "username": "u", "password": "p"}, "https://192.0.2.10:8443"),
+        ("wildix", {"url": "http://pbx.example/api/v1/", "username": "101", "password": "p"}, "http://pbx.example"),
+        ("pbxware", {"url": "pbx.example/index.php", "api_key": "k", "server": "1"}, "https://pbx.example"),
+    ],
+)  # fmt: skip
+def test_the_web_page_is_the_address_without_the_api_path_or_a_login(
+    key: str, config: dict[str, str], page: str
+) -> None:
+    """What a device page's Visit link opens."""
+    provider = PROVIDERS[ProviderKey(key)].from_config(None, config)  # type: ignore[arg-type]
+    assert provider.web_page() == page

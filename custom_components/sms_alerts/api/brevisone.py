@@ -423,8 +423,8 @@ class BrevisOneProvider(Provider):
         return f"HTTP {status}: {text}"
 
     def web_page(self) -> str:
-        """Return the device's web interface: the scheme, host and port of its address."""
-        return str(self._base.origin())
+        """Return the device's web interface: its address without the API's path and without a login in it."""
+        return str(self._base.with_user(None)).rstrip("/")
 
     def redacted_view(self) -> dict[str, Any]:
         """Describe the client for diagnostics."""
