@@ -142,6 +142,16 @@ class Hardware:
     sw_version: str | None = None
 
 
+class WebInterface:
+    """A device whose web interface is at the base of its API address (`_base`): the gateway's, a PBX's."""
+
+    _base: URL
+
+    def web_page(self) -> str:
+        """Return the device's web interface: its address without the API's path and without a login in it."""
+        return str(self._base.with_user(None)).rstrip("/")
+
+
 class ProviderError(Exception):
     """A provider refused or could not take a request; the message never holds a secret."""
 

@@ -26,6 +26,7 @@ from .base import (
     TargetKind,
     TargetRejectedError,
     TransientError,
+    WebInterface,
     base_url,
     cut,
     form_body,
@@ -157,7 +158,7 @@ def normalize_url(raw: str) -> URL:
     return base_url(raw, lambda path: path.removesuffix("/api.php").removesuffix("/check.php"))
 
 
-class BrevisOneProvider(Provider):
+class BrevisOneProvider(WebInterface, Provider):
     """A brevis.one (formerly Braintower) SMS Gateway appliance, through its REST API or api.php."""
 
     key: ClassVar[str] = "sms_gateway"
@@ -421,10 +422,6 @@ class BrevisOneProvider(Provider):
         if not text or text.startswith("<") or len(text) > _MAX_REASON_LENGTH:
             return f"HTTP {status} from the SMS Gateway"
         return f"HTTP {status}: {text}"
-
-    def web_page(self) -> str:
-        """Return the device's web interface: its address without the API's path and without a login in it."""
-        return str(self._base.with_user(None)).rstrip("/")
 
     def redacted_view(self) -> dict[str, Any]:
         """Describe the client for diagnostics."""

@@ -35,6 +35,7 @@ from .base import (
     TargetKind,
     TargetRejectedError,
     TransientError,
+    WebInterface,
     base_url,
     cut,
     form_body,
@@ -280,7 +281,7 @@ def normalize_url(raw: str) -> URL:
     return base_url(raw, lambda path: path.rstrip("/").removesuffix(f"/{ACTION_PATH}"))
 
 
-class PbxwareProvider(Provider):
+class PbxwareProvider(WebInterface, Provider):
     """One tenant of a Bicom PBXware server, reached with an API key."""
 
     key: ClassVar[str] = "pbxware"
@@ -414,10 +415,6 @@ class PbxwareProvider(Provider):
         status, body, _ = await self._async_request("POST", str(self._extension_url), data=payload, headers=headers)
         _LOGGER.debug("PBXware notification to %s: HTTP %s %s", target, status, cut(body))
         return classify(status, body, extension=True, sending=True)
-
-    def web_page(self) -> str:
-        """Return the device's web interface: its address without the API's path and without a login in it."""
-        return str(self._base.with_user(None)).rstrip("/")
 
     def redacted_view(self) -> dict[str, Any]:
         """Describe the client for diagnostics."""

@@ -28,6 +28,7 @@ from .base import (
     TargetKind,
     TargetRejectedError,
     TransientError,
+    WebInterface,
     base_url,
     cut,
     error_receipt,
@@ -180,7 +181,7 @@ def _mask_digits(text: str) -> str:
     return _LONG_DIGITS.sub(lambda found: f"{found[0][:6]}…{found[0][-3:]}", text)
 
 
-class WildixProvider(Provider):
+class WildixProvider(WebInterface, Provider):
     """A Wildix PBX user who sends SMS through the PBX's GSM gateways."""
 
     key: ClassVar[str] = "wildix"
@@ -481,10 +482,6 @@ class WildixProvider(Provider):
     def normalize_option(self, name: str, value: Any) -> Any:
         """Check a per-send gateway MAC before anything is sent."""
         return normalize_gsm(value) if name == CONF_GSM else value
-
-    def web_page(self) -> str:
-        """Return the device's web interface: its address without the API's path and without a login in it."""
-        return str(self._base.with_user(None)).rstrip("/")
 
     def redacted_view(self) -> dict[str, Any]:
         """Describe the client for diagnostics (no login, no address)."""
