@@ -26,6 +26,7 @@ from custom_components.sms_alerts.alert_sources import storage_key
 from custom_components.sms_alerts.const import DOMAIN
 from custom_components.sms_alerts.diagnostics import async_get_config_entry_diagnostics
 from custom_components.sms_alerts.outbox import parse_items
+from custom_components.sms_alerts.source_sensor import WRITE_INTERVAL
 
 from .conftest import RECIPIENT, RunningSimulator, gateway_entry_for, on_disk, shown_state
 
@@ -555,12 +556,16 @@ async def test_a_burst_writes_the_open_alerts_sensor_about_once_a_second(
     """
     writes = async_capture_events(hass, "state_changed")
     firing = load("alertmanager_firing")
+    started = hass.loop.time()
     for number in range(20):
         body = copy.deepcopy(firing)
         body["alerts"][0]["fingerprint"] = f"burst{number:04d}"
         body["groupKey"] = f"burst {number}"
         assert await post(hass, hass_client_no_auth, body) == 200
+    took = hass.loop.time() - started
     sensor = "sensor.prometheus_open_alerts"
     shown = [event.data["new_state"].state for event in writes if event.data["entity_id"] == sensor]
-    assert shown == ["1"]
+    # On a busy machine the twenty requests may take longer than a second: one more write per second they took
+    assert shown[0] == "1"
+    assert len(shown) <= 1 + int(took / WRITE_INTERVAL), (shown, took)
     assert (await shown_state(hass, sensor)).state == "20"  # type: ignore[union-attr]
