@@ -45,7 +45,8 @@ from custom_components.sms_alerts.alerts.models import MAX_LABELS as MAX_LABELS_
 from custom_components.sms_alerts.alerts.parse import parse
 from custom_components.sms_alerts.alerts.render import fit, render, render_alert, render_group, where
 from custom_components.sms_alerts.message import Encoding, sms_info
-from tests.test_outbox_parts import _imports
+
+from .module_imports import PACKAGE, imports
 
 FIXTURES = Path(__file__).parent / "fixtures" / "alerts"
 ZABBIX = GenericFields.from_config(
@@ -522,9 +523,6 @@ def test_lookup_stays_inside_the_body() -> None:
     assert lookup([{"x": 1}], (0, "x")) == 1
 
 
-PACKAGE = Path(__file__).parent.parent / "custom_components" / "sms_alerts"
-
-
 @pytest.mark.parametrize("module", sorted(path.name for path in (PACKAGE / "alerts").glob("*.py")))
 def test_the_package_imports_nothing_from_home_assistant(module: str) -> None:
     """Each module of the package, and every module of ours it imports, runs without Home Assistant."""
@@ -535,7 +533,7 @@ def test_the_package_imports_nothing_from_home_assistant(module: str) -> None:
         if path in seen:
             continue
         seen.add(path)
-        for imported in _imports(path):
+        for imported in imports(path):
             if isinstance(imported, Path):
                 # The integration's own __init__ sets up Home Assistant; the package never imports it by name
                 assert imported != PACKAGE / "__init__.py", f"{path.name} imports the integration"

@@ -22,8 +22,8 @@ from pytest_homeassistant_custom_component.common import async_capture_events
 from custom_components.sms_alerts.api import modem as modem_api
 from custom_components.sms_alerts.api.modem import ModemProvider
 from custom_components.sms_alerts.const import DOMAIN
+from custom_components.sms_alerts.devices import entry_device
 from custom_components.sms_alerts.diagnostics import async_get_config_entry_diagnostics
-from custom_components.sms_alerts.entity import entry_device
 from simulators.modem import ModemFault, ModemSimulator
 
 from .conftest import send

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 from pathlib import Path
 
@@ -26,7 +25,8 @@ from custom_components.sms_alerts.outbox.settings import OutboxSettings
 from custom_components.sms_alerts.services import OPTIONS_SCHEMA
 from custom_components.sms_alerts.storm import StormSettings, Verdict
 
-PACKAGE = Path(__file__).parent.parent / "custom_components" / "sms_alerts"
+from .module_imports import PACKAGE, imports
+
 # The parts that decide without Home Assistant, and what they import
 PURE = ("lifecycle", "models", "settings", "compose", "policy", "memory", "dispatch")
 NUMBER = Target(kind=TargetKind.NUMBER, value="+491701234567")
@@ -55,27 +55,6 @@ def item(
     )
 
 
-def _imports(path: Path) -> set[Path | str]:
-    """Modules a file imports: package files by path, others by top-level name."""
-    found: set[Path | str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            if node.level == 0:
-                found.add((node.module or "").split(".")[0])
-                continue
-            base = path.parent
-            for _ in range(node.level - 1):
-                base = base.parent
-            target = base.joinpath(*(node.module or "").split(".")) if node.module else base
-            names = [alias.name for alias in node.names] if not node.module else [None]
-            for name in names:
-                module = target / name if name else target
-                found.add(module.with_suffix(".py") if module.with_suffix(".py").exists() else module / "__init__.py")
-    return found
-
-
 def _modules_reached(start: Path) -> set[Path]:
     """A module and every module of ours it imports, each checked to import nothing from Home Assistant."""
     seen: set[Path] = set()
@@ -85,7 +64,7 @@ def _modules_reached(start: Path) -> set[Path]:
         if path in seen or (path.name == "__init__.py" and path.parent.name == "outbox"):
             continue
         seen.add(path)
-        for imported in _imports(path):
+        for imported in imports(path):
             if isinstance(imported, Path):
                 todo.append(imported)
             else:

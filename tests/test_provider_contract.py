@@ -20,8 +20,8 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.sms_alerts.api import PROVIDERS, ProviderKey
 from custom_components.sms_alerts.const import DOMAIN
+from custom_components.sms_alerts.devices import entry_device
 from custom_components.sms_alerts.diagnostics import async_get_config_entry_diagnostics
-from custom_components.sms_alerts.entity import entry_device
 from simulators.base import MOVED_PATH, Fault, Simulator
 from simulators.brevisone import BrevisOneSimulator
 from simulators.ipex import IpexSimulator

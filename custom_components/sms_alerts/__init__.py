@@ -24,7 +24,8 @@ from .notify import CONF_ENTRY_ID
 from .outbox import Outbox, async_remove_store
 from .services import async_setup_services
 from .session import async_entry_session
-from .webhook import async_register_webhook, async_remove_cloudhook
+from .webhook import async_register_webhook
+from .webhook_url import async_remove_cloudhook
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -100,7 +101,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) ->
     await async_start_link(hass, entry)
     # Messages kept across restarts go out as soon as the entry is up
     await outbox.async_load()
-    entry.runtime_data.alert_sources = AlertSources(hass, entry)
+    entry.runtime_data.alert_sources = AlertSources(hass, entry, outbox, provider)
     await entry.runtime_data.alert_sources.async_load()
     if CONF_WEBHOOK_ID in entry.data:
         async_register_webhook(hass, entry)

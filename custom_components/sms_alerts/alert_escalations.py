@@ -13,9 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
+from .alert_transitions import PAGED, async_send_transition
 from .alerts import escalation as rules
 from .alerts.book import AlertBook, OpenAlert
 from .alerts.escalation import Escalation, EscalationState, Page
@@ -25,14 +27,12 @@ from .api.base import mask_target
 from .const import LOGGER
 from .entry_timer import EntryTimer
 from .outbox import SendOptions
-from .source_entities import PAGED, async_send_transition
 
 if TYPE_CHECKING:
     import asyncio
 
     from .alert_source_config import SourceConfig
     from .alert_texts import AlertTexts
-    from .data import SmsAlertsConfigEntry
 
 RING = "ring"
 
@@ -118,10 +118,11 @@ class Tracked:
 class Escalations:
     """The escalations of one entry's open alerts, and the one timer of the earliest due time."""
 
-    def __init__(self, hass: HomeAssistant, entry: SmsAlertsConfigEntry, pager: Pager) -> None:
-        """Start with nothing escalated."""
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry[Any], pager: Pager, *, can_ring: bool) -> None:
+        """Start with nothing escalated; `can_ring`: the provider can ring a page's recipients."""
         self._hass = hass
         self._entry = entry
+        self._can_ring = can_ring
         self._pager = pager
         self.tracked: dict[tuple[str, str], Tracked] = {}
         self._timer = EntryTimer(hass, entry, "escalation", self._async_run)
@@ -239,7 +240,7 @@ class Escalations:
     async def _async_page(self, source: SourceConfig, tracked: Tracked, page: Page) -> None:
         """Send one step's page to its recipients (with a ring where asked and the provider can)."""
         targets = self._pager.recipient_targets()
-        ring = page.ring and RING in self._entry.runtime_data.provider.options
+        ring = page.ring and self._can_ring
         if page.ring and not ring:
             LOGGER.debug("%s: the provider cannot ring; %s is paged by SMS only", source.name, tracked.code)
         options = SendOptions(ring=True) if ring else None

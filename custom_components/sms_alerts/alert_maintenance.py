@@ -12,11 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
+from .alert_escalations import Escalations, Pager
 from .alerts.book import ACKNOWLEDGED
 from .alerts.maintenance import Held, Window, resume, routed, summary_severity, summary_text, windows_from_stored
 from .alerts.models import Alert
@@ -26,14 +28,18 @@ from .entry_timer import EntryTimer
 
 if TYPE_CHECKING:
     from .alert_source_config import SourceConfig
-    from .alert_sources import AlertSources
-    from .data import SmsAlertsConfigEntry
+
+
+class Sources(Pager, Protocol):
+    """What maintenance windows need of the alert sources: what escalations need, and the escalations."""
+
+    escalations: Escalations
 
 
 class Maintenance:
     """The maintenance windows of one entry's alert sources, and the one timer of the earliest end."""
 
-    def __init__(self, hass: HomeAssistant, entry: SmsAlertsConfigEntry, sources: AlertSources) -> None:
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry[Any], sources: Sources) -> None:
         """Start with no window open."""
         self._hass = hass
         self._entry = entry

@@ -19,7 +19,7 @@ from .alerts.escalation import MAX_REPEAT, MAX_STEPS, MAX_WAIT_MINUTES, Policy, 
 from .alerts.generic import FieldPathError, GenericFields
 from .alerts.models import Severity, SourceKind
 from .alerts.routing import Route, load_routes
-from .webhook import placeholder_webhook_url
+from .webhook_url import placeholder_webhook_url
 
 CONF_KIND: Final = "kind"
 CONF_RECIPIENTS: Final = "recipients"

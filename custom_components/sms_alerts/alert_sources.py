@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import hdrs, web
 from homeassistant.components import webhook
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
@@ -18,10 +19,11 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .alert_escalations import Escalations
+from .alert_escalations import RING, Escalations
 from .alert_maintenance import Maintenance
 from .alert_source_config import SourceConfig, authorized
 from .alert_texts import AlertTexts
+from .alert_transitions import SNOOZED, async_send_transition
 from .alerts.book import ACKNOWLEDGED, FIRING, RESOLVED, AlertBook, OpenAlert
 from .alerts.models import Alert, AlertParseError, AlertStatus, ParseResult, Severity
 from .alerts.paging import ACK_BY_HOME_ASSISTANT, codes_in, mask_number
@@ -37,14 +39,14 @@ from .const import (
     SUBENTRY_ALERT_SOURCE,
     SUBENTRY_RECIPIENT,
 )
-from .entity import entry_device
+from .devices import entry_device
 from .outbox import SendOptions, SendReport, SendStatus
-from .services import async_accept
-from .source_entities import SNOOZED, async_send_transition
+from .submit import async_accept
 from .webhook_body import BodyError, WarningLimiter, async_read_body
 
 if TYPE_CHECKING:
-    from .data import SmsAlertsConfigEntry
+    from .api.base import Provider
+    from .outbox import Outbox
 
 STORAGE_VERSION = 1
 # The key of the escalations in the stored book
@@ -77,16 +79,17 @@ class _Outgoing:
 class AlertSources:
     """The alert sources of one loaded entry."""
 
-    def __init__(self, hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
-        """Read the entry's sources; nothing is registered before async_load."""
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry[Any], outbox: Outbox, provider: Provider) -> None:
+        """Read the entry's sources, which send through `outbox`; nothing is registered before async_load."""
         self._hass = hass
         self._entry = entry
+        self._outbox = outbox
         self._store = Store[dict[str, Any]](hass, STORAGE_VERSION, storage_key(entry.entry_id))
         self.book = AlertBook()
         self.sources: dict[str, SourceConfig] = {}
         self.lock = asyncio.Lock()
         self._changed_since_load = False
-        self.escalations = Escalations(hass, entry, self)
+        self.escalations = Escalations(hass, entry, self, can_ring=RING in provider.options)
         self.maintenance = Maintenance(hass, entry, self)
         self.escalations.paused = self.maintenance.active
         self.texts = AlertTexts(hass)
@@ -186,7 +189,7 @@ class AlertSources:
         lines: list[int] = []
         await self._async_process_locked(source, result, lines)
         if lines:
-            await self._entry.runtime_data.outbox.async_written(max(lines))
+            await self._outbox.async_written(max(lines))
 
     async def _async_process_locked(self, source: SourceConfig, result: ParseResult, lines: list[int]) -> None:
         """Act on one body with the lock held; the journal lines of its SMS go to `lines`."""
@@ -244,7 +247,7 @@ class AlertSources:
         self.escalations.resolve(source.subentry_id, alert.fingerprint)
         self._event(source, closed, RESOLVED)
         held = {item_id: target for target, item_id in closed.notified.items() if item_id}
-        withdrawn = await self._entry.runtime_data.outbox.async_withdraw(held) if held else set()
+        withdrawn = await self._outbox.async_withdraw(held) if held else set()
         if withdrawn:
             LOGGER.debug(
                 "%s: %s ended before its SMS went out; %d held SMS taken back", source.name, alert.name, len(withdrawn)
@@ -280,7 +283,7 @@ class AlertSources:
     async def _async_send(self, source: SourceConfig, target: str, sms: _Outgoing, lines: list[int]) -> None:
         """Send one target its SMS of a body: one per alert, or one summary where they would pass the rate limit."""
         alerts = [alert for alert, _opened in sms.firing + sms.resolved]
-        limit = self._entry.runtime_data.outbox.settings.storm.rate_limit
+        limit = self._outbox.settings.storm.rate_limit
         closed_of = {id(alert): opened for alert, opened in sms.firing + sms.resolved}
         if limit and len(alerts) > limit:
             texts = [render_group(alerts)]
@@ -316,7 +319,7 @@ class AlertSources:
         """
         try:
             accepted = await async_accept(
-                self._entry.runtime_data.outbox,
+                self._outbox,
                 text,
                 None,
                 [target],

@@ -101,7 +101,7 @@ from .data import SmsAlertsConfigEntry
 from .message import MessageError, parse_target
 from .session import async_entry_session
 from .source_flow import AlertSourceSubentryFlow
-from .webhook import async_entry_webhook_url, async_webhook_url, placeholder_webhook_url
+from .webhook_url import async_entry_webhook_url, async_webhook_url, placeholder_webhook_url
 
 # A credential check must answer quickly in a form
 VALIDATE_TIMEOUT = 20.0

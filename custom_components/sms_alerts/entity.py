@@ -11,6 +11,7 @@ from .api import ProviderKey
 from .api.base import Hardware
 from .const import CONF_PROVIDER, DOMAIN
 from .data import SmsAlertsConfigEntry
+from .devices import entry_device
 
 # Maker and model of each provider's device; a modem tells its own (AT+CGMI, AT+CGMM)
 _MODELS: dict[ProviderKey, tuple[str, str]] = {
@@ -65,17 +66,6 @@ def async_show_hardware(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> Non
 
 
 @callback
-def entry_device(hass: HomeAssistant, entry_id: str, identifier: str) -> dr.DeviceEntry | None:
-    """Return the entry's device of this identifier.
-
-    Searched among the entry's devices: async_get_device is deprecated from 2026.x, and its
-    replacement is missing from 2025.4.
-    """
-    wanted = (DOMAIN, identifier)
-    devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry_id)
-    return next((device for device in devices if wanted in device.identifiers), None)
-
-
 class SmsAlertsEntity(Entity):
     """An entity of one provider account: named by its translation key, on the account's device, never polled."""
 

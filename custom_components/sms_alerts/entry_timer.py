@@ -6,11 +6,11 @@ import datetime as dt
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_point_in_utc_time
 
 from .const import DOMAIN
-from .data import SmsAlertsConfigEntry
 
 
 class EntryTimer:
@@ -19,7 +19,7 @@ class EntryTimer:
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: SmsAlertsConfigEntry,
+        entry: ConfigEntry[Any],
         name: str,
         work: Callable[[], Coroutine[Any, Any, None]],
     ) -> None:

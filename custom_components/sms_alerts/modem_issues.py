@@ -12,13 +12,14 @@ clear once it is registered (home or roaming).
 from __future__ import annotations
 
 import time
+from typing import Any
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 
 from .api.base import EntryRejectedError, ProviderError
 from .const import DOMAIN, LOGGER
-from .data import SmsAlertsConfigEntry
 
 # The SIM's problems the link finds while setting the modem up (keys of api/modem_errors.py)
 SIM_ISSUES = ("no_sim", "sim_puk", "sim_locked")
@@ -33,7 +34,7 @@ _UNREGISTERED = ("not_registered", "searching", "denied")
 class ModemIssues:
     """Raises and clears one modem entry's SIM and registration issues."""
 
-    def __init__(self, hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
         """Belong to one entry."""
         self._hass = hass
         self._entry = entry

@@ -4,7 +4,8 @@ The modem provider opens its port in the background and reopens it after an unpl
 state becomes the entry's reachability (down: the outbox hands alerts over sooner; up again: what
 waits goes out at once), a PIN the SIM wants or refused starts reauthentication, a SIM missing or
 locked and a network that refuses it are repair issues (modem_issues), and what the modem
-receives takes the path the IPEX webhook's callbacks take (webhook.async_handle_events).
+receives takes the path the IPEX webhook's callbacks take (webhook.async_handle_events). Its signal and
+registration are read (modem_status) once the link is up and every five minutes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .coordinator import answered
 from .data import SmsAlertsConfigEntry
 from .entity import async_show_hardware
 from .modem_issues import ModemIssues
-from .modem_status import async_setup_status
+from .modem_status import ModemStatusCoordinator
 from .webhook import async_handle_events
 
 REPORTS_VERSION = 1
@@ -83,3 +84,22 @@ async def async_start_link(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> 
     await provider.async_start()
     entry.async_on_unload(provider.async_stop)
     entry.async_on_unload(async_save_reports)
+
+
+@callback
+def async_setup_status(
+    hass: HomeAssistant, entry: SmsAlertsConfigEntry, provider: ModemProvider, issues: ModemIssues
+) -> None:
+    """Read the modem's status from now on, first once its link is up; its registration may raise an issue."""
+    coordinator = ModemStatusCoordinator(hass, entry, provider, issues)
+    health = entry.runtime_data.health
+    health.modem = coordinator
+
+    @callback
+    def linked() -> None:
+        if health.reachability.reachable:
+            entry.async_create_background_task(
+                hass, coordinator.async_refresh(), f"{DOMAIN} modem status {entry.entry_id}"
+            )
+
+    entry.async_on_unload(health.reachability.async_add_listener(linked))

@@ -33,7 +33,8 @@ from .const import (
 )
 from .data import SmsAlertsConfigEntry
 from .outbox import SendOptions
-from .services import OPTIONS_SCHEMA, async_submit, raise_for_failures
+from .services import OPTIONS_SCHEMA
+from .submit import async_submit, raise_for_failures
 
 CONF_ENTRY_ID = "entry_id"
 # The outbox serialises sends per entry

@@ -11,7 +11,7 @@ from homeassistant.helpers import issue_registry as ir
 
 from .const import DOMAIN
 from .outbox.gate import REAUTH_ISSUES
-from .webhook import async_record_webhook_url, async_webhook_url
+from .webhook_url import async_record_webhook_url, async_webhook_url
 
 
 class WebhookUrlChangedFlow(RepairsFlow):

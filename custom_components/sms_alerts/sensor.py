@@ -26,7 +26,7 @@ from .const import SIGNAL_QUEUE_CHANGED, SIGNAL_SEND_REPORT
 from .coordinator import GatewayHealthCoordinator
 from .data import SmsAlertsConfigEntry
 from .entity import SmsAlertsEntity
-from .modem_status import modem_sensors
+from .modem_sensor import modem_sensors
 from .outbox import ReportStatus, SendReport, SendStatus
 from .source_sensor import async_add_source_sensors
 

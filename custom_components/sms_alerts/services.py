@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import voluptuous as vol
@@ -35,10 +34,9 @@ from .const import (
     SEVERITIES,
 )
 from .data import SmsAlertsConfigEntry
-from .errors import send_failed, validation_error
-from .message import MessageError
-from .outbox import OPTION_NAMES, Accepted, Outbox, SendOptions, SendReport
+from .outbox import OPTION_NAMES, SendOptions
 from .recipients import resolve_recipient_entities
+from .submit import async_submit, raise_for_failures
 
 # How long an alert waits for its entry to be set up (at start) or reloaded before it fails as not loaded
 LOAD_WAIT = 30.0
@@ -148,51 +146,6 @@ async def async_loaded_entry(hass: HomeAssistant, entry_id: str) -> SmsAlertsCon
             translation_placeholders={"entry": entry.title},
         )
     return entry
-
-
-@contextlib.contextmanager
-def _validated() -> Iterator[None]:
-    """Turn the outbox's MessageError into a translated validation error, here at the boundary."""
-    try:
-        yield
-    except MessageError as err:
-        raise validation_error(err) from err
-
-
-async def async_submit(
-    outbox: Outbox,
-    message: str,
-    title: str | None,
-    targets: list[str] | None,
-    options: SendOptions,
-    severity: str = DEFAULT_SEVERITY,
-) -> SendReport:
-    """Hand an alert to an entry's outbox and wait for its first send; bad input is a translated error."""
-    with _validated():
-        return await outbox.async_submit(message, title, targets, options, severity)
-
-
-async def async_accept(
-    outbox: Outbox,
-    message: str,
-    title: str | None,
-    targets: list[str] | None,
-    options: SendOptions,
-    severity: str = DEFAULT_SEVERITY,
-    *,
-    written: bool = True,
-) -> Accepted:
-    """Hand an alert to an outbox; return once it is on disk (`written`) or taken; bad input is a translated error."""
-    with _validated():
-        return await outbox.async_accept(message, title, targets, options, severity, written=written)
-
-
-def raise_for_failures(report: SendReport) -> None:
-    """Raise one translated error naming every failed target."""
-    failed = report.failed
-    if failed:
-        errors = "; ".join(f"{result.target}: {result.error}" for result in failed)
-        raise send_failed(len(failed), len(report.results), errors)
 
 
 async def _async_send(call: ServiceCall) -> ServiceResponse:

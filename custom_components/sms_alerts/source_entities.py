@@ -1,68 +1,28 @@
 """Per alert source, on the source's own device: an event entity of its alerts' transitions, an Acknowledge button.
 
-Every transition of an alert (it fires, is acknowledged, resolved, paged by an escalation step, snoozed) is
-sent as a dispatcher signal of its source (`async_send_transition`); the source's event entity shows it.
+The event entity shows the transitions alert_transitions sends.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING
 
 from homeassistant.components.button import ButtonEntity
 from homeassistant.components.event import EventEntity
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
-from homeassistant.helpers.dispatcher import async_dispatcher_connect, async_dispatcher_send
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity import Entity
 
-from .alerts.book import ACKNOWLEDGED, FIRING, RESOLVED
+from .alert_transitions import SIGNAL_SOURCE_TRANSITION, TRANSITIONS, Transition
+from .alerts.book import FIRING
 from .const import DOMAIN
 
 if TYPE_CHECKING:
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-    from .alerts.book import OpenAlert
     from .data import SmsAlertsConfigEntry
-
-# One signal per source: entry id, source (subentry) id
-SIGNAL_SOURCE_TRANSITION: Final = "sms_alerts_source_transition_{}_{}"
-PAGED: Final = "paged"
-SNOOZED: Final = "snoozed"
-# Repeated firings of an open alert are counted, not transitions: no event type for them
-TRANSITIONS: Final = (FIRING, ACKNOWLEDGED, RESOLVED, PAGED, SNOOZED)
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """One transition of one alert of a source, as its event entity shows it."""
-
-    event_type: str
-    attributes: dict[str, Any]
-
-
-@callback
-def async_send_transition(
-    hass: HomeAssistant,
-    entry_id: str,
-    alert: OpenAlert,
-    event_type: str,
-    who: str | None = None,
-    **more: Any,
-) -> None:
-    """Tell the event entity of an alert's source of one transition; `who` holds names and masked numbers only."""
-    attributes: dict[str, Any] = {
-        "fingerprint": alert.fingerprint,
-        "name": alert.name,
-        "severity": alert.severity,
-        "reference": alert.code,
-        "who": who,
-        **more,
-    }
-    async_dispatcher_send(
-        hass, SIGNAL_SOURCE_TRANSITION.format(entry_id, alert.source), Transition(event_type, attributes)
-    )
 
 
 def source_device_info(entry: SmsAlertsConfigEntry, subentry_id: str) -> DeviceInfo:

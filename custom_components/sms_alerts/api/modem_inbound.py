@@ -17,17 +17,14 @@ import hashlib
 import itertools
 import logging
 from collections import OrderedDict
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .base import ProviderError, mask_target
 from .ipex_webhook import MAX_TEXT, DeliveryReport, InboundSms
 from .modem_at import Unsolicited
 from .pdu import Deliver, PduError, ReportStatus, StatusReport, decode_pdu
-
-if TYPE_CHECKING:
-    from .modem import ModemProvider
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -69,10 +66,21 @@ def message_id(number: str, references: list[int]) -> str:
     return f"{digest}-{'.'.join(map(str, references))}"
 
 
+class ModemPort(Protocol):
+    """What receiving needs of the modem provider: one command at a time, and whom to tell what arrived."""
+
+    on_events: Callable[[list[InboundSms | DeliveryReport]], None]
+    on_reports_changed: Callable[[], None]
+
+    async def async_command(self, command: str, doing: str) -> list[str]:
+        """Run one command on the linked modem; its answer's lines."""
+        ...
+
+
 class Inbound:
     """A linked modem's inbound side: reads, joins, hands on and deletes what arrives."""
 
-    def __init__(self, provider: ModemProvider) -> None:
+    def __init__(self, provider: ModemPort) -> None:
         """Belong to one modem provider."""
         self._provider = provider
         self._tasks: set[asyncio.Task[None]] = set()
