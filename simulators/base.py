@@ -19,6 +19,17 @@ HTML_ERROR_PAGE = (
 )
 
 
+# Every secret a simulator holds (demo logins, keys) or hands out (tokens): no log line of the integration may
+# carry one (the tests' log guard looks for each)
+SECRETS: set[str] = set()
+
+
+def secret(value: str) -> str:
+    """Remember a secret and return it."""
+    SECRETS.add(value)
+    return value
+
+
 MOVED_PATH = "/moved"
 MOVED_PAGE = "<!DOCTYPE html><html><head><title>Login</title></head><body><form>Sign in</form></body></html>"
 

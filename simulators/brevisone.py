@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .base import ReceivedMessage, Simulator
+from .base import ReceivedMessage, Simulator, secret
 
 # Bodies and statuses from the vendor's "Error return codes" table.
 PARAMETER_MISS = (400, "Error: Parameter miss")
@@ -149,7 +149,7 @@ class BrevisOneSimulator(Simulator):
             return web.json_response({"message": "Unauthorized"}, status=401)
         if not user.api_access:  # [assumed] the API right is checked at sign-in, as api.php checks it first
             return web.json_response({"message": "Forbidden"}, status=403)
-        token = f"sim.{secrets.token_urlsafe(16)}"
+        token = secret(f"sim.{secrets.token_urlsafe(16)}")
         expire_at = time.time() + self.token_lifetime
         self.tokens[token] = (str(data["username"]), expire_at)
         self.signins += 1

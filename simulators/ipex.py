@@ -17,7 +17,7 @@ from typing import Any, Literal
 import aiohttp
 from aiohttp import web
 
-from .base import ReceivedMessage, Simulator
+from .base import ReceivedMessage, Simulator, secret
 
 DEMO_EMAIL = "alerts@example.com"
 DEMO_PASSWORD = "secret"  # noqa: S105 - the simulator's own demo login
@@ -26,7 +26,7 @@ DEMO_TRUNK = "222333444"
 DEMO_SHORTNAME = "ALERTS"
 # A login of the central REST API (restapi.ipex.cz), as Spoje-NET/ipex-b2b's README configures one
 DEMO_API_USER = "firma_api"
-DEMO_API_PASSWORD = "api-secret"  # noqa: S105 - the simulator's own demo login
+DEMO_API_PASSWORD = secret("api-secret")
 CLIENT_ID = "api"
 KNOWN_SCOPES = frozenset({"openid", "profile", "email"})
 # Recipients see this sender for instant SMS without a shortname (vendor SMS API page)
@@ -144,7 +144,7 @@ class IpexSimulator(Simulator):
     def _issue(self, account: str) -> dict[str, Any]:
         """Make a new token pair with Keycloak's response fields."""
         now = self.clock()
-        access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        access, refresh = secret(secrets.token_urlsafe(32)), secret(secrets.token_urlsafe(32))
         self._access[access] = _Grant(account=account, expires_at=now + self.token_lifetime)
         self._refresh[refresh] = _Grant(account=account, expires_at=now + self.refresh_lifetime)
         return {
@@ -243,7 +243,7 @@ class IpexSimulator(Simulator):
         if self.restapi_accounts.get(username) != password:
             return _boom(401, "Invalid username or password")
         self.restapi_logins += 1
-        token = secrets.token_hex(20)
+        token = secret(secrets.token_hex(20))
         self._restapi_access[token] = _Grant(account=username, expires_at=self.clock() + self.restapi_token_lifetime)
         expire = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.restapi_token_lifetime)
         return web.json_response(

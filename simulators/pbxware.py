@@ -12,9 +12,12 @@ from typing import Any
 
 from aiohttp import web
 
-from .base import ReceivedMessage, Simulator
+from .base import ReceivedMessage, Simulator, secret
 
 # The vendor's API documentation ("Handling errors") and the text its Postman collection shows
+# The demo keys: one with every right, one that may only send SMS
+DEMO_API_KEY = secret("ha-alerts-key")
+SMS_ONLY_KEY = secret("sms-only-key")
 INVALID_API_KEY = "Invalid API key."
 # Error texts from the vendor's SMS Notifications page (seed 004)
 SMS_API_DISABLED = "SMS API is disabled"
@@ -81,8 +84,8 @@ class PbxwareSimulator(Simulator):
     name = "pbxware"
     api_keys: dict[str, ApiKey] = field(
         default_factory=lambda: {
-            "ha-alerts-key": ApiKey(),
-            "sms-only-key": ApiKey(rights=frozenset({"sms"})),
+            DEMO_API_KEY: ApiKey(),
+            SMS_ONLY_KEY: ApiKey(rights=frozenset({"sms"})),
         }
     )
     tenants: dict[str, Tenant] = field(default_factory=lambda: {"1": Tenant()})

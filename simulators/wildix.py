@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .base import ReceivedMessage, Simulator
+from .base import ReceivedMessage, Simulator, secret
 
 # Bodies from the vendor's SMS API page and old manual; [assumed] where the vendor shows no wording.
 UNAUTHORIZED = {"type": "error", "reason": "Unauthorized", "result": None}
@@ -26,12 +26,12 @@ BAD_GSM = "Unknown GSM gateway"  # [assumed]
 GSM_REQUIRED = "GSM gateway should be specified"  # [assumed]: "Curl SMS send enabled" takes priority otherwise
 
 DEMO_USER = "101"
-DEMO_PASSWORD = "sms101api"  # noqa: S105 - the vendor's own example login
+DEMO_PASSWORD = secret("sms101api")
 DEMO_GATEWAY = "9c7514330001"
 # "100 characters, prefix wsk-v1- followed by 93 alphanumeric characters" (Wildix, How to Use API Keys on the PBX API)
-DEMO_API_KEY = "wsk-v1-" + ("SmsAlertsDemoKey0" * 6)[:93]
+DEMO_API_KEY = secret("wsk-v1-" + ("SmsAlertsDemoKey0" * 6)[:93])
 # A user's own bearer token, as n8n-nodes-wildix's "Bearer Token" credential takes it
-DEMO_USER_TOKEN = "access_" + "d3m0" * 8
+DEMO_USER_TOKEN = secret("access_" + "d3m0" * 8)
 # "Write routes accept pbx:*" (same page); the name of a narrower SMS scope is not public [assumed]
 SEND_SCOPES = frozenset({"pbx:*", "sms:*"})
 # A key-only PBX refusing a Basic login [assumed: no public page quotes it]: 401, Bearer offered, this reason

@@ -22,7 +22,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, State, callback
+from homeassistant.const import MATCH_ALL
+from homeassistant.core import Event, HomeAssistant, State, callback
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.util import dt as dt_util
 from hypothesis import settings as hypothesis_settings
@@ -34,6 +36,7 @@ from custom_components.sms_alerts import message, outbox_store
 from custom_components.sms_alerts.const import DOMAIN, SIGNAL_QUEUE_CHANGED
 from custom_components.sms_alerts.journal import parse, replay
 from custom_components.sms_alerts.sensor import REPORT_WRITE_INTERVAL
+from simulators import base as simulator_base
 from simulators.base import Simulator
 from simulators.brevisone import BrevisOneSimulator
 from simulators.ipex import IpexSimulator
@@ -57,11 +60,50 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components.sms_alerts."""
 
 
+# Secrets the tests give the integration, besides the simulators' (simulators.base.SECRETS): no log line at any
+# level may carry one ("secret", the demo password of two simulators, is too common a word to look for)
+TEST_SECRETS = frozenset({"s3cret-token-for-tests", "tok-EN_123", "alert-model-token"})
+LOGIN_SECRETS = frozenset(simulator_base.SECRETS)
+
+
+def assert_no_secret(text: str, where: str) -> None:
+    """Fail if the text carries a secret of the tests or of the simulators (named by its first letters only)."""
+    leaked = [f"{value[:3]}..." for value in TEST_SECRETS | simulator_base.SECRETS if value in text]
+    assert not leaked, f"a secret ({', '.join(leaked)}) in {where}"
+
+
+@pytest.fixture(autouse=True)
+def event_guard(request: pytest.FixtureRequest) -> Generator[None]:
+    """Fail a test in which an event or a repair issue carried a secret (tests with a Home Assistant only)."""
+    if "hass" not in request.fixturenames:
+        yield
+        return
+    hass: HomeAssistant = request.getfixturevalue("hass")
+    carried: list[str] = []
+
+    @callback
+    def keep(event: Event) -> None:
+        carried.append(f"{event.event_type} {event.data!r}")
+
+    unsubscribe = hass.bus.async_listen(MATCH_ALL, keep)
+    yield
+    unsubscribe()
+    for text in carried:
+        assert_no_secret(text, "an event")
+    for issue in ir.async_get(hass).issues.values():
+        assert_no_secret(f"{issue.translation_placeholders!r} {issue.data!r}", f"the repair issue {issue.issue_id}")
+
+
 @pytest.fixture(autouse=True)
 def log_guard(caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest) -> Generator[None]:
-    """Fail a test whose log has a traceback or in which Home Assistant reported this integration."""
+    """Fail a test whose log has a secret at any level, a traceback, or Home Assistant's report of this integration."""
     caplog.set_level(logging.DEBUG, logger="custom_components.sms_alerts")
+    simulator_base.SECRETS.intersection_update(LOGIN_SECRETS)  # the tokens of earlier tests are gone
     yield
+    for record in caplog.get_records("call"):
+        if record.name.startswith("simulators") or record.name == "aiohttp.access":
+            continue  # the simulators' own lines (a device logs what it is sent)
+        assert_no_secret(record.getMessage(), f"a {record.levelname} line of {record.name}")
     if request.node.get_closest_marker("allow_traceback"):
         return
     for record in caplog.get_records("call"):
