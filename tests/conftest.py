@@ -24,6 +24,8 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import MATCH_ALL
 from homeassistant.core import Event, HomeAssistant, State, callback
+from homeassistant.data_entry_flow import FlowHandler
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.util import dt as dt_util
@@ -70,6 +72,43 @@ def assert_no_secret(text: str, where: str) -> None:
     """Fail if the text carries a secret of the tests or of the simulators (named by its first letters only)."""
     leaked = [f"{value[:3]}..." for value in TEST_SECRETS | simulator_base.SECRETS if value in text]
     assert not leaked, f"a secret ({', '.join(leaked)}) in {where}"
+
+
+# What a form may show on purpose: an alert source's own secret, to be copied into the monitoring system
+SHOWN_ON_PURPOSE = frozenset({"token", "setup"})
+
+
+@pytest.fixture(autouse=True)
+def shown_guard(monkeypatch: pytest.MonkeyPatch) -> Generator[None]:
+    """Fail a test in which an error raised to a user, or a form, carried a secret."""
+    shown: list[tuple[str, str]] = []
+    raised_init = HomeAssistantError.__init__
+    show_form = FlowHandler.async_show_form
+    abort = FlowHandler.async_abort
+
+    def keep_raised(error: HomeAssistantError, *args: Any, **kwargs: Any) -> None:
+        shown.append((f"a raised {type(error).__name__}", repr((args, kwargs.get("translation_placeholders")))))
+        raised_init(error, *args, **kwargs)
+
+    def keep_form(flow: FlowHandler, **kwargs: Any) -> Any:
+        placeholders = {
+            key: value
+            for key, value in (kwargs.get("description_placeholders") or {}).items()
+            if key not in SHOWN_ON_PURPOSE
+        }
+        shown.append((f"the form {kwargs.get('step_id')}", repr((placeholders, kwargs.get("errors")))))
+        return show_form(flow, **kwargs)
+
+    def keep_abort(flow: FlowHandler, **kwargs: Any) -> Any:
+        shown.append((f"the abort {kwargs.get('reason')}", repr(kwargs.get("description_placeholders"))))
+        return abort(flow, **kwargs)
+
+    monkeypatch.setattr(HomeAssistantError, "__init__", keep_raised)
+    monkeypatch.setattr(FlowHandler, "async_show_form", keep_form)
+    monkeypatch.setattr(FlowHandler, "async_abort", keep_abort)
+    yield
+    for where, text in shown:
+        assert_no_secret(text, where)
 
 
 @pytest.fixture(autouse=True)
