@@ -56,6 +56,8 @@ async def test_reports_of_a_long_sms_after_a_restart(hass: HomeAssistant, sim: M
     assert [(r["status"], r["parts"]) for r in response["results"]] == [("sent", 3)]
     assert len(sim.held_reports) == 3
     sim.release_reports(before)
+    # The reports released before the restart are read before it (on a busy machine that takes a while)
+    await wait_for(lambda: sum(len(row[3]) for row in modem(entry).inbound.stored()) == before)
     await settle(hass)
     await restart(hass, entry.entry_id)
     sim.release_reports()
