@@ -285,8 +285,10 @@ def sensor_state(hass: HomeAssistant, suffix: str) -> str | None:
     return states[0] if states else None
 
 
-async def test_signal_and_registration_sensors(hass: HomeAssistant, sim: ModemSimulator) -> None:
-    """+CSQ 20 is -73 dBm; +CREG 1 is the home network; unplugged, both are unavailable."""
+async def test_signal_and_registration_sensors(
+    hass: HomeAssistant, sim: ModemSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """+CSQ 20 is -73 dBm; +CREG 1 is the home network; unplugged, both are unavailable, and the log says why."""
     entry = await add_entry(hass, sim)
     await wait_for(lambda: sensor_state(hass, "_signal_strength") == "-73")
     assert sensor_state(hass, "_network_registration") == "home"
@@ -294,6 +296,8 @@ async def test_signal_and_registration_sensors(hass: HomeAssistant, sim: ModemSi
     await wait_for(lambda: entry.runtime_data.health.reachability.reachable is False)
     await entry.runtime_data.health.modem.async_refresh()
     await hass.async_block_till_done()
+    assert "modem status data: The modem's signal and network could not be read: " in caplog.text
+    assert "status page" not in caplog.text  # the SMS Gateway's words, not a modem's
     assert sensor_state(hass, "_signal_strength") == "unavailable"
     assert sensor_state(hass, "_network_registration") == "unavailable"
     sim.registration = 5  # roaming

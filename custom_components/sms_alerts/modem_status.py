@@ -61,7 +61,7 @@ class ModemStatusCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         except ProviderError as err:
             raise UpdateFailed(
                 translation_domain=DOMAIN,
-                translation_key="health_check_failed",
+                translation_key="modem_status_failed",
                 translation_placeholders={"error": err.reason},
             ) from err
         self._issues.registration(registration(status))
