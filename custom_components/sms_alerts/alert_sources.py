@@ -6,11 +6,8 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import hdrs, web
-from homeassistant.components import webhook
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import HomeAssistant, callback
@@ -21,13 +18,13 @@ from homeassistant.util import dt as dt_util
 
 from .alert_escalations import RING, Escalations
 from .alert_maintenance import Maintenance
-from .alert_source_config import SourceConfig, authorized
+from .alert_source_config import SourceConfig
 from .alert_texts import AlertTexts
 from .alert_transitions import SNOOZED, async_send_transition
+from .alert_webhooks import async_register_source
 from .alerts.book import ACKNOWLEDGED, FIRING, RESOLVED, AlertBook, OpenAlert
-from .alerts.models import Alert, AlertParseError, AlertStatus, ParseResult, Severity
+from .alerts.models import Alert, AlertStatus, ParseResult, Severity
 from .alerts.paging import ACK_BY_HOME_ASSISTANT, codes_in, mask_number
-from .alerts.parse import parse
 from .alerts.render import render_group, render_test
 from .alerts.routing import recipients_for
 from .const import (
@@ -42,7 +39,6 @@ from .const import (
 from .devices import entry_device
 from .outbox import SendOptions, SendReport, SendStatus
 from .submit import async_accept
-from .webhook_body import BodyError, WarningLimiter, async_read_body
 
 if TYPE_CHECKING:
     from .api.base import Provider
@@ -115,7 +111,7 @@ class AlertSources:
         self.escalations.load(stored.get(ESCALATIONS) if isinstance(stored, dict) else None)
         self.maintenance.load(stored.get(MAINTENANCE) if isinstance(stored, dict) else None)
         for source in self.sources.values():
-            self._register(source)
+            async_register_source(self._hass, self._entry, source, self)
         # What fell due while Home Assistant was down is paged now, once
         self.escalations.arm()
         self._entry.async_on_unload(self.escalations.cancel)
@@ -141,44 +137,6 @@ class AlertSources:
     async def async_save(self) -> None:
         """Write the open alerts and their escalations now."""
         await self._store.async_save(self._stored())
-
-    def _register(self, source: SourceConfig) -> None:
-        """Listen on a source's webhook (local only unless the source allows more)."""
-        warnings = WarningLimiter(LOGGER)
-
-        async def handle(hass: HomeAssistant, webhook_id: str, request: web.Request) -> web.Response:
-            return await self._async_handle(source, request, warnings)
-
-        webhook.async_register(
-            self._hass,
-            DOMAIN,
-            f"SMS Alerts {self._entry.title}: {source.name}",
-            source.webhook_id,
-            handle,
-            local_only=source.local_only,
-            allowed_methods=("POST", "PUT"),
-        )
-        self._entry.async_on_unload(lambda: webhook.async_unregister(self._hass, source.webhook_id))
-
-    # A request
-
-    async def _async_handle(self, source: SourceConfig, request: web.Request, warnings: WarningLimiter) -> web.Response:
-        """Check the secret, read the body, act on it; 401 without the secret, 4xx for a body that cannot be read."""
-        if not authorized(request.headers.get(hdrs.AUTHORIZATION), source.token):
-            warnings.warning("%s: refused a request without the source's secret (401)", source.name)
-            return web.Response(
-                status=HTTPStatus.UNAUTHORIZED, headers={hdrs.WWW_AUTHENTICATE: 'Bearer realm="sms_alerts"'}
-            )
-        try:
-            result = parse(source.kind, await async_read_body(request), fields=source.fields)
-        except BodyError as err:
-            return _refuse(source, warnings, err.status, err.reason)
-        except AlertParseError as err:
-            return _refuse(source, warnings, HTTPStatus.BAD_REQUEST, err.reason)
-        except Exception as err:  # noqa: BLE001 - a sender's body must never crash into a 500 or a traceback
-            return _refuse(source, warnings, HTTPStatus.BAD_REQUEST, f"unreadable ({type(err).__name__})")
-        await self.async_process(source, result)
-        return web.Response(status=HTTPStatus.OK, text="OK")
 
     async def async_process(self, source: SourceConfig, result: ParseResult) -> None:
         """Act on one parsed body: open, count and close alerts, and send what is due; return once on disk.
@@ -470,9 +428,3 @@ def _sms_severity(alert: Alert) -> Severity:
     if alert.status is AlertStatus.RESOLVED and alert.severity is Severity.CRITICAL:
         return Severity.WARNING
     return alert.severity
-
-
-def _refuse(source: SourceConfig, warnings: WarningLimiter, status: HTTPStatus, reason: str) -> web.Response:
-    """Answer a body that cannot be taken with a 4xx and one short, rate-limited warning."""
-    warnings.warning("%s: refused an alert body with %d: %s", source.name, status, reason)
-    return web.Response(status=status, text=reason)
