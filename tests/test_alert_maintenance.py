@@ -278,6 +278,38 @@ async def test_an_alert_acknowledged_in_the_window_is_not_paged_when_it_ends(
     assert "escalation" not in (await shown_state(hass, SENSOR)).attributes["alerts"][0]  # type: ignore[union-attr]
 
 
+async def test_a_summary_held_for_quiet_hours_still_goes_when_one_alert_it_names_resolves(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Found by tests/test_alert_model.py: one alert resolving took back the whole held summary of the window.
+
+    The recipient's quiet hours hold the summary (warnings only); README: a firing SMS still held is taken
+    back when its alert resolves. The summary tells of the others still firing too: it must still go, with the
+    RESOLVED after it.
+    """
+    freezer.move_to(START)  # 04:00 in Home Assistant's time zone (US/Pacific)
+    quiet = {"target": RECIPIENT, "quiet_start": "00:00:00", "quiet_end": "06:00:00"}
+    await setup(hass, entry_with(gateway, source_subentry(), recipient=quiet))
+
+    def warnings(body: dict[str, Any]) -> dict[str, Any]:
+        for alert in body["alerts"]:
+            alert["labels"]["severity"] = "warning"
+        return body
+
+    await switch(hass, on=True)
+    assert await post(hass, hass_client_no_auth, warnings(grouped_with(set()))) == 200
+    await switch(hass, on=False)
+    await advance(hass, freezer, MINUTE)
+    assert await post(hass, hass_client_no_auth, warnings(grouped_with({"db1"}))) == 200
+    assert texts(gateway) == []
+    await advance(hass, freezer, 2 * HOUR)
+    [(_to, text)] = texts(gateway)
+    assert text.startswith("2 alerts: RESOLVED DiskFull db1 | Maintenance of Prometheus ended: 4 alerts held, 4 still")
+
+
 async def test_an_escalation_running_when_the_window_starts_pauses_and_goes_on_after(
     hass: HomeAssistant,
     hass_client_no_auth: ClientSessionGenerator,

@@ -150,6 +150,21 @@ def test_book_keeps_a_bounded_number_of_open_alerts() -> None:
     assert book.open == {}
 
 
+def test_book_takes_back_an_alerts_own_sms_never_a_summary() -> None:
+    """Resolved, an alert's own SMS may be taken back; a summary of several never, not even after the last (stored)."""
+    book = AlertBook()
+    for fingerprint in ("f1", "f2", "f3"):
+        book.fire("s", alert(fingerprint), 0.0)
+    book.told("s", ["f1", "f2"], "+49", "summary")
+    book.told("s", ["f3"], "+49", "own")
+    book = AlertBook.from_dict(book.as_dict())
+    for fingerprint, expected in (("f1", {}), ("f2", {}), ("f3", {"own": "+49"})):
+        closed = book.resolve("s", fingerprint)
+        assert closed is not None
+        assert book.own_sms(closed) == expected
+    assert book.as_dict()["summaries"] == []
+
+
 @pytest.mark.parametrize(
     "stored", [None, [], {"open": [{"source": "s"}, "x"], "deliveries": {"a": "b"}, "next_code": -1}]
 )

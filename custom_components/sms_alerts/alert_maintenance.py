@@ -172,8 +172,7 @@ class Maintenance:
             fingerprints = [item.fingerprint for item in told]
             item_id = await self._sources.async_submit(source, text, target, summary_severity(told), fingerprints)
             if item_id is not None:
-                for fingerprint in fingerprints:
-                    self._sources.book.notified(source.subentry_id, fingerprint, {target: item_id})
+                self._sources.book.told(source.subentry_id, fingerprints, target, item_id)
 
     def _name(self, source_id: str) -> str:
         source = self._sources.sources.get(source_id)

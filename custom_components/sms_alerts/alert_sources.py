@@ -204,7 +204,7 @@ class AlertSources:
             return
         self.escalations.resolve(source.subentry_id, alert.fingerprint)
         self._event(source, closed, RESOLVED)
-        held = {item_id: target for target, item_id in closed.notified.items() if item_id}
+        held = self.book.own_sms(closed)
         withdrawn = await self._outbox.async_withdraw(held) if held else set()
         if withdrawn:
             LOGGER.debug(
@@ -255,8 +255,7 @@ class AlertSources:
             fingerprints = [opened.fingerprint for alert in group if (opened := opened_of.get(id(alert))) is not None]
             item_id = await self.async_submit(source, text, target, severity, fingerprints, lines=lines)
             if item_id is not None:
-                for fingerprint in fingerprints:
-                    self.book.notified(source.subentry_id, fingerprint, {target: item_id})
+                self.book.told(source.subentry_id, fingerprints, target, item_id)
 
     async def async_submit(
         self,

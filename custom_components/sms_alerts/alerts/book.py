@@ -7,7 +7,7 @@ again within DELIVERY_WINDOW is reported as seen. Everything here is kept in the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -75,6 +75,8 @@ class AlertBook:
         self.open: dict[tuple[str, str], OpenAlert] = {}
         self._deliveries: dict[str, float] = {}
         self._next_code = 1
+        # Outbox items that told of several alerts (summaries), while an open alert still counts on one
+        self._summaries: set[str] = set()
 
     # Deliveries
 
@@ -141,6 +143,28 @@ class AlertBook:
         else:
             del current.notified[target]
 
+    def told(self, source: str, fingerprints: Sequence[str], target: str, item_id: str) -> None:
+        """Note one SMS (outbox item `item_id`) to a target that tells of these alerts: several make it a summary."""
+        for fingerprint in fingerprints:
+            self.notified(source, fingerprint, {target: item_id})
+        if len(fingerprints) > 1:
+            self._summaries.add(item_id)
+
+    def own_sms(self, closed: OpenAlert) -> dict[str, str]:
+        """Return the closed alert's own firing SMS (item id: target): held still, they are taken back.
+
+        A summary (of a maintenance window, or past the rate limit) tells of other alerts too: it still goes
+        out, and the RESOLVED follows it.
+        """
+        referenced = {item_id for alert in self.open.values() for item_id in alert.notified.values() if item_id}
+        own = {
+            item_id: target
+            for target, item_id in closed.notified.items()
+            if item_id and item_id not in self._summaries and item_id not in referenced
+        }
+        self._summaries &= referenced
+        return own
+
     def resolve(self, source: str, fingerprint: str) -> OpenAlert | None:
         """Close an open alert and return it; None when it is not open."""
         return self.open.pop((source, fingerprint), None)
@@ -177,6 +201,7 @@ class AlertBook:
             "open": [alert.as_dict() for alert in self.open.values()],
             "deliveries": dict(self._deliveries),
             "next_code": self._next_code,
+            "summaries": sorted(self._summaries),
         }
 
     @classmethod
@@ -194,6 +219,9 @@ class AlertBook:
             book._deliveries = {
                 str(key): float(when) for key, when in deliveries.items() if isinstance(when, int | float)
             }
+        summaries = stored.get("summaries")
+        if isinstance(summaries, list):
+            book._summaries = {str(item_id) for item_id in summaries}
         next_code = stored.get("next_code")
         if isinstance(next_code, int) and next_code > 0:
             book._next_code = next_code
