@@ -11,7 +11,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .alert_model_rules import NAMES, POLICY, SPECS, Escalation, Model
+from .alert_model_rules import Escalation, Model
+from .alert_model_specs import NAMES, POLICY, SPECS
 
 
 def sms_problems(model: Model, delivered: Mapping[str, list[str]], *, complete: bool) -> list[str]:
@@ -51,13 +52,16 @@ def _describe(model: Model, delivered: Mapping[str, list[str]]) -> list[str]:
     return lines
 
 
-def open_alert_problems(model: Model, state: str, listed: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The open-alerts sensor (its state and its list) shows the model's open alerts, with their escalation."""
+def open_alert_problems(model: Model, source: str, state: str, listed: Sequence[Mapping[str, Any]]) -> list[str]:
+    """A source's open-alerts sensor (its state and its list) shows its open alerts, with their escalation."""
     problems = []
-    if state != str(len(model.open)):
-        problems.append(f"sensor shows {state} open, the model {len(model.open)}")
+    own = {fingerprint: alert for fingerprint, alert in model.open.items() if SPECS[fingerprint].source == source}
+    if state != str(len(own)):
+        problems.append(f"sensor of {source} shows {state} open, the model {len(own)}")
     shown = {alert["reference"]: alert for alert in listed}
-    for fingerprint, alert in model.open.items():
+    if set(shown) - {alert.code for alert in own.values()}:
+        problems.append(f"sensor of {source} lists {sorted(shown)}, the model {sorted(a.code for a in own.values())}")
+    for fingerprint, alert in own.items():
         spec = SPECS[fingerprint]
         expected = {
             "name": spec.name,
@@ -75,11 +79,14 @@ def open_alert_problems(model: Model, state: str, listed: Sequence[Mapping[str, 
             problems.append(f"sensor shows {alert.code} as {found}, the model {expected}")
         escalation = model.escalations.get(fingerprint)
         if escalation is not None:
-            problems += _escalation_problems(model, alert.code, found.get("escalation"), escalation)
+            paused = model.window(fingerprint) is not None
+            problems += _escalation_problems(alert.code, found.get("escalation"), escalation, paused=paused)
     return problems
 
 
-def _escalation_problems(model: Model, code: str, shown: Mapping[str, Any] | None, escalation: Escalation) -> list[str]:
+def _escalation_problems(
+    code: str, shown: Mapping[str, Any] | None, escalation: Escalation, *, paused: bool
+) -> list[str]:
     """The escalation the sensor shows is the model's."""
     if shown is None:
         return [f"sensor shows no escalation of {code}"]
@@ -92,7 +99,7 @@ def _escalation_problems(model: Model, code: str, shown: Mapping[str, Any] | Non
         "paged": [NAMES[who] for who in escalation.told],
         "acknowledged_by": escalation.by if escalation.state == "acknowledged" else None,
     }
-    if model.window is None:
+    if not paused:
         # While a window pauses it, the next page is not known yet (it moves on by the pause)
         when = escalation.next_time() if escalation.step < len(POLICY) else None
         expected["next_page"] = None if when is None else when.isoformat()

@@ -1,14 +1,14 @@
-"""A world for the model-based test of alert sources: one real entry, its Alertmanager source, escalation, a model.
+"""A world for the model-based test of alert sources: one real entry, two sources of two kinds, a model.
 
-One SMS Gateway entry (simulator on loopback, real HTTP) with three recipients and one Alertmanager source
-(real POSTs to its webhook with its token), routes and an escalation policy. Steps fire and resolve alerts,
-acknowledge (action or reply SMS), snooze, let time pass minute by minute, take the gateway down and up,
-open and end maintenance windows, and reload or restart the entry. The model (tests/alert_model_rules.py)
-writes down what the README ("## Alert sources": lifecycle, escalation, maintenance) promises for each step,
-independently of the code; `check` compares it with the SMS the simulator took, the `sms_alerts_alert`
-events, the source's open-alerts sensor and Maintenance switch, and the log after every step. Storm control
-is off (duplicate window 0, rate limit 0, no budget) and no recipient has quiet hours, so that every SMS the
-model expects is due at once.
+One SMS Gateway entry (simulator on loopback, real HTTP) with three recipients (one of them may have quiet
+hours), an Alertmanager source with routes and an escalation policy, and an Uptime Kuma source with its own
+recipient and route and no escalation (real POSTs to each source's webhook with its token). Steps fire and
+resolve alerts, acknowledge (action, reply SMS or a source's button), snooze, let time pass minute by minute,
+take the gateway down and up, open and end each source's maintenance windows, and reload or restart the entry.
+The model (tests/alert_model_rules.py) writes down what the README ("## Alert sources"; quiet hours in "## Alert
+storms, severity and quiet hours") promises for each step, independently of the code; `check` compares it with
+the SMS the simulator took, the `sms_alerts_alert` events, each source's open-alerts sensor and Maintenance
+switch, and the log after every step. Storm control is off (duplicate window 0, rate limit 0, no budget).
 """
 
 from __future__ import annotations
@@ -38,32 +38,13 @@ from simulators.base import Fault
 from simulators.brevisone import BrevisOneSimulator
 
 from .alert_model_checks import open_alert_problems, sms_problems
-from .alert_model_rules import (
-    NAMES,
-    NIGHT,
-    NUMBERS,
-    ONCALL,
-    POLICY,
-    ROUTES,
-    SOURCE_NAME,
-    SOURCE_RECIPIENTS,
-    TEAM,
-    Model,
-    body,
-    iso,
-    masked,
-)
+from .alert_model_rules import Model
+from .alert_model_specs import AM, KUMA, SOURCES, SPECS, body, iso, masked, subentries
 from .conftest import RunningSimulator, gateway_entry_for, serving, show_reports
 
 type Step = tuple[Any, ...]
 TRACE = bool(os.environ.get("SMS_ALERTS_MODEL_TRACE"))
 
-HOOK = "alert-model-hook"
-TOKEN = "alert-model-token"
-SOURCE_ID = "source1"
-SENSOR = "sensor.prometheus_open_alerts"
-SWITCH = "switch.prometheus_maintenance"
-BUTTON = "button.prometheus_acknowledge"
 FAULTS = (Fault.HTTP_503, Fault.HTML_500, Fault.RESET)
 
 
@@ -79,6 +60,7 @@ class AlertWorld:
         *,
         repeat: int = 1,
         escalate_from: str = "critical",
+        quiet: tuple[int, int] | None = None,
     ) -> None:
         """Keep the fixtures; the entry and the simulator come with async_start."""
         self.hass = hass
@@ -86,13 +68,17 @@ class AlertWorld:
         self.client_factory = client_factory
         self.caplog = caplog
         self.model = Model(repeat=repeat, escalate_from=escalate_from)
+        # Quiet hours of the quiet recipient: (minutes from now to their start, their length)
+        self.quiet = quiet
         self.running: RunningSimulator | None = None
         self.entry: MockConfigEntry | None = None
         self.client: Any = None
-        self.events: list[tuple[str, str, bool]] = []
+        self.events: list[tuple[str, str, str, bool]] = []
         self.failed: list[dict[str, Any]] = []
         self.trace: list[str] = []
         self.down = False
+        # The start and status of the last body posted per fingerprint (a retry posts it again)
+        self.last_status: dict[str, tuple[str, bool]] = {}
         self._log_start = 0
         self._stack = contextlib.AsyncExitStack()
         self._unsubs: list[Callable[[], None]] = []
@@ -103,35 +89,11 @@ class AlertWorld:
         """Serve the simulator, set up the entry with its source, listen to the events."""
         self.running = await self._stack.enter_async_context(serving(BrevisOneSimulator()))
         base = gateway_entry_for(self.running)
-        recipients = [
-            {
-                "data": {"target": NUMBERS[key]},
-                "subentry_type": "recipient",
-                "title": NAMES[key],
-                "unique_id": NUMBERS[key],
-                "subentry_id": key,
-            }
-            for key in (ONCALL, NIGHT, TEAM)
-        ]
-        source = {
-            "data": {
-                "kind": "alertmanager",
-                "recipients": list(SOURCE_RECIPIENTS),
-                "send_resolved": True,
-                "local_only": True,
-                "routes": [{"matchers": [f"{label}={value}"], "recipients": list(who)} for label, value, who in ROUTES],
-                "webhook_id": HOOK,
-                "token": TOKEN,
-                "escalation": [{"recipients": [who], "wait": wait, "ring": False} for who, wait in POLICY],
-                "escalation_severity": self.model.escalate_from,
-                "escalation_repeat": self.model.repeat,
-                "announce_ack": True,
-            },
-            "subentry_type": "alert_source",
-            "title": SOURCE_NAME,
-            "unique_id": HOOK,
-            "subentry_id": SOURCE_ID,
-        }
+        if self.quiet is not None:
+            # Whole minutes of Home Assistant's time zone, from the frozen start on (they may span midnight)
+            start = dt_util.as_local(self.now).replace(second=0, microsecond=0) + dt.timedelta(minutes=self.quiet[0])
+            end = start + dt.timedelta(minutes=self.quiet[1])
+            self.model.quiet = (start.time(), end.time())
         self.entry = MockConfigEntry(
             domain=DOMAIN,
             title="Alert model gateway",
@@ -139,7 +101,9 @@ class AlertWorld:
             data=dict(base.data),
             # Storm control off and a long lifetime: every SMS due goes at once, none is given up in a run
             options={"dedup_minutes": 0, "rate_limit": 0, "daily_budget": 0, "max_age_hours": 168},
-            subentries_data=[*recipients, source],
+            subentries_data=subentries(
+                escalate_from=self.model.escalate_from, repeat=self.model.repeat, quiet=self.model.quiet
+            ),
         )
         self.hass.config.country = "DE"
         self.entry.add_to_hass(self.hass)
@@ -152,7 +116,8 @@ class AlertWorld:
         # worker thread, in any order)
         @callback
         def on_alert(event: Event) -> None:
-            self.events.append((event.data["fingerprint"], event.data["status"], bool(event.data["maintenance"])))
+            data = event.data
+            self.events.append((data["source_id"], data["fingerprint"], data["status"], bool(data["maintenance"])))
 
         @callback
         def on_failed(event: Event) -> None:
@@ -195,45 +160,48 @@ class AlertWorld:
         await self.hass.async_block_till_done(wait_background_tasks=True)
         await self.check()
 
-    async def _post(self, raw: str) -> None:
-        """Post a body to the source's webhook with its token; it answers 200."""
+    async def _post(self, fingerprint: str, raw: str) -> None:
+        """Post a body to the webhook of the alert's source with its token; it answers 200."""
+        source = SOURCES[SPECS[fingerprint].source]
         response = await self.client.post(
-            f"/api/webhook/{HOOK}",
+            f"/api/webhook/{source.hook}",
             data=raw.encode(),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {source.token}"},
         )
         assert response.status == 200, await response.text()
 
-    async def _deliver(self, fingerprint: str, raw: str) -> None:
+    async def _deliver(self, fingerprint: str, raw: str, starts: str, *, firing: bool) -> None:
         """Post a body; the model acts on it unless it is the same delivery again."""
         now = self.now
         self.model.last_body[fingerprint] = raw
+        self.last_status[fingerprint] = (starts, firing)
         if self.model.delivery(raw, now):
-            alert = json.loads(raw)["alerts"][0]
-            if alert["status"] == "firing":
-                self.model.fire(fingerprint, alert["startsAt"], now)
+            if firing:
+                self.model.fire(fingerprint, starts, now)
                 self.model.run_due(now)
             else:
-                self.model.resolve(fingerprint)
-        await self._post(raw)
+                self.model.resolve(fingerprint, now)
+        await self._post(fingerprint, raw)
 
     async def _step_fire(self, fingerprint: str) -> None:
         """The alert fires: the body of its open episode again (a re-notification), or a new episode."""
         alert = self.model.open.get(fingerprint)
         starts = alert.starts if alert is not None else iso(self.now + dt.timedelta(milliseconds=self.model.next_code))
-        await self._deliver(fingerprint, json.dumps(body(fingerprint, "firing", starts)))
+        await self._deliver(fingerprint, json.dumps(body(fingerprint, "firing", starts)), starts, firing=True)
 
     async def _step_resolve(self, fingerprint: str) -> None:
-        """The alert resolves (Alertmanager's resolved body: its start and its end)."""
+        """The alert resolves (Alertmanager's resolved body: its start and its end; Uptime Kuma's up)."""
         alert = self.model.open.get(fingerprint)
         starts = alert.starts if alert is not None else iso(self.now)
-        await self._deliver(fingerprint, json.dumps(body(fingerprint, "resolved", starts, iso(self.now))))
+        raw = json.dumps(body(fingerprint, "resolved", starts, iso(self.now)))
+        await self._deliver(fingerprint, raw, starts, firing=False)
 
     async def _step_retry(self, fingerprint: str) -> None:
         """The sender posts its last body of the alert again (it got no answer, it says)."""
         raw = self.model.last_body.get(fingerprint)
         if raw is not None:
-            await self._deliver(fingerprint, raw)
+            starts, firing = self.last_status[fingerprint]
+            await self._deliver(fingerprint, raw, starts, firing=firing)
 
     def _reference(self, fingerprint: str) -> str:
         """The alert's code: the open one's, else one no open alert has."""
@@ -258,14 +226,16 @@ class AlertWorld:
         else:
             assert is_open, "acknowledging an alert that is not open was taken"
 
-    async def _step_button(self) -> None:
-        """The source's Acknowledge button: every open alert nobody acknowledged, newest first; refused for none."""
-        newest_first = sorted(self.model.open.values(), key=lambda alert: alert.first_seen, reverse=True)
+    async def _step_button(self, source: str = AM) -> None:
+        """A source's Acknowledge button: its open alerts nobody acknowledged, newest first; refused for none."""
+        own = [alert for alert in self.model.open.values() if SPECS[alert.fingerprint].source == source]
+        newest_first = sorted(own, key=lambda alert: alert.first_seen, reverse=True)
         firing = [alert.fingerprint for alert in newest_first if alert.status == "firing"]
         for fingerprint in firing:
             self.model.acknowledge(fingerprint, "Home Assistant", None)
         try:
-            await self.hass.services.async_call("button", "press", {"entity_id": BUTTON}, blocking=True)
+            button = f"button.{SOURCES[source].slug}_acknowledge"
+            await self.hass.services.async_call("button", "press", {"entity_id": button}, blocking=True)
         except ServiceValidationError:
             assert not firing, "the Acknowledge button was refused with alerts to acknowledge"
         else:
@@ -317,22 +287,23 @@ class AlertWorld:
         self.running.sim.recover()
         self.down = False
 
-    async def _step_maintenance(self, minutes: int | None) -> None:
-        """Open a window: by hand with the switch (None), or timed with sms_alerts.start_maintenance."""
-        self.model.start_window(
-            self.now, None if minutes is None else self.now + dt.timedelta(minutes=minutes), by_hand=minutes is None
-        )
+    async def _step_maintenance(self, minutes: int | None, source: str = AM) -> None:
+        """Open a source's window: by hand with its switch (None), or timed with sms_alerts.start_maintenance."""
+        ends = None if minutes is None else self.now + dt.timedelta(minutes=minutes)
+        self.model.start_window(source, self.now, ends, by_hand=minutes is None)
+        switch = f"switch.{SOURCES[source].slug}_maintenance"
         if minutes is None:
-            await self.hass.services.async_call("switch", "turn_on", {"entity_id": SWITCH}, blocking=True)
+            await self.hass.services.async_call("switch", "turn_on", {"entity_id": switch}, blocking=True)
         else:
-            data = {"entity_id": SWITCH, "duration": {"minutes": minutes}}
+            data = {"entity_id": switch, "duration": {"minutes": minutes}}
             await self.hass.services.async_call(DOMAIN, "start_maintenance", data, blocking=True)
 
-    async def _step_maintenance_off(self) -> None:
-        """Turn the Maintenance switch off: the window ends now."""
-        self.model.end_window(self.now)
+    async def _step_maintenance_off(self, source: str = AM) -> None:
+        """Turn a source's Maintenance switch off: its window ends now."""
+        self.model.end_window(source, self.now)
         self.model.run_due(self.now)
-        await self.hass.services.async_call("switch", "turn_off", {"entity_id": SWITCH}, blocking=True)
+        switch = f"switch.{SOURCES[source].slug}_maintenance"
+        await self.hass.services.async_call("switch", "turn_off", {"entity_id": switch}, blocking=True)
 
     async def _step_reload(self) -> None:
         """Reload the entry (as a change of its options does)."""
@@ -366,20 +337,29 @@ class AlertWorld:
         return found
 
     async def _sensor_problems(self) -> list[str]:
-        """The open-alerts sensor shows the model's open alerts, with their escalation."""
+        """Each source's open-alerts sensor shows the model's open alerts of that source, with their escalation."""
         await show_reports(self.hass)
-        state = self.hass.states.get(SENSOR)
-        if state is None:
-            return ["the open-alerts sensor is missing"]
-        return open_alert_problems(self.model, state.state, state.attributes.get("alerts", []))
+        problems = []
+        for source in SOURCES.values():
+            state = self.hass.states.get(f"sensor.{source.slug}_open_alerts")
+            if state is None:
+                problems.append(f"the open-alerts sensor of {source.name} is missing")
+                continue
+            listed = state.attributes.get("alerts", [])
+            problems += open_alert_problems(self.model, source.key, state.state, listed)
+        return problems
 
     def _switch_problems(self) -> list[str]:
-        """The Maintenance switch shows the model's window: on, until when, how many alerts it held."""
-        state = self.hass.states.get(SWITCH)
-        window = self.model.window
-        expected = ("off", None, 0) if window is None else ("on", window.ends, len(window.held))
-        shown = None if state is None else (state.state, state.attributes.get("ends"), state.attributes.get("held"))
-        return [] if shown == expected else [f"the Maintenance switch shows {shown}, the model {expected}"]
+        """Each Maintenance switch shows the model's window of its source: on, until when, how many alerts it held."""
+        problems = []
+        for source in SOURCES.values():
+            state = self.hass.states.get(f"switch.{source.slug}_maintenance")
+            window = self.model.windows.get(source.key)
+            expected = ("off", None, 0) if window is None else ("on", window.ends, len(window.held))
+            shown = None if state is None else (state.state, state.attributes.get("ends"), state.attributes.get("held"))
+            if shown != expected:
+                problems.append(f"the Maintenance switch of {source.name} shows {shown}, the model {expected}")
+        return problems
 
     def _log_problems(self) -> list[str]:
         """Nothing at ERROR; the warning that an escalation ran out once per escalation that did."""
@@ -422,6 +402,10 @@ class AlertWorld:
     async def finish(self) -> None:
         """The gateway comes back and time passes until the outbox is empty: then everything due has arrived."""
         await self.step(("up",))
+        held = [item.until for items in self.model.held.values() for item in items]
+        if held:
+            # SMS held for quiet hours go out when they end
+            await self.step(("advance", int((max(held) - self.now).total_seconds() // 60) + 1))
         for _ in range(40):
             if self.outbox_empty():
                 break
@@ -435,3 +419,7 @@ class AlertWorld:
                 event(f"{kind} SMS: {'yes' if any(word in text for text in texts) else 'no'}")
             event(f"maintenance summary: {'yes' if any('Maintenance' in text for text in texts) else 'no'}")
             event(f"escalation ran out: {'yes' if self.model.ran_out else 'no'}")
+            event(f"held for quiet hours: {'yes' if self.model.quiet_held else 'no'}")
+            event(f"quiet hours summary: {'yes' if any(' alerts: ' in text for text in texts) else 'no'}")
+            kuma = any(source == KUMA for source, *_rest in self.model.events)
+            event(f"Uptime Kuma alert: {'yes' if kuma else 'no'}")

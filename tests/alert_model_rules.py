@@ -1,8 +1,8 @@
 """The model of the alert-model test: what the README's "## Alert sources" promises, step by step, as plain data.
 
-Written from the README (lifecycle, escalation, maintenance), not from the code: for each step it says which
-SMS each number must get, which `sms_alerts_alert` events fire, and what the open alerts and their escalations
-are. tests/alert_model_harness.py drives the real entry and compares.
+Written from the README (lifecycle, escalation, maintenance of each source; quiet hours), not from the code: for
+each step it says which SMS each number must get, which `sms_alerts_alert` events fire, and what the open alerts
+and their escalations are. tests/alert_model_harness.py drives the real entry and compares.
 """
 
 from __future__ import annotations
@@ -10,99 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
-from .conftest import RECIPIENT
+from .alert_model_quiet import Held, quiet_until, summary
+from .alert_model_specs import NUMBERS, POLICY, QUIET, SEVERITY_RANK, SOURCES, SPECS, Spec, routed
 
-SOURCE_NAME = "Prometheus"
-MINUTE = 60.0
 # A sender's retry of the same body within this many seconds is acted on once (README: "within 10 minutes")
 DELIVERY_WINDOW = 600.0
-ZERO_TIME = "0001-01-01T00:00:00Z"
-
-# Recipients: id, name, number
-ONCALL, NIGHT, TEAM = "oncall", "night", "team"
-NUMBERS = {ONCALL: RECIPIENT, NIGHT: "+491709999999", TEAM: "+491705555555"}
-NAMES = {ONCALL: "On call", NIGHT: "Night", TEAM: "Team"}
-# A number that is nobody's: a reply from it still acknowledges (README: "taken from any number")
-STRANGER = "+491702222222"
-# The policy: On call | 5, then Night | 5 (README "Escalation until acknowledged")
-POLICY = ((ONCALL, 5), (NIGHT, 5))
-# Routes: team=db -> Team; team=web -> Night, Team; the source's own recipient (On call) for the rest
-ROUTES = (("team", "db", (TEAM,)), ("team", "web", (NIGHT, TEAM)))
-SOURCE_RECIPIENTS = (ONCALL,)
-SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
-
-
-@dataclass(frozen=True)
-class Spec:
-    """One alert as Alertmanager names it: its fingerprint stands for its labels, which never change."""
-
-    name: str
-    severity: str
-    team: str
-    summary: str
-
-    @property
-    def labels(self) -> dict[str, str]:
-        """Its labels (Alertmanager's fingerprint is a hash of them)."""
-        labels = {"alertname": self.name, "severity": self.severity}
-        if self.team:
-            labels["team"] = self.team
-        return labels
-
-
-SPECS = {
-    "fp-disk": Spec("DiskFull", "warning", "db", "disk at 97%"),
-    "fp-node": Spec("NodeDown", "critical", "web", "node unreachable"),
-    "fp-lat": Spec("Latency", "warning", "", "p99 over 2 s"),
-    "fp-core": Spec("CoreDown", "critical", "", "core switch down"),
-}
-FINGERPRINTS = tuple(SPECS)
-
-
-def routed(spec: Spec) -> list[str]:
-    """The recipients an alert is routed to: those of every matching route, else the source's own."""
-    chosen = [who for label, value, recipients in ROUTES if spec.labels.get(label, "") == value for who in recipients]
-    return list(dict.fromkeys(chosen or SOURCE_RECIPIENTS))
-
-
-def iso(when: dt.datetime) -> str:
-    """A time as Alertmanager writes it."""
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def body(fingerprint: str, status: str, starts: str, ends: str = ZERO_TIME) -> dict[str, Any]:
-    """An Alertmanager webhook body (version 4) of one alert."""
-    spec = SPECS[fingerprint]
-    annotations = {"summary": spec.summary}
-    return {
-        "receiver": "sms",
-        "status": status,
-        "alerts": [
-            {
-                "status": status,
-                "labels": spec.labels,
-                "annotations": annotations,
-                "startsAt": starts,
-                "endsAt": ends,
-                "generatorURL": "http://prometheus.example.org:9090/graph",
-                "fingerprint": fingerprint,
-            }
-        ],
-        "groupLabels": {"alertname": spec.name},
-        "commonLabels": spec.labels,
-        "commonAnnotations": annotations,
-        "externalURL": "http://prometheus.example.org:9093",
-        "version": "4",
-        "groupKey": f'{{}}:{{alertname="{spec.name}"}}',
-        "truncatedAlerts": 0,
-    }
-
-
-def masked(number: str) -> str:
-    """A replying number as the announcement names it (README: `by +49170...567`)."""
-    return f"{number[:6]}...{number[-3:]}"
 
 
 # The model
@@ -157,21 +70,29 @@ class Window:
 
 @dataclass
 class Model:
-    """What the README promises: open alerts, escalations, the window, and every SMS, event and warning due."""
+    """What the README promises: open alerts, escalations, windows, held SMS, and every SMS, event and warning due."""
 
     repeat: int
     escalate_from: str
+    # The quiet recipient's quiet hours (from, until), or None
+    quiet: tuple[dt.time, dt.time] | None = None
     next_code: int = 1
     open: dict[str, Open] = field(default_factory=dict)
     escalations: dict[str, Escalation] = field(default_factory=dict)
-    window: Window | None = None
+    # Each source's maintenance window
+    windows: dict[str, Window] = field(default_factory=dict)
     # The last body posted per fingerprint, and when each body was last seen (the same delivery again is ignored)
     last_body: dict[str, str] = field(default_factory=dict)
     seen: dict[str, dt.datetime] = field(default_factory=dict)
     # SMS due per number: (batch, text), in the order due; a batch's SMS to one number may come in any order
     sms: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
-    events: list[tuple[str, str, bool]] = field(default_factory=list)
+    # SMS waiting for the end of quiet hours, per number, in the order held
+    held: dict[str, list[Held]] = field(default_factory=dict)
+    # (source, fingerprint, status, maintenance) of each sms_alerts_alert
+    events: list[tuple[str, str, str, bool]] = field(default_factory=list)
     ran_out: int = 0
+    # SMS held for quiet hours so far (a statistic)
+    quiet_held: int = 0
     batch: int = 0
 
     # Helpers
@@ -180,13 +101,46 @@ class Model:
         """One SMS due to a number, in the current batch."""
         self.sms.setdefault(number, []).append((self.batch, text))
 
+    def deliver(
+        self, number: str, text: str, severity: str, now: dt.datetime, fingerprints: Iterable[str] = ()
+    ) -> None:
+        """An alert SMS to a number: it waits for the end of the number's quiet hours unless it is critical."""
+        until = quiet_until(self.quiet, now) if number == NUMBERS[QUIET] and severity != "critical" else None
+        if until is None:
+            self.send(number, text)
+        else:
+            self.held.setdefault(number, []).append(Held(text, severity, now, until, tuple(fingerprints)))
+            self.quiet_held += 1
+
+    def release(self, now: dt.datetime) -> None:
+        """Held SMS whose quiet hours ended go out: one alone, several as one summary."""
+        for number, held in list(self.held.items()):
+            due = [item for item in held if item.until <= now]
+            if due:
+                self.send(number, due[0].text if len(due) == 1 else summary(due))
+                self.held[number] = [item for item in held if item.until > now]
+
+    def withdraw(self, number: str, fingerprint: str) -> bool:
+        """Take back the held SMS that is this alert's own firing SMS to a number (README: "neither goes out")."""
+        held = self.held.get(number, [])
+        for item in held:
+            if item.fingerprints == (fingerprint,):
+                held.remove(item)
+                return True
+        return False
+
+    def window(self, fingerprint: str) -> Window | None:
+        """The window of the alert's source, if one is open."""
+        return self.windows.get(SPECS[fingerprint].source)
+
     def event(self, fingerprint: str, status: str) -> None:
         """One sms_alerts_alert transition."""
-        self.events.append((fingerprint, status, self.window is not None))
+        source = SPECS[fingerprint].source
+        self.events.append((source, fingerprint, status, source in self.windows))
 
     def escalates(self, spec: Spec) -> bool:
-        """Whether an alert of this severity is escalated."""
-        return SEVERITY_RANK[spec.severity] <= SEVERITY_RANK[self.escalate_from]
+        """Whether an alert of this severity is escalated (its source has a policy)."""
+        return SOURCES[spec.source].escalates and SEVERITY_RANK[spec.severity] <= SEVERITY_RANK[self.escalate_from]
 
     def escalating(self, fingerprint: str) -> bool:
         """Whether an alert's escalation still pages."""
@@ -226,29 +180,36 @@ class Model:
             self.next_code += 1
             self.event(fingerprint, "firing")
             self.escalations.pop(fingerprint, None)
-        if self.window is not None:
-            self.window.held[fingerprint] = "firing"
+        window = self.window(fingerprint)
+        if window is not None:
+            window.held[fingerprint] = "firing"
             return
         if alert.count == 1 and self.escalates(spec):
             self.escalations[fingerprint] = Escalation(due=now)
             return
         numbers = [NUMBERS[who] for who in routed(spec)]
         for number in numbers:
-            self.send(number, self.firing_text(fingerprint))
+            self.deliver(number, self.firing_text(fingerprint), spec.severity, now, [fingerprint])
         self.tell(alert, numbers)
 
-    def resolve(self, fingerprint: str) -> None:
-        """An alert resolves: RESOLVED to those told, its escalation ends; held by maintenance, nothing is sent."""
+    def resolve(self, fingerprint: str, now: dt.datetime) -> None:
+        """An alert resolves: RESOLVED to those told (not where its firing SMS was still held: taken back).
+
+        Its escalation ends; in a window nothing is sent. A RESOLVED is good news, never critical: it waits
+        for quiet hours (README "## Alert storms, severity and quiet hours").
+        """
         alert = self.open.pop(fingerprint, None)
         if alert is None:
             return
         self.escalations.pop(fingerprint, None)
         self.event(fingerprint, "resolved")
-        if self.window is not None:
-            self.window.held[fingerprint] = "resolved"
+        told = [number for number in alert.told if not self.withdraw(number, fingerprint)]
+        window = self.window(fingerprint)
+        if window is not None:
+            window.held[fingerprint] = "resolved"
             return
-        for number in alert.told:
-            self.send(number, f"RESOLVED {SPECS[fingerprint].name}")
+        for number in told:
+            self.deliver(number, f"RESOLVED {SPECS[fingerprint].name}", "warning", now)
 
     def acknowledge(self, fingerprint: str, by: str, sender: str | None) -> None:
         """An open alert is acknowledged: the event; its escalation stops and everybody paged hears of it."""
@@ -271,14 +232,14 @@ class Model:
     # Time
 
     def run_due(self, now: dt.datetime) -> None:
-        """What is due at `now`: a window's end, then each escalation's step (one page each) or its end."""
-        if self.window is not None and self.window.ends is not None and self.window.ends <= now:
-            self.end_window(now)
-        if self.window is not None:
-            return
+        """What is due at `now`: windows' ends, held SMS, then each escalation's step (one page each) or its end."""
+        for source, window in list(self.windows.items()):
+            if window.ends is not None and window.ends <= now:
+                self.end_window(source, now)
+        self.release(now)
         for fingerprint, escalation in self.escalations.items():
             when = escalation.next_time()
-            if when is None or when > now:
+            if when is None or when > now or self.window(fingerprint) is not None:
                 continue
             if escalation.step >= len(POLICY):
                 escalation.state, escalation.due = "exhausted", None
@@ -290,7 +251,8 @@ class Model:
         """Page the escalation's step now; the next one is due after its wait from now."""
         alert = self.open[fingerprint]
         who, wait = POLICY[escalation.step]
-        self.send(NUMBERS[who], f"{self.firing_text(fingerprint)} - Reply {alert.code} to acknowledge")
+        text = f"{self.firing_text(fingerprint)} - Reply {alert.code} to acknowledge"
+        self.deliver(NUMBERS[who], text, SPECS[fingerprint].severity, now, [fingerprint])
         self.tell(alert, [NUMBERS[who]])
         escalation.pages.append((escalation.step, escalation.round))
         if who not in escalation.told:
@@ -304,26 +266,26 @@ class Model:
 
     # Maintenance
 
-    def start_window(self, now: dt.datetime, ends: dt.datetime | None, *, by_hand: bool) -> None:
-        """Open a window (by hand: until turned off; one already open keeps its end), or set a new end."""
-        if self.window is None:
-            self.window = Window(now, ends)
+    def start_window(self, source: str, now: dt.datetime, ends: dt.datetime | None, *, by_hand: bool) -> None:
+        """Open a source's window (by hand: until turned off; one already open keeps its end), or set a new end."""
+        window = self.windows.get(source)
+        if window is None:
+            self.windows[source] = Window(now, ends)
         elif not by_hand:
-            self.window.ends = ends
+            window.ends = ends
 
-    def end_window(self, now: dt.datetime) -> None:
-        """End the window: one summary per routed recipient; those still firing are told, and escalate."""
-        window = self.window
+    def end_window(self, source: str, now: dt.datetime) -> None:
+        """End a source's window: one summary per routed recipient; those still firing are told, and escalate."""
+        window = self.windows.pop(source, None)
         if window is None:
             return
-        self.window = None
         still = [fp for fp, status in window.held.items() if status == "firing" and fp in self.open]
-        self.summarize(window, still)
+        self.summarize(source, window, still, now)
         # Escalations paused by the window go on: their next step moves on by the time they were paused; a
         # snooze keeps the end it was given (the time the one who snoozed was told)
         pause = now - window.started
-        for escalation in self.escalations.values():
-            if escalation.state != "active" or escalation.due is None:
+        for fingerprint, escalation in self.escalations.items():
+            if SPECS[fingerprint].source != source or escalation.state != "active" or escalation.due is None:
                 continue
             escalation.due = escalation.due + pause if escalation.due > window.started else now
         # Those still firing at or above the escalation's severity start it now (not one acknowledged meanwhile)
@@ -332,8 +294,11 @@ class Model:
             if self.escalates(SPECS[fingerprint]) and not self.escalating(fingerprint) and alert.status == "firing":
                 self.escalations[fingerprint] = Escalation(due=now)
 
-    def summarize(self, window: Window, still: list[str]) -> None:
-        """Each recipient the held alerts are routed to: `Maintenance of Prometheus ended: 2 alerts held, ...`."""
+    def summarize(self, source: str, window: Window, still: list[str], now: dt.datetime) -> None:
+        """Each recipient the held alerts are routed to: `Maintenance of Prometheus ended: 2 alerts held, ...`.
+
+        It goes with the severity of its most severe alert still firing (critical passes quiet hours).
+        """
         per_number: dict[str, list[str]] = {}
         for fingerprint in window.held:
             for who in routed(SPECS[fingerprint]):
@@ -341,10 +306,10 @@ class Model:
         for number, held in per_number.items():
             firing = sorted((fp for fp in held if fp in still), key=lambda fp: SEVERITY_RANK[SPECS[fp].severity])
             noun = "alert" if len(held) == 1 else "alerts"
-            head = f"Maintenance of {SOURCE_NAME} ended: {len(held)} {noun} held"
+            head = f"Maintenance of {SOURCES[source].name} ended: {len(held)} {noun} held"
             names = ", ".join(SPECS[fp].name for fp in firing)
-            self.send(
-                number, f"{head}, {len(firing)} still firing: {names}" if firing else f"{head}, none still firing"
-            )
+            text = f"{head}, {len(firing)} still firing: {names}" if firing else f"{head}, none still firing"
+            severity = SPECS[firing[0]].severity if firing else "info"
+            self.deliver(number, text, severity, now, firing)
             for fingerprint in firing:
                 self.tell(self.open[fingerprint], [number])
