@@ -8,7 +8,7 @@ take the gateway down and up, open and end each source's maintenance windows, an
 The model (tests/alert_model_rules.py) writes down what the README ("## Alert sources"; quiet hours in "## Alert
 storms, severity and quiet hours") promises for each step, independently of the code; `check` compares it with
 the SMS the simulator took, the `sms_alerts_alert` events, each source's open-alerts sensor and Maintenance
-switch, and the log after every step. Storm control is off (duplicate window 0, rate limit 0, no budget).
+switch, and the log after every step. Storm control is off but for the duplicate window (rate limit 0, no budget).
 """
 
 from __future__ import annotations
@@ -61,13 +61,17 @@ class AlertWorld:
         repeat: int = 1,
         escalate_from: str = "critical",
         quiet: tuple[int, int] | None = None,
+        dedup: int = 0,
+        storm_memory_kept: bool = False,
     ) -> None:
         """Keep the fixtures; the entry and the simulator come with async_start."""
         self.hass = hass
         self.freezer = freezer
         self.client_factory = client_factory
         self.caplog = caplog
-        self.model = Model(repeat=repeat, escalate_from=escalate_from)
+        self.model = Model(
+            repeat=repeat, escalate_from=escalate_from, dedup=dedup * 60.0, storm_memory_kept=storm_memory_kept
+        )
         # Quiet hours of the quiet recipient: (minutes from now to their start, their length)
         self.quiet = quiet
         self.running: RunningSimulator | None = None
@@ -99,8 +103,13 @@ class AlertWorld:
             title="Alert model gateway",
             unique_id=base.unique_id,
             data=dict(base.data),
-            # Storm control off and a long lifetime: every SMS due goes at once, none is given up in a run
-            options={"dedup_minutes": 0, "rate_limit": 0, "daily_budget": 0, "max_age_hours": 168},
+            # Storm control off but for the duplicate window, and a long lifetime: none is given up in a run
+            options={
+                "dedup_minutes": int(self.model.dedup // 60),
+                "rate_limit": 0,
+                "daily_budget": 0,
+                "max_age_hours": 168,
+            },
             subentries_data=subentries(
                 escalate_from=self.model.escalate_from, repeat=self.model.repeat, quiet=self.model.quiet
             ),
@@ -218,7 +227,7 @@ class AlertWorld:
             data["fingerprint"] = fingerprint
         is_open = fingerprint in self.model.open
         if is_open:
-            self.model.acknowledge(fingerprint, "Home Assistant", None)
+            self.model.acknowledge(fingerprint, "Home Assistant", None, self.now)
         try:
             await self.hass.services.async_call(DOMAIN, "acknowledge", data, blocking=True)
         except ServiceValidationError:
@@ -232,7 +241,7 @@ class AlertWorld:
         newest_first = sorted(own, key=lambda alert: alert.first_seen, reverse=True)
         firing = [alert.fingerprint for alert in newest_first if alert.status == "firing"]
         for fingerprint in firing:
-            self.model.acknowledge(fingerprint, "Home Assistant", None)
+            self.model.acknowledge(fingerprint, "Home Assistant", None, self.now)
         try:
             button = f"button.{SOURCES[source].slug}_acknowledge"
             await self.hass.services.async_call("button", "press", {"entity_id": button}, blocking=True)
@@ -246,7 +255,7 @@ class AlertWorld:
         assert self.entry is not None
         code = self._reference(fingerprint)
         if fingerprint in self.model.open:
-            self.model.acknowledge(fingerprint, masked(sender), sender)
+            self.model.acknowledge(fingerprint, masked(sender), sender, self.now)
         reply = InboundSms(
             id=f"in-{self.model.batch}", sender=sender, to="", text=f"ack {code} on my way", created_at=None
         )
@@ -308,6 +317,7 @@ class AlertWorld:
     async def _step_reload(self) -> None:
         """Reload the entry (as a change of its options does)."""
         assert self.entry is not None
+        self.model.restarted()
         assert await self.hass.config_entries.async_reload(self.entry.entry_id)
         await self.hass.async_block_till_done(wait_background_tasks=True)
         async_fire_time_changed(self.hass)
@@ -317,6 +327,7 @@ class AlertWorld:
         assert self.entry is not None
         assert await self.hass.config_entries.async_unload(self.entry.entry_id)
         await self.hass.async_block_till_done(wait_background_tasks=True)
+        self.model.restarted()
         self.freezer.tick(dt.timedelta(minutes=minutes))
         self.model.batch += 1
         self.model.run_due(self.now)
@@ -412,6 +423,9 @@ class AlertWorld:
             await self.step(("advance", 1))
         self.trace.append("finish")
         await self.check(final=True)
+        if TRACE:
+            for number, due in self.model.sms.items():
+                print(f"{number}: {[text for _batch, text in due]}", flush=True)  # noqa: T201 - asked for with SMS_ALERTS_MODEL_TRACE
         if currently_in_test_context():
             # What the example exercised, for --hypothesis-show-statistics
             texts = [text for due in self.model.sms.values() for _batch, text in due]
@@ -420,6 +434,7 @@ class AlertWorld:
             event(f"maintenance summary: {'yes' if any('Maintenance' in text for text in texts) else 'no'}")
             event(f"escalation ran out: {'yes' if self.model.ran_out else 'no'}")
             event(f"held for quiet hours: {'yes' if self.model.quiet_held else 'no'}")
+            event(f"deduplicated: {'yes' if self.model.deduplicated else 'no'}")
             event(f"quiet hours summary: {'yes' if any(' alerts: ' in text for text in texts) else 'no'}")
             kuma = any(source == KUMA for source, *_rest in self.model.events)
             event(f"Uptime Kuma alert: {'yes' if kuma else 'no'}")

@@ -27,19 +27,6 @@ SHRINK = os.environ.get("SMS_ALERTS_SOAK_SHRINK") == "1"
 EXAMPLES = int(SOAK) if SOAK else 24
 STEPS = int(os.environ.get("SMS_ALERTS_SOAK_STEPS", "40")) if SOAK else 30
 
-fingerprints = st.sampled_from(FINGERPRINTS)
-alert_steps = st.one_of(
-    st.tuples(st.just("fire"), fingerprints),
-    st.tuples(st.just("fire"), fingerprints),
-    st.tuples(st.just("resolve"), fingerprints),
-    st.tuples(st.just("retry"), fingerprints),
-)
-answer_steps = st.one_of(
-    st.tuples(st.just("acknowledge"), fingerprints, st.booleans()),
-    st.tuples(st.just("reply"), fingerprints, st.sampled_from((NUMBERS[ONCALL], NUMBERS[NIGHT], STRANGER))),
-    st.tuples(st.just("snooze"), fingerprints, st.sampled_from((1, 7, 20))),
-    st.tuples(st.just("button"), st.sampled_from((AM, KUMA))),
-)
 # Short waits (a step is 5 min), a few steps at once, an hour
 time_steps = st.tuples(st.just("advance"), st.sampled_from((1, 2, 4, 5, 9, 16, 60)))
 world_steps = st.one_of(
@@ -50,7 +37,24 @@ world_steps = st.one_of(
     st.tuples(st.just("reload")),
     st.tuples(st.just("restart"), st.sampled_from((0, 3, 12))),
 )
-steps = st.one_of(alert_steps, alert_steps, answer_steps, time_steps, time_steps, world_steps)
+
+
+def steps_of(chosen: list[str]) -> st.SearchStrategy[Step]:
+    """Steps on a few of the alerts (an example that keeps to a few meets each one's history more often)."""
+    fingerprints = st.sampled_from(chosen)
+    alert_steps = st.one_of(
+        st.tuples(st.just("fire"), fingerprints),
+        st.tuples(st.just("fire"), fingerprints),
+        st.tuples(st.just("resolve"), fingerprints),
+        st.tuples(st.just("retry"), fingerprints),
+    )
+    answer_steps = st.one_of(
+        st.tuples(st.just("acknowledge"), fingerprints, st.booleans()),
+        st.tuples(st.just("reply"), fingerprints, st.sampled_from((NUMBERS[ONCALL], NUMBERS[NIGHT], STRANGER))),
+        st.tuples(st.just("snooze"), fingerprints, st.sampled_from((1, 7, 20))),
+        st.tuples(st.just("button"), st.sampled_from((AM, KUMA))),
+    )
+    return st.one_of(alert_steps, alert_steps, answer_steps, time_steps, time_steps, world_steps)
 
 
 async def run_world(
@@ -95,8 +99,11 @@ async def test_alert_model(
     escalate_from = data.draw(st.sampled_from(("critical", "warning")), label="escalate_from")
     # The quiet recipient's quiet hours: (minutes from the start to theirs, their length), or none
     quiet = data.draw(st.sampled_from(((0, 60), (5, 120), None, (15, 30))), label="quiet")
-    plan = data.draw(st.lists(steps, min_size=STEPS // 2, max_size=STEPS), label="steps")
-    options = {"repeat": repeat, "escalate_from": escalate_from, "quiet": quiet}
+    # The entry's duplicate window in minutes (0: off)
+    dedup = data.draw(st.sampled_from((0, 5)), label="dedup")
+    chosen = data.draw(st.lists(st.sampled_from(FINGERPRINTS), min_size=2, max_size=4, unique=True), label="alerts")
+    plan = data.draw(st.lists(steps_of(chosen), min_size=STEPS // 2, max_size=STEPS), label="steps")
+    options = {"repeat": repeat, "escalate_from": escalate_from, "quiet": quiet, "dedup": dedup}
     await run_world(hass, freezer, hass_client_no_auth, caplog, plan, **options)
 
 
@@ -141,6 +148,44 @@ REGRESSIONS: dict[str, tuple[dict[str, object], list[Step]]] = {
             ("resolve", "monitor-1"),
         ],
     ),
+    # Kept so that the short run always has them: quiet hours hold warnings and RESOLVED (one summary when they
+    # end), a critical alert goes at once; a copy within the duplicate window is not sent, one after it is
+    "quiet_hours_hold_warnings_and_pass_critical": (
+        {"repeat": 0, "escalate_from": "critical", "quiet": (0, 30)},
+        [
+            ("fire", "monitor-1"),
+            ("fire", "monitor-2"),
+            ("advance", 2),
+            ("resolve", "monitor-2"),
+            ("fire", "fp-disk"),
+            ("reload",),
+            ("advance", 16),
+            ("resolve", "monitor-1"),
+        ],
+    ),
+    "duplicate_window_sends_a_copy_once": (
+        {"repeat": 0, "escalate_from": "critical", "quiet": (10, 30), "dedup": 5},
+        [
+            ("fire", "fp-lat"),
+            ("resolve", "fp-lat"),
+            ("fire", "fp-lat"),
+            ("advance", 5),
+            ("resolve", "fp-lat"),
+            ("advance", 5),
+            ("fire", "monitor-3"),
+            ("resolve", "monitor-3"),
+            ("fire", "monitor-3"),
+        ],
+    ),
+}
+# Found, not fixed: storm control counts in memory, so a reload (an options change) or a restart forgets the
+# duplicate window (and the minute's rate and the day's budget): the same alert again within the window is
+# sent again. Keeping it means storing storm control's memory with the outbox (a new part of its file)
+KNOWN: dict[str, tuple[dict[str, object], list[Step]]] = {
+    "duplicate_window_outlives_a_reload": (
+        {"dedup": 5, "storm_memory_kept": True},
+        [("fire", "monitor-1"), ("resolve", "monitor-1"), ("reload",), ("fire", "monitor-1")],
+    ),
 }
 
 
@@ -155,4 +200,19 @@ async def test_alert_model_regressions(
     plan: list[Step],
 ) -> None:
     """Each plan that once broke a promise keeps them."""
+    await run_world(hass, freezer, hass_client_no_auth, caplog, plan, **options)
+
+
+@pytest.mark.xfail(reason="storm control's memory is not kept across a reload or restart", strict=True)
+@pytest.mark.parametrize(("options", "plan"), list(KNOWN.values()), ids=list(KNOWN))
+async def test_alert_model_known(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+    socket_enabled: None,
+    options: dict[str, object],
+    plan: list[Step],
+) -> None:
+    """Each plan that breaks a promise not kept yet still breaks it (then it moves to the fixed plans)."""
     await run_world(hass, freezer, hass_client_no_auth, caplog, plan, **options)
