@@ -8,7 +8,7 @@ take the gateway down and up, open and end each source's maintenance windows, an
 The model (tests/alert_model_rules.py) writes down what the README ("## Alert sources"; quiet hours in "## Alert
 storms, severity and quiet hours") promises for each step, independently of the code; `check` compares it with
 the SMS the simulator took, the `sms_alerts_alert` events, each source's open-alerts sensor and Maintenance
-switch, and the log after every step. Storm control is off but for the duplicate window (rate limit 0, no budget).
+switch, and the log after every step. Storm control: the duplicate window and the rate limit as drawn, no budget.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ class AlertWorld:
         escalate_from: str = "critical",
         quiet: tuple[int, int] | None = None,
         dedup: int = 0,
+        rate: int = 0,
         storm_memory_kept: bool = False,
     ) -> None:
         """Keep the fixtures; the entry and the simulator come with async_start."""
@@ -70,7 +71,11 @@ class AlertWorld:
         self.client_factory = client_factory
         self.caplog = caplog
         self.model = Model(
-            repeat=repeat, escalate_from=escalate_from, dedup=dedup * 60.0, storm_memory_kept=storm_memory_kept
+            repeat=repeat,
+            escalate_from=escalate_from,
+            dedup=dedup * 60.0,
+            rate=rate,
+            storm_memory_kept=storm_memory_kept,
         )
         # Quiet hours of the quiet recipient: (minutes from now to their start, their length)
         self.quiet = quiet
@@ -103,10 +108,10 @@ class AlertWorld:
             title="Alert model gateway",
             unique_id=base.unique_id,
             data=dict(base.data),
-            # Storm control off but for the duplicate window, and a long lifetime: none is given up in a run
+            # Storm control as drawn but no budget, and a long lifetime: none is given up in a run
             options={
                 "dedup_minutes": int(self.model.dedup // 60),
-                "rate_limit": 0,
+                "rate_limit": self.model.rate,
                 "daily_budget": 0,
                 "max_age_hours": 168,
             },
@@ -413,7 +418,8 @@ class AlertWorld:
     async def finish(self) -> None:
         """The gateway comes back and time passes until the outbox is empty: then everything due has arrived."""
         await self.step(("up",))
-        held = [item.until for items in self.model.held.values() for item in items]
+        holds = (*self.model.held.values(), *self.model.rate_held.values())
+        held = [item.until for items in holds for item in items]
         if held:
             # SMS held for quiet hours go out when they end
             await self.step(("advance", int((max(held) - self.now).total_seconds() // 60) + 1))
@@ -435,6 +441,7 @@ class AlertWorld:
             event(f"escalation ran out: {'yes' if self.model.ran_out else 'no'}")
             event(f"held for quiet hours: {'yes' if self.model.quiet_held else 'no'}")
             event(f"deduplicated: {'yes' if self.model.deduplicated else 'no'}")
+            event(f"throttled: {'yes' if self.model.throttled else 'no'}")
             event(f"quiet hours summary: {'yes' if any(' alerts: ' in text for text in texts) else 'no'}")
             kuma = any(source == KUMA for source, *_rest in self.model.events)
             event(f"Uptime Kuma alert: {'yes' if kuma else 'no'}")

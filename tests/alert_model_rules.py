@@ -11,8 +11,8 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .alert_model_quiet import Held, quiet_until, summary
-from .alert_model_specs import NUMBERS, POLICY, QUIET, SEVERITY_RANK, SOURCES, SPECS, Spec, routed
+from .alert_model_specs import NUMBERS, POLICY, SEVERITY_RANK, SOURCES, SPECS, Spec, routed
+from .alert_model_storm import Outbound
 
 # A sender's retry of the same body within this many seconds is acted on once (README: "within 10 minutes")
 DELIVERY_WINDOW = 600.0
@@ -68,20 +68,12 @@ class Window:
     held: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class Model:
-    """What the README promises: open alerts, escalations, windows, held SMS, and every SMS, event and warning due."""
+@dataclass(kw_only=True)
+class Model(Outbound):
+    """What the README promises: open alerts, escalations, windows, and every SMS (Outbound), event and warning due."""
 
     repeat: int
     escalate_from: str
-    # The quiet recipient's quiet hours (from, until), or None
-    quiet: tuple[dt.time, dt.time] | None = None
-    # The entry's duplicate window, in seconds (0: off)
-    dedup: float = 0.0
-    # Whether the duplicate window outlives a reload or restart, as the README's "sent once" promises. It does
-    # not yet (storm control counts in memory; tests/test_alert_model.py has the plan, xfail): the long runs
-    # take it as it is, to find what else there is
-    storm_memory_kept: bool = False
     next_code: int = 1
     open: dict[str, Open] = field(default_factory=dict)
     escalations: dict[str, Escalation] = field(default_factory=dict)
@@ -90,86 +82,11 @@ class Model:
     # The last body posted per fingerprint, and when each body was last seen (the same delivery again is ignored)
     last_body: dict[str, str] = field(default_factory=dict)
     seen: dict[str, dt.datetime] = field(default_factory=dict)
-    # SMS due per number: (batch, text), in the order due; a batch's SMS to one number may come in any order
-    sms: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
-    # SMS waiting for the end of quiet hours, per number, in the order held
-    held: dict[str, list[Held]] = field(default_factory=dict)
     # (source, fingerprint, status, maintenance) of each sms_alerts_alert
     events: list[tuple[str, str, str, bool]] = field(default_factory=list)
     ran_out: int = 0
-    # When each text last went to a number, and since when one is held for it (the duplicate window)
-    recent: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
-    held_at: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
-    # SMS held for quiet hours and SMS deduplicated so far (statistics)
-    quiet_held: int = 0
-    deduplicated: int = 0
-    batch: int = 0
 
     # Helpers
-
-    def send(self, number: str, text: str, now: dt.datetime | None = None) -> None:
-        """One SMS due to a number, in the current batch (given `now`, it counts for the duplicate window)."""
-        self.sms.setdefault(number, []).append((self.batch, text))
-        if now is not None and self.dedup:
-            self.recent[(number, text)] = now
-
-    def restarted(self) -> None:
-        """The entry was reloaded or restarted: storm control starts afresh (unless its memory is kept)."""
-        if not self.storm_memory_kept:
-            self.recent.clear()
-            self.held_at.clear()
-
-    def duplicate(self, number: str, text: str, now: dt.datetime) -> bool:
-        """Whether the same text went to the number, or was held for it, within the duplicate window."""
-        times = (self.recent.get((number, text)), self.held_at.get((number, text)))
-        return any(when is not None and (now - when).total_seconds() < self.dedup for when in times)
-
-    def deliver(
-        self, number: str, text: str, severity: str, now: dt.datetime, fingerprints: Iterable[str] = ()
-    ) -> None:
-        """An alert SMS to a number: sent once within the duplicate window; held for quiet hours; critical at once.
-
-        README: "the same text to the same target within the window is sent once; (...) A copy of an alert
-        held by the rate limit or by quiet hours is a duplicate too: the held alert goes out once (the window
-        counts from when it was held, then from when it went out)". A duplicate counts as told.
-        """
-        critical = severity == "critical"
-        if not critical and self.duplicate(number, text, now):
-            self.deduplicated += 1
-            return
-        until = quiet_until(self.quiet, now) if number == NUMBERS[QUIET] and not critical else None
-        if until is None:
-            self.send(number, text, now)
-            return
-        self.held.setdefault(number, []).append(Held(text, severity, now, until, tuple(fingerprints)))
-        self.quiet_held += 1
-        if self.dedup:
-            self.held_at[(number, text)] = now
-
-    def release(self, now: dt.datetime) -> None:
-        """Held SMS whose quiet hours ended go out: one alone, several as one summary."""
-        for number, held in list(self.held.items()):
-            due = [item for item in held if item.until <= now]
-            if due:
-                for item in due:
-                    # Held, it counted for the duplicate window from then; released, from now
-                    self.held_at.pop((number, item.text), None)
-                    if self.dedup:
-                        self.recent[(number, item.text)] = now
-                self.send(number, due[0].text if len(due) == 1 else summary(due), now)
-                self.held[number] = [item for item in held if item.until > now]
-
-    def withdraw(self, number: str, fingerprint: str) -> bool:
-        """Take back the held SMS that is this alert's own firing SMS to a number (README: "neither goes out")."""
-        held = self.held.get(number, [])
-        for item in held:
-            if item.fingerprints == (fingerprint,):
-                held.remove(item)
-                # Never sent: a copy of it later is no duplicate
-                self.held_at.pop((number, item.text), None)
-                self.recent.pop((number, item.text), None)
-                return True
-        return False
 
     def window(self, fingerprint: str) -> Window | None:
         """The window of the alert's source, if one is open."""

@@ -101,9 +101,11 @@ async def test_alert_model(
     quiet = data.draw(st.sampled_from(((0, 60), (5, 120), None, (15, 30))), label="quiet")
     # The entry's duplicate window in minutes (0: off)
     dedup = data.draw(st.sampled_from((0, 5)), label="dedup")
+    # SMS per recipient and minute (0: off)
+    rate = data.draw(st.sampled_from((0, 1, 2)), label="rate")
     chosen = data.draw(st.lists(st.sampled_from(FINGERPRINTS), min_size=2, max_size=4, unique=True), label="alerts")
     plan = data.draw(st.lists(steps_of(chosen), min_size=STEPS // 2, max_size=STEPS), label="steps")
-    options = {"repeat": repeat, "escalate_from": escalate_from, "quiet": quiet, "dedup": dedup}
+    options = {"repeat": repeat, "escalate_from": escalate_from, "quiet": quiet, "dedup": dedup, "rate": rate}
     await run_world(hass, freezer, hass_client_no_auth, caplog, plan, **options)
 
 
@@ -175,6 +177,18 @@ REGRESSIONS: dict[str, tuple[dict[str, object], list[Step]]] = {
             ("fire", "monitor-3"),
             ("resolve", "monitor-3"),
             ("fire", "monitor-3"),
+        ],
+    ),
+    "rate_limit_holds_warnings_and_lets_critical_pass": (
+        {"repeat": 0, "escalate_from": "critical", "rate": 1},
+        [
+            ("fire", "fp-lat"),
+            ("fire", "fp-core"),
+            ("fire", "monitor-1"),
+            ("fire", "monitor-3"),
+            ("resolve", "monitor-1"),
+            ("advance", 1),
+            ("resolve", "fp-lat"),
         ],
     ),
 }

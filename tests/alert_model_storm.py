@@ -1,0 +1,180 @@
+"""Storm control and quiet hours in the alert-model test, as the README's "## Alert storms, severity and quiet hours".
+
+Every alert SMS of the model goes through `Outbound.deliver`: critical ones "always go at once"; the others are
+sent once within the duplicate window ("A copy of an alert held by the rate limit or by quiet hours is a duplicate
+too: the held alert goes out once (the window counts from when it was held, then from when it went out)"), wait
+for the end of the recipient's quiet hours, or past the rate limit "are held (...) and sent as one summary when
+the minute ends (...) Critical alerts pass the limit but count: while they keep a recipient's minute full, the
+held alerts go out as one summary a minute". A summary reads `7 alerts: FIRE in hall B | Freezer warm | …`,
+"most severe first, then newest, cut to one SMS".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from homeassistant.util import dt as dt_util
+
+from .alert_model_specs import NUMBERS, QUIET, SEVERITY_RANK
+
+# One SMS of GSM-7 text; a longer summary is cut with "..." (README "Long alerts": cut ending with an ellipsis)
+ONE_SMS = 160
+MINUTE = dt.timedelta(minutes=1)
+
+
+@dataclass
+class Held:
+    """One SMS held (quiet hours, rate limit) until a time, and the alerts it tells of."""
+
+    text: str
+    severity: str
+    created: dt.datetime
+    until: dt.datetime
+    fingerprints: tuple[str, ...] = ()
+
+
+def quiet_until(hours: tuple[dt.time, dt.time] | None, now: dt.datetime) -> dt.datetime | None:
+    """When the quiet hours around `now` end (in Home Assistant's time zone; they may span midnight), else None."""
+    if hours is None or hours[0] == hours[1]:
+        return None
+    local = dt_util.as_local(now)
+    start, end = (local.replace(hour=t.hour, minute=t.minute, second=0, microsecond=0) for t in hours)
+    if start < end:
+        return end if start <= local < end else None
+    if local >= start:
+        return end + dt.timedelta(days=1)
+    return end if local < end else None
+
+
+def summary(held: list[Held]) -> str:
+    """One SMS for several held alerts: `3 alerts: A | B | C`, most severe first, then newest; one SMS at most."""
+    ordered = sorted(held, key=lambda item: (SEVERITY_RANK[item.severity], -item.created.timestamp()))
+    text = f"{len(held)} alerts: " + " | ".join(item.text for item in ordered)
+    return text if len(text) <= ONE_SMS else text[: ONE_SMS - 3].rstrip() + "..."
+
+
+@dataclass(kw_only=True)
+class Outbound:
+    """The SMS due per number, and what storm control and quiet hours hold back."""
+
+    # The quiet recipient's quiet hours (from, until), or None
+    quiet: tuple[dt.time, dt.time] | None = None
+    # The entry's duplicate window in seconds, and SMS per recipient and minute (0: off)
+    dedup: float = 0.0
+    rate: int = 0
+    # Whether storm control's counts outlive a reload or restart, as the README's "sent once" promises. They do
+    # not yet (they are kept in memory; tests/test_alert_model.py has the plan, xfail): the long runs take it as
+    # it is, to find what else there is
+    storm_memory_kept: bool = False
+    # SMS due per number: (batch, text), in the order due; a batch's SMS to one number may come in any order
+    sms: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    # SMS held for quiet hours, and by the rate limit, per number, in the order held
+    held: dict[str, list[Held]] = field(default_factory=dict)
+    rate_held: dict[str, list[Held]] = field(default_factory=dict)
+    # When each text last went to a number, and since when one is held for it (the duplicate window)
+    recent: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
+    held_at: dict[tuple[str, str], dt.datetime] = field(default_factory=dict)
+    # Sends of the last minute per number, and when the rate limit last let held ones out to a number
+    sent_times: dict[str, list[dt.datetime]] = field(default_factory=dict)
+    rate_released: dict[str, dt.datetime] = field(default_factory=dict)
+    # Statistics
+    quiet_held: int = 0
+    deduplicated: int = 0
+    throttled: int = 0
+    batch: int = 0
+
+    def send(self, number: str, text: str, now: dt.datetime | None = None) -> None:
+        """One SMS due to a number, in the current batch (given `now`, it counts for the window and the rate)."""
+        self.sms.setdefault(number, []).append((self.batch, text))
+        if now is not None:
+            if self.dedup:
+                self.recent[(number, text)] = now
+            self.sent_times.setdefault(number, []).append(now)
+
+    def restarted(self) -> None:
+        """The entry was reloaded or restarted: storm control starts afresh (unless its memory is kept)."""
+        if not self.storm_memory_kept:
+            self.recent.clear()
+            self.held_at.clear()
+            self.sent_times.clear()
+            self.rate_released.clear()
+
+    def duplicate(self, number: str, text: str, now: dt.datetime) -> bool:
+        """Whether the same text went to the number, or was held for it, within the duplicate window."""
+        times = (self.recent.get((number, text)), self.held_at.get((number, text)))
+        return any(when is not None and (now - when).total_seconds() < self.dedup for when in times)
+
+    def minute(self, number: str, now: dt.datetime) -> list[dt.datetime]:
+        """The sends to a number within the last minute."""
+        times = self.sent_times[number] = [when for when in self.sent_times.get(number, []) if now - when < MINUTE]
+        return times
+
+    def deliver(
+        self, number: str, text: str, severity: str, now: dt.datetime, fingerprints: Iterable[str] = ()
+    ) -> None:
+        """An alert SMS to a number: deduplicated, held for quiet hours, held by the rate limit, or sent.
+
+        A duplicate counts as told. Critical SMS pass all of them (and count for the rate).
+        """
+        critical = severity == "critical"
+        if not critical and self.duplicate(number, text, now):
+            self.deduplicated += 1
+            return
+        until = quiet_until(self.quiet, now) if number == NUMBERS[QUIET] and not critical else None
+        held = Held(text, severity, now, now, tuple(fingerprints))
+        if until is not None:
+            held.until = until
+            self.held.setdefault(number, []).append(held)
+            self.quiet_held += 1
+        elif not critical and self.rate and len(self.minute(number, now)) >= self.rate:
+            # Until the minute ends: the oldest send of the last minute leaves it
+            held.until = self.minute(number, now)[0] + MINUTE
+            self.rate_held.setdefault(number, []).append(held)
+            self.throttled += 1
+        else:
+            self.send(number, text, now)
+            return
+        if self.dedup:
+            self.held_at[(number, text)] = now
+
+    def release(self, now: dt.datetime) -> None:
+        """Held SMS whose time came go out: one alone, several (quiet and rate-limited together) as one summary.
+
+        Those the rate limit holds go out together where the minute has room, or where none went out of them
+        within the last minute (critical alerts keep it full); else they wait until then.
+        """
+        for number in set(self.held) | set(self.rate_held):
+            due = [item for item in self.held.get(number, []) if item.until <= now]
+            self.held[number] = [item for item in self.held.get(number, []) if item.until > now]
+            rate_held = self.rate_held.get(number, [])
+            if any(item.until <= now for item in rate_held):
+                times, last = self.minute(number, now), self.rate_released.get(number)
+                if len(times) < self.rate or last is None or now - last >= MINUTE:
+                    self.rate_released[number] = now
+                    due += rate_held
+                    self.rate_held[number] = []
+                else:
+                    until = max(times[0] + MINUTE, now if last is None else last + MINUTE)
+                    for item in rate_held:
+                        item.until = until
+            if due:
+                for item in due:
+                    # Held, it counted for the duplicate window from then; released, from now
+                    self.held_at.pop((number, item.text), None)
+                    if self.dedup:
+                        self.recent[(number, item.text)] = now
+                self.send(number, due[0].text if len(due) == 1 else summary(due), now)
+
+    def withdraw(self, number: str, fingerprint: str) -> bool:
+        """Take back the held SMS that is this alert's own SMS to a number (README: "neither goes out")."""
+        for held in (self.held.get(number, []), self.rate_held.get(number, [])):
+            for item in held:
+                if item.fingerprints == (fingerprint,):
+                    held.remove(item)
+                    # Never sent: a copy of it later is no duplicate
+                    self.held_at.pop((number, item.text), None)
+                    self.recent.pop((number, item.text), None)
+                    return True
+        return False
