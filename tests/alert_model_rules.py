@@ -154,8 +154,8 @@ class Model(Outbound):
     def resolve(self, fingerprint: str, now: dt.datetime) -> None:
         """An alert resolves: RESOLVED to those told (not where its firing SMS was still held: taken back).
 
-        Its escalation ends; in a window nothing is sent. A RESOLVED is good news, never critical: it waits
-        for quiet hours (README "## Alert storms, severity and quiet hours").
+        Its escalation ends; in a window nothing is sent. A RESOLVED goes with its alert's severity but is
+        never critical (good news): it waits for quiet hours (README "Resolved").
         """
         alert = self.open.pop(fingerprint, None)
         if alert is None:
@@ -167,8 +167,9 @@ class Model(Outbound):
         if window is not None:
             window.held[fingerprint] = "resolved"
             return
+        severity = "warning" if SPECS[fingerprint].severity == "critical" else SPECS[fingerprint].severity
         for number in told:
-            self.deliver(number, f"RESOLVED {SPECS[fingerprint].name}", "warning", now)
+            self.deliver(number, f"RESOLVED {SPECS[fingerprint].name}", severity, now)
 
     def acknowledge(self, fingerprint: str, by: str, sender: str | None, now: dt.datetime) -> None:
         """An open alert is acknowledged: the event; its escalation stops and everybody paged hears of it."""
