@@ -8,7 +8,7 @@ take the gateway down and up, open and end each source's maintenance windows, an
 The model (tests/alert_model_rules.py) writes down what the README ("## Alert sources"; quiet hours in "## Alert
 storms, severity and quiet hours") promises for each step, independently of the code; `check` compares it with
 the SMS the simulator took, the `sms_alerts_alert` events, each source's open-alerts sensor and Maintenance
-switch, and the log after every step. Storm control: the duplicate window and the rate limit as drawn, no budget.
+switch, and the log after every step, with storm control (duplicate window, rate limit, daily budget) as drawn.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -63,6 +64,7 @@ class AlertWorld:
         quiet: tuple[int, int] | None = None,
         dedup: int = 0,
         rate: int = 0,
+        budget: int = 0,
         storm_memory_kept: bool = False,
     ) -> None:
         """Keep the fixtures; the entry and the simulator come with async_start."""
@@ -75,6 +77,7 @@ class AlertWorld:
             escalate_from=escalate_from,
             dedup=dedup * 60.0,
             rate=rate,
+            budget=budget,
             storm_memory_kept=storm_memory_kept,
         )
         # Quiet hours of the quiet recipient: (minutes from now to their start, their length)
@@ -108,11 +111,11 @@ class AlertWorld:
             title="Alert model gateway",
             unique_id=base.unique_id,
             data=dict(base.data),
-            # Storm control as drawn but no budget, and a long lifetime: none is given up in a run
+            # Storm control as drawn, and a long lifetime: none is given up in a run but over the budget
             options={
                 "dedup_minutes": int(self.model.dedup // 60),
                 "rate_limit": self.model.rate,
-                "daily_budget": 0,
+                "daily_budget": self.model.budget,
                 "max_age_hours": 168,
             },
             subentries_data=subentries(
@@ -408,8 +411,9 @@ class AlertWorld:
             problems.append("the outbox still holds messages after the gateway was up for long")
         if self.events != self.model.events:
             problems.append(f"events {self.events}, the model {self.model.events}")
-        if self.failed:
-            problems.append(f"given up: {self.failed}")
+        failed = [(data["target"], data["message"]) for data in self.failed]
+        if Counter(failed) != Counter(self.model.failed):
+            problems.append(f"given up: {failed}, the model {self.model.failed}")
         problems += await self._sensor_problems()
         problems += self._switch_problems()
         problems += self._log_problems()
@@ -442,6 +446,7 @@ class AlertWorld:
             event(f"held for quiet hours: {'yes' if self.model.quiet_held else 'no'}")
             event(f"deduplicated: {'yes' if self.model.deduplicated else 'no'}")
             event(f"throttled: {'yes' if self.model.throttled else 'no'}")
+            event(f"over the budget: {'yes' if self.model.failed else 'no'}")
             event(f"quiet hours summary: {'yes' if any(' alerts: ' in text for text in texts) else 'no'}")
             kuma = any(source == KUMA for source, *_rest in self.model.events)
             event(f"Uptime Kuma alert: {'yes' if kuma else 'no'}")

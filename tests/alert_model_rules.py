@@ -148,8 +148,8 @@ class Model(Outbound):
             return
         numbers = [NUMBERS[who] for who in routed(spec)]
         for number in numbers:
-            self.deliver(number, self.firing_text(fingerprint), spec.severity, now, [fingerprint])
-        self.tell(alert, numbers)
+            if self.deliver(number, self.firing_text(fingerprint), spec.severity, now, [fingerprint]):
+                self.tell(alert, [number])
 
     def resolve(self, fingerprint: str, now: dt.datetime) -> None:
         """An alert resolves: RESOLVED to those told (not where its firing SMS was still held: taken back).
@@ -213,8 +213,8 @@ class Model(Outbound):
         alert = self.open[fingerprint]
         who, wait = POLICY[escalation.step]
         text = f"{self.firing_text(fingerprint)} - Reply {alert.code} to acknowledge"
-        self.deliver(NUMBERS[who], text, SPECS[fingerprint].severity, now, [fingerprint])
-        self.tell(alert, [NUMBERS[who]])
+        if self.deliver(NUMBERS[who], text, SPECS[fingerprint].severity, now, [fingerprint]):
+            self.tell(alert, [NUMBERS[who]])
         escalation.pages.append((escalation.step, escalation.round))
         if who not in escalation.told:
             escalation.told.append(who)
@@ -271,6 +271,6 @@ class Model(Outbound):
             names = ", ".join(SPECS[fp].name for fp in firing)
             text = f"{head}, {len(firing)} still firing: {names}" if firing else f"{head}, none still firing"
             severity = SPECS[firing[0]].severity if firing else "info"
-            self.deliver(number, text, severity, now, firing)
-            for fingerprint in firing:
-                self.tell(self.open[fingerprint], [number])
+            if self.deliver(number, text, severity, now, firing):
+                for fingerprint in firing:
+                    self.tell(self.open[fingerprint], [number])

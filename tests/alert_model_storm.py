@@ -64,6 +64,10 @@ class Outbound:
     # The entry's duplicate window in seconds, and SMS per recipient and minute (0: off)
     dedup: float = 0.0
     rate: int = 0
+    # SMS a day (0: no budget), and the day's count (in Home Assistant's time zone)
+    budget: int = 0
+    day: dt.date | None = None
+    day_count: int = 0
     # Whether storm control's counts outlive a reload or restart, as the README's "sent once" promises. They do
     # not yet (they are kept in memory; tests/test_alert_model.py has the plan, xfail): the long runs take it as
     # it is, to find what else there is
@@ -79,6 +83,8 @@ class Outbound:
     # Sends of the last minute per number, and when the rate limit last let held ones out to a number
     sent_times: dict[str, list[dt.datetime]] = field(default_factory=dict)
     rate_released: dict[str, dt.datetime] = field(default_factory=dict)
+    # SMS given up (over the budget): (number, text)
+    failed: list[tuple[str, str]] = field(default_factory=list)
     # Statistics
     quiet_held: int = 0
     deduplicated: int = 0
@@ -92,6 +98,14 @@ class Outbound:
             if self.dedup:
                 self.recent[(number, text)] = now
             self.sent_times.setdefault(number, []).append(now)
+            self.today(now)
+            self.day_count += 1
+
+    def today(self, now: dt.datetime) -> None:
+        """A new day (Home Assistant's time zone) starts the budget's count afresh."""
+        day = dt_util.as_local(now).date()
+        if day != self.day:
+            self.day, self.day_count = day, 0
 
     def restarted(self) -> None:
         """The entry was reloaded or restarted: storm control starts afresh (unless its memory is kept)."""
@@ -100,6 +114,7 @@ class Outbound:
             self.held_at.clear()
             self.sent_times.clear()
             self.rate_released.clear()
+            self.day_count = 0
 
     def duplicate(self, number: str, text: str, now: dt.datetime) -> bool:
         """Whether the same text went to the number, or was held for it, within the duplicate window."""
@@ -113,21 +128,26 @@ class Outbound:
 
     def deliver(
         self, number: str, text: str, severity: str, now: dt.datetime, fingerprints: Iterable[str] = ()
-    ) -> None:
-        """An alert SMS to a number: deduplicated, held for quiet hours, held by the rate limit, or sent.
+    ) -> bool:
+        """An alert SMS to a number: deduplicated, held (quiet hours, rate limit), sent, or over the budget.
 
-        A duplicate counts as told. Critical SMS pass all of them (and count for the rate).
+        Critical SMS pass all of them (and count for the rate and the budget). Whether the number counts as
+        told: a duplicate does, an SMS over the budget ("fails with the reason") does not.
         """
         critical = severity == "critical"
         if not critical and self.duplicate(number, text, now):
             self.deduplicated += 1
-            return
+            return True
         until = quiet_until(self.quiet, now) if number == NUMBERS[QUIET] and not critical else None
         held = Held(text, severity, now, now, tuple(fingerprints))
+        self.today(now)
         if until is not None:
             held.until = until
             self.held.setdefault(number, []).append(held)
             self.quiet_held += 1
+        elif not critical and self.budget and self.day_count + 1 > self.budget:
+            self.failed.append((number, text))
+            return False
         elif not critical and self.rate and len(self.minute(number, now)) >= self.rate:
             # Until the minute ends: the oldest send of the last minute leaves it
             held.until = self.minute(number, now)[0] + MINUTE
@@ -135,9 +155,10 @@ class Outbound:
             self.throttled += 1
         else:
             self.send(number, text, now)
-            return
+            return True
         if self.dedup:
             self.held_at[(number, text)] = now
+        return True
 
     def release(self, now: dt.datetime) -> None:
         """Held SMS whose time came go out: one alone, several (quiet and rate-limited together) as one summary.

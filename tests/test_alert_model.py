@@ -103,9 +103,12 @@ async def test_alert_model(
     dedup = data.draw(st.sampled_from((0, 5)), label="dedup")
     # SMS per recipient and minute (0: off)
     rate = data.draw(st.sampled_from((0, 1, 2)), label="rate")
+    # SMS a day (0: no budget)
+    budget = data.draw(st.sampled_from((0, 0, 5, 12)), label="budget")
     chosen = data.draw(st.lists(st.sampled_from(FINGERPRINTS), min_size=2, max_size=4, unique=True), label="alerts")
     plan = data.draw(st.lists(steps_of(chosen), min_size=STEPS // 2, max_size=STEPS), label="steps")
-    options = {"repeat": repeat, "escalate_from": escalate_from, "quiet": quiet, "dedup": dedup, "rate": rate}
+    options = {"repeat": repeat, "escalate_from": escalate_from, "quiet": quiet}
+    options |= {"dedup": dedup, "rate": rate, "budget": budget}
     await run_world(hass, freezer, hass_client_no_auth, caplog, plan, **options)
 
 
@@ -194,6 +197,17 @@ REGRESSIONS: dict[str, tuple[dict[str, object], list[Step]]] = {
             ("fire", "monitor-3"),
             ("resolve", "monitor-1"),
             ("advance", 1),
+            ("resolve", "fp-lat"),
+        ],
+    ),
+    "daily_budget_fails_warnings_past_it_not_critical": (
+        {"repeat": 0, "escalate_from": "critical", "budget": 2},
+        [
+            ("fire", "fp-lat"),
+            ("fire", "monitor-2"),
+            ("fire", "monitor-1"),
+            ("fire", "monitor-1"),
+            ("resolve", "monitor-2"),
             ("resolve", "fp-lat"),
         ],
     ),
