@@ -55,8 +55,9 @@ class Open:
     first_seen: dt.datetime
     status: str = "firing"
     count: int = 1
-    # Targets told of it (their RESOLVED follows)
+    # Targets told of it (their RESOLVED follows), and how many SMS of it each was sent or has on its way
     told: list[str] = field(default_factory=list)
+    told_by: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -116,6 +117,7 @@ class Model(Outbound):
         for number in numbers:
             if number not in alert.told:
                 alert.told.append(number)
+            alert.told_by[number] = alert.told_by.get(number, 0) + 1
 
     # A body at the webhook
 
@@ -162,7 +164,9 @@ class Model(Outbound):
             return
         self.escalations.pop(fingerprint, None)
         self.event(fingerprint, "resolved")
-        told = [number for number in alert.told if not self.withdraw(number, fingerprint)]
+        # A held SMS of it is taken back; who got another one of it before is still told (README "Resolved":
+        # "RESOLVED goes to everybody paged, as to anybody told of an alert")
+        told = [number for number in alert.told if not self.withdraw(number, fingerprint) or alert.told_by[number] > 1]
         window = self.window(fingerprint)
         if window is not None:
             window.held[fingerprint] = "resolved"

@@ -189,9 +189,10 @@ class Outbound:
                 self.send(number, due[0].text if len(due) == 1 else summary(due), now)
 
     def withdraw(self, number: str, fingerprint: str) -> bool:
-        """Take back the held SMS that is this alert's own SMS to a number (README: "neither goes out")."""
+        """Take back the latest held SMS that is this alert's own SMS to a number (README: "neither goes out")."""
         for held in (self.held.get(number, []), self.rate_held.get(number, [])):
-            for item in held:
+            # The latest: the one the alert last told the number with
+            for item in reversed(held):
                 if item.fingerprints == (fingerprint,):
                     held.remove(item)
                     # Never sent: a copy of it later is no duplicate

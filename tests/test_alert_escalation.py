@@ -392,3 +392,66 @@ async def test_a_policy_taken_away_ends_the_running_escalations(
     assert (await escalation_shown(hass))["next_page"] is None
     assert (await escalation_shown(hass))["state"] == "resolved"
     assert "nobody acknowledged" not in caplog.text
+
+
+def warning_firing(name: str = "DiskFull", status: str = "firing") -> dict[str, Any]:
+    """Alertmanager's body of a warning alert of its own (another name and fingerprint), firing or resolved."""
+    body = load("alertmanager_firing")
+    alert = body["alerts"][0]
+    alert["labels"] |= {"alertname": name, "severity": "warning"}
+    alert["fingerprint"], alert["status"], body["status"] = f"fp-{name}", status, status
+    return body
+
+
+async def test_a_later_page_that_fails_leaves_the_one_paged_before_told(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Found by tests/test_alert_model.py: On call's second page failing (over the budget) forgot their first one.
+
+    README: "RESOLVED goes to everybody paged, as to anybody told of an alert". The daily budget of 1 SMS
+    takes the first page; the later ones fail; the next day the RESOLVED still goes to On call.
+    """
+    freezer.move_to(START)  # 04:00 in Home Assistant's time zone (US/Pacific)
+    source = source_subentry(escalation=POLICY, escalation_repeat=1, escalation_severity="warning")
+    await setup(hass, entry_with(gateway, NIGHT_RECIPIENT, source, options={"daily_budget": 1}))
+    assert await post(hass, hass_client_no_auth, warning_firing()) == 200
+    for minutes in (10, 15, 10, 15):
+        await advance(hass, freezer, minutes * MINUTE)
+    assert [who for who, _text, _ring in sent(gateway)] == ["oncall"]
+    state = await shown_state(hass, SENSOR)
+    assert state is not None
+    assert state.attributes["alerts"][0]["recipients"] == 1
+    await advance(hass, freezer, 24 * 60 * MINUTE)
+    assert await post(hass, hass_client_no_auth, warning_firing(status="resolved")) == 200
+    assert sent(gateway)[1:] == [("oncall", "RESOLVED DiskFull https://server.example.org", False)]
+
+
+async def test_a_held_page_taken_back_at_the_resolution_keeps_the_resolved_of_the_page_before(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Found by tests/test_alert_model.py: a page held by the rate limit, taken back, cost On call their RESOLVED.
+
+    With 1 SMS a minute, a critical alert's second round pages On call first and the warning's page waits;
+    the warning resolves then: its held page is taken back, but On call had its first page, so the RESOLVED
+    goes (when the minute ends).
+    """
+    freezer.move_to(START)
+    source = source_subentry(escalation=POLICY, escalation_repeat=1, escalation_severity="warning")
+    await setup(hass, entry_with(gateway, NIGHT_RECIPIENT, source, options={"rate_limit": 1}))
+    assert await post(hass, hass_client_no_auth, load("alertmanager_firing")) == 200
+    assert await post(hass, hass_client_no_auth, warning_firing()) == 200
+    for minutes in (1, 9, 1, 14):
+        await advance(hass, freezer, minutes * MINUTE)
+    assert [who for who, _text, _ring in sent(gateway)] == ["oncall", "oncall", "night", "night", "oncall"]
+    assert await post(hass, hass_client_no_auth, warning_firing(status="resolved")) == 200
+    await advance(hass, freezer, MINUTE)
+    assert [(who, text) for who, text, _ring in sent(gateway)[5:]] == [
+        ("night", "RESOLVED DiskFull https://server.example.org"),
+        ("oncall", "RESOLVED DiskFull https://server.example.org"),
+    ]

@@ -153,6 +153,16 @@ REGRESSIONS: dict[str, tuple[dict[str, object], list[Step]]] = {
             ("resolve", "monitor-1"),
         ],
     ),
+    # Found and fixed: a later page that failed (over the budget) made the entry forget that the recipient had
+    # the first one, and one still held (rate limit) taken back at the resolution cost it its RESOLVED
+    "a_later_page_failing_keeps_the_first_told": (
+        {"repeat": 1, "escalate_from": "warning", "budget": 1},
+        [("fire", "fp-lat"), ("advance", 5), ("advance", 5)],
+    ),
+    "a_held_page_taken_back_keeps_the_resolved_of_the_first": (
+        {"repeat": 1, "escalate_from": "warning", "rate": 1},
+        [("fire", "fp-core"), ("fire", "fp-lat"), ("advance", 5), ("advance", 5), ("resolve", "fp-lat")],
+    ),
     # The model's own fault: a RESOLVED goes with its alert's severity (an info alert's is info, so the
     # newer FIRING comes first in the summary of the quiet hours); only a critical alert's is lowered to warning
     "resolved_keeps_its_alerts_severity": (

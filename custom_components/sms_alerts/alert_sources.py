@@ -213,7 +213,7 @@ class AlertSources:
         if self.maintenance.hold(source.subentry_id, alert) or not source.send_resolved:
             return
         for target, item_id in closed.notified.items():
-            if not item_id or item_id not in withdrawn:
+            if not item_id or item_id not in withdrawn or target in closed.earlier:
                 outgoing.setdefault(target, _Outgoing()).resolved.append((alert, closed))
 
     def _targets(self, source: SourceConfig, alert: Alert) -> list[str]:

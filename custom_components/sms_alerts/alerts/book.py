@@ -39,6 +39,9 @@ class OpenAlert:
     last_seen: float = 0.0
     # Targets told of the firing alert, each with the outbox item that may still hold it ("" once it went out)
     notified: dict[str, str] = field(default_factory=dict)
+    # Targets told of it by an earlier SMS than the one `notified` holds (a page before the next): told whatever
+    # becomes of the later one (it fails, or is taken back held)
+    earlier: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the stored form."""
@@ -61,6 +64,7 @@ def _open_alert(raw: object) -> OpenAlert | None:
             first_seen=float(raw.get("first_seen", 0.0)),
             last_seen=float(raw.get("last_seen", 0.0)),
             notified={str(key): str(value) for key, value in dict(raw.get("notified") or {}).items()},
+            earlier=[str(target) for target in list(raw.get("earlier") or [])],
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -131,14 +135,17 @@ class AlertBook:
         """Note the targets told of a firing alert (with the outbox item that may hold the SMS)."""
         current = self.open.get((source, fingerprint))
         if current is not None:
-            current.notified.update(targets)
+            for target, item_id in targets.items():
+                if target in current.notified and target not in current.earlier:
+                    current.earlier.append(target)
+                current.notified[target] = item_id
 
     def send_ended(self, source: str, fingerprint: str, target: str, item_id: str, *, told: bool) -> None:
         """Note how the SMS (outbox item `item_id`) to a target ended: sent ("" from now), or nobody told after all."""
         current = self.open.get((source, fingerprint))
         if current is None or current.notified.get(target) != item_id:
             return  # resolved meanwhile, or told again since
-        if told:
+        if told or target in current.earlier:
             current.notified[target] = ""
         else:
             del current.notified[target]
