@@ -155,6 +155,8 @@ class AlertSources:
             now = dt_util.utcnow().timestamp()
             if self.book.seen_delivery(source.subentry_id, result.digest, now):
                 LOGGER.debug("%s: the same delivery again; ignored", source.name)
+                # Its new time is kept too: after a reload, a retry within the window of this one is still one
+                self._save_soon()
                 return
             if result.test:
                 await self._async_send_test(source, result)
@@ -413,9 +415,14 @@ class AlertSources:
     @callback
     def changed(self) -> None:
         """Write the open alerts soon and tell the sensors."""
+        self._save_soon()
+        async_dispatcher_send(self._hass, SIGNAL_ALERTS_CHANGED.format(self._entry.entry_id))
+
+    @callback
+    def _save_soon(self) -> None:
+        """Write the open alerts and the deliveries seen soon (at the latest when the entry unloads)."""
         self._changed_since_load = True
         self._store.async_delay_save(self._stored, SAVE_DELAY)
-        async_dispatcher_send(self._hass, SIGNAL_ALERTS_CHANGED.format(self._entry.entry_id))
 
 
 def _sms_severity(alert: Alert) -> Severity:
