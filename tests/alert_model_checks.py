@@ -22,11 +22,14 @@ def sms_problems(model: Model, delivered: Mapping[str, list[str]], *, complete: 
     all of it. Anything more is a duplicate or an SMS nobody should have had.
     """
     problems = []
-    for number in sorted(set(delivered) | set(model.sms)):
+    for number in sorted(set(delivered) | set(model.sms) | set(model.backlog)):
         got = delivered.get(number, [])
         batches: dict[int, list[str]] = {}
         for batch, text in model.sms.get(number, []):
             batches.setdefault(batch, []).append(text)
+        # What waits while the gateway is down, or until what waited went: last, in any order
+        if waiting := [text for _key, text in model.backlog.get(number, [])]:
+            batches[model.batch + 1] = waiting
         position = 0
         for batch, texts in batches.items():
             part = got[position : position + len(texts)]

@@ -34,6 +34,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.sms_alerts.api.ipex_webhook import InboundSms
 from custom_components.sms_alerts.const import DOMAIN, EVENT_ALERT, EVENT_FAILED
+from custom_components.sms_alerts.outbox.lifecycle import ItemState
 from custom_components.sms_alerts.webhook import async_handle_events
 from simulators.base import Fault
 from simulators.brevisone import BrevisOneSimulator
@@ -296,13 +297,13 @@ class AlertWorld:
         """The gateway misbehaves on every request from now on (its status page too)."""
         assert self.running is not None
         self.running.sim.fail(fault)
-        self.down = True
+        self.down = self.model.down = True
 
     async def _step_up(self) -> None:
         """The gateway behaves again."""
         assert self.running is not None
         self.running.sim.recover()
-        self.down = False
+        self.down = self.model.down = False
 
     async def _step_maintenance(self, minutes: int | None, source: str = AM) -> None:
         """Open a source's window: by hand with its switch (None), or timed with sms_alerts.start_maintenance."""
@@ -404,8 +405,17 @@ class AlertWorld:
         assert self.entry is not None
         return self.entry.state is ConfigEntryState.LOADED and not self.entry.runtime_data.outbox.items
 
+    def nothing_waiting(self) -> bool:
+        """Whether the entry's outbox has no message waiting for a retry (held ones aside)."""
+        assert self.entry is not None
+        if self.entry.state is not ConfigEntryState.LOADED:
+            return False
+        return all(item.state is not ItemState.WAITING for item in self.entry.runtime_data.outbox.items)
+
     async def check(self, *, final: bool = False) -> None:
         """After a step: SMS, events, the sensor and the log agree with the model."""
+        if not self.down and self.nothing_waiting():
+            self.model.flush()
         problems = sms_problems(self.model, self.delivered(), complete=self.outbox_empty())
         if final and not self.outbox_empty():
             problems.append("the outbox still holds messages after the gateway was up for long")

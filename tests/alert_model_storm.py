@@ -33,6 +33,8 @@ class Held:
     created: dt.datetime
     until: dt.datetime
     fingerprints: tuple[str, ...] = ()
+    # Its place in the outbox's queue (the order a target's waiting messages go in)
+    key: int = 0
 
 
 def quiet_until(hours: tuple[dt.time, dt.time] | None, now: dt.datetime) -> dt.datetime | None:
@@ -83,6 +85,10 @@ class Outbound:
     # Sends of the last minute per number, and when the rate limit last let held ones out to a number
     sent_times: dict[str, list[dt.datetime]] = field(default_factory=dict)
     rate_released: dict[str, dt.datetime] = field(default_factory=dict)
+    # While the gateway is down, what waits per number: (place in the queue, text); it goes in that order
+    down: bool = False
+    backlog: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    next_key: int = 0
     # SMS given up (over the budget): (number, text)
     failed: list[tuple[str, str]] = field(default_factory=list)
     # Statistics
@@ -91,15 +97,34 @@ class Outbound:
     throttled: int = 0
     batch: int = 0
 
-    def send(self, number: str, text: str, now: dt.datetime | None = None) -> None:
-        """One SMS due to a number, in the current batch (given `now`, it counts for the window and the rate)."""
-        self.sms.setdefault(number, []).append((self.batch, text))
+    def key(self) -> int:
+        """The next place in the outbox's queue."""
+        self.next_key += 1
+        return self.next_key
+
+    def send(self, number: str, text: str, now: dt.datetime | None = None, key: int | None = None) -> None:
+        """One SMS due to a number, in the current batch (given `now`, it counts for the window and the rate).
+
+        While the gateway is down, and until what waited went, it waits with the others of its number: they go
+        in the queue's order, a held one let out in the place it was taken in (README: "messages already
+        waiting for the same target go over first, in their order"); the model takes them as one batch.
+        """
+        if self.down or self.backlog.get(number):
+            self.backlog.setdefault(number, []).append((self.key() if key is None else key, text))
+        else:
+            self.sms.setdefault(number, []).append((self.batch, text))
         if now is not None:
             if self.dedup:
                 self.recent[(number, text)] = now
             self.sent_times.setdefault(number, []).append(now)
             self.today(now)
             self.day_count += 1
+
+    def flush(self) -> None:
+        """What waited went (the gateway is back and the outbox has nothing waiting): one batch per number."""
+        for number, waiting in self.backlog.items():
+            self.sms.setdefault(number, []).extend((self.batch, text) for _key, text in sorted(waiting))
+        self.backlog.clear()
 
     def today(self, now: dt.datetime) -> None:
         """A new day (Home Assistant's time zone) starts the budget's count afresh."""
@@ -139,7 +164,7 @@ class Outbound:
             self.deduplicated += 1
             return True
         until = quiet_until(self.quiet, now) if number == NUMBERS[QUIET] and not critical else None
-        held = Held(text, severity, now, now, tuple(fingerprints))
+        held = Held(text, severity, now, now, tuple(fingerprints), self.key())
         self.today(now)
         if until is not None:
             held.until = until
@@ -186,7 +211,10 @@ class Outbound:
                     self.held_at.pop((number, item.text), None)
                     if self.dedup:
                         self.recent[(number, item.text)] = now
-                self.send(number, due[0].text if len(due) == 1 else summary(due), now)
+                if len(due) == 1:
+                    self.send(number, due[0].text, now, due[0].key)
+                else:
+                    self.send(number, summary(due), now)
 
     def withdraw(self, number: str, fingerprint: str) -> bool:
         """Take back the latest held SMS that is this alert's own SMS to a number (README: "neither goes out")."""

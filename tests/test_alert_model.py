@@ -183,6 +183,21 @@ REGRESSIONS: dict[str, tuple[dict[str, object], list[Step]]] = {
         {"repeat": 0, "escalate_from": "critical", "quiet": (5, 30)},
         [("fire", "monitor-3"), ("advance", 5), ("resolve", "monitor-3"), ("advance", 1), ("fire", "monitor-3")],
     ),
+    # The model's own fault: while the gateway is down a number's SMS wait in the order they were taken, and
+    # a warning held by the rate limit, let out then, goes before a later alert that waited for the gateway
+    # (README: "messages already waiting for the same target go over first, in their order")
+    "held_then_waiting_goes_in_the_order_taken": (
+        {"repeat": 0, "escalate_from": "critical", "rate": 1},
+        [
+            ("fire", "monitor-2"),
+            ("fire", "monitor-1"),
+            ("reload",),
+            ("down", Fault.HTML_500),
+            ("fire", "fp-disk"),
+            ("up",),
+            ("advance", 2),
+        ],
+    ),
     # Kept so that the short run always has them: quiet hours hold warnings and RESOLVED (one summary when they
     # end), a critical alert goes at once; a copy within the duplicate window is not sent, one after it is
     "quiet_hours_hold_warnings_and_pass_critical": (
