@@ -418,7 +418,9 @@ class AlertWorld:
             self.model.flush()
         problems = sms_problems(self.model, self.delivered(), complete=self.outbox_empty())
         if final and not self.outbox_empty():
-            problems.append("the outbox still holds messages after the gateway was up for long")
+            assert self.entry is not None
+            left = [(str(item.target), item.text, str(item.state)) for item in self.entry.runtime_data.outbox.items]
+            problems.append(f"the outbox still holds messages after the gateway was up for long: {left}")
         if self.events != self.model.events:
             problems.append(f"events {self.events}, the model {self.model.events}")
         failed = [(data["target"], data["message"]) for data in self.failed]
@@ -432,20 +434,22 @@ class AlertWorld:
     async def finish(self) -> None:
         """The gateway comes back and time passes until the outbox is empty: then everything due has arrived."""
         await self.step(("up",))
-        holds = (*self.model.held.values(), *self.model.rate_held.values())
-        held = [item.until for items in holds for item in items]
-        if held:
-            # SMS held for quiet hours go out when they end
-            await self.step(("advance", int((max(held) - self.now).total_seconds() // 60) + 1))
         for _ in range(40):
-            if self.outbox_empty():
+            holds = (*self.model.held.values(), *self.model.rate_held.values())
+            held = [item.until for items in holds for item in items]
+            if self.outbox_empty() and not held:
                 break
-            await self.step(("advance", 1))
+            # SMS held (quiet hours, rate limit) go out when their hold ends; a window may end meanwhile
+            minutes = int((min(held) - self.now).total_seconds() // 60) + 1 if held else 1
+            await self.step(("advance", max(1, minutes)))
         self.trace.append("finish")
-        await self.check(final=True)
         if TRACE:
+            model = self.model
+            print(f"dedup {model.dedup} rate {model.rate} budget {model.budget}: deduplicated {model.deduplicated}")  # noqa: T201
             for number, due in self.model.sms.items():
                 print(f"{number}: {[text for _batch, text in due]}", flush=True)  # noqa: T201 - asked for with SMS_ALERTS_MODEL_TRACE
+            print(f"held {model.held} {model.rate_held}", flush=True)  # noqa: T201
+        await self.check(final=True)
         if currently_in_test_context():
             # What the example exercised, for --hypothesis-show-statistics
             texts = [text for due in self.model.sms.values() for _batch, text in due]

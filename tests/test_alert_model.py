@@ -99,12 +99,12 @@ async def test_alert_model(
     escalate_from = data.draw(st.sampled_from(("critical", "warning")), label="escalate_from")
     # The quiet recipient's quiet hours: (minutes from the start to theirs, their length), or none
     quiet = data.draw(st.sampled_from(((0, 60), (5, 120), None, (15, 30))), label="quiet")
-    # The entry's duplicate window in minutes (0: off)
-    dedup = data.draw(st.sampled_from((0, 5)), label="dedup")
+    # The entry's duplicate window in minutes (0: off; long, so that copies meet it)
+    dedup = data.draw(st.sampled_from((30, 0)), label="dedup")
     # SMS per recipient and minute (0: off)
-    rate = data.draw(st.sampled_from((0, 1, 2)), label="rate")
+    rate = data.draw(st.sampled_from((1, 0, 2)), label="rate")
     # SMS a day (0: no budget)
-    budget = data.draw(st.sampled_from((0, 0, 5, 12)), label="budget")
+    budget = data.draw(st.sampled_from((4, 0, 2, 0)), label="budget")
     chosen = data.draw(st.lists(st.sampled_from(FINGERPRINTS), min_size=2, max_size=4, unique=True), label="alerts")
     plan = data.draw(st.lists(steps_of(chosen), min_size=STEPS // 2, max_size=STEPS), label="steps")
     options = {"repeat": repeat, "escalate_from": escalate_from, "quiet": quiet}
