@@ -19,8 +19,10 @@ from homeassistant.util import dt as dt_util
 
 from .alert_model_specs import NUMBERS, QUIET, SEVERITY_RANK
 
-# One SMS of GSM-7 text; a longer summary is cut with "..." (README "Long alerts": cut ending with an ellipsis)
+# One SMS of GSM-7 text is 160 septets; a longer summary is cut with "..." (README "Long alerts": cut ending
+# with an ellipsis). The characters of GSM-7's extension table take two septets (3GPP TS 23.038)
 ONE_SMS = 160
+EXTENSION = set("^{}\\[~]|€")
 MINUTE = dt.timedelta(minutes=1)
 
 
@@ -54,7 +56,15 @@ def summary(held: list[Held]) -> str:
     """One SMS for several held alerts: `3 alerts: A | B | C`, most severe first, then newest; one SMS at most."""
     ordered = sorted(held, key=lambda item: (SEVERITY_RANK[item.severity], -item.created.timestamp()))
     text = f"{len(held)} alerts: " + " | ".join(item.text for item in ordered)
-    return text if len(text) <= ONE_SMS else text[: ONE_SMS - 3].rstrip() + "..."
+    if septets(text) <= ONE_SMS:
+        return text
+    # The longest cut that fits one SMS
+    return next(cut for size in range(ONE_SMS - 3, 0, -1) if septets(cut := text[:size].rstrip() + "...") <= ONE_SMS)
+
+
+def septets(text: str) -> int:
+    """GSM-7 septets of a text of GSM-7 characters."""
+    return sum(2 if char in EXTENSION else 1 for char in text)
 
 
 @dataclass(kw_only=True)

@@ -17,6 +17,7 @@ from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sms_alerts.const import DOMAIN
+from custom_components.sms_alerts.message import sms_info
 from custom_components.sms_alerts.storm import QuietHours, StormGuard, StormSettings, Verdict, summary_text
 
 from .conftest import RECIPIENT, RunningSimulator, advance, gateway_entry_for, on_disk, send, show_reports
@@ -230,6 +231,34 @@ async def test_quiet_hours_hold_warnings_and_pass_critical(
     assert [m.text for m in gateway.sim.messages] == ["FIRE"]
     await advance(hass, freezer, 0.6 * 3600)
     assert [m.text for m in gateway.sim.messages] == ["FIRE", "2 alerts: Door open | Freezer warm"]
+
+
+async def test_a_summary_of_gsm_texts_is_cut_to_one_whole_sms_not_to_70_characters(
+    hass: HomeAssistant, gateway: RunningSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """Found by tests/test_alert_model.py: a summary over one SMS was cut to UCS-2's 70 characters.
+
+    Its `|` take two GSM-7 septets each, so it passes 160 septets before 160 characters; it must still keep
+    as much as one SMS holds (README: "cut to one SMS"), ending in "...".
+    """
+    await hass.config.async_set_time_zone("Europe/Berlin")
+    freezer.move_to(dt.datetime(2026, 11, 23, 23, 0, tzinfo=dt_util.get_time_zone("Europe/Berlin")))
+    entry = await setup_entry(hass, gateway)
+    subentry_id = next(iter(entry.subentries))
+    hass.config_entries.async_update_subentry(
+        entry,
+        entry.subentries[subentry_id],
+        data={"target": RECIPIENT, "quiet_start": "22:00:00", "quiet_end": "07:00:00"},
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    for number in range(4):
+        await send(hass, entry, message=f"Freezer {number} in the cold store is warm: 12 degrees for an hour")
+    await advance(hass, freezer, 8.1 * 3600)
+    [summary] = [m.text for m in gateway.sim.messages]
+    assert summary.startswith("4 alerts: Freezer 0 in the cold store is warm")
+    assert summary.endswith("...")
+    assert sms_info(summary).parts == 1
+    assert len(summary) > 140
 
 
 async def test_quiet_hours_need_both_ends(hass: HomeAssistant, loaded_gateway: MockConfigEntry) -> None:

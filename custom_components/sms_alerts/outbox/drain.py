@@ -12,13 +12,16 @@ from homeassistant.util import dt as dt_util
 
 from ..api.base import Target
 from ..const import DOMAIN, LOGGER
-from ..message import GSM_SINGLE, UCS2_SINGLE
+from ..message import GSM_SINGLE, UCS2_SINGLE, Encoding
 from ..storm import SEVERITY_RANK, summary_text
 from .lifecycle import ItemState
 from .models import QueuedItem, SendStatus, TargetResult, WaitingMessage, new_id
 from .parts import Parts
 from .router import not_loaded
 from .settle import Settler
+
+# The shortest cut a storm summary is given (it names at least its count)
+MIN_SUMMARY = 20
 
 
 class Drain:
@@ -338,9 +341,11 @@ class Drain:
         texts = [(item.severity, item.text, item.created) for item in group]
         limit = GSM_SINGLE
         text = summary_text(texts, limit)
-        while self._composer.info(text).parts > 1:
-            # UCS-2 (or escape characters) need a shorter cut to fit one SMS
-            limit = UCS2_SINGLE if limit == GSM_SINGLE else limit - 10
+        while self._composer.info(text).parts > 1 and limit > MIN_SUMMARY:
+            # The longest cut that fits one SMS: GSM-7's `|` takes two septets (each summary has some), and a
+            # UCS-2 text fits 70 characters
+            ucs2 = self._composer.info(text).encoding is not Encoding.GSM7
+            limit = UCS2_SINGLE if ucs2 and limit > UCS2_SINGLE else limit - 1
             text = summary_text(texts, limit)
         first = group[0]
         return replace(
