@@ -24,7 +24,7 @@ from .alert_model_specs import AM, FINGERPRINTS, KUMA, NIGHT, NUMBERS, ONCALL, S
 
 SOAK = os.environ.get("SMS_ALERTS_SOAK_EXAMPLES") if os.environ.get("SMS_ALERTS_SOAK_TARGET") == "alerts" else None
 SHRINK = os.environ.get("SMS_ALERTS_SOAK_SHRINK") == "1"
-EXAMPLES = int(SOAK) if SOAK else 24
+EXAMPLES = int(SOAK) if SOAK else 18
 STEPS = int(os.environ.get("SMS_ALERTS_SOAK_STEPS", "40")) if SOAK else 30
 
 # Short waits (a step is 5 min), a few steps at once, an hour
