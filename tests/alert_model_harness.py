@@ -66,7 +66,6 @@ class AlertWorld:
         dedup: int = 0,
         rate: int = 0,
         budget: int = 0,
-        storm_memory_kept: bool = False,
     ) -> None:
         """Keep the fixtures; the entry and the simulator come with async_start."""
         self.hass = hass
@@ -79,7 +78,6 @@ class AlertWorld:
             dedup=dedup * 60.0,
             rate=rate,
             budget=budget,
-            storm_memory_kept=storm_memory_kept,
         )
         # Quiet hours of the quiet recipient: (minutes from now to their start, their length)
         self.quiet = quiet
@@ -326,7 +324,6 @@ class AlertWorld:
     async def _step_reload(self) -> None:
         """Reload the entry (as a change of its options does)."""
         assert self.entry is not None
-        self.model.restarted()
         assert await self.hass.config_entries.async_reload(self.entry.entry_id)
         await self.hass.async_block_till_done(wait_background_tasks=True)
         async_fire_time_changed(self.hass)
@@ -336,7 +333,6 @@ class AlertWorld:
         assert self.entry is not None
         assert await self.hass.config_entries.async_unload(self.entry.entry_id)
         await self.hass.async_block_till_done(wait_background_tasks=True)
-        self.model.restarted()
         self.freezer.tick(dt.timedelta(minutes=minutes))
         self.model.batch += 1
         self.model.run_due(self.now)

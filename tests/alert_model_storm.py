@@ -80,10 +80,6 @@ class Outbound:
     budget: int = 0
     day: dt.date | None = None
     day_count: int = 0
-    # Whether storm control's counts outlive a reload or restart, as the README's "sent once" promises. They do
-    # not yet (they are kept in memory; tests/test_alert_model.py has the plan, xfail): the long runs take it as
-    # it is, to find what else there is
-    storm_memory_kept: bool = False
     # SMS due per number: (batch, text), in the order due; a batch's SMS to one number may come in any order
     sms: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     # SMS held for quiet hours, and by the rate limit, per number, in the order held
@@ -141,15 +137,6 @@ class Outbound:
         day = dt_util.as_local(now).date()
         if day != self.day:
             self.day, self.day_count = day, 0
-
-    def restarted(self) -> None:
-        """The entry was reloaded or restarted: storm control starts afresh (unless its memory is kept)."""
-        if not self.storm_memory_kept:
-            self.recent.clear()
-            self.held_at.clear()
-            self.sent_times.clear()
-            self.rate_released.clear()
-            self.day_count = 0
 
     def duplicate(self, number: str, text: str, now: dt.datetime) -> bool:
         """Whether the same text went to the number, or was held for it, within the duplicate window."""

@@ -263,13 +263,9 @@ REGRESSIONS: dict[str, tuple[dict[str, object], list[Step]]] = {
             ("resolve", "fp-lat"),
         ],
     ),
-}
-# Found, not fixed: storm control counts in memory, so a reload (an options change) or a restart forgets the
-# duplicate window (and the minute's rate and the day's budget): the same alert again within the window is
-# sent again. Keeping it means storing storm control's memory with the outbox (a new part of its file)
-KNOWN: dict[str, tuple[dict[str, object], list[Step]]] = {
+    # Storm control counted in memory only: a reload forgot the duplicate window, and the same alert was sent again
     "duplicate_window_outlives_a_reload": (
-        {"dedup": 5, "storm_memory_kept": True},
+        {"dedup": 5},
         [("fire", "monitor-1"), ("resolve", "monitor-1"), ("reload",), ("fire", "monitor-1")],
     ),
 }
@@ -286,19 +282,4 @@ async def test_alert_model_regressions(
     plan: list[Step],
 ) -> None:
     """Each plan that once broke a promise keeps them."""
-    await run_world(hass, freezer, hass_client_no_auth, caplog, plan, **options)
-
-
-@pytest.mark.xfail(reason="storm control's memory is not kept across a reload or restart", strict=True)
-@pytest.mark.parametrize(("options", "plan"), list(KNOWN.values()), ids=list(KNOWN))
-async def test_alert_model_known(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    hass_client_no_auth: ClientSessionGenerator,
-    caplog: pytest.LogCaptureFixture,
-    socket_enabled: None,
-    options: dict[str, object],
-    plan: list[Step],
-) -> None:
-    """Each plan that breaks a promise not kept yet still breaks it (then it moves to the fixed plans)."""
     await run_world(hass, freezer, hass_client_no_auth, caplog, plan, **options)

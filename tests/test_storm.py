@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
@@ -187,6 +189,53 @@ async def test_failed_send_is_not_a_duplicate(hass: HomeAssistant, gateway: Runn
         await send(hass, entry, message="x", target=["group:Oncall"])
     gateway.sim.groups["1"] = "Oncall"
     assert (await send(hass, entry, message="x", target=["group:Oncall"]))["results"][0]["status"] == "sent"
+
+
+def test_guard_memory_is_written_and_read_back() -> None:
+    """What the guard wrote decides as before in a new guard; a part that cannot be read starts afresh alone."""
+    settings = StormSettings(dedup_window=300, rate_limit=2, daily_budget=3)
+    guard = StormGuard(settings=settings)
+    guard.decide(target="a", text="x", severity="warning", now=0, today="d")
+    guard.note_sent(target="a", text="x", now=0, today="d")
+    guard.note_sent(target="a", text="y", now=1, today="d")
+    guard.note_held(target="b", text="z", now=2)
+    guard.note_rate_release("a", 3)
+    stored = json.loads(json.dumps(guard.stored()))
+    again = StormGuard(settings=settings)
+    again.restore(stored)
+    assert again.decide(target="a", text="x", severity="warning", now=10, today="d") is Verdict.DEDUPLICATED
+    assert again.decide(target="b", text="z", severity="warning", now=10, today="d") is Verdict.DEDUPLICATED
+    assert again.decide(target="a", text="new", severity="warning", now=10, today="d") is Verdict.THROTTLED
+    assert again.budget_left() == 1
+    assert again.release_at("a", 10) == 63
+    broken = StormGuard(settings=settings)
+    broken.restore({**stored, "recent": "junk", "held": [[1]], "day_count": -1})
+    # The send times were readable (throttled), the texts and the day's count were not (no duplicate, no count)
+    assert broken.decide(target="a", text="x", severity="warning", now=10, today="d") is Verdict.THROTTLED
+    assert broken.decide(target="b", text="z", severity="warning", now=10, today="d") is Verdict.SEND
+    assert broken.budget_left() == 3
+    for junk in (None, [], {"recent": [["a"]]}):
+        StormGuard(settings=settings).restore(junk)
+
+
+async def test_storm_memory_outlives_a_reload_and_is_written_when_home_assistant_stops(
+    hass: HomeAssistant, gateway: RunningSimulator, hass_storage: dict[str, Any]
+) -> None:
+    """A reload keeps the duplicate window and the day's count; a stop (no unload) writes them for the next start."""
+    entry = await setup_entry(hass, gateway, daily_budget=3, dedup_minutes=5)
+    await send(hass, entry, message="a", target=[RECIPIENT])
+    assert "storm" not in on_disk(hass_storage, entry.entry_id)  # written with everything, not line by line
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert (await send(hass, entry, message="a", target=[RECIPIENT]))["results"][0]["status"] == "deduplicated"
+    await send(hass, entry, message="b", target=[RECIPIENT])
+    await send(hass, entry, message="c", target=[RECIPIENT])
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    storm = on_disk(hass_storage, entry.entry_id)["storm"]
+    assert storm["day_count"] == 3
+    assert sorted(text for _target, text, _when in storm["recent"]) == ["a", "b", "c"]
+    assert [m.text for m in gateway.sim.messages] == ["a", "b", "c"]
 
 
 async def test_daily_budget_fails_with_a_repair_issue(hass: HomeAssistant, gateway: RunningSimulator) -> None:

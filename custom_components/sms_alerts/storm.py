@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 CRITICAL = "critical"
@@ -115,6 +117,39 @@ class StormGuard:
             self.recent[(target, text)] = now
         self.sent_times.setdefault(target, deque()).append(now)
         self.day_count += parts
+
+    def stored(self) -> dict[str, Any]:
+        """Return what outlives a reload or a restart: the times in the windows, the rate releases, the day's count.
+
+        Reservations are not kept: the alerts under way are in the outbox's file and are decided again.
+        """
+        return {
+            "recent": [[target, text, when] for (target, text), when in self.recent.items()],
+            "held": [[target, text, when] for (target, text), when in self.held.items()],
+            "sent_times": [[target, list(times)] for target, times in self.sent_times.items()],
+            "rate_released": [[target, when] for target, when in self.rate_released.items()],
+            "day": self.day,
+            "day_count": self.day_count,
+        }
+
+    def restore(self, stored: object) -> None:
+        """Read back what `stored` wrote; a part that cannot be read starts afresh, as before it was kept."""
+        if not isinstance(stored, dict):
+            return
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            self.recent = {(str(target), str(text)): float(when) for target, text, when in stored["recent"]}
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            self.held = {(str(target), str(text)): float(when) for target, text, when in stored["held"]}
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            self.sent_times = {
+                str(target): deque(float(when) for when in times) for target, times in stored["sent_times"]
+            }
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            self.rate_released = {str(target): float(when) for target, when in stored["rate_released"]}
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            day, count = stored["day"], stored["day_count"]
+            if isinstance(day, str) and isinstance(count, int) and count >= 0:
+                self.day, self.day_count = day, count
 
     def reserve(self, *, target: str, text: str, parts: int) -> None:
         """Count an alert taken to go out until its first send ends (release): budget, rate limit, duplicates."""

@@ -1,4 +1,4 @@
-"""What an outbox remembers of alerts that left: references for acknowledgements, sends for delivery reports (pure)."""
+"""What an outbox remembers of alerts that left: references, sends for delivery reports, storm counts (pure)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from ..api.base import Target
+from ..storm import StormGuard
 from .models import QueuedItem
 
 _REFERENCE = re.compile(r"#(\d+)\b")
@@ -30,6 +31,8 @@ class Memory:
         self.sent: dict[str, QueuedItem] = {}
         # Provider message ids whose FAILED delivery report was acted on already
         self._failed_reports: dict[str, None] = {}
+        # Storm control's memory (the policy's guard), kept with the rest so that a reload or restart keeps it
+        self.storm: StormGuard | None = None
 
     def new_reference(self, text: str, targets: tuple[str, ...]) -> int:
         """Give an alert the next reference number, and remember what it stands for."""
@@ -85,6 +88,8 @@ class Memory:
         }
         if with_sent:
             data["sent"] = [[message_id, item.to_stored()] for message_id, item in self.sent.items()]
+        if self.storm is not None:
+            data["storm"] = self.storm.stored()
         return data
 
     def load(self, stored: Any) -> None:
@@ -106,3 +111,5 @@ class Memory:
                 self.sent[str(message_id)] = QueuedItem.from_stored(data, targets_seen)
         while len(self.sent) > SENT_MEMORY:
             del self.sent[next(iter(self.sent))]
+        if self.storm is not None:
+            self.storm.restore(stored.get("storm"))

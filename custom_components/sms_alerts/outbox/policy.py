@@ -32,6 +32,8 @@ class Policy:
         self._settings = settings
         self._memory = memory
         self.guard = StormGuard(settings=settings.storm)
+        # Written and read with the rest of the outbox's memory: a reload or restart keeps the windows and counts
+        memory.storm = self.guard
 
     def alert_text(self, item: QueuedItem) -> str:
         """Return the alert's own text (without its acknowledgement reference), which the duplicate window compares."""

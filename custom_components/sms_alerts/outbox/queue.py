@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant
 
 from ..api.base import Target
 from ..const import DOMAIN
@@ -38,6 +39,7 @@ class Queue:
         self.closed = False
         # The queue sensor is told once per turn of the event loop, however many items moved
         self._telling = False
+        self._unsub_stop: CALLBACK_TYPE | None = None
 
     def unloaded(self) -> bool:
         """Tell whether the entry was unloaded (asked again after every wait: it changes meanwhile)."""
@@ -82,9 +84,19 @@ class Queue:
             self.in_flight[item.id] = item
 
     def load(self, items: Iterable[QueuedItem]) -> None:
-        """Start with what the file held (already written: nothing to write again)."""
+        """Start with what the file held (already written: nothing to write again).
+
+        When Home Assistant stops (it does not unload entries), everything is written once more: storm
+        control's counts are written only with everything, not line by line.
+        """
         self.items = TrackedDict({item.id: item for item in items})
         self.items.take_changes()
+
+        async def stopping(_event: Event) -> None:
+            self._unsub_stop = None
+            await self._async_snapshot()
+
+        self._unsub_stop = self._hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, stopping)
 
     def heads(self) -> list[QueuedItem]:
         """Return the oldest waiting message of each target: only it may be tried (order per target)."""
@@ -146,6 +158,9 @@ class Queue:
     async def async_close(self) -> None:
         """Write everything as the Store file for the entry's next outbox, and write no more."""
         self.closed = True
+        if self._unsub_stop is not None:
+            self._unsub_stop()
+            self._unsub_stop = None
         self.items.take_changes()
         await self.store.async_close(self.stored_data)
 
