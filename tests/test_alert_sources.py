@@ -22,6 +22,7 @@ from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.sms_alerts import alert_webhooks
 from custom_components.sms_alerts.alert_sources import storage_key
 from custom_components.sms_alerts.const import DOMAIN
 from custom_components.sms_alerts.diagnostics import async_get_config_entry_diagnostics
@@ -131,6 +132,29 @@ async def loaded(hass: HomeAssistant, gateway: RunningSimulator) -> MockConfigEn
 def texts(gateway: RunningSimulator) -> list[tuple[str, str]]:
     """What the simulator received: (to, text) pairs."""
     return [(message.to, message.text) for message in gateway.sim.messages]
+
+
+async def test_a_body_our_reader_fails_on_gets_400_and_one_warning_not_a_500(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    loaded: MockConfigEntry,
+    gateway: RunningSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug in reading a body (here RecursionError) answers 400 and one warning line; nothing is sent or fired."""
+
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise RecursionError
+
+    monkeypatch.setattr(alert_webhooks, "parse", broken)
+    events = async_capture_events(hass, "sms_alerts_alert")
+    assert await post(hass, hass_client_no_auth, load("alertmanager_firing")) == 400
+    assert gateway.sim.messages == []
+    assert events == []
+    [line] = [record for record in caplog.records if "refused an alert body" in record.getMessage()]
+    assert line.levelname == "WARNING"
+    assert "400: unreadable (RecursionError)" in line.getMessage()
 
 
 @pytest.mark.parametrize(
