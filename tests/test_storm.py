@@ -37,6 +37,23 @@ async def setup_entry(hass: HomeAssistant, sim: RunningSimulator, **options: Any
     return entry
 
 
+async def night_entry_with_quiet_hours(
+    hass: HomeAssistant, gateway: RunningSimulator, freezer: FrozenDateTimeFactory
+) -> MockConfigEntry:
+    """23:00 in Berlin, and an entry whose recipient has quiet hours from 22:00 to 07:00."""
+    await hass.config.async_set_time_zone("Europe/Berlin")
+    freezer.move_to(dt.datetime(2026, 11, 23, 23, 0, tzinfo=dt_util.get_time_zone("Europe/Berlin")))
+    entry = await setup_entry(hass, gateway)
+    subentry_id = next(iter(entry.subentries))
+    hass.config_entries.async_update_subentry(
+        entry,
+        entry.subentries[subentry_id],
+        data={"target": RECIPIENT, "quiet_start": "22:00:00", "quiet_end": "07:00:00"},
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return entry
+
+
 def test_guard_deduplicates_throttles_and_spares_critical() -> None:
     """Within the window the same text is a duplicate; past the rate a target is throttled; critical passes."""
     guard = StormGuard(settings=StormSettings(dedup_window=300, rate_limit=2))
@@ -256,16 +273,7 @@ async def test_quiet_hours_hold_warnings_and_pass_critical(
     hass: HomeAssistant, gateway: RunningSimulator, freezer: FrozenDateTimeFactory, hass_storage: dict[str, Any]
 ) -> None:
     """At night a warning waits for the morning (kept on disk); a critical alert goes at once."""
-    await hass.config.async_set_time_zone("Europe/Berlin")
-    freezer.move_to(dt.datetime(2026, 11, 23, 23, 0, tzinfo=dt_util.get_time_zone("Europe/Berlin")))
-    entry = await setup_entry(hass, gateway)
-    subentry_id = next(iter(entry.subentries))
-    hass.config_entries.async_update_subentry(
-        entry,
-        entry.subentries[subentry_id],
-        data={"target": RECIPIENT, "quiet_start": "22:00:00", "quiet_end": "07:00:00"},
-    )
-    await hass.async_block_till_done(wait_background_tasks=True)
+    entry = await night_entry_with_quiet_hours(hass, gateway, freezer)
     held = await send(hass, entry, message="Freezer warm")
     assert held["results"][0]["status"] == "queued"
     assert held["results"][0]["error"] == "quiet hours until 07:00"
@@ -290,16 +298,7 @@ async def test_a_summary_of_gsm_texts_is_cut_to_one_whole_sms_not_to_70_characte
     Its `|` take two GSM-7 septets each, so it passes 160 septets before 160 characters; it must still keep
     as much as one SMS holds (README: "cut to one SMS"), ending in "...".
     """
-    await hass.config.async_set_time_zone("Europe/Berlin")
-    freezer.move_to(dt.datetime(2026, 11, 23, 23, 0, tzinfo=dt_util.get_time_zone("Europe/Berlin")))
-    entry = await setup_entry(hass, gateway)
-    subentry_id = next(iter(entry.subentries))
-    hass.config_entries.async_update_subentry(
-        entry,
-        entry.subentries[subentry_id],
-        data={"target": RECIPIENT, "quiet_start": "22:00:00", "quiet_end": "07:00:00"},
-    )
-    await hass.async_block_till_done(wait_background_tasks=True)
+    entry = await night_entry_with_quiet_hours(hass, gateway, freezer)
     for number in range(4):
         await send(hass, entry, message=f"Freezer {number} in the cold store is warm: 12 degrees for an hour")
     await advance(hass, freezer, 8.1 * 3600)
