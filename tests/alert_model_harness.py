@@ -4,7 +4,8 @@ One SMS Gateway entry (simulator on loopback, real HTTP) with three recipients (
 hours), an Alertmanager source with routes and an escalation policy, and an Uptime Kuma source with its own
 recipient and route and no escalation (real POSTs to each source's webhook with its token). Steps fire and
 resolve alerts, acknowledge (action, reply SMS or a source's button), snooze, let time pass minute by minute,
-take the gateway down and up, open and end each source's maintenance windows, and reload or restart the entry.
+take the gateway down and up, open and end each source's maintenance windows, and reload, restart or crash the
+entry.
 The model (tests/alert_model_rules.py) writes down what the README ("## Alert sources"; quiet hours in "## Alert
 storms, severity and quiet hours") promises for each step, independently of the code; `check` compares it with
 the SMS the simulator took, the `sms_alerts_alert` events, each source's open-alerts sensor and Maintenance
@@ -14,6 +15,7 @@ switch, and the log after every step, with storm control (duplicate window, rate
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import json
 import logging
@@ -32,8 +34,12 @@ from hypothesis import currently_in_test_context, event
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.sms_alerts import alert_store, outbox_store
+from custom_components.sms_alerts.alerts.book import DELIVERY_WINDOW
+from custom_components.sms_alerts.alerts.book_journal import DELIVERIES, flatten, replay
 from custom_components.sms_alerts.api.ipex_webhook import InboundSms
 from custom_components.sms_alerts.const import DOMAIN, EVENT_ALERT, EVENT_FAILED
+from custom_components.sms_alerts.journal import parse
 from custom_components.sms_alerts.outbox.lifecycle import ItemState
 from custom_components.sms_alerts.webhook import async_handle_events
 from simulators.base import Fault
@@ -43,6 +49,7 @@ from .alert_model_checks import open_alert_problems, sms_problems
 from .alert_model_rules import Model
 from .alert_model_specs import AM, KUMA, SOURCES, SPECS, body, iso, masked, subentries
 from .conftest import RunningSimulator, gateway_entry_for, serving, show_reports
+from .model_harness import read_journals, write_journals
 
 type Step = tuple[Any, ...]
 TRACE = bool(os.environ.get("SMS_ALERTS_MODEL_TRACE"))
@@ -59,6 +66,7 @@ class AlertWorld:
         freezer: FrozenDateTimeFactory,
         client_factory: ClientSessionGenerator,
         caplog: pytest.LogCaptureFixture,
+        hass_storage: dict[str, Any],
         *,
         repeat: int = 1,
         escalate_from: str = "critical",
@@ -72,6 +80,8 @@ class AlertWorld:
         self.freezer = freezer
         self.client_factory = client_factory
         self.caplog = caplog
+        # The files of Home Assistant's Store (in memory): a crash takes them as they are
+        self.hass_storage = hass_storage
         self.model = Model(
             repeat=repeat,
             escalate_from=escalate_from,
@@ -90,6 +100,7 @@ class AlertWorld:
         self.down = False
         # The start and status of the last body posted per fingerprint (a retry posts it again)
         self.last_status: dict[str, tuple[str, bool]] = {}
+        self._at_rest: tuple[dict[str, Any], dict[str, bytes], int] | None = None
         self._log_start = 0
         self._stack = contextlib.AsyncExitStack()
         self._unsubs: list[Callable[[], None]] = []
@@ -174,6 +185,9 @@ class AlertWorld:
         kind, *args = step
         await getattr(self, f"_step_{kind}")(*args)
         await self.hass.async_block_till_done(wait_background_tasks=True)
+        # What a crash at the next step finds: the files right after this step, before the timers of the second
+        # that follows (the check lets the sensors write), so that nothing written late escapes it
+        self._at_rest = self._files()
         await self.check()
 
     async def _post(self, fingerprint: str, raw: str) -> None:
@@ -341,6 +355,36 @@ class AlertWorld:
         await self.hass.async_block_till_done(wait_background_tasks=True)
         async_fire_time_changed(self.hass)
 
+    async def _step_crash(self) -> None:
+        """Home Assistant dies right after the last step (a power cut, kill -9) and starts again from its files.
+
+        The files are those of the moment the last step's answers came and what it started ended, before the
+        second after it: nothing is written the way a stop writes, and a write left for later is lost. A new entry
+        reads them. Whatever a sender, an action or a page was answered for is on disk by then, and so must be
+        what storm control counted.
+        """
+        assert self.entry is not None
+        files, journals, sent = self._at_rest or self._files()
+        if self.running is not None and len(self.running.sim.messages) != sent:
+            # An SMS went out in that second (a timer): the crash comes after it, with the files of now
+            files, journals, _sent = self._files()
+        assert await self.hass.config_entries.async_unload(self.entry.entry_id)
+        await self.hass.async_block_till_done(wait_background_tasks=True)
+        for key in [key for key in self.hass_storage if key.startswith(f"{DOMAIN}.")]:
+            del self.hass_storage[key]
+        self.hass_storage.update(files)
+        write_journals(self.hass, journals)
+        self.model.batch += 1
+        self.model.run_due(self.now)
+        assert await self.hass.config_entries.async_setup(self.entry.entry_id)
+        await self.hass.async_block_till_done(wait_background_tasks=True)
+        async_fire_time_changed(self.hass)
+
+    def _files(self) -> tuple[dict[str, Any], dict[str, bytes], int]:
+        """The entry's files now (Store files, outbox journals) and how many SMS the simulator has taken."""
+        files = copy.deepcopy({key: value for key, value in self.hass_storage.items() if key.startswith(f"{DOMAIN}.")})
+        return files, read_journals(self.hass), len(self.running.sim.messages) if self.running is not None else 0
+
     # The invariants
 
     def delivered(self) -> dict[str, list[str]]:
@@ -396,6 +440,30 @@ class AlertWorld:
             problems.append(f"{ran_out} escalations ran out in the log, the model {self.model.ran_out}")
         return problems
 
+    def _disk_problems(self) -> list[str]:
+        """What the open alerts' file and journal hold is what the entry holds (a crash now would lose nothing)."""
+        assert self.entry is not None
+        if self.entry.state is not ConfigEntryState.LOADED:
+            return []
+        sources = self.entry.runtime_data.alert_sources
+        path = outbox_store.journal_folder(self.hass) / f"{alert_store.storage_key(self.entry.entry_id)}.journal"
+        records, _whole = parse(path.read_bytes()) if path.exists() else ([], 0)
+        snapshot = self.hass_storage.get(alert_store.storage_key(self.entry.entry_id), {}).get("data")
+        on_disk = replay(snapshot, records) or {}
+        live = sources._stored()
+        # Nothing written yet reads as the empty book
+        empty = {"open": [], "escalations": [], "maintenance": [], "next_code": 1, "summaries": [], DELIVERIES: {}}
+        on_disk, live = {**empty, **on_disk}, {**empty, **live}
+        # Deliveries past their window are dropped as the next one comes, in the entry as after a load
+        now = self.now.timestamp()
+        fresh = [
+            [(key, when) for key, when in stored[DELIVERIES].items() if now - when <= DELIVERY_WINDOW]
+            for stored in (on_disk, live)
+        ]
+        if flatten(on_disk) != flatten(live) or fresh[0] != fresh[1]:
+            return [f"the open alerts on disk {on_disk}, in the entry {live}"]
+        return []
+
     def outbox_empty(self) -> bool:
         """Whether the entry's outbox holds nothing (every SMS it took went out)."""
         assert self.entry is not None
@@ -425,6 +493,7 @@ class AlertWorld:
         problems += await self._sensor_problems()
         problems += self._switch_problems()
         problems += self._log_problems()
+        problems += self._disk_problems()
         assert not problems, "\n".join(["invariants broken:", *problems, "steps:", *self.trace])
 
     async def finish(self) -> None:

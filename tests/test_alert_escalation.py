@@ -16,7 +16,7 @@ from homeassistant.exceptions import ServiceValidationError
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.sms_alerts.alert_sources import storage_key
+from custom_components.sms_alerts.alert_store import storage_key
 from custom_components.sms_alerts.alerts.paging import codes_in, mask_number, page_text, same_number
 from custom_components.sms_alerts.api.ipex_webhook import InboundSms
 from custom_components.sms_alerts.const import DOMAIN

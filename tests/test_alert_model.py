@@ -1,14 +1,16 @@
 """Model-based test of alert sources with escalation, maintenance and quiet hours: no alert lost, none duplicated.
 
 Hypothesis draws the steps; tests/alert_model_harness.py runs them against one real entry (SMS Gateway
-simulator on loopback, real POSTs to the webhooks of an Alertmanager and an Uptime Kuma source) and checks
-after each step what the README's "## Alert sources" and quiet hours promise. Short here (a fixed derandomized
+simulator on loopback, real POSTs to the webhooks of an Alertmanager and an Uptime Kuma source), with reloads,
+restarts and crashes among the steps, and checks after each step what the README's "## Alert sources" and quiet
+hours promise. Short here (a fixed derandomized
 run); long with `scripts/soak --alerts`, which prints its seed (SMS_ALERTS_SOAK_SEED replays one).
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
@@ -36,6 +38,7 @@ world_steps = st.one_of(
     st.tuples(st.just("maintenance_off"), st.sampled_from((AM, KUMA))),
     st.tuples(st.just("reload")),
     st.tuples(st.just("restart"), st.sampled_from((0, 3, 12))),
+    st.tuples(st.just("crash")),
 )
 
 
@@ -62,11 +65,12 @@ async def run_world(
     freezer: FrozenDateTimeFactory,
     client_factory: ClientSessionGenerator,
     caplog: pytest.LogCaptureFixture,
+    hass_storage: dict[str, Any],
     plan: list[Step],
     **options: object,
 ) -> None:
     """Run a plan of steps in a new world, then let the gateway come back and check the end."""
-    world = AlertWorld(hass, freezer, client_factory, caplog, **options)  # type: ignore[arg-type]
+    world = AlertWorld(hass, freezer, client_factory, caplog, hass_storage, **options)  # type: ignore[arg-type]
     await world.async_start()
     try:
         await world.run(plan)
@@ -91,6 +95,7 @@ async def test_alert_model(
     freezer: FrozenDateTimeFactory,
     hass_client_no_auth: ClientSessionGenerator,
     caplog: pytest.LogCaptureFixture,
+    hass_storage: dict[str, Any],
     socket_enabled: None,
     data: st.DataObject,
 ) -> None:
@@ -109,7 +114,7 @@ async def test_alert_model(
     plan = data.draw(st.lists(steps_of(chosen), min_size=STEPS // 2, max_size=STEPS), label="steps")
     options = {"repeat": repeat, "escalate_from": escalate_from, "quiet": quiet}
     options |= {"dedup": dedup, "rate": rate, "budget": budget}
-    await run_world(hass, freezer, hass_client_no_auth, caplog, plan, **options)
+    await run_world(hass, freezer, hass_client_no_auth, caplog, hass_storage, plan, **options)
 
 
 # Plans the random runs found, kept as fixed plans (see each one's note)
@@ -268,6 +273,22 @@ REGRESSIONS: dict[str, tuple[dict[str, object], list[Step]]] = {
         {"dedup": 5},
         [("fire", "monitor-1"), ("resolve", "monitor-1"), ("reload",), ("fire", "monitor-1")],
     ),
+    # Found and fixed: the open alerts were written a second after a change, so a crash right after the webhook's
+    # answer lost the alert (its RESOLVED never went out) and one right after an acknowledgement lost it (the
+    # escalation paged on) (tests/test_alert_store.py)
+    "an_alert_and_its_acknowledgement_outlive_a_crash": (
+        {"repeat": 1, "escalate_from": "warning"},
+        [
+            ("fire", "fp-lat"),
+            ("crash",),
+            ("fire", "fp-core"),
+            ("acknowledge", "fp-core", False),
+            ("crash",),
+            ("advance", 5),
+            ("resolve", "fp-lat"),
+            ("advance", 9),
+        ],
+    ),
 }
 
 
@@ -277,9 +298,10 @@ async def test_alert_model_regressions(
     freezer: FrozenDateTimeFactory,
     hass_client_no_auth: ClientSessionGenerator,
     caplog: pytest.LogCaptureFixture,
+    hass_storage: dict[str, Any],
     socket_enabled: None,
     options: dict[str, object],
     plan: list[Step],
 ) -> None:
     """Each plan that once broke a promise keeps them."""
-    await run_world(hass, freezer, hass_client_no_auth, caplog, plan, **options)
+    await run_world(hass, freezer, hass_client_no_auth, caplog, hass_storage, plan, **options)

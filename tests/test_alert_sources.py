@@ -23,7 +23,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.sms_alerts import alert_webhooks
-from custom_components.sms_alerts.alert_sources import storage_key
+from custom_components.sms_alerts.alert_store import storage_key
 from custom_components.sms_alerts.const import DOMAIN
 from custom_components.sms_alerts.diagnostics import async_get_config_entry_diagnostics
 from custom_components.sms_alerts.outbox import parse_items

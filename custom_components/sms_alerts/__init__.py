@@ -12,7 +12,8 @@ from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util.hass_dict import HassKey
 
-from .alert_sources import AlertSources, async_remove_alert_store
+from .alert_sources import AlertSources
+from .alert_store import async_remove_alert_store
 from .api import PROVIDERS, ProviderKey
 from .api.base import AuthError, ProviderError
 from .api.brevisone_rest import API_LEGACY, CONF_API

@@ -13,12 +13,12 @@ from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.dispatcher import async_dispatcher_send
-from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .alert_escalations import RING, Escalations
 from .alert_maintenance import Maintenance
 from .alert_source_config import SourceConfig
+from .alert_store import AlertStore
 from .alert_texts import AlertTexts
 from .alert_transitions import SNOOZED, async_send_transition
 from .alert_webhooks import async_register_source
@@ -29,7 +29,6 @@ from .alerts.render import render_group, render_test
 from .alerts.routing import recipients_for
 from .const import (
     CONF_TARGET,
-    DOMAIN,
     EVENT_ALERT,
     LOGGER,
     SIGNAL_ALERTS_CHANGED,
@@ -44,24 +43,12 @@ if TYPE_CHECKING:
     from .api.base import Provider
     from .outbox import Outbox
 
-STORAGE_VERSION = 1
 # The key of the escalations in the stored book
 ESCALATIONS = "escalations"
 # The key of the maintenance windows in the stored book
 MAINTENANCE = "maintenance"
-SAVE_DELAY = 1.0
 # A target told of an alert: the SMS went, waits, or a copy of it went already
 _TOLD = frozenset({SendStatus.SENT, SendStatus.QUEUED, SendStatus.THROTTLED, SendStatus.DEDUPLICATED})
-
-
-def storage_key(entry_id: str) -> str:
-    """Return the Store key of an entry's open alerts."""
-    return f"{DOMAIN}.alerts.{entry_id}"
-
-
-async def async_remove_alert_store(hass: HomeAssistant, entry_id: str) -> None:
-    """Delete the open alerts of a removed entry."""
-    await Store[dict[str, Any]](hass, STORAGE_VERSION, storage_key(entry_id)).async_remove()
 
 
 @dataclass
@@ -80,7 +67,7 @@ class AlertSources:
         self._hass = hass
         self._entry = entry
         self._outbox = outbox
-        self._store = Store[dict[str, Any]](hass, STORAGE_VERSION, storage_key(entry.entry_id))
+        self._store = AlertStore(hass, entry.entry_id, self._stored, self._take_deliveries)
         self.book = AlertBook()
         self.sources: dict[str, SourceConfig] = {}
         self.lock = asyncio.Lock()
@@ -107,6 +94,8 @@ class AlertSources:
             return
         stored = await self._store.async_load()
         self.book = AlertBook.from_dict(stored)
+        # The deliveries seen from now on go to the journal as they come
+        self.book.delivery_log = []
         self.book.keep_sources(self.sources)
         self.escalations.load(stored.get(ESCALATIONS) if isinstance(stored, dict) else None)
         self.maintenance.load(stored.get(MAINTENANCE) if isinstance(stored, dict) else None)
@@ -120,11 +109,11 @@ class AlertSources:
         self._entry.async_on_unload(self.maintenance.cancel)
 
     async def async_unload(self) -> None:
-        """Write the open alerts at once where they changed (a delayed write may be pending)."""
+        """Write the open alerts whole where they changed (their journal then starts afresh), and wait for the disk."""
         self.escalations.cancel()
         self.maintenance.cancel()
         if self._changed_since_load:
-            await self.async_save()
+            await self._store.async_close()
 
     def _stored(self) -> dict[str, Any]:
         """Return what is kept on disk: the book and the escalations of its open alerts."""
@@ -134,9 +123,13 @@ class AlertSources:
             MAINTENANCE: self.maintenance.as_stored(),
         }
 
+    def _take_deliveries(self) -> list[tuple[str, float]]:
+        """Return the deliveries the book saw since the journal last asked (the book is replaced at load)."""
+        return self.book.take_deliveries()
+
     async def async_save(self) -> None:
         """Write the open alerts and their escalations now."""
-        await self._store.async_save(self._stored())
+        await self._store.async_save()
 
     async def async_process(self, source: SourceConfig, result: ParseResult) -> None:
         """Act on one parsed body: open, count and close alerts, and send what is due; return once on disk.
@@ -146,8 +139,11 @@ class AlertSources:
         """
         lines: list[int] = []
         await self._async_process_locked(source, result, lines)
+        # Its SMS and the alerts' records (who was told, the escalation) both on disk: a crash now loses neither
+        waits = [self._store.async_written()]
         if lines:
-            await self._outbox.async_written(max(lines))
+            waits.append(self._outbox.async_written(max(lines)))
+        await asyncio.gather(*waits)
 
     async def _async_process_locked(self, source: SourceConfig, result: ParseResult, lines: list[int]) -> None:
         """Act on one body with the lock held; the journal lines of its SMS go to `lines`."""
@@ -353,7 +349,9 @@ class AlertSources:
                 if source.announce_ack:
                     await self.escalations.async_announce(source, ended, by, sender)
             self.changed()
-            return found
+        # On disk before the caller hears of it: a crash right after does not page the acknowledged alert again
+        await self._store.async_written()
+        return found
 
     async def async_reply(self, sender: str, text: str) -> list[OpenAlert]:
         """Acknowledge the open alerts whose codes a received SMS names (`A12`, `ack a12`); return them."""
@@ -379,7 +377,8 @@ class AlertSources:
                     "%s: the escalation of %s is held until %s", self._entry.title, found.code, until.isoformat()
                 )
                 self.changed()
-            return found, until is not None
+        await self._store.async_written()
+        return found, until is not None
 
     def escalation_of(self, alert: OpenAlert) -> dict[str, Any] | None:
         """Describe an alert's escalation (None when it is not escalated)."""
@@ -414,15 +413,15 @@ class AlertSources:
 
     @callback
     def changed(self) -> None:
-        """Write the open alerts soon and tell the sensors."""
+        """Write the open alerts now and tell the sensors."""
         self._save_soon()
         async_dispatcher_send(self._hass, SIGNAL_ALERTS_CHANGED.format(self._entry.entry_id))
 
     @callback
     def _save_soon(self) -> None:
-        """Write the open alerts and the deliveries seen soon (at the latest when the entry unloads)."""
+        """Write the open alerts and the deliveries seen now, with the other changes of this moment."""
         self._changed_since_load = True
-        self._store.async_delay_save(self._stored, SAVE_DELAY)
+        self._store.changed()
 
 
 def _sms_severity(alert: Alert) -> Severity:

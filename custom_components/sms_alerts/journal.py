@@ -305,7 +305,7 @@ class JournalWriter:
         except OSError as err:
             if not self.failed:
                 _LOGGER.error(  # noqa: TRY400 - a full disk needs no traceback
-                    "The outbox journal %s cannot be written: %s", self.file.path.name, err.strerror
+                    "The journal %s cannot be written: %s", self.file.path.name, err.strerror
                 )
             self.failed = True
 

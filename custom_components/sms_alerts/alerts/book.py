@@ -8,7 +8,7 @@ again within DELIVERY_WINDOW is reported as seen. Everything here is kept in the
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from .models import Alert
@@ -44,8 +44,20 @@ class OpenAlert:
     earlier: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the stored form."""
-        return asdict(self)
+        """Return the stored form (a new dict: the journal compares it with the one written last)."""
+        return {
+            "source": self.source,
+            "fingerprint": self.fingerprint,
+            "name": self.name,
+            "severity": self.severity,
+            "code": self.code,
+            "status": self.status,
+            "count": self.count,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "notified": dict(self.notified),
+            "earlier": list(self.earlier),
+        }
 
 
 def _open_alert(raw: object) -> OpenAlert | None:
@@ -81,6 +93,8 @@ class AlertBook:
         self._next_code = 1
         # Outbox items that told of several alerts (summaries), while an open alert still counts on one
         self._summaries: set[str] = set()
+        # Deliveries seen since the journal last took them (None while nothing keeps a journal)
+        self.delivery_log: list[tuple[str, float]] | None = None
 
     # Deliveries
 
@@ -97,9 +111,16 @@ class AlertBook:
         seen = key in self._deliveries
         self._deliveries.pop(key, None)
         self._deliveries[key] = now
+        if self.delivery_log is not None:
+            self.delivery_log.append((key, now))
         while len(self._deliveries) > MAX_DELIVERIES:
             del self._deliveries[next(iter(self._deliveries))]
         return seen
+
+    def take_deliveries(self) -> list[tuple[str, float]]:
+        """Return the deliveries seen since the last call, and start a new log."""
+        taken, self.delivery_log = self.delivery_log or [], []
+        return taken
 
     # Alerts
 
