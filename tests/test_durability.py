@@ -7,11 +7,15 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.sms_alerts import outbox_store
+from custom_components.sms_alerts.const import EVENT_FAILED
+from custom_components.sms_alerts.journal import STORM
 from custom_components.sms_alerts.message import MessageError
 from custom_components.sms_alerts.outbox import SendOptions, SendStatus, parse_items
 from simulators.base import Fault, ReceivedMessage
@@ -230,3 +234,90 @@ async def test_accept_refuses_bad_input_at_once(hass: HomeAssistant, loaded_gate
     """An empty text is refused with MessageError before anything is written."""
     with pytest.raises(MessageError):
         await loaded_gateway.runtime_data.outbox.async_accept(" ", None, ["+491701234567"], SendOptions())
+
+
+async def storm_entry(hass: HomeAssistant, gateway: RunningSimulator, **options: Any) -> MockConfigEntry:
+    """An SMS Gateway entry with storm control's options."""
+    entry = gateway_entry_for(gateway, options=options)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    return entry
+
+
+async def crash_and_restart(hass: HomeAssistant, hass_storage: dict[str, Any], entry: MockConfigEntry) -> None:
+    """The power goes once the last send's lines are on disk; a new outbox starts from the files (no unload wrote)."""
+    await hass.async_block_till_done()
+    await restart_from(hass, hass_storage, entry, crash(hass_storage, entry))
+
+
+async def test_a_crash_keeps_the_duplicate_window(
+    hass: HomeAssistant, gateway: RunningSimulator, hass_storage: dict[str, Any]
+) -> None:
+    """The alert "Freezer warm" went out; the power goes; the same alert a moment later is a duplicate, no SMS."""
+    entry = await storm_entry(hass, gateway, dedup_minutes=5)
+    assert (await send(hass, entry, message="Freezer warm"))["results"][0]["status"] == "sent"
+    await crash_and_restart(hass, hass_storage, entry)
+    assert (await send(hass, entry, message="Freezer warm"))["results"][0]["status"] == "deduplicated"
+    assert [m.text for m in gateway.sim.messages] == ["Freezer warm"]
+
+
+async def test_a_crash_keeps_the_days_budget_spent(
+    hass: HomeAssistant, gateway: RunningSimulator, hass_storage: dict[str, Any]
+) -> None:
+    """A budget of 2 SMS a day, both sent; the power goes; the next warning is over the budget, not sent."""
+    entry = await storm_entry(hass, gateway, daily_budget=2)
+    await send(hass, entry, message="a")
+    await send(hass, entry, message="b")
+    await crash_and_restart(hass, hass_storage, entry)
+    failed: list[Event] = []
+    hass.bus.async_listen(EVENT_FAILED, failed.append)
+    with pytest.raises(HomeAssistantError, match="the daily budget of 2 SMS is spent"):
+        await send(hass, entry, message="c")
+    await hass.async_block_till_done()
+    assert [event.data["message"] for event in failed] == ["c"]
+    assert [m.text for m in gateway.sim.messages] == ["a", "b"]
+
+
+async def test_a_crash_keeps_the_rate_limits_minute(
+    hass: HomeAssistant, gateway: RunningSimulator, hass_storage: dict[str, Any]
+) -> None:
+    """One SMS a minute to a number, one sent; the power goes; the next alert within the minute is held."""
+    entry = await storm_entry(hass, gateway, rate_limit=1, dedup_minutes=0)
+    await send(hass, entry, message="a")
+    await crash_and_restart(hass, hass_storage, entry)
+    assert (await send(hass, entry, message="b"))["results"][0]["status"] == "throttled"
+    assert [m.text for m in gateway.sim.messages] == ["a"]
+
+
+async def test_storm_control_writes_its_changes_not_itself_in_the_same_write_as_the_send(
+    hass: HomeAssistant, gateway: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each send adds a short line of what storm control counted then, synced with the line that settles it.
+
+    Not the whole memory per send: the tenth send's line is as short as the second's.
+    """
+    entry = await storm_entry(hass, gateway, dedup_minutes=5, rate_limit=0)
+    await send(hass, entry, message="Alert 0")  # the first of the day also notes the day
+    await hass.async_block_till_done()
+    journal = entry.runtime_data.outbox._queue.store.journal
+    writes: list[bytes] = []
+    append = journal.file.append
+
+    def counting(data: bytes) -> None:
+        writes.append(data)
+        append(data)
+
+    monkeypatch.setattr(journal.file, "append", counting)
+    for n in range(1, 10):
+        writes.clear()
+        await send(hass, entry, message=f"Alert {n}")
+        await hass.async_block_till_done()
+        # One write takes the alert (under way), one settles it: its storm line goes with the second
+        assert len(writes) == 2, writes
+        records = [orjson.loads(line) for line in writes[1].splitlines()]
+        assert [record["op"] for record in records] == [STORM, "del"]
+        assert records[0]["ev"] == [
+            ["sent", "+491701234567", f"Alert {n}", records[0]["ev"][0][3], records[0]["ev"][0][4], 1]
+        ]
+        assert len(writes[1].splitlines()[0]) < 150

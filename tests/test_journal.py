@@ -17,6 +17,8 @@ from custom_components.sms_alerts.journal import (
     REF,
     SENT,
     SNAPSHOT_SEQ,
+    STORM,
+    STORM_LOG,
     UNSENT,
     JournalFile,
     JournalWriter,
@@ -73,6 +75,29 @@ def test_replay_applies_newer_lines_over_the_snapshot_in_order() -> None:
     assert data["sent"] == [["m2", item("y")]]
     assert data[SNAPSHOT_SEQ] == 13
     assert last_seq(snapshot, records) == 13
+
+
+def test_replay_collects_storm_events_of_the_lines_newer_than_the_snapshot_only() -> None:
+    """Storm control's events after the snapshot are handed over in order; those it holds already are not."""
+    snapshot = {"items": [], SNAPSHOT_SEQ: 2, "storm": {"day": "2026-12-07", "day_count": 1}}
+    sent = ["sent", "+491701234567", "Freezer warm", 100.5, "2026-12-07", 1]
+    records, _ = parse(
+        lines(
+            (1, STORM, {"ev": [["sent", "+491701234567", "old", 90.0, "2026-12-07", 1]]}),
+            (2, DEL, {"id": "a"}),
+            (3, STORM, {"ev": [sent]}),
+            (4, DEL, {"id": "b"}),
+            (5, STORM, {"ev": [["held", "+491701234567", "Door open", 101.0], ["rate", "+491701234567", 102.0]]}),
+            (6, STORM, {"ev": "junk"}),
+        )
+    )
+    data = replay(snapshot, records)
+    assert data[STORM_LOG] == [sent, ["held", "+491701234567", "Door open", 101.0], ["rate", "+491701234567", 102.0]]
+    assert data["storm"] == snapshot["storm"]  # as of the snapshot: the events are done again over it
+    assert data[SNAPSHOT_SEQ] == 6
+    # No newer storm line: nothing to hand over (an old file reads as before)
+    assert STORM_LOG not in replay(snapshot, parse(lines((3, DEL, {"id": "a"})))[0])
+    assert STORM_LOG not in replay({"items": [], SNAPSHOT_SEQ: 5}, records)
 
 
 def test_replay_over_a_file_from_before_the_journal_keeps_everything() -> None:

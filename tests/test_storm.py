@@ -235,13 +235,73 @@ def test_guard_memory_is_written_and_read_back() -> None:
         StormGuard(settings=settings).restore(junk)
 
 
+def test_guard_changes_done_again_over_what_was_stored_give_the_same_guard() -> None:
+    """Events recorded after `stored`, applied after `restore`: the same windows, minute, day and count.
+
+    The day turns at a decision alone too (a duplicate sends nothing): the new day starts its count at 0.
+    """
+    settings = StormSettings(dedup_window=300, rate_limit=2, daily_budget=5)
+    guard = StormGuard(settings=settings)
+    guard.note_sent(target="a", text="x", now=0, today="d1", parts=2)
+    stored = json.loads(json.dumps(guard.stored()))
+    guard.changes = []
+    assert guard.decide(target="a", text="x", severity="warning", now=100, today="d2") is Verdict.DEDUPLICATED
+    guard.note_sent(target="a", text="y", now=100, today="d2", parts=2)
+    guard.note_held(target="b", text="z", now=101)
+    guard.note_released(target="b", text="z", now=110)
+    guard.note_held(target="c", text="w", now=111)
+    guard.forget(target="c", text="w")
+    guard.note_rate_release("a", 112)
+    guard.note_sent(target="a", text="v", now=120, today="d2")
+    events = json.loads(json.dumps(guard.changes))
+    assert [event[0] for event in events] == ["day", "sent", "held", "released", "held", "forget", "rate", "sent"]
+    again = StormGuard(settings=settings)
+    again.restore(stored)
+    again.apply(events)
+    assert again.stored() == guard.stored()
+    assert (again.day, again.day_count, again.budget_left()) == ("d2", 3, 2)
+    assert again.changes is None  # what it applied is not recorded again
+    for one in (guard, again):
+        assert one.decide(target="b", text="z", severity="warning", now=130, today="d2") is Verdict.DEDUPLICATED
+        assert one.decide(target="c", text="w", severity="warning", now=130, today="d2") is Verdict.SEND
+        assert one.decide(target="a", text="new", severity="warning", now=130, today="d2") is Verdict.THROTTLED
+        assert one.release_at("a", 130) == 172
+    # Only the day turned since the last write: the count starts afresh after a crash as it did before
+    turned = StormGuard(settings=settings)
+    turned.restore(stored)
+    turned.apply(events[:1])
+    assert (turned.day, turned.day_count) == ("d2", 0)
+    # Unreadable events are skipped, the others done
+    skipped = StormGuard(settings=settings)
+    skipped.apply([["sent", "a"], ["unknown", 1], "junk", ["sent", "a", "t", 5, "d2", 1]])
+    assert (skipped.day, skipped.day_count) == ("d2", 1)
+    skipped.apply("junk")
+
+
+def test_a_guard_without_a_journal_records_nothing() -> None:
+    """Pure users of the guard attach no list: nothing is recorded, nothing grows."""
+    guard = StormGuard(settings=StormSettings(dedup_window=300, rate_limit=2, daily_budget=5))
+    guard.decide(target="a", text="x", severity="warning", now=0, today="d")
+    guard.note_sent(target="a", text="x", now=0, today="d")
+    guard.note_held(target="a", text="y", now=1)
+    assert guard.changes is None
+    noticed: list[int] = []
+    guard.changes, guard.noticed = [], lambda: noticed.append(len(guard.changes or []))
+    guard.note_sent(target="a", text="z", now=2, today="d")
+    guard.note_rate_release("a", 3)
+    # Told once, at the first event of a batch
+    assert noticed == [0]
+    assert guard.changes == [["sent", "a", "z", 2, "d", 1], ["rate", "a", 3]]
+
+
 async def test_storm_memory_outlives_a_reload_and_is_written_when_home_assistant_stops(
     hass: HomeAssistant, gateway: RunningSimulator, hass_storage: dict[str, Any]
 ) -> None:
     """A reload keeps the duplicate window and the day's count; a stop (no unload) writes them for the next start."""
     entry = await setup_entry(hass, gateway, daily_budget=3, dedup_minutes=5)
     await send(hass, entry, message="a", target=[RECIPIENT])
-    assert "storm" not in on_disk(hass_storage, entry.entry_id)  # written with everything, not line by line
+    # Written whole with everything; line by line, only its changes
+    assert "storm" not in on_disk(hass_storage, entry.entry_id)
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     assert (await send(hass, entry, message="a", target=[RECIPIENT]))["results"][0]["status"] == "deduplicated"

@@ -21,6 +21,9 @@ DEL = "del"  # an item left the outbox (sent, handed over, given up, summed up):
 SENT = "sent"  # a send remembered for its delivery report: "mid" (provider message id), "item"
 UNSENT = "unsent"  # a remembered send forgotten (its delivery failed): "mid"
 REF = "ref"  # an acknowledgement reference: "n", "text", "targets"
+STORM = "storm"  # storm control's changes since its last line: "ev", a list of events (see StormGuard.apply)
+# The key under which `replay` hands over the storm control events of the lines newer than the snapshot
+STORM_LOG = "storm_log"
 # The snapshot's key for the last journal line it holds
 SNAPSHOT_SEQ = "journal_seq"
 
@@ -69,6 +72,8 @@ def replay(snapshot: Any, records: Iterable[Mapping[str, Any]]) -> Any:
     """Return the stored form the outbox had at its last journal line: the snapshot with the newer lines applied.
 
     Items keep the order they were first written in; the snapshot is returned as it is when no line is newer.
+    Storm control's events of the newer lines are collected, in order, under STORM_LOG (its memory in the
+    snapshot, "storm", is as of the snapshot: the events are done again over it).
     """
     after = snapshot_seq(snapshot)
     newer = [record for record in records if record["s"] > after]
@@ -90,7 +95,12 @@ def replay(snapshot: Any, records: Iterable[Mapping[str, Any]]) -> Any:
         if isinstance(entry, list) and entry
     }
     next_reference = data.get("next_reference", 1)
+    storm: list[Any] = []
     for record in newer:
+        if record["op"] == STORM:
+            events = record.get("ev")
+            storm.extend(events if isinstance(events, list) else [])
+            continue
         with contextlib.suppress(KeyError, TypeError, ValueError):
             next_reference = _apply(record, items, sent, references, next_reference)
     data["items"] = list(items.values())
@@ -100,6 +110,8 @@ def replay(snapshot: Any, records: Iterable[Mapping[str, Any]]) -> Any:
         data["sent"] = [[message_id, item] for message_id, item in sent.items()]
     else:
         data.pop("sent", None)
+    if storm:
+        data[STORM_LOG] = storm
     data[SNAPSHOT_SEQ] = newer[-1]["s"]
     return data
 
@@ -238,11 +250,17 @@ class JournalWriter:
 
     def add(self, op: str, **fields: Any) -> int:
         """Queue a line and start writing it; return its number (0 once closed)."""
+        seq = self.queue(op, fields)
+        if seq:
+            self._start()
+        return seq
+
+    def queue(self, op: str, fields: Mapping[str, Any]) -> int:
+        """Queue a line to go with the next one `add` queues (in the same write); return its number (0 once closed)."""
         if self._closed:
             return 0
         self.seq += 1
         self._pending.append(encode(self.seq, op, fields))
-        self._start()
         return self.seq
 
     def keep_after(self, seq: int) -> None:

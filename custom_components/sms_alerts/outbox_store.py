@@ -11,7 +11,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import STORAGE_DIR, Store
 
 from .const import DOMAIN
-from .journal import DEL, PUT, REF, SENT, SNAPSHOT_SEQ, UNSENT, JournalFile, JournalWriter, last_seq, replay
+from .journal import DEL, PUT, REF, SENT, SNAPSHOT_SEQ, STORM, UNSENT, JournalFile, JournalWriter, last_seq, replay
+from .storm import StormGuard
 
 STORAGE_VERSION = 1
 # A snapshot is written once the journal holds more lines than this, and more than items wait:
@@ -58,6 +59,10 @@ class OutboxStore:
         self._snapshot_lock = asyncio.Lock()
         # A snapshot was asked for (compaction_due said so) and has not begun yet
         self._snapshot_asked = False
+        # Storm control's guard, whose changes are written as lines too (follow_storm), and whether a line
+        # of them is planned for the end of this turn of the event loop
+        self._storm: StormGuard | None = None
+        self._storm_due = False
 
     async def _run(self, job: Callable[[], None]) -> None:
         """Run a blocking write in a worker thread."""
@@ -100,8 +105,38 @@ class OutboxStore:
         """Write an acknowledgement reference."""
         self._add(REF, n=number, text=text, targets=targets)
 
+    def follow_storm(self, guard: StormGuard) -> None:
+        """Write storm control's changes as journal lines from now on, so that a crash keeps its counts.
+
+        They go ahead of the next line written (in the same write), or at the end of the turn of the event
+        loop they were made in, whichever comes first.
+        """
+        self._storm = guard
+        guard.changes = []
+        guard.noticed = self._storm_noticed
+
+    def _storm_noticed(self) -> None:
+        """Plan a line for storm control's changes at the end of this turn, unless one is planned."""
+        if not self._storm_due:
+            self._storm_due = True
+            self._hass.loop.call_soon(self.write_storm)
+
+    def write_storm(self) -> None:
+        """Write storm control's changes not written yet, as a line of their own."""
+        self._storm_due = False
+        if self._storm is not None and self._storm.changes:
+            events, self._storm.changes = self._storm.changes, []
+            self._add(STORM, ev=events)
+
     def _add(self, op: str, **fields: Any) -> int:
-        """Queue a journal line (written in the background, with the others of the moment); return its number."""
+        """Queue a journal line (written in the background, with the others of the moment); return its number.
+
+        Storm control's changes not written yet go ahead of it, in a line of their own.
+        """
+        if self._storm is not None and self._storm.changes:
+            events, self._storm.changes = self._storm.changes, []
+            if self.journal.queue(STORM, {"ev": events}):
+                self.lines += 1
         seq = self.journal.add(op, **fields)
         if seq:
             self.lines += 1
@@ -125,6 +160,8 @@ class OutboxStore:
         """Write a snapshot of everything, then drop the journal lines it holds (not if it could not be written)."""
         async with self._snapshot_lock:
             self._snapshot_asked = False
+            # Storm control's changes so far are in the snapshot: their line goes before it, not after
+            self.write_storm()
             seq = self.journal.seq
             data = {**data_func(), SNAPSHOT_SEQ: seq}
             lines, self.lines = self.lines, 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -80,6 +81,11 @@ class StormGuard:
     deduplicated: int = 0
     throttled: int = 0
     next_sweep: float = field(default=0.0, repr=False)
+    # While a list is attached here (the outbox's journal follows the guard), each change of what `stored`
+    # returns is recorded as an event, [name, *arguments], which `apply` does again over what `restore` read;
+    # `noticed` is called when the first event of a batch comes. Without a list nothing is recorded.
+    changes: list[list[Any]] | None = field(default=None, repr=False, compare=False)
+    noticed: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     def decide(
         self, *, target: str, text: str, severity: str, now: float, today: str, parts: int = 1, quiet: bool = False
@@ -92,6 +98,8 @@ class StormGuard:
         of what it takes (reserve) until the send ends, then counts what it actually sent or queued
         (note_sent) and what it held (note_held).
         """
+        if today != self.day:
+            self._record("day", today)
         self._forget(now, today)
         if severity == CRITICAL:
             return Verdict.SEND
@@ -111,6 +119,7 @@ class StormGuard:
 
     def note_sent(self, *, target: str, text: str, now: float, today: str, parts: int = 1) -> None:
         """Count an alert of `parts` SMS that goes out or waits to go out (a storm summary counts too)."""
+        self._record("sent", target, text, now, today, parts)
         self._forget(now, today)
         self._prune(target, now)
         if self.settings.dedup_window:
@@ -151,6 +160,45 @@ class StormGuard:
             if isinstance(day, str) and isinstance(count, int) and count >= 0:
                 self.day, self.day_count = day, count
 
+    def apply(self, events: object) -> None:
+        """Do again, in order, the changes recorded after what `restore` read (the journal's newer lines).
+
+        Each event is done by the method that recorded it, with the arguments it had; one that cannot be
+        read (or that a later version wrote) is skipped. Nothing is recorded meanwhile.
+        """
+        if not isinstance(events, list):
+            return
+        changes, self.changes = self.changes, None
+        try:
+            for event in events:
+                self._apply(event)
+        finally:
+            self.changes = changes
+
+    def _apply(self, event: object) -> None:
+        """Do one recorded change again."""
+        match event:
+            case ["sent", str(target), str(text), int() | float() as now, str(today), int(parts)]:
+                self.note_sent(target=target, text=text, now=float(now), today=today, parts=parts)
+            case ["held", str(target), str(text), int() | float() as now]:
+                self.note_held(target=target, text=text, now=float(now))
+            case ["released", str(target), str(text), int() | float() as now]:
+                self.note_released(target=target, text=text, now=float(now))
+            case ["forget", str(target), str(text)]:
+                self.forget(target=target, text=text)
+            case ["rate", str(target), int() | float() as now]:
+                self.note_rate_release(target, float(now))
+            case ["day", str(today)]:
+                self._new_day(today)
+
+    def _record(self, *event: Any) -> None:
+        """Record a change of the stored memory, while a list is attached."""
+        if self.changes is None:
+            return
+        if not self.changes and self.noticed is not None:
+            self.noticed()
+        self.changes.append(list(event))
+
     def reserve(self, *, target: str, text: str, parts: int) -> None:
         """Count an alert taken to go out until its first send ends (release): budget, rate limit, duplicates."""
         self.reserved += parts
@@ -171,16 +219,21 @@ class StormGuard:
     def note_held(self, *, target: str, text: str, now: float) -> None:
         """Remember an alert held for later: a copy of it within the window is a duplicate."""
         if self.settings.dedup_window:
+            self._record("held", target, text, now)
             self.held[(target, text)] = now
 
     def note_released(self, *, target: str, text: str, now: float) -> None:
         """Count a held alert that goes out now (alone or in a summary) as sent from now on."""
+        if self.settings.dedup_window or (target, text) in self.held:
+            self._record("released", target, text, now)
         self.held.pop((target, text), None)
         if self.settings.dedup_window:
             self.recent[(target, text)] = now
 
     def forget(self, *, target: str, text: str) -> None:
         """Forget an alert that never went out (dropped): a copy of it later is no duplicate."""
+        if (target, text) in self.held or (target, text) in self.recent:
+            self._record("forget", target, text)
         self.held.pop((target, text), None)
         self.recent.pop((target, text), None)
 
@@ -228,7 +281,13 @@ class StormGuard:
 
     def note_rate_release(self, target: str, now: float) -> None:
         """Remember that the alerts held by the rate limit for a target went out now."""
+        self._record("rate", target, now)
         self.rate_released[target] = now
+
+    def _new_day(self, today: str) -> None:
+        """Start the day's count afresh on a new day."""
+        if today != self.day:
+            self.day, self.day_count = today, 0
 
     def _prune(self, target: str, now: float) -> None:
         """Drop one target's send times that have left the rate window."""
@@ -245,8 +304,7 @@ class StormGuard:
 
         The sweep only bounds memory: decisions prune their own target and compare times with the windows.
         """
-        if today != self.day:
-            self.day, self.day_count = today, 0
+        self._new_day(today)
         if self.next_sweep and now < self.next_sweep:
             return
         self.next_sweep = now + SWEEP_INTERVAL

@@ -365,14 +365,11 @@ class Outbox:
             results = await self._screen.async_screen(items, reserved)
             self._queue.write_settled([item for item in items if item.id in results])
             taken = [item for item in items if item.id not in results]
-            results.update(await self._intake.async_take(taken, line))
+            # Storm control counts what went out or waits to go out (see Intake.async_take)
+            results.update(await self._intake.async_take(taken, line, screened=True))
         finally:
             for item in reserved:
                 self._policy.release(item)
-        today = _today()
-        for item in taken:
-            if results[item.id].status in (SendStatus.SENT, SendStatus.QUEUED):
-                self._policy.note_sent(item, now, today)
         rejected = [self._reject(raw, err, prepared) for raw, err in prepared.rejected]
         report = SendReport(
             message_id=message_id,

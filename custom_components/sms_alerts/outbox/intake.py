@@ -21,30 +21,48 @@ class Intake:
         self._router = parts.router
         self._now = parts.clock
         self._known_down = parts.known_down
+        self._policy = parts.policy
+        self._today = parts.today
         self._settler = settler
         self._drain = drain
 
-    async def async_take(self, items: list[QueuedItem], accepted: int) -> dict[str, TargetResult]:
+    async def async_take(
+        self, items: list[QueuedItem], accepted: int, *, screened: bool = False
+    ) -> dict[str, TargetResult]:
         """Try new items at once, unless the entry is blocked or their target has messages waiting.
 
         From now until each is settled (sent, queued, handed over, given up) they are under way:
         they are written to the journal now, while their request starts (the caller does not wait for
         the disk), so neither a crash nor a reload loses one; an unload meanwhile writes or hands them over.
-        `accepted` is the journal line that wrote them (the caller started it).
+        `accepted` is the journal line that wrote them (the caller started it). Items storm control
+        `screened` are counted by it once sent or queued, just before the lines that settle them (its
+        journal line goes with theirs, in the same write).
         """
         for item in items:
             if item.state is ItemState.NEW:
                 self._queue.move(item, ItemState.IN_FLIGHT)
+        results: dict[str, TargetResult] = {}
         try:
             async with self._queue.lock:
-                return await self._async_take_locked(items, accepted)
+                results = await self._async_take_locked(items, accepted)
         finally:
             for item in items:
                 if item.state is ItemState.IN_FLIGHT:
                     # Not settled here: the entry was unloaded under it (its next outbox sends it), or
                     # something unforeseen broke off the send (it waits for its next try, never lost)
                     self._queue.move(item, ItemState.RELEASED if self._queue.unloaded() else ItemState.WAITING)
+            if screened:
+                self._count(items, results)
             self._queue.write_settled(items)
+        return results
+
+    def _count(self, items: list[QueuedItem], results: dict[str, TargetResult]) -> None:
+        """Let storm control count the items that went out or wait to go out (duplicates, rate limit, budget)."""
+        today = self._today()
+        for item in items:
+            result = results.get(item.id)
+            if result is not None and result.status in (SendStatus.SENT, SendStatus.QUEUED):
+                self._policy.note_sent(item, item.created, today)
 
     async def _async_take_locked(self, items: list[QueuedItem], accepted: int) -> dict[str, TargetResult]:
         """Send, queue or hand over new items, with the lock held; stop where the entry was unloaded."""

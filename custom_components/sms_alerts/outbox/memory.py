@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from ..api.base import Target
+from ..journal import STORM_LOG
 from ..storm import StormGuard
 from .models import QueuedItem
 
@@ -112,4 +113,6 @@ class Memory:
         while len(self.sent) > SENT_MEMORY:
             del self.sent[next(iter(self.sent))]
         if self.storm is not None:
+            # As of the snapshot, then what the journal's newer lines recorded
             self.storm.restore(stored.get("storm"))
+            self.storm.apply(stored.get(STORM_LOG))

@@ -86,11 +86,13 @@ class Queue:
     def load(self, items: Iterable[QueuedItem]) -> None:
         """Start with what the file held (already written: nothing to write again).
 
-        When Home Assistant stops (it does not unload entries), everything is written once more: storm
-        control's counts are written only with everything, not line by line.
+        Storm control's changes are written as journal lines from now on. When Home Assistant stops (it
+        does not unload entries), everything is written once more.
         """
         self.items = TrackedDict({item.id: item for item in items})
         self.items.take_changes()
+        if self._memory.storm is not None:
+            self.store.follow_storm(self._memory.storm)
 
         async def stopping(_event: Event) -> None:
             self._unsub_stop = None
