@@ -54,7 +54,7 @@ class OutboxStore:
         self._hass = hass
         self.store = SnapshotStore(hass, STORAGE_VERSION, storage_key(entry_id), private=True, atomic_writes=True)
         self.journal = JournalWriter(JournalFile(journal_path(hass, entry_id)), self._run, self._spawn)
-        # Journal lines since the last snapshot
+        # Journal lines since the last snapshot (storm control's short lines aside)
         self.lines = 0
         self._snapshot_lock = asyncio.Lock()
         # A snapshot was asked for (compaction_due said so) and has not begun yet
@@ -77,7 +77,7 @@ class OutboxStore:
         snapshot = await self.store.async_load()
         records = await self._hass.async_add_executor_job(self.journal.file.read)
         self.journal.seq = self.journal.written = last_seq(snapshot, records)
-        self.lines = len(records)
+        self.lines = sum(record["op"] != STORM for record in records)
         return replay(snapshot, records)
 
     async def async_remove(self) -> None:
@@ -131,14 +131,15 @@ class OutboxStore:
     def _add(self, op: str, **fields: Any) -> int:
         """Queue a journal line (written in the background, with the others of the moment); return its number.
 
-        Storm control's changes not written yet go ahead of it, in a line of their own.
+        Storm control's changes not written yet go ahead of it, in a line of their own. Such short lines
+        come only with the changes of items (or in their turn of the event loop): they do not count
+        towards a snapshot, which comes as often as before.
         """
         if self._storm is not None and self._storm.changes:
             events, self._storm.changes = self._storm.changes, []
-            if self.journal.queue(STORM, {"ev": events}):
-                self.lines += 1
+            self.journal.queue(STORM, {"ev": events})
         seq = self.journal.add(op, **fields)
-        if seq:
+        if seq and op != STORM:
             self.lines += 1
         return seq
 
