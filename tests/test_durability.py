@@ -309,12 +309,16 @@ async def test_storm_control_writes_its_changes_not_itself_in_the_same_write_as_
         append(data)
 
     monkeypatch.setattr(journal.file, "append", counting)
+    store = entry.runtime_data.outbox._queue.store
     for n in range(1, 10):
         writes.clear()
+        lines = store.lines
         await send(hass, entry, message=f"Alert {n}")
         await hass.async_block_till_done()
         # One write takes the alert (under way), one settles it: its storm line goes with the second
         assert len(writes) == 2, writes
+        # and does not bring the next snapshot nearer
+        assert store.lines == lines + 2
         records = [orjson.loads(line) for line in writes[1].splitlines()]
         assert [record["op"] for record in records] == [STORM, "del"]
         assert records[0]["ev"] == [
