@@ -185,10 +185,10 @@ class AlertWorld:
         kind, *args = step
         await getattr(self, f"_step_{kind}")(*args)
         await self.hass.async_block_till_done(wait_background_tasks=True)
-        # What a crash at the next step finds: the files right after this step, before the timers of the second
-        # that follows (the check lets the sensors write), so that nothing written late escapes it
-        self._at_rest = self._files()
         await self.check()
+        # What a crash at the next step finds: the files a second after this step (the check lets that second's
+        # timers run: the sensors', and the write of what a body changed, which the README gives a second)
+        self._at_rest = self._files()
 
     async def _post(self, fingerprint: str, raw: str) -> None:
         """Post a body to the webhook of the alert's source with its token; it answers 200."""
@@ -356,12 +356,11 @@ class AlertWorld:
         async_fire_time_changed(self.hass)
 
     async def _step_crash(self) -> None:
-        """Home Assistant dies right after the last step (a power cut, kill -9) and starts again from its files.
+        """Home Assistant dies a second after the last step (a power cut, kill -9) and starts again from its files.
 
-        The files are those of the moment the last step's answers came and what it started ended, before the
-        second after it: nothing is written the way a stop writes, and a write left for later is lost. A new entry
-        reads them. Whatever a sender, an action or a page was answered for is on disk by then, and so must be
-        what storm control counted.
+        The files are those of that instant: nothing is written the way a stop writes, and a write left for
+        later than that second is lost. A new entry reads them. Whatever a sender, an action or a page was
+        answered for is on disk by then, what a body changed too, and what storm control counted.
         """
         assert self.entry is not None
         files, journals, sent = self._at_rest or self._files()

@@ -1,9 +1,9 @@
-"""The open alerts are on disk by the time a sender, an acknowledgement or a snooze gets its answer.
+"""The open alerts are on disk within a second of a sender's answer, and when an acknowledgement returns.
 
-A crash or a power cut right after the webhook answered must not take back an alert's record: without it the
-RESOLVED would never reach who got the FIRING, and an acknowledgement would be forgotten (the escalation pages
-again). The crash here is the one of tests/test_model.py: the files as they were at that instant, read by a new
-entry without the unload's last write.
+A crash or a power cut after that must not take back an alert's record: without it the RESOLVED would never
+reach who got the FIRING, and an acknowledgement would be forgotten (the escalation pages again). The crash
+here is the one of tests/test_model.py: the files as they were at that instant, read by a new entry without
+the unload's last write.
 """
 
 from __future__ import annotations
@@ -11,15 +11,17 @@ from __future__ import annotations
 import copy
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.sms_alerts import outbox_store
-from custom_components.sms_alerts.alert_store import AlertStore, storage_key
+from custom_components.sms_alerts.alert_store import WRITE_DELAY, AlertStore, storage_key
 from custom_components.sms_alerts.alerts.book_journal import replay
 from custom_components.sms_alerts.const import DOMAIN
 from custom_components.sms_alerts.journal import JournalFile, parse
@@ -71,20 +73,61 @@ async def crash(hass: HomeAssistant, entry: MockConfigEntry, hass_storage: dict[
     await hass.async_block_till_done(wait_background_tasks=True)
 
 
-async def test_a_crash_right_after_the_answer_keeps_the_alert_and_its_resolved_goes_out(
+async def test_a_crash_a_second_after_the_answer_keeps_the_alert_and_its_resolved_goes_out(
     hass: HomeAssistant,
     hass_client_no_auth: ClientSessionGenerator,
     loaded: MockConfigEntry,
     gateway: RunningSimulator,
     hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,
 ) -> None:
-    """The open alert, with who was told, is on disk at the webhook's answer; after a crash its RESOLVED goes out."""
+    """The open alert, with who was told, is on disk a second after the answer; after a crash its RESOLVED goes out."""
     assert await post_now(hass_client_no_auth, load("alertmanager_firing")) == 200
+    await hass.async_block_till_done(wait_background_tasks=True)
+    freezer.tick(timedelta(seconds=WRITE_DELAY))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert FINGERPRINT in stored_alerts(hass, hass_storage, loaded.entry_id)
     await crash(hass, loaded, hass_storage)
     assert await post_now(hass_client_no_auth, load("alertmanager_resolved")) == 200
     await hass.async_block_till_done(wait_background_tasks=True)
     assert [text.split()[0] for _to, text in texts(gateway)] == ["FIRING", "RESOLVED"]
+
+
+async def test_a_storm_does_not_put_the_write_off(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+    """Changes every 0.4 s: the first is written a second after it came, not once they stop."""
+    state: dict[str, Any] = {"next_code": 1}
+    store = AlertStore(hass, "storm", lambda: state, list)
+    appended: list[bytes] = []
+    original = JournalFile.append
+
+    def append(self: JournalFile, data: bytes) -> None:
+        appended.append(data)
+        original(self, data)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(JournalFile, "append", append)
+        for code in range(2, 6):
+            state["next_code"] = code
+            store.changed(soon=True)
+            freezer.tick(timedelta(seconds=0.4))
+            async_fire_time_changed(hass)
+            await hass.async_block_till_done(wait_background_tasks=True)
+    # Written while the changes still came (a delay that each change put off would have written nothing yet)
+    assert appended
+    assert parse(appended[0])[0][0]["v"] < 5
+    freezer.tick(timedelta(seconds=1))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await store.async_written()
+    assert await AlertStore(hass, "storm", dict, list).async_load() == {
+        "next_code": 5,
+        "open": [],
+        "escalations": [],
+        "maintenance": [],
+        "deliveries": {},
+        "journal_seq": 2,
+    }
 
 
 async def test_an_acknowledgement_is_on_disk_when_the_action_returns(

@@ -139,11 +139,10 @@ class AlertSources:
         """
         lines: list[int] = []
         await self._async_process_locked(source, result, lines)
-        # Its SMS and the alerts' records (who was told, the escalation) both on disk: a crash now loses neither
-        waits = [self._store.async_written()]
+        # Its SMS on disk before the answer; the alerts' records (who was told) within a second (an escalated
+        # alert's page waited for its record already)
         if lines:
-            waits.append(self._outbox.async_written(max(lines)))
-        await asyncio.gather(*waits)
+            await self._outbox.async_written(max(lines))
 
     async def _async_process_locked(self, source: SourceConfig, result: ParseResult, lines: list[int]) -> None:
         """Act on one body with the lock held; the journal lines of its SMS go to `lines`."""
@@ -171,7 +170,7 @@ class AlertSources:
                 # Alerts escalated by this body page their first step now, before the sender gets its answer
                 await self.escalations.async_page_due()
             finally:
-                self.changed()
+                self.changed(soon=True)
 
     def _fire(self, source: SourceConfig, alert: Alert, now: float, outgoing: dict[str, _Outgoing]) -> None:
         """Open a firing alert and plan its SMS to its recipients; one open already is counted only."""
@@ -318,7 +317,7 @@ class AlertSources:
         if status is SendStatus.SENT or status not in _TOLD:
             for fingerprint in fingerprints:
                 self.book.send_ended(source.subentry_id, fingerprint, target, item_id, told=status is SendStatus.SENT)
-            self.changed()
+            self.changed(soon=True)
 
     async def _async_send_test(self, source: SourceConfig, result: ParseResult) -> None:
         """Send a source's test message to its default recipients."""
@@ -412,16 +411,17 @@ class AlertSources:
         self._hass.bus.async_fire(EVENT_ALERT, data)
 
     @callback
-    def changed(self) -> None:
-        """Write the open alerts now and tell the sensors."""
-        self._save_soon()
+    def changed(self, *, soon: bool = False) -> None:
+        """Write the open alerts now (or within a second, `soon`) and tell the sensors."""
+        self._changed_since_load = True
+        self._store.changed(soon=soon)
         async_dispatcher_send(self._hass, SIGNAL_ALERTS_CHANGED.format(self._entry.entry_id))
 
     @callback
     def _save_soon(self) -> None:
-        """Write the open alerts and the deliveries seen now, with the other changes of this moment."""
+        """Write the open alerts and the deliveries seen within a second, with the other changes then."""
         self._changed_since_load = True
-        self._store.changed()
+        self._store.changed(soon=True)
 
 
 def _sms_severity(alert: Alert) -> Severity:

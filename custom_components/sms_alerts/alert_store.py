@@ -1,11 +1,12 @@
-"""The open alerts on disk: every change a journal line at once, the whole now and then.
+"""The open alerts on disk: each change a journal line, the whole now and then.
 
 What the alert sources keep (open alerts, who was told, the deliveries seen, escalations, maintenance windows)
-is Home Assistant's Store file (a snapshot) and a journal beside it, as for the outbox. A change is written
-as lines of what changed at the end of the moment it happened (the lines of a burst in one synced write); a
-webhook answers, and an acknowledgement or a snooze returns, only once its lines are on disk, so a crash or a
-power cut right after cannot take back an alert's record (its RESOLVED, its escalation, an acknowledgement).
-A write costs what changed, not everything kept; the snapshot is written again once the journal is long.
+is Home Assistant's Store file (a snapshot) and a journal beside it, as for the outbox. Changes are written as
+lines of what changed, never the whole: an acknowledgement, a snooze, a maintenance window and a page return only
+once their lines are synced to disk; what a sender's body changed (the alert opened, who was told) is written
+within WRITE_DELAY, with everything else that changed meanwhile, and a storm does not put that off. A crash
+after that loses none of it; the SMS themselves were in the outbox's journal before the sender's answer.
+The snapshot is written again once the journal is long.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.storage import Store
 
 from . import outbox_store
-from .alerts.book_journal import SEEN, SNAPSHOT_SEQ, changes, flatten, replay
+from .alerts.book_journal import DELIVERIES, SEEN, SNAPSHOT_SEQ, changes, flatten, replay
 from .const import DOMAIN
 from .journal import JournalFile, JournalWriter, last_seq
 
 STORAGE_VERSION = 1
-# A snapshot is written once the journal holds more lines than this
+# A snapshot is written once the journal holds more lines than this, and than twice the records kept
 COMPACT_AFTER = 2000
+# Seconds at most until what a body changed is written (the changes of a storm's second in one write)
+WRITE_DELAY = 1.0
 
 
 def storage_key(entry_id: str) -> str:
@@ -73,8 +76,8 @@ class AlertStore:
         await self._hass.async_add_executor_job(job)
 
     def _spawn(self, coro: Any) -> None:
-        """Start the journal's writing task once the lines of this flush are all queued (one write for them)."""
-        self._hass.async_create_task(coro, f"{DOMAIN} open alerts journal", eager_start=False)
+        """Start the journal's writing task now: it hands its first write to a worker thread at once."""
+        self._hass.async_create_task(coro, f"{DOMAIN} open alerts journal", eager_start=True)
 
     async def async_load(self) -> dict[str, Any] | None:
         """Return what was last written: the snapshot with the journal replayed (None for a new entry)."""
@@ -89,9 +92,21 @@ class AlertStore:
         return None
 
     @callback
-    def changed(self) -> None:
-        """Note a change: its lines are written at the end of this moment, with the others of now."""
-        if self._flush_handle is None and not self._closed:
+    def changed(self, *, soon: bool = False) -> None:
+        """Note a change: written at the end of this moment, or within WRITE_DELAY (`soon`) with the others then.
+
+        A change written soon is not put off by later ones: a storm writes once every WRITE_DELAY.
+        """
+        if self._closed:
+            return
+        if soon:
+            if self._flush_handle is None:
+                self._flush_handle = self._hass.loop.call_later(WRITE_DELAY, self._flush)
+            return
+        if isinstance(self._flush_handle, asyncio.TimerHandle):
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if self._flush_handle is None:
             self._flush_handle = self._hass.loop.call_soon(self._flush)
 
     @callback
@@ -102,13 +117,21 @@ class AlertStore:
             self._flush_handle = None
         if self._closed:
             return
-        for key, when in self._deliveries():
-            self._add(SEEN, k=key, t=when)
-        now = flatten(self._data_func())
-        for op, fields in changes(self._written, now):
-            self._add(op, **fields)
+        lines = [(SEEN, {"k": key, "t": when}) for key, when in self._deliveries()]
+        data = self._data_func()
+        now = flatten(data)
+        lines += changes(self._written, now)
         self._written = now
-        if self.lines > COMPACT_AFTER and not self._snapshot_lock.locked():
+        # All queued first, then one write of them all starts at once
+        for op, fields in lines[:-1]:
+            if self.journal.queue(op, fields):
+                self.lines += 1
+        if lines:
+            self._add(lines[-1][0], **lines[-1][1])
+        # Each line costs a constant share of a snapshot, however much is kept: snapshots are rarer the more it is
+        records = sum(len(section) for section in now.values() if isinstance(section, dict))
+        kept = len(data.get(DELIVERIES) or ()) + records
+        if self.lines > max(COMPACT_AFTER, 2 * kept) and not self._snapshot_lock.locked():
             self._hass.async_create_task(self.async_snapshot(), f"{DOMAIN} open alerts snapshot")
 
     def _add(self, op: str, **fields: Any) -> None:
