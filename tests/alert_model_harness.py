@@ -521,6 +521,7 @@ class AlertWorld:
                 event(f"{kind} SMS: {'yes' if any(word in text for text in texts) else 'no'}")
             event(f"maintenance summary: {'yes' if any('Maintenance' in text for text in texts) else 'no'}")
             event(f"escalation ran out: {'yes' if self.model.ran_out else 'no'}")
+            event(f"crash: {'yes' if any(step.startswith("('crash'") for step in self.trace) else 'no'}")
             event(f"held for quiet hours: {'yes' if self.model.quiet_held else 'no'}")
             event(f"deduplicated: {'yes' if self.model.deduplicated else 'no'}")
             event(f"throttled: {'yes' if self.model.throttled else 'no'}")
