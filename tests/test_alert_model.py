@@ -279,6 +279,13 @@ REGRESSIONS: dict[str, tuple[dict[str, object], list[Step]]] = {
         {"dedup": 5},
         [("fire", "monitor-1"), ("resolve", "monitor-1"), ("crash",), ("fire", "monitor-1")],
     ),
+    # Found and fixed: when a window ended, the summary and the page that followed it both failed (over the
+    # budget), yet the recipient counted as told: the page took the summary's place while the summary's send
+    # was under way, and so counted it as an earlier SMS that told (a RESOLVED would have gone to them)
+    "a_summary_and_a_page_both_failing_tell_nobody": (
+        {"repeat": 0, "escalate_from": "warning", "budget": 1},
+        [("fire", "fp-disk"), ("maintenance", None, AM), ("fire", "fp-lat"), ("maintenance_off", AM)],
+    ),
     # Kept so that the short run always has crashes: an escalated alert and an acknowledged one outlive them
     # (tests/test_alert_store.py has the acknowledgement on disk when the action returns)
     "an_alert_and_its_acknowledgement_outlive_a_crash": (

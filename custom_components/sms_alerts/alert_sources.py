@@ -287,6 +287,7 @@ class AlertSources:
         if lines is not None:
             lines.append(accepted.line)
         item_id = accepted.item_ids[0]
+        self.book.under_way.add(item_id)
         accepted.report.add_done_callback(partial(self._send_ended, source, tuple(fingerprints), target, item_id))
         return item_id
 
@@ -300,7 +301,11 @@ class AlertSources:
         report: asyncio.Future[SendReport],
     ) -> None:
         """Note how the first send of an alert SMS ended: sent, kept (told), or failed (nobody told after all)."""
+        self.book.under_way.discard(item_id)
         if report.cancelled():
+            # The entry unloads: the SMS stays in the outbox and goes out later
+            for fingerprint in fingerprints:
+                self.book.send_ended(source.subentry_id, fingerprint, target, item_id, told=True)
             return
         if (err := report.exception()) is not None:
             LOGGER.warning("%s: an alert SMS could not be sent (%s)", source.name, type(err).__name__)
@@ -314,9 +319,10 @@ class AlertSources:
                 ),
                 None,
             )
-        if status is SendStatus.SENT or status not in _TOLD:
-            for fingerprint in fingerprints:
-                self.book.send_ended(source.subentry_id, fingerprint, target, item_id, told=status is SendStatus.SENT)
+        sent, told = status is SendStatus.SENT, status is SendStatus.SENT or status in _TOLD
+        for fingerprint in fingerprints:
+            self.book.send_ended(source.subentry_id, fingerprint, target, item_id, told=told, sent=sent)
+        if sent or not told:
             self.changed(soon=True)
 
     async def _async_send_test(self, source: SourceConfig, result: ParseResult) -> None:

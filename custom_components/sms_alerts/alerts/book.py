@@ -42,6 +42,8 @@ class OpenAlert:
     # Targets told of it by an earlier SMS than the one `notified` holds (a page before the next): told whatever
     # becomes of the later one (it fails, or is taken back held)
     earlier: list[str] = field(default_factory=list)
+    # Earlier SMS per target, replaced by a later one while their first send was under way (in memory only)
+    pending: dict[str, list[str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the stored form (a new dict: the journal compares it with the one written last)."""
@@ -93,6 +95,8 @@ class AlertBook:
         self._next_code = 1
         # Outbox items that told of several alerts (summaries), while an open alert still counts on one
         self._summaries: set[str] = set()
+        # Outbox items of alert SMS whose first send has not ended yet (in memory: after a restart none is)
+        self.under_way: set[str] = set()
         # Deliveries seen since the journal last took them (None while nothing keeps a journal)
         self.delivery_log: list[tuple[str, float]] | None = None
 
@@ -153,22 +157,50 @@ class AlertBook:
             del self.open[(source, oldest.fingerprint)]
 
     def notified(self, source: str, fingerprint: str, targets: Mapping[str, str]) -> None:
-        """Note the targets told of a firing alert (with the outbox item that may hold the SMS)."""
+        """Note the targets told of a firing alert (with the outbox item that may hold the SMS).
+
+        A target told by an earlier SMS stays told whatever becomes of this one; an earlier SMS whose first
+        send has not ended yet tells only once it ends told (`send_ended`).
+        """
         current = self.open.get((source, fingerprint))
         if current is not None:
             for target, item_id in targets.items():
-                if target in current.notified and target not in current.earlier:
-                    current.earlier.append(target)
+                previous = current.notified.get(target)
+                if previous is not None and target not in current.earlier:
+                    if previous in self.under_way:
+                        current.pending.setdefault(target, []).append(previous)
+                    else:
+                        current.earlier.append(target)
                 current.notified[target] = item_id
 
-    def send_ended(self, source: str, fingerprint: str, target: str, item_id: str, *, told: bool) -> None:
-        """Note how the SMS (outbox item `item_id`) to a target ended: sent ("" from now), or nobody told after all."""
+    def send_ended(
+        self, source: str, fingerprint: str, target: str, item_id: str, *, told: bool, sent: bool = False
+    ) -> None:
+        """Note how the first send of an SMS (outbox item `item_id`) to a target ended.
+
+        `sent`: it went out ("" from now); `told`: it went out or waits to (queued, held, a copy sent); neither:
+        nobody was told by it after all.
+        """
         current = self.open.get((source, fingerprint))
-        if current is None or current.notified.get(target) != item_id:
-            return  # resolved meanwhile, or told again since
-        if told or target in current.earlier:
+        if current is None:
+            return  # resolved meanwhile
+        earlier = current.pending.get(target, [])
+        if item_id in earlier:
+            # An SMS a later one replaced: it tells, or not, now that it ended
+            earlier.remove(item_id)
+            if not earlier:
+                del current.pending[target]
+            if told and target not in current.notified:
+                current.notified[target] = ""
+            elif told and target not in current.earlier:
+                current.earlier.append(target)
+            return
+        if current.notified.get(target) != item_id:
+            return  # told again since
+        if sent or (not told and target in current.earlier):
             current.notified[target] = ""
-        else:
+        elif not told:
+            # Nobody told by it; an earlier SMS still under way tells, or not, when it ends
             del current.notified[target]
 
     def told(self, source: str, fingerprints: Sequence[str], target: str, item_id: str) -> None:
