@@ -60,6 +60,17 @@ def stored_alerts(hass: HomeAssistant, hass_storage: dict[str, Any], entry_id: s
     return {alert["fingerprint"]: alert for alert in data.get("open", [])}
 
 
+def record_writes(patch: pytest.MonkeyPatch, appended: list[bytes]) -> None:
+    """Keep what each journal write appends (written as well)."""
+    original = JournalFile.append
+
+    def append(self: JournalFile, data: bytes) -> None:
+        appended.append(data)
+        original(self, data)
+
+    patch.setattr(JournalFile, "append", append)
+
+
 async def crash(hass: HomeAssistant, entry: MockConfigEntry, hass_storage: dict[str, Any]) -> None:
     """The process dies now and starts again from the files as they are at this instant."""
     files = copy.deepcopy({key: value for key, value in hass_storage.items() if key.startswith(f"{DOMAIN}.")})
@@ -99,14 +110,8 @@ async def test_a_storm_does_not_put_the_write_off(hass: HomeAssistant, freezer: 
     state: dict[str, Any] = {"next_code": 1}
     store = AlertStore(hass, "storm", lambda: state, list)
     appended: list[bytes] = []
-    original = JournalFile.append
-
-    def append(self: JournalFile, data: bytes) -> None:
-        appended.append(data)
-        original(self, data)
-
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(JournalFile, "append", append)
+        record_writes(patch, appended)
         for code in range(2, 6):
             state["next_code"] = code
             store.changed(soon=True)
@@ -154,14 +159,8 @@ async def test_changes_of_one_moment_are_one_write_of_what_changed(hass: HomeAss
     store = AlertStore(hass, "burst", lambda: state, list)
     assert await store.async_load() is None
     appended: list[bytes] = []
-    original = JournalFile.append
-
-    def append(self: JournalFile, data: bytes) -> None:
-        appended.append(data)
-        original(self, data)
-
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(JournalFile, "append", append)
+        record_writes(patch, appended)
         store.changed()
         await store.async_written()
         assert len(appended) == 1

@@ -13,6 +13,11 @@ import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+# The snapshot's key for the last line it holds, and how it is read: as the outbox's
+from ..journal import SNAPSHOT_SEQ, snapshot_seq
+
+__all__ = ["DEL", "DELIVERIES", "KEYED", "PUT", "SEEN", "SET", "SNAPSHOT_SEQ", "changes", "flatten", "replay"]
+
 # Sections kept record by record, and the fields that name a record
 KEYED: dict[str, tuple[str, ...]] = {
     "open": ("source", "fingerprint"),
@@ -21,8 +26,6 @@ KEYED: dict[str, tuple[str, ...]] = {
 }
 # The recent deliveries: a mapping of key to time, appended as they come
 DELIVERIES = "deliveries"
-# The snapshot's key for the last journal line it holds (as the outbox's)
-SNAPSHOT_SEQ = "journal_seq"
 
 # Operations of a line ("s" is its number, "op" one of these)
 PUT = "put"  # a record is new or changed: "sec", "k", "v"
@@ -78,12 +81,6 @@ def changes(before: Flat, after: Flat) -> list[tuple[str, dict[str, Any]]]:
         elif old is _MISSING or old != value:
             lines.append((SET, {"sec": section, "v": value}))
     return lines
-
-
-def snapshot_seq(snapshot: object) -> int:
-    """Return the last line a snapshot holds (0 for a file written before the journal)."""
-    seq = snapshot.get(SNAPSHOT_SEQ, 0) if isinstance(snapshot, dict) else 0
-    return seq if isinstance(seq, int) else 0
 
 
 def replay(snapshot: Any, records: Iterable[Mapping[str, Any]]) -> Any:
