@@ -75,6 +75,19 @@ def waiting_texts(hass_storage: dict[str, Any], entry: MockConfigEntry) -> list[
     return [item.text for item in items or []]
 
 
+def record_writes(monkeypatch: pytest.MonkeyPatch, file: Any) -> list[bytes]:
+    """Return the list each write of a journal file appends to (the writes still happen)."""
+    writes: list[bytes] = []
+    append = file.append
+
+    def counting(data: bytes) -> None:
+        writes.append(data)
+        append(data)
+
+    monkeypatch.setattr(file, "append", counting)
+    return writes
+
+
 @pytest.mark.parametrize("via", ["sms_alerts.send", "notify.send_message"])
 async def test_a_crash_while_the_first_request_is_under_way_loses_nothing(
     hass: HomeAssistant,
@@ -157,14 +170,7 @@ async def test_a_burst_of_alerts_is_written_in_few_journal_writes(
 ) -> None:
     """Fifty alerts at the same moment, the device down: their lines go in a few writes, all of them on disk."""
     journal = loaded_gateway.runtime_data.outbox._queue.store.journal
-    writes: list[bytes] = []
-    append = journal.file.append
-
-    def counting(data: bytes) -> None:
-        writes.append(data)
-        append(data)
-
-    monkeypatch.setattr(journal.file, "append", counting)
+    writes = record_writes(monkeypatch, journal.file)
     gateway.sim.fail(Fault.HTTP_503)
     texts = [f"Door {n} open" for n in range(50)]
     responses = await asyncio.gather(*(send(hass, loaded_gateway, message=text) for text in texts))
@@ -301,14 +307,7 @@ async def test_storm_control_writes_its_changes_not_itself_in_the_same_write_as_
     await send(hass, entry, message="Alert 0")  # the first of the day also notes the day
     await hass.async_block_till_done()
     journal = entry.runtime_data.outbox._queue.store.journal
-    writes: list[bytes] = []
-    append = journal.file.append
-
-    def counting(data: bytes) -> None:
-        writes.append(data)
-        append(data)
-
-    monkeypatch.setattr(journal.file, "append", counting)
+    writes = record_writes(monkeypatch, journal.file)
     store = entry.runtime_data.outbox._queue.store
     for n in range(1, 10):
         writes.clear()
