@@ -46,8 +46,8 @@ from simulators.base import Fault
 from simulators.brevisone import BrevisOneSimulator
 
 from .alert_model_checks import open_alert_problems, sms_problems
-from .alert_model_rules import Model
-from .alert_model_specs import AM, KUMA, SOURCES, SPECS, body, iso, masked, subentries
+from .alert_model_rules import Model, Plan
+from .alert_model_specs import AM, KUMA, SOURCES, SPECS, body, group_body, iso, masked, subentries
 from .conftest import RunningSimulator, gateway_entry_for, serving, show_reports
 from .model_harness import read_journals, write_journals
 
@@ -99,7 +99,8 @@ class AlertWorld:
         self.trace: list[str] = []
         self.down = False
         # The start and status of the last body posted per fingerprint (a retry posts it again)
-        self.last_status: dict[str, tuple[str, bool]] = {}
+        # The last body posted with each alert, and its alerts (fingerprint, start, firing): a retry posts it again
+        self.last_post: dict[str, tuple[str, list[tuple[str, str, bool]]]] = {}
         self._at_rest: tuple[dict[str, Any], dict[str, bytes], int] | None = None
         self._log_start = 0
         self._stack = contextlib.AsyncExitStack()
@@ -200,38 +201,55 @@ class AlertWorld:
         )
         assert response.status == 200, await response.text()
 
-    async def _deliver(self, fingerprint: str, raw: str, starts: str, *, firing: bool) -> None:
-        """Post a body; the model acts on it unless it is the same delivery again."""
+    async def _deliver(self, raw: str, alerts: list[tuple[str, str, bool]]) -> None:
+        """Post a body of (fingerprint, start, firing) alerts; the model acts on it unless it is that delivery again.
+
+        Its alerts open, count and close in the body's order; then each number gets its SMS of the body
+        (README "Many alerts in one body"), and alerts escalated by it page their first step.
+        """
         now = self.now
-        self.model.last_body[fingerprint] = raw
-        self.last_status[fingerprint] = (starts, firing)
+        for fingerprint, _starts, _firing in alerts:
+            self.last_post[fingerprint] = (raw, alerts)
         if self.model.delivery(raw, now):
-            if firing:
-                self.model.fire(fingerprint, starts, now)
-                self.model.run_due(now)
-            else:
-                self.model.resolve(fingerprint, now)
-        await self._post(fingerprint, raw)
+            plan: Plan = {}
+            for fingerprint, starts, firing in alerts:
+                if firing:
+                    self.model.fire(fingerprint, starts, now, plan)
+                else:
+                    self.model.resolve(fingerprint, now, plan)
+            self.model.send_body(plan, now)
+            self.model.run_due(now)
+        await self._post(alerts[0][0], raw)
+
+    def _starts(self, fingerprint: str, *, firing: bool) -> str:
+        """The start of the alert's episode: the open one's, else a new one (unique, in milliseconds)."""
+        alert = self.model.open.get(fingerprint)
+        if alert is not None:
+            return alert.starts
+        return iso(self.now + dt.timedelta(milliseconds=self.model.next_code)) if firing else iso(self.now)
 
     async def _step_fire(self, fingerprint: str) -> None:
         """The alert fires: the body of its open episode again (a re-notification), or a new episode."""
-        alert = self.model.open.get(fingerprint)
-        starts = alert.starts if alert is not None else iso(self.now + dt.timedelta(milliseconds=self.model.next_code))
-        await self._deliver(fingerprint, json.dumps(body(fingerprint, "firing", starts)), starts, firing=True)
+        starts = self._starts(fingerprint, firing=True)
+        await self._deliver(json.dumps(body(fingerprint, "firing", starts)), [(fingerprint, starts, True)])
 
     async def _step_resolve(self, fingerprint: str) -> None:
         """The alert resolves (Alertmanager's resolved body: its start and its end; Uptime Kuma's up)."""
-        alert = self.model.open.get(fingerprint)
-        starts = alert.starts if alert is not None else iso(self.now)
+        starts = self._starts(fingerprint, firing=False)
         raw = json.dumps(body(fingerprint, "resolved", starts, iso(self.now)))
-        await self._deliver(fingerprint, raw, starts, firing=False)
+        await self._deliver(raw, [(fingerprint, starts, False)])
+
+    async def _step_group(self, alerts: tuple[tuple[str, bool], ...]) -> None:
+        """Alertmanager notifies a group: one body with several of its alerts, each firing or resolved."""
+        chosen = [(fp, self._starts(fp, firing=firing), firing) for fp, firing in alerts]
+        raw = json.dumps(group_body([(fp, starts, iso(self.now), firing) for fp, starts, firing in chosen]))
+        await self._deliver(raw, chosen)
 
     async def _step_retry(self, fingerprint: str) -> None:
         """The sender posts its last body of the alert again (it got no answer, it says)."""
-        raw = self.model.last_body.get(fingerprint)
-        if raw is not None:
-            starts, firing = self.last_status[fingerprint]
-            await self._deliver(fingerprint, raw, starts, firing=firing)
+        last = self.last_post.get(fingerprint)
+        if last is not None:
+            await self._deliver(*last)
 
     def _reference(self, fingerprint: str) -> str:
         """The alert's code: the open one's, else one no open alert has."""
@@ -527,5 +545,8 @@ class AlertWorld:
             event(f"throttled: {'yes' if self.model.throttled else 'no'}")
             event(f"over the budget: {'yes' if self.model.failed else 'no'}")
             event(f"quiet hours summary: {'yes' if any(' alerts: ' in text for text in texts) else 'no'}")
+            event(f"group body: {'yes' if any(step.startswith("('group'") for step in self.trace) else 'no'}")
+            grouped = any(text.startswith(("FIRING ", "RESOLVED ")) and " alert" in text for text in texts)
+            event(f"one SMS for a group: {'yes' if grouped else 'no'}")
             kuma = any(source == KUMA for source, *_rest in self.model.events)
             event(f"Uptime Kuma alert: {'yes' if kuma else 'no'}")

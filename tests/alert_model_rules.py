@@ -21,6 +21,25 @@ DELIVERY_WINDOW = 600.0
 # The model
 
 
+def group_text(outgoing: Outgoing) -> str:
+    """`FIRING 3 alerts (1 critical): NodeDown, DiskFull, Latency; RESOLVED 1: CoreDown`: the most severe first."""
+    firing = sorted(outgoing.firing, key=lambda fp: SEVERITY_RANK[SPECS[fp].severity])
+
+    def count(fingerprints: list[str]) -> str:
+        critical = sum(1 for fp in fingerprints if SPECS[fp].severity == "critical")
+        noun = "alert" if len(fingerprints) == 1 else "alerts"
+        return f"{len(fingerprints)} {noun}" + (f" ({critical} critical)" if critical else "")
+
+    def names(fingerprints: list[str]) -> str:
+        return ", ".join(SPECS[fp].name for fp in fingerprints)
+
+    text = f"FIRING {count(firing)}: {names(firing)}" if firing else ""
+    if outgoing.resolved:
+        head = f"{text}; RESOLVED {len(outgoing.resolved)}: " if text else f"RESOLVED {count(outgoing.resolved)}: "
+        text = head + names(outgoing.resolved)
+    return text
+
+
 @dataclass
 class Escalation:
     """Where one alert's escalation stands, by the README's rules."""
@@ -61,6 +80,18 @@ class Open:
 
 
 @dataclass
+class Outgoing:
+    """The SMS of one body to one number: its alerts that fire, then those that ended (README "Many alerts")."""
+
+    firing: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+
+
+# A body's SMS per number, in the order the numbers first came up
+type Plan = dict[str, Outgoing]
+
+
+@dataclass
 class Window:
     """A maintenance window of the model: what it held (the last word on each alert), in the order first held."""
 
@@ -80,8 +111,7 @@ class Model(Outbound):
     escalations: dict[str, Escalation] = field(default_factory=dict)
     # Each source's maintenance window
     windows: dict[str, Window] = field(default_factory=dict)
-    # The last body posted per fingerprint, and when each body was last seen (the same delivery again is ignored)
-    last_body: dict[str, str] = field(default_factory=dict)
+    # When each body was last seen (the same delivery again is ignored)
     seen: dict[str, dt.datetime] = field(default_factory=dict)
     # (source, fingerprint, status, maintenance) of each sms_alerts_alert
     events: list[tuple[str, str, str, bool]] = field(default_factory=list)
@@ -128,8 +158,8 @@ class Model(Outbound):
         self.seen = {key: when for key, when in self.seen.items() if (now - when).total_seconds() <= DELIVERY_WINDOW}
         return last is None or (now - last).total_seconds() > DELIVERY_WINDOW
 
-    def fire(self, fingerprint: str, starts: str, now: dt.datetime) -> None:
-        """An alert fires: it opens (or is counted) and its SMS or its first page goes, unless held by maintenance."""
+    def fire(self, fingerprint: str, starts: str, now: dt.datetime, plan: Plan) -> None:
+        """An alert fires: it opens (or is counted) and its SMS (to `plan`) or its first page goes, unless held."""
         spec = SPECS[fingerprint]
         alert = self.open.get(fingerprint)
         if alert is not None:
@@ -148,13 +178,11 @@ class Model(Outbound):
         if alert.count == 1 and self.escalates(spec):
             self.escalations[fingerprint] = Escalation(due=now)
             return
-        numbers = [NUMBERS[who] for who in routed(spec)]
-        for number in numbers:
-            if self.deliver(number, self.firing_text(fingerprint), spec.severity, now, [fingerprint]):
-                self.tell(alert, [number])
+        for who in routed(spec):
+            plan.setdefault(NUMBERS[who], Outgoing()).firing.append(fingerprint)
 
-    def resolve(self, fingerprint: str, now: dt.datetime) -> None:
-        """An alert resolves: RESOLVED to those told (not where its firing SMS was still held: taken back).
+    def resolve(self, fingerprint: str, now: dt.datetime, plan: Plan) -> None:
+        """An alert resolves: RESOLVED (to `plan`) to those told (not where its firing SMS was still held: taken back).
 
         Its escalation ends; in a window nothing is sent. A RESOLVED goes with its alert's severity but is
         never critical (good news): it waits for quiet hours (README "Resolved").
@@ -171,9 +199,42 @@ class Model(Outbound):
         if window is not None:
             window.held[fingerprint] = "resolved"
             return
-        severity = "warning" if SPECS[fingerprint].severity == "critical" else SPECS[fingerprint].severity
         for number in told:
-            self.deliver(number, f"RESOLVED {SPECS[fingerprint].name}", severity, now)
+            plan.setdefault(number, Outgoing()).resolved.append(fingerprint)
+
+    def send_body(self, plan: Plan, now: dt.datetime) -> None:
+        """Send a body's SMS: per number one per alert, its firing ones first; more than the rate limit as one.
+
+        README "Many alerts in one body for one recipient, more than the entry's rate limit a minute: one SMS,
+        `FIRING 4 alerts (2 critical): ...`"; it tells of each firing alert in it, and names the ended ones too.
+        """
+        for number, outgoing in plan.items():
+            count = len(outgoing.firing) + len(outgoing.resolved)
+            if self.rate and count > self.rate:
+                severity = min(
+                    (self.sms_severity(fp, firing=fp in outgoing.firing) for fp in outgoing.firing + outgoing.resolved),
+                    key=SEVERITY_RANK.__getitem__,
+                )
+                text = group_text(outgoing)
+                if self.deliver(
+                    number, text, severity, now, outgoing.firing, names=outgoing.firing + outgoing.resolved
+                ):
+                    for fingerprint in outgoing.firing:
+                        self.tell(self.open[fingerprint], [number])
+                continue
+            for fingerprint in outgoing.firing:
+                severity = SPECS[fingerprint].severity
+                if self.deliver(number, self.firing_text(fingerprint), severity, now, [fingerprint]):
+                    self.tell(self.open[fingerprint], [number])
+            for fingerprint in outgoing.resolved:
+                severity = self.sms_severity(fingerprint, firing=False)
+                self.deliver(number, f"RESOLVED {SPECS[fingerprint].name}", severity, now)
+
+    @staticmethod
+    def sms_severity(fingerprint: str, *, firing: bool) -> str:
+        """The severity an alert's SMS goes with: a RESOLVED is never critical (good news)."""
+        severity = SPECS[fingerprint].severity
+        return "warning" if not firing and severity == "critical" else severity
 
     def acknowledge(self, fingerprint: str, by: str, sender: str | None, now: dt.datetime) -> None:
         """An open alert is acknowledged: the event; its escalation stops and everybody paged hears of it."""

@@ -101,6 +101,8 @@ SPECS = {
     "fp-node": Spec(AM, "NodeDown", "critical", "web", "node unreachable"),
     "fp-lat": Spec(AM, "Latency", "warning", "", "p99 over 2 s"),
     "fp-core": Spec(AM, "CoreDown", "critical", "", "core switch down"),
+    # Never escalated (below both escalation severities drawn): with Latency, two alerts of one group to On call
+    "fp-mem": Spec(AM, "MemoryHigh", "info", "", "memory at 91%"),
     # Uptime Kuma's fingerprint of a monitor is `monitor-<id>`
     "monitor-1": Spec(KUMA, "Website", "warning", "", "timeout of 48000ms exceeded", monitor=1),
     "monitor-2": Spec(KUMA, "Router", "critical", "ops", "connect ECONNREFUSED", monitor=2),
@@ -149,6 +151,35 @@ def body(fingerprint: str, status: str, starts: str, ends: str = ZERO_TIME) -> d
         "externalURL": "http://prometheus.example.org:9093",
         "version": "4",
         "groupKey": f'{{}}:{{alertname="{spec.name}"}}',
+        "truncatedAlerts": 0,
+    }
+
+
+def group_body(alerts: list[tuple[str, str, str, bool]]) -> dict[str, Any]:
+    """Alertmanager's body for one group of its alerts: (fingerprint, start, now, firing) each.
+
+    Its status is `firing` while one of them fires (prometheus/alertmanager: template/template.go, `Data`);
+    a resolved alert carries its end, a firing one the zero time; the common labels are those all share.
+    """
+    listed = [
+        body(fp, "firing" if firing else "resolved", starts, ZERO_TIME if firing else now)["alerts"][0]
+        for fp, starts, now, firing in alerts
+    ]
+    common = {
+        key: value
+        for key, value in listed[0]["labels"].items()
+        if all(alert["labels"].get(key) == value for alert in listed)
+    }
+    return {
+        "receiver": "sms",
+        "status": "firing" if any(firing for *_rest, firing in alerts) else "resolved",
+        "alerts": listed,
+        "groupLabels": {},
+        "commonLabels": common,
+        "commonAnnotations": {},
+        "externalURL": "http://prometheus.example.org:9093",
+        "version": "4",
+        "groupKey": "{}:{}",
         "truncatedAlerts": 0,
     }
 

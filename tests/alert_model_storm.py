@@ -35,6 +35,8 @@ class Held:
     created: dt.datetime
     until: dt.datetime
     fingerprints: tuple[str, ...] = ()
+    # Every alert it names, firing or ended (the fingerprints of those it tells of, where not given)
+    names: tuple[str, ...] = ()
     # Its place in the outbox's queue (the order a target's waiting messages go in)
     key: int = 0
 
@@ -149,7 +151,14 @@ class Outbound:
         return times
 
     def deliver(
-        self, number: str, text: str, severity: str, now: dt.datetime, fingerprints: Iterable[str] = ()
+        self,
+        number: str,
+        text: str,
+        severity: str,
+        now: dt.datetime,
+        fingerprints: Iterable[str] = (),
+        *,
+        names: Iterable[str] | None = None,
     ) -> bool:
         """An alert SMS to a number: deduplicated, held (quiet hours, rate limit), sent, or over the budget.
 
@@ -161,7 +170,8 @@ class Outbound:
             self.deduplicated += 1
             return True
         until = quiet_until(self.quiet, now) if number == NUMBERS[QUIET] and not critical else None
-        held = Held(text, severity, now, now, tuple(fingerprints), self.key())
+        told = tuple(fingerprints)
+        held = Held(text, severity, now, now, told, told if names is None else tuple(names), self.key())
         self.today(now)
         if until is not None:
             held.until = until
@@ -214,11 +224,14 @@ class Outbound:
                     self.send(number, summary(due), now)
 
     def withdraw(self, number: str, fingerprint: str) -> bool:
-        """Take back the latest held SMS that is this alert's own SMS to a number (README: "neither goes out")."""
+        """Take back the latest held SMS that is this alert's own SMS to a number (README: "neither goes out").
+
+        Its own: it names no other alert ("a held summary that names other alerts too still goes").
+        """
         for held in (self.held.get(number, []), self.rate_held.get(number, [])):
             # The latest: the one the alert last told the number with
             for item in reversed(held):
-                if item.fingerprints == (fingerprint,):
+                if item.names == (fingerprint,):
                     held.remove(item)
                     # Never sent: a copy of it later is no duplicate
                     self.held_at.pop((number, item.text), None)

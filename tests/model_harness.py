@@ -39,7 +39,6 @@ from .conftest import GATEWAY_PASSWORD, GATEWAY_USER, RunningSimulator, gateway_
 # that went out leaves it as it happens: no crash may lose an alert, and after one only the requests
 # under way may be repeated. The two tolerances that covered the former gaps stay, off, for a look at
 # what the model would say without the journal.
-STRICT = os.environ.get("SMS_ALERTS_MODEL_STRICT") == "1"
 TOLERATE_LOSS_IN_MEMORY_WINDOW = False
 NEW_ALERT_MEMORY_WINDOW = 0.1
 TOLERATE_RESEND_OF_UNWRITTEN_REMOVALS = False

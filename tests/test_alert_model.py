@@ -22,7 +22,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from simulators.base import Fault
 
 from .alert_model_harness import FAULTS, AlertWorld, Step
-from .alert_model_specs import AM, FINGERPRINTS, KUMA, NIGHT, NUMBERS, ONCALL, STRANGER
+from .alert_model_specs import AM, FINGERPRINTS, KUMA, NIGHT, NUMBERS, ONCALL, SPECS, STRANGER
 
 SOAK = os.environ.get("SMS_ALERTS_SOAK_EXAMPLES") if os.environ.get("SMS_ALERTS_SOAK_TARGET") == "alerts" else None
 SHRINK = os.environ.get("SMS_ALERTS_SOAK_SHRINK") == "1"
@@ -57,7 +57,17 @@ def steps_of(chosen: list[str]) -> st.SearchStrategy[Step]:
         st.tuples(st.just("snooze"), fingerprints, st.sampled_from((1, 7, 20))),
         st.tuples(st.just("button"), st.sampled_from((AM, KUMA))),
     )
+    # Alertmanager's notification of a group: several of its alerts in one body, each firing or resolved
+    grouped = [fp for fp in chosen if SPECS[fp].source == AM]
+    if len(grouped) > 1:
+        members = st.lists(st.tuples(st.sampled_from(grouped), st.booleans()), min_size=2, max_size=4, unique_by=first)
+        alert_steps = st.one_of(alert_steps, st.tuples(st.just("group"), members.map(tuple)))
     return st.one_of(alert_steps, alert_steps, answer_steps, time_steps, time_steps, world_steps)
+
+
+def first(pair: tuple[str, bool]) -> str:
+    """A group's member by its fingerprint (each alert once in a body)."""
+    return pair[0]
 
 
 async def run_world(
@@ -285,6 +295,18 @@ REGRESSIONS: dict[str, tuple[dict[str, object], list[Step]]] = {
     "a_summary_and_a_page_both_failing_tell_nobody": (
         {"repeat": 0, "escalate_from": "warning", "budget": 1},
         [("fire", "fp-disk"), ("maintenance", None, AM), ("fire", "fp-lat"), ("maintenance_off", AM)],
+    ),
+    # Found and fixed: past the rate limit, one body's SMS to a recipient go as one ("FIRING 1 alert: MemoryHigh;
+    # RESOLVED 1: Latency"); it counted as MemoryHigh's own SMS only, so MemoryHigh resolving while it was held
+    # took it back, and the recipient never heard that Latency had ended
+    "a_held_group_keeps_the_resolved_it_names": (
+        {"repeat": 0, "escalate_from": "critical", "rate": 1},
+        [
+            ("fire", "fp-lat"),
+            ("group", (("fp-mem", True), ("fp-lat", False))),
+            ("resolve", "fp-mem"),
+            ("advance", 1),
+        ],
     ),
     # Kept so that the short run always has crashes: an escalated alert and an acknowledged one outlive them
     # (tests/test_alert_store.py has the acknowledgement on disk when the action returns)

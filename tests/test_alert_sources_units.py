@@ -165,6 +165,22 @@ def test_book_takes_back_an_alerts_own_sms_never_a_summary() -> None:
     assert book.as_dict()["summaries"] == []
 
 
+def test_book_never_takes_back_an_sms_that_names_an_ended_alert_too() -> None:
+    """An SMS that names an ended alert too is no one's own, though it tells of one firing alert only.
+
+    One body's SMS past the rate limit (`FIRING 1 alert: f1; RESOLVED 1: f2`): taken back when f1 resolved,
+    f2's RESOLVED would be lost with it.
+    """
+    book = AlertBook()
+    book.fire("s", alert("f1"), 0.0)
+    book.told("s", ["f1"], "+49", "group", names=2)
+    book.told("s", ["f1"], "+48", "alone", names=1)
+    book = AlertBook.from_dict(book.as_dict())
+    closed = book.resolve("s", "f1")
+    assert closed is not None
+    assert book.own_sms(closed) == {"alone": "+48"}
+
+
 @pytest.mark.parametrize(
     "stored", [None, [], {"open": [{"source": "s"}, "x"], "deliveries": {"a": "b"}, "next_code": -1}]
 )

@@ -252,7 +252,8 @@ class AlertSources:
             fingerprints = [opened.fingerprint for alert in group if (opened := opened_of.get(id(alert))) is not None]
             item_id = await self.async_submit(source, text, target, severity, fingerprints, lines=lines)
             if item_id is not None:
-                self.book.told(source.subentry_id, fingerprints, target, item_id)
+                # One that names ended alerts too is a summary: their RESOLVED must not be taken back with it
+                self.book.told(source.subentry_id, fingerprints, target, item_id, names=len(group))
 
     async def async_submit(
         self,

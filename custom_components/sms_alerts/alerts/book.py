@@ -203,11 +203,17 @@ class AlertBook:
             # Nobody told by it; an earlier SMS still under way tells, or not, when it ends
             del current.notified[target]
 
-    def told(self, source: str, fingerprints: Sequence[str], target: str, item_id: str) -> None:
-        """Note one SMS (outbox item `item_id`) to a target that tells of these alerts: several make it a summary."""
+    def told(
+        self, source: str, fingerprints: Sequence[str], target: str, item_id: str, *, names: int | None = None
+    ) -> None:
+        """Note one SMS (outbox item `item_id`) to a target that tells of these firing alerts.
+
+        It is a summary where it names several alerts (`names`: all it names, ended ones too; by default
+        the firing ones): no one of them may take it back alone.
+        """
         for fingerprint in fingerprints:
             self.notified(source, fingerprint, {target: item_id})
-        if len(fingerprints) > 1:
+        if (len(fingerprints) if names is None else names) > 1:
             self._summaries.add(item_id)
 
     def own_sms(self, closed: OpenAlert) -> dict[str, str]:
