@@ -54,6 +54,8 @@ async def start_maintenance(hass: HomeAssistant, **data: Any) -> None:
 def grouped_with(resolved: set[str]) -> dict[str, Any]:
     """The grouped Alertmanager body (four DiskFull firing), the given instances resolved."""
     body = copy.deepcopy(load("alertmanager_grouped"))
+    # The sample's sender left 2 alerts out; nothing is left out here (tests/test_alert_not_shown.py)
+    body["truncatedAlerts"] = 0
     body["alerts"] = [alert for alert in body["alerts"] if alert["status"] == "firing"]
     for alert in body["alerts"]:
         if alert["labels"]["instance"].split(":")[0] in resolved:

@@ -17,6 +17,7 @@ from homeassistant.util import dt as dt_util
 
 from .alert_escalations import RING, Escalations
 from .alert_maintenance import Maintenance
+from .alert_not_shown import NotShown
 from .alert_source_config import SourceConfig
 from .alert_store import AlertStore
 from .alert_texts import AlertTexts
@@ -76,6 +77,7 @@ class AlertSources:
         self.maintenance = Maintenance(hass, entry, self)
         self.escalations.paused = self.maintenance.active
         self.texts = AlertTexts(hass)
+        self.not_shown = NotShown(self, self.maintenance.active)
         names = {title: key for key, title in self.recipient_names().items()}
         for subentry in entry.subentries.values():
             if subentry.subentry_type != SUBENTRY_ALERT_SOURCE:
@@ -167,6 +169,8 @@ class AlertSources:
                 await asyncio.gather(
                     *(self._async_send(source, target, sms, lines) for target, sms in outgoing.items())
                 )
+                # Alerts it names but does not show (left out by the sender, unreadable): one SMS says so
+                await self.not_shown.async_tell(source, result, lines)
                 # Alerts escalated by this body page their first step now, before the sender gets its answer
                 await self.escalations.async_page_due()
             finally:
@@ -328,10 +332,14 @@ class AlertSources:
 
     async def _async_send_test(self, source: SourceConfig, result: ParseResult) -> None:
         """Send a source's test message to its default recipients."""
+        for target in self.default_targets(source):
+            await self.async_submit(source, render_test(result), target, Severity.INFO)
+
+    def default_targets(self, source: SourceConfig) -> list[str]:
+        """Return the targets of a source's own recipients (all of the entry's where it chose none still there)."""
         recipients = self.recipient_targets()
         chosen = [recipients[key] for key in source.recipients if key in recipients] or list(recipients.values())
-        for target in dict.fromkeys(chosen):
-            await self.async_submit(source, render_test(result), target, Severity.INFO)
+        return list(dict.fromkeys(chosen))
 
     # Acknowledgement and what is shown
 

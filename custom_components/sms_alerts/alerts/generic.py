@@ -141,6 +141,7 @@ def parse_generic(payload: Any, fields: GenericFields) -> ParseResult:
         alerts=tuple(alerts),
         status=status,
         truncated=max(0, len(items) - MAX_ALERTS),
+        unreadable=len(skipped),
         skipped=tuple(skipped[:20]),
     )
 

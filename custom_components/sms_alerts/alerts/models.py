@@ -115,8 +115,10 @@ class ParseResult:
     # The group's status as sent (firing while any alert of the group fires)
     status: AlertStatus | None = None
     title: str = ""
-    # Alerts the sender left out (Alertmanager's `truncatedAlerts`) plus those past MAX_ALERTS here
+    # Alerts the sender left out (Alertmanager's and Grafana's `truncatedAlerts`) plus those past MAX_ALERTS here
     truncated: int = 0
+    # Alerts of the body that could not be read (the others were); `skipped` says why
+    unreadable: int = 0
     # A test message (Uptime Kuma's "Test" button): nothing to alert, the source works
     test: bool = False
     # The text a test message or a body without alerts carried
@@ -134,12 +136,20 @@ class ParseResult:
                 hasher.update(b"\x00" + str(part).encode("utf-8", "surrogatepass"))
         if self.test:
             hasher.update(b"\x01test" + self.message.encode("utf-8", "surrogatepass"))
+        if self.truncated or self.unreadable:
+            # More left out is another notification, not a retry of this one
+            hasher.update(f"\x02{self.truncated}:{self.unreadable}".encode())
         return hasher.hexdigest()[:32]
 
     @property
     def firing(self) -> tuple[Alert, ...]:
         """The alerts that fire."""
         return tuple(alert for alert in self.alerts if alert.status is AlertStatus.FIRING)
+
+    @property
+    def not_shown(self) -> int:
+        """How many alerts the body names but does not show: left out by the sender or unreadable."""
+        return self.truncated + self.unreadable
 
     @property
     def resolved(self) -> tuple[Alert, ...]:

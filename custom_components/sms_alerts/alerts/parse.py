@@ -93,6 +93,7 @@ def _parse_group(payload: Any, kind: SourceKind) -> ParseResult:
         title=text(body.get("title")),
         message=text(body.get("message")),
         truncated=max(0, min(truncated, 10**9)) + max(0, len(raw_alerts) - MAX_ALERTS),
+        unreadable=len(skipped),
         skipped=tuple(skipped[:20]),
     )
 

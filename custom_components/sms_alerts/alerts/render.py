@@ -136,6 +136,33 @@ def render_test(result: ParseResult, parts: int = 1, *, gsm7: bool = False) -> s
     return fit(f"TEST from {source}: {result.message}" if result.message else f"TEST from {source}", parts, gsm7=gsm7)
 
 
+def render_not_shown(source: str, result: ParseResult, parts: int = 1, *, gsm7: bool = False) -> str:
+    """Tell of the alerts a body names but does not show, with where to see them (the sender's address).
+
+    `Prometheus: 3 more alerts left out of the notification (max_alerts) http://am:9093`; unreadable ones
+    `2 alerts of the notification could not be read`; both `5 more alerts not shown: 3 left out (max_alerts),
+    2 unreadable`.
+    """
+    left_out, unreadable = result.truncated, result.unreadable
+    # Alertmanager and Grafana leave out what passes their webhook's max_alerts; a generic body, our own bound
+    why = "" if result.kind is SourceKind.GENERIC else " (max_alerts)"
+    if left_out and unreadable:
+        what = f"{_alerts(left_out + unreadable, 'more ')} not shown: {left_out} left out{why}, {unreadable} unreadable"
+    elif left_out:
+        what = f"{_alerts(left_out, 'more ')} left out of the notification{why}"
+    else:
+        what = f"{_alerts(unreadable)} of the notification could not be read"
+    text = f"{source}: {what}"
+    if result.external_url:
+        text = f"{text} {result.external_url}"
+    return fit(text, parts, gsm7=gsm7)
+
+
+def _alerts(count: int, more: str = "") -> str:
+    """'1 alert', '3 more alerts'."""
+    return f"{count} {more}alert" if count == 1 else f"{count} {more}alerts"
+
+
 def render(result: ParseResult, parts: int = 1, *, gsm7: bool = False) -> list[str]:
     """Default texts of a parsed body: one per alert (a test message for a test); [] when it holds no alert."""
     if result.test:
