@@ -14,6 +14,7 @@ from homeassistant.util.hass_dict import HassKey
 
 from .alert_sources import AlertSources
 from .alert_store import async_remove_alert_store
+from .alert_webhooks import source_hooks
 from .api import PROVIDERS, ProviderKey
 from .api.base import AuthError, ProviderError
 from .api.brevisone_rest import API_LEGACY, CONF_API
@@ -44,6 +45,10 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Keep the configuration for the legacy notify platform and register the actions."""
     hass.data[DATA_HASS_CONFIG] = config
     async_setup_services(hass)
+    # The alert sources' webhooks answer from now on, before and between their entries' loads
+    hooks = source_hooks(hass)
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        hooks.async_sync(entry)
     return True
 
 
@@ -169,11 +174,18 @@ async def _async_update_listener(hass: HomeAssistant, entry: SmsAlertsConfigEntr
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> bool:
-    """Unload the platforms and write the outbox; the legacy service is unregistered by its own unload hook."""
+    """Unload the platforms and write the outbox; the legacy service is unregistered by its own unload hook.
+
+    The alert sources' webhooks answer 503 from the start of the unload until the entry is loaded again.
+    """
+    sources = entry.runtime_data.alert_sources
+    await sources.async_stop_taking()
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         await entry.runtime_data.outbox.async_unload()
-        await entry.runtime_data.alert_sources.async_unload()
+        await sources.async_unload()
+    else:
+        sources.resume_taking()
     return unloaded
 
 
@@ -181,6 +193,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -
     """Delete the outbox (its waiting messages go to the fallback or are given up), the issues and any cloudhook."""
     await async_remove_store(hass, entry)
     await async_remove_alert_store(hass, entry.entry_id)
+    source_hooks(hass).async_remove(entry.entry_id)
     await async_remove_link_store(hass, entry.entry_id)
     if CONF_WEBHOOK_ID in entry.data:
         await async_remove_cloudhook(hass, entry.data[CONF_WEBHOOK_ID])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,7 @@ from .alert_source_config import SourceConfig
 from .alert_store import AlertStore
 from .alert_texts import AlertTexts
 from .alert_transitions import SNOOZED, async_send_transition
-from .alert_webhooks import async_register_source
+from .alert_webhooks import source_hooks
 from .alerts.book import ACKNOWLEDGED, FIRING, RESOLVED, AlertBook, OpenAlert
 from .alerts.models import Alert, AlertStatus, ParseResult, Severity
 from .alerts.paging import ACK_BY_HOME_ASSISTANT, codes_in, mask_number
@@ -73,6 +73,8 @@ class AlertSources:
         self.sources: dict[str, SourceConfig] = {}
         self.lock = asyncio.Lock()
         self._changed_since_load = False
+        # Stops handing the sources' bodies here (set while loaded)
+        self._detach: Callable[[], None] = lambda: None
         self.escalations = Escalations(hass, entry, self, can_ring=RING in provider.options)
         self.maintenance = Maintenance(hass, entry, self)
         self.escalations.paused = self.maintenance.active
@@ -92,7 +94,10 @@ class AlertSources:
 
         An entry without sources reads nothing: what a removed source left is pruned when one is added again.
         """
+        hooks = source_hooks(self._hass)
         if not self.sources:
+            # Webhooks of sources removed since are let go
+            hooks.async_sync(self._entry)
             return
         stored = await self._store.async_load()
         self.book = AlertBook.from_dict(stored)
@@ -101,14 +106,27 @@ class AlertSources:
         self.book.keep_sources(self.sources)
         self.escalations.load(stored.get(ESCALATIONS) if isinstance(stored, dict) else None)
         self.maintenance.load(stored.get(MAINTENANCE) if isinstance(stored, dict) else None)
-        for source in self.sources.values():
-            async_register_source(self._hass, self._entry, source, self)
+        # Each source's webhook hands its bodies here until the entry stops taking them (then it answers 503)
+        self._detach = hooks.async_attach(self._entry, self.sources, self)
+        self._entry.async_on_unload(self._detach)
         # What fell due while Home Assistant was down is paged now, once
         self.escalations.arm()
         self._entry.async_on_unload(self.escalations.cancel)
         # A window whose end passed while Home Assistant was down ends now, with its summary
         self.maintenance.arm()
         self._entry.async_on_unload(self.maintenance.cancel)
+
+    async def async_stop_taking(self) -> None:
+        """Answer the sources' webhooks with 503 from now on (the entry unloads), and let bodies being acted on end."""
+        self._detach()
+        async with self.lock:
+            pass
+
+    @callback
+    def resume_taking(self) -> None:
+        """Take the sources' bodies again (the entry stays loaded after all)."""
+        if self.sources:
+            self._detach = source_hooks(self._hass).async_attach(self._entry, self.sources, self)
 
     async def async_unload(self) -> None:
         """Write the open alerts whole where they changed (their journal then starts afresh), and wait for the disk."""
