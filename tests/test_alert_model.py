@@ -308,6 +308,18 @@ REGRESSIONS: dict[str, tuple[dict[str, object], list[Step]]] = {
             ("advance", 1),
         ],
     ),
+    # Found and fixed: an earlier SMS a page replaced (the window's summary, waiting for the gateway) ended told,
+    # and the entry noted the recipient as told by it, but never wrote that down (only a send that went out or
+    # failed was written): a crash then would have forgotten it
+    "an_earlier_sms_ending_told_is_written": (
+        {"repeat": 0, "escalate_from": "critical"},
+        [
+            ("down", Fault.HTML_500),
+            ("maintenance", 12, AM),
+            ("fire", "fp-core"),
+            ("advance", 16),
+        ],
+    ),
     # Kept so that the short run always has crashes: an escalated alert and an acknowledged one outlive them
     # (tests/test_alert_store.py has the acknowledgement on disk when the action returns)
     "an_alert_and_its_acknowledgement_outlive_a_crash": (

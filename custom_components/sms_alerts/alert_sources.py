@@ -326,9 +326,13 @@ class AlertSources:
         """Note how the first send of an alert SMS ended: sent, kept (told), or failed (nobody told after all)."""
         self.book.under_way.discard(item_id)
         if report.cancelled():
-            # The entry unloads: the SMS stays in the outbox and goes out later
-            for fingerprint in fingerprints:
+            # The entry unloads: the SMS stays in the outbox and goes out later (its unload writes the change)
+            ended = [
                 self.book.send_ended(source.subentry_id, fingerprint, target, item_id, told=True)
+                for fingerprint in fingerprints
+            ]
+            if any(ended):
+                self.changed(soon=True)
             return
         if (err := report.exception()) is not None:
             LOGGER.warning("%s: an alert SMS could not be sent (%s)", source.name, type(err).__name__)
@@ -343,9 +347,11 @@ class AlertSources:
                 None,
             )
         sent, told = status is SendStatus.SENT, status is SendStatus.SENT or status in _TOLD
-        for fingerprint in fingerprints:
+        changed = [
             self.book.send_ended(source.subentry_id, fingerprint, target, item_id, told=told, sent=sent)
-        if sent or not told:
+            for fingerprint in fingerprints
+        ]
+        if any(changed):
             self.changed(soon=True)
 
     async def _async_send_test(self, source: SourceConfig, result: ParseResult) -> None:

@@ -175,15 +175,15 @@ class AlertBook:
 
     def send_ended(
         self, source: str, fingerprint: str, target: str, item_id: str, *, told: bool, sent: bool = False
-    ) -> None:
-        """Note how the first send of an SMS (outbox item `item_id`) to a target ended.
+    ) -> bool:
+        """Note how the first send of an SMS (outbox item `item_id`) to a target ended; return whether that changed.
 
         `sent`: it went out ("" from now); `told`: it went out or waits to (queued, held, a copy sent); neither:
         nobody was told by it after all.
         """
         current = self.open.get((source, fingerprint))
         if current is None:
-            return  # resolved meanwhile
+            return False  # resolved meanwhile
         earlier = current.pending.get(target, [])
         if item_id in earlier:
             # An SMS a later one replaced: it tells, or not, now that it ended
@@ -194,14 +194,19 @@ class AlertBook:
                 current.notified[target] = ""
             elif told and target not in current.earlier:
                 current.earlier.append(target)
-            return
+            else:
+                return False
+            return True
         if current.notified.get(target) != item_id:
-            return  # told again since
+            return False  # told again since
         if sent or (not told and target in current.earlier):
             current.notified[target] = ""
         elif not told:
             # Nobody told by it; an earlier SMS still under way tells, or not, when it ends
             del current.notified[target]
+        else:
+            return False
+        return True
 
     def told(
         self, source: str, fingerprints: Sequence[str], target: str, item_id: str, *, names: int | None = None
