@@ -74,8 +74,9 @@ class AlertWorld:
         dedup: int = 0,
         rate: int = 0,
         budget: int = 0,
+        start: str | None = None,
     ) -> None:
-        """Keep the fixtures; the entry and the simulator come with async_start."""
+        """Keep the fixtures; the entry and the simulator come with async_start (at `start`, HH:MM local time)."""
         self.hass = hass
         self.freezer = freezer
         self.client_factory = client_factory
@@ -91,6 +92,9 @@ class AlertWorld:
         )
         # Quiet hours of the quiet recipient: (minutes from now to their start, their length)
         self.quiet = quiet
+        # The time of day the run starts at (Home Assistant's time zone; None: the clock's); near midnight the
+        # daily budget starts afresh within the run
+        self.start = start
         self.running: RunningSimulator | None = None
         self.entry: MockConfigEntry | None = None
         self.client: Any = None
@@ -98,7 +102,6 @@ class AlertWorld:
         self.failed: list[dict[str, Any]] = []
         self.trace: list[str] = []
         self.down = False
-        # The start and status of the last body posted per fingerprint (a retry posts it again)
         # The last body posted with each alert, and its alerts (fingerprint, start, firing): a retry posts it again
         self.last_post: dict[str, tuple[str, list[tuple[str, str, bool]]]] = {}
         self._at_rest: tuple[dict[str, Any], dict[str, bytes], int] | None = None
@@ -110,6 +113,10 @@ class AlertWorld:
 
     async def async_start(self) -> None:
         """Serve the simulator, set up the entry with its source, listen to the events."""
+        if self.start is not None:
+            hour, minute = (int(part) for part in self.start.split(":"))
+            self.freezer.move_to(dt_util.as_local(self.now).replace(hour=hour, minute=minute, second=0, microsecond=0))
+        self._first_day = dt_util.as_local(self.now).date()
         self.running = await self._stack.enter_async_context(serving(BrevisOneSimulator()))
         base = gateway_entry_for(self.running)
         if self.quiet is not None:
@@ -544,6 +551,7 @@ class AlertWorld:
             event(f"deduplicated: {'yes' if self.model.deduplicated else 'no'}")
             event(f"throttled: {'yes' if self.model.throttled else 'no'}")
             event(f"over the budget: {'yes' if self.model.failed else 'no'}")
+            event(f"a new day: {'yes' if dt_util.as_local(self.now).date() != self._first_day else 'no'}")
             event(f"quiet hours summary: {'yes' if any(' alerts: ' in text for text in texts) else 'no'}")
             event(f"group body: {'yes' if any(step.startswith("('group'") for step in self.trace) else 'no'}")
             grouped = any(text.startswith(("FIRING ", "RESOLVED ")) and " alert" in text for text in texts)

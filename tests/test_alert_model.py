@@ -120,10 +120,12 @@ async def test_alert_model(
     rate = data.draw(st.sampled_from((1, 0, 2)), label="rate")
     # SMS a day (0: no budget)
     budget = data.draw(st.sampled_from((4, 0, 2, 0)), label="budget")
+    # The time of day it starts at: near midnight the daily budget's day ends within the run
+    start = data.draw(st.sampled_from(("09:00", "23:40", "23:58")), label="start")
     chosen = data.draw(st.lists(st.sampled_from(FINGERPRINTS), min_size=2, max_size=4, unique=True), label="alerts")
     plan = data.draw(st.lists(steps_of(chosen), min_size=STEPS // 2, max_size=STEPS), label="steps")
     options = {"repeat": repeat, "escalate_from": escalate_from, "quiet": quiet}
-    options |= {"dedup": dedup, "rate": rate, "budget": budget}
+    options |= {"dedup": dedup, "rate": rate, "budget": budget, "start": start}
     await run_world(hass, freezer, hass_client_no_auth, caplog, hass_storage, plan, **options)
 
 
