@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 import pytest
+from homeassistant.components import webhook
 from homeassistant.components.webhook import DOMAIN as WEBHOOK_DOMAIN
 from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState, ConfigSubentry
 from homeassistant.core import HomeAssistant
@@ -159,3 +160,21 @@ async def test_the_webhooks_answer_from_the_integrations_start(
 def _subentry_fields(data: dict[str, Any]) -> dict[str, Any]:
     """A subentry's fields as ConfigSubentry takes them."""
     return {key: data[key] for key in ("data", "subentry_type", "title", "unique_id")}
+
+
+async def test_a_webhook_id_taken_elsewhere_costs_only_that_source(
+    hass: HomeAssistant, gateway: RunningSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another integration listening on the source's id (copied by hand): one error line; the entry still loads."""
+    assert await async_setup_component(hass, WEBHOOK_DOMAIN, {})
+
+    async def other(*_args: Any) -> None:
+        return None
+
+    webhook.async_register(hass, "other", "Other", HOOK, other)
+    entry = entry_with(gateway, source_subentry())
+    await setup(hass, entry)
+    assert entry.state is ConfigEntryState.LOADED
+    assert handlers(hass)[HOOK]["domain"] == "other"
+    [line] = [r for r in caplog.records if "cannot listen on its webhook" in r.getMessage()]
+    assert line.levelname == "ERROR"

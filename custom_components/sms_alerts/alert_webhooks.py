@@ -61,6 +61,8 @@ class SourceHooks:
         """Listen on nothing yet."""
         self._hass = hass
         self._hooks: dict[str, _Hook] = {}
+        # Ids another integration listens on (told once)
+        self._taken: set[str] = set()
 
     @callback
     def async_sync(self, entry: ConfigEntry[Any]) -> None:
@@ -81,15 +83,22 @@ class SourceHooks:
             if webhook_id in self._hooks:
                 continue
             local_only = bool(sub.data.get(CONF_LOCAL_ONLY, True))
-            webhook.async_register(
-                self._hass,
-                DOMAIN,
-                f"SMS Alerts {entry.title}: {sub.title}",
-                webhook_id,
-                self._async_handle,
-                local_only=local_only,
-                allowed_methods=("POST", "PUT"),
-            )
+            try:
+                webhook.async_register(
+                    self._hass,
+                    DOMAIN,
+                    f"SMS Alerts {entry.title}: {sub.title}",
+                    webhook_id,
+                    self._async_handle,
+                    local_only=local_only,
+                    allowed_methods=("POST", "PUT"),
+                )
+            except ValueError:
+                # Another integration listens on that id already (an id copied by hand): this source cannot
+                if webhook_id not in self._taken:
+                    self._taken.add(webhook_id)
+                    LOGGER.error("%s: the alert source %s cannot listen on its webhook (taken)", entry.title, sub.title)
+                continue
             self._hooks[webhook_id] = _Hook(entry.entry_id, sub.subentry_id, local_only)
 
     @callback
