@@ -44,6 +44,12 @@ def handlers(hass: HomeAssistant) -> dict[str, Any]:
     return hass.data.get(WEBHOOK_DOMAIN, {})
 
 
+def handler_field(hass: HomeAssistant, webhook_id: str, name: str) -> Any:
+    """A field of a webhook's registration (a dict up to 2026.x, then an object)."""
+    handler = handlers(hass)[webhook_id]
+    return handler[name] if isinstance(handler, dict) else getattr(handler, name)
+
+
 async def test_an_alert_while_the_entry_is_unloaded_gets_503_and_goes_once_it_is_back(
     hass: HomeAssistant,
     hass_client_no_auth: ClientSessionGenerator,
@@ -124,11 +130,11 @@ async def test_the_webhooks_follow_the_sources(
     """A source's `local_only` changed: listened on anew with it; a source removed, or its entry: no longer."""
     entry = entry_with(gateway, source_subentry())
     await setup(hass, entry)
-    assert handlers(hass)[HOOK]["local_only"] is True
+    assert handler_field(hass, HOOK, "local_only") is True
     source = entry.subentries["source1"]
     hass.config_entries.async_update_subentry(entry, source, data={**source.data, "local_only": False})
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert handlers(hass)[HOOK]["local_only"] is False
+    assert handler_field(hass, HOOK, "local_only") is False
     assert (await post_raw(hass_client_no_auth, load("alertmanager_firing")))[0] == 200
     assert hass.config_entries.async_remove_subentry(entry, "source1")
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -175,6 +181,6 @@ async def test_a_webhook_id_taken_elsewhere_costs_only_that_source(
     entry = entry_with(gateway, source_subentry())
     await setup(hass, entry)
     assert entry.state is ConfigEntryState.LOADED
-    assert handlers(hass)[HOOK]["domain"] == "other"
+    assert handler_field(hass, HOOK, "domain") == "other"
     [line] = [r for r in caplog.records if "cannot listen on its webhook" in r.getMessage()]
     assert line.levelname == "ERROR"
