@@ -14,6 +14,7 @@ switch, and the log after every step, with storm control (duplicate window, rate
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import datetime as dt
@@ -22,6 +23,7 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
 import pytest
@@ -198,17 +200,38 @@ class AlertWorld:
         # timers run: the sensors', and the write of what a body changed, which the README gives a second)
         self._at_rest = self._files()
 
-    async def _post(self, fingerprint: str, raw: str) -> None:
-        """Post a body to the webhook of the alert's source with its token; it answers 200."""
-        source = SOURCES[SPECS[fingerprint].source]
-        response = await self.client.post(
-            f"/api/webhook/{source.hook}",
-            data=raw.encode(),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {source.token}"},
-        )
-        assert response.status == 200, await response.text()
+    async def _post(self, fingerprint: str, raw: str, *, reloading: int | None = None) -> None:
+        """Post a body to the webhook of the alert's source with its token; it answers 200.
 
-    async def _deliver(self, raw: str, alerts: list[tuple[str, str, bool]]) -> None:
+        `reloading`: the entry reloads meanwhile (the post goes after that many turns of the event loop); while it
+        takes no alerts the answer is 503, and the body is posted again once the reload is over, as Alertmanager
+        does after a 5xx.
+        """
+        source = SOURCES[SPECS[fingerprint].source]
+        reload = None
+        if reloading is not None:
+            assert self.entry is not None
+            reload = asyncio.get_running_loop().create_task(self.hass.config_entries.async_reload(self.entry.entry_id))
+            for _ in range(reloading):
+                await asyncio.sleep(0)
+        for attempt in range(2):
+            response = await self.client.post(
+                f"/api/webhook/{source.hook}",
+                data=raw.encode(),
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {source.token}"},
+            )
+            if reload is not None:
+                assert await reload
+                reload = None
+                await self.hass.async_block_till_done(wait_background_tasks=True)
+            if response.status == HTTPStatus.SERVICE_UNAVAILABLE and attempt == 0 and reloading is not None:
+                if currently_in_test_context():
+                    event("503 during a reload: yes")
+                continue
+            assert response.status == 200, await response.text()
+            return
+
+    async def _deliver(self, raw: str, alerts: list[tuple[str, str, bool]], reloading: int | None = None) -> None:
         """Post a body of (fingerprint, start, firing) alerts; the model acts on it unless it is that delivery again.
 
         Its alerts open, count and close in the body's order; then each number gets its SMS of the body
@@ -226,7 +249,7 @@ class AlertWorld:
                     self.model.resolve(fingerprint, now, plan)
             self.model.send_body(plan, now)
             self.model.run_due(now)
-        await self._post(alerts[0][0], raw)
+        await self._post(alerts[0][0], raw, reloading=reloading)
 
     def _starts(self, fingerprint: str, *, firing: bool) -> str:
         """The start of the alert's episode: the open one's, else a new one (unique, in milliseconds)."""
@@ -239,6 +262,12 @@ class AlertWorld:
         """The alert fires: the body of its open episode again (a re-notification), or a new episode."""
         starts = self._starts(fingerprint, firing=True)
         await self._deliver(json.dumps(body(fingerprint, "firing", starts)), [(fingerprint, starts, True)])
+
+    async def _step_fire_reloading(self, fingerprint: str, turns: int) -> None:
+        """The alert fires while the entry reloads (an option changed): taken once, at once or after a 503."""
+        starts = self._starts(fingerprint, firing=True)
+        raw = json.dumps(body(fingerprint, "firing", starts))
+        await self._deliver(raw, [(fingerprint, starts, True)], reloading=turns)
 
     async def _step_resolve(self, fingerprint: str) -> None:
         """The alert resolves (Alertmanager's resolved body: its start and its end; Uptime Kuma's up)."""
