@@ -19,6 +19,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.sms_alerts.alert_sources import AlertSources
 from custom_components.sms_alerts.alert_webhooks import RETRY_AFTER_SECONDS
 from custom_components.sms_alerts.outbox import Outbox
 
@@ -184,3 +185,36 @@ async def test_a_webhook_id_taken_elsewhere_costs_only_that_source(
     assert handler_field(hass, HOOK, "domain") == "other"
     [line] = [r for r in caplog.records if "cannot listen on its webhook" in r.getMessage()]
     assert line.levelname == "ERROR"
+
+
+@pytest.mark.allow_traceback  # our own fault is logged with its traceback
+async def test_a_body_we_fail_to_act_on_gets_500_and_its_retry_is_taken(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    gateway: RunningSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A fault of ours while acting on a body: 500, for the sender to try again (not Home Assistant's 200).
+
+    The retry is acted on, not ignored as the same delivery again.
+    """
+    entry = entry_with(gateway, source_subentry())
+    await setup(hass, entry)
+    original = AlertSources._fire
+    calls = 0
+
+    def broken_once(self: AlertSources, *args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("a fault of ours")
+        original(self, *args)
+
+    monkeypatch.setattr(AlertSources, "_fire", broken_once)
+    assert (await post_raw(hass_client_no_auth, load("alertmanager_firing")))[0] == 500
+    [line] = [r for r in caplog.records if "could not be acted on" in r.getMessage()]
+    assert line.levelname == "ERROR"
+    assert line.exc_info is not None
+    assert (await post_raw(hass_client_no_auth, load("alertmanager_firing")))[0] == 200
+    await until(lambda: len(gateway.sim.messages) == 1, "the retry sent")

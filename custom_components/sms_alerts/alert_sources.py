@@ -173,26 +173,33 @@ class AlertSources:
                 # Its new time is kept too: after a reload, a retry within the window of this one is still one
                 self._save_soon()
                 return
-            if result.test:
-                await self._async_send_test(source, result)
-                return
-            outgoing: dict[str, _Outgoing] = {}
-            for alert in result.alerts:
-                if alert.status is AlertStatus.FIRING:
-                    self._fire(source, alert, now, outgoing)
-                else:
-                    await self._async_resolve(source, alert, outgoing)
             try:
-                # Targets at once (the outbox keeps each target's order), each target's SMS in order
-                await asyncio.gather(
-                    *(self._async_send(source, target, sms, lines) for target, sms in outgoing.items())
-                )
-                # Alerts it names but does not show (left out by the sender, unreadable): one SMS says so
-                await self.not_shown.async_tell(source, result, lines)
-                # Alerts escalated by this body page their first step now, before the sender gets its answer
-                await self.escalations.async_page_due()
-            finally:
-                self.changed(soon=True)
+                await self._async_act(source, result, now, lines)
+            except Exception:
+                # Not acted on (wholly): the sender is answered 500, and its next try counts as new
+                self.book.forget_delivery(source.subentry_id, result.digest)
+                raise
+
+    async def _async_act(self, source: SourceConfig, result: ParseResult, now: float, lines: list[int]) -> None:
+        """Act on a body not seen before: open, count and close its alerts, and send what is due."""
+        if result.test:
+            await self._async_send_test(source, result)
+            return
+        outgoing: dict[str, _Outgoing] = {}
+        for alert in result.alerts:
+            if alert.status is AlertStatus.FIRING:
+                self._fire(source, alert, now, outgoing)
+            else:
+                await self._async_resolve(source, alert, outgoing)
+        try:
+            # Targets at once (the outbox keeps each target's order), each target's SMS in order
+            await asyncio.gather(*(self._async_send(source, target, sms, lines) for target, sms in outgoing.items()))
+            # Alerts it names but does not show (left out by the sender, unreadable): one SMS says so
+            await self.not_shown.async_tell(source, result, lines)
+            # Alerts escalated by this body page their first step now, before the sender gets its answer
+            await self.escalations.async_page_due()
+        finally:
+            self.changed(soon=True)
 
     def _fire(self, source: SourceConfig, alert: Alert, now: float, outgoing: dict[str, _Outgoing]) -> None:
         """Open a firing alert and plan its SMS to its recipients; one open already is counted only."""

@@ -181,7 +181,13 @@ async def async_handle(
         return _refuse(source, warnings, HTTPStatus.BAD_REQUEST, err.reason)
     except Exception as err:  # noqa: BLE001 - a sender's body must never crash into a 500 or a traceback
         return _refuse(source, warnings, HTTPStatus.BAD_REQUEST, f"unreadable ({type(err).__name__})")
-    await processor.async_process(source, result)
+    try:
+        await processor.async_process(source, result)
+    except Exception:  # noqa: BLE001 - whatever broke, the sender must hear that its alerts were not taken
+        # Our fault, not the sender's: its traceback, and a 5xx so that the sender tries again (Home Assistant
+        # would answer 200 and the alerts would be lost without a word to it)
+        LOGGER.exception("%s: an alert body could not be acted on; answered 500 for a retry", source.name)
+        return web.Response(status=HTTPStatus.INTERNAL_SERVER_ERROR, text="Could not act on the alerts; send again")
     return web.Response(status=HTTPStatus.OK, text="OK")
 
 

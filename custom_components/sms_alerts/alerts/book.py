@@ -112,7 +112,8 @@ class AlertBook:
                 break
             del deliveries[oldest]
         key = f"{source}:{digest}"
-        seen = key in self._deliveries
+        # A forgotten one stays until it is the oldest, at time 0
+        seen = now - self._deliveries.get(key, -DELIVERY_WINDOW - 1) <= DELIVERY_WINDOW
         self._deliveries.pop(key, None)
         self._deliveries[key] = now
         if self.delivery_log is not None:
@@ -120,6 +121,14 @@ class AlertBook:
         while len(self._deliveries) > MAX_DELIVERIES:
             del self._deliveries[next(iter(self._deliveries))]
         return seen
+
+    def forget_delivery(self, source: str, digest: str) -> None:
+        """Forget a delivery (it could not be acted on): its sender's next try is acted on."""
+        key = f"{source}:{digest}"
+        if key in self._deliveries:
+            self._deliveries[key] = 0.0
+            if self.delivery_log is not None:
+                self.delivery_log.append((key, 0.0))
 
     def take_deliveries(self) -> list[tuple[str, float]]:
         """Return the deliveries seen since the last call, and start a new log."""
