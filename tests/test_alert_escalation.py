@@ -394,6 +394,28 @@ async def test_a_policy_taken_away_ends_the_running_escalations(
     assert "nobody acknowledged" not in caplog.text
 
 
+async def test_an_edited_policy_goes_on_from_the_step_reached(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Night taken out of the policy after On call was paged: the next page is round 2's On call, not the end."""
+    freezer.move_to(START)
+    entry = await escalated(hass, gateway)
+    assert await post(hass, hass_client_no_auth, load("alertmanager_firing")) == 200
+    source = entry.subentries["source1"]
+    hass.config_entries.async_update_subentry(entry, source, data={**source.data, "escalation": POLICY[:1]})
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await advance(hass, freezer, 10 * MINUTE)
+    assert [who for who, _text, _ring in sent(gateway)] == ["oncall", "oncall"]
+    assert (await escalation_shown(hass))["round"] == 2
+    await advance(hass, freezer, 10 * MINUTE)
+    assert (await escalation_shown(hass))["state"] == "exhausted"
+    assert "nobody acknowledged" in caplog.text
+
+
 def warning_firing(name: str = "DiskFull", status: str = "firing") -> dict[str, Any]:
     """Alertmanager's body of a warning alert of its own (another name and fingerprint), firing or resolved."""
     body = load("alertmanager_firing")

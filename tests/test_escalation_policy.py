@@ -19,6 +19,7 @@ from custom_components.sms_alerts.alerts.escalation import (
     acknowledge,
     due_page,
     exhausted,
+    fit,
     from_stored,
     mark_paged,
     next_time,
@@ -111,6 +112,28 @@ def test_unanswered_escalation_runs_every_step_of_every_round_then_ends() -> Non
     assert escalation.state is EscalationState.EXHAUSTED
     assert escalation.ended_at == minutes(30)
     assert escalation.told == ("r-anna", "r-ben", "r-duty")
+
+
+def test_an_edited_policy_goes_on_from_the_step_reached() -> None:
+    """Three steps cut to two while the third was due: the next round starts; more rounds go on; none is skipped."""
+    three = Policy((*POLICY.steps, Step(("r-duty",), 5)), repeat=1)
+    escalation, _pages = run_until(three, start(three, "a", T0), minutes(14))
+    assert (escalation.step, escalation.round, escalation.due) == (2, 0, minutes(15))
+    # The list is cut to two steps: what was the third step is now round 2's first
+    fitted = fit(POLICY, escalation)
+    assert (fitted.step, fitted.round, fitted.due) == (0, 1, escalation.due)
+    page = due_page(POLICY, fitted, minutes(15))
+    assert page is not None
+    assert (page.round, page.step, page.recipients) == (1, 0, ("r-anna",))
+    # The last round's end (exhausted once its wait runs out) stays as it is...
+    last, _pages = run_until(POLICY, start(POLICY, "b", T0), minutes(25))
+    assert (last.step, last.round, last.state) == (2, 1, EscalationState.ACTIVE)
+    assert fit(POLICY, last) is last
+    # ...unless more rounds are given: it goes on with the next one
+    more = Policy(POLICY.steps, repeat=2)
+    assert (fit(more, last).step, fit(more, last).round) == (0, 2)
+    # An escalation that ended is left alone
+    assert fit(more, acknowledge(last, minutes(26), "r-anna")).state is EscalationState.ACKNOWLEDGED
 
 
 def test_acknowledged_between_steps_pages_no_more() -> None:

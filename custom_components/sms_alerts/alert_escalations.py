@@ -215,15 +215,20 @@ class Escalations:
                 self.tracked[key] = replace(tracked, escalation=rules.resolve(tracked.escalation, now))
                 self._pager.changed()
                 continue
-            ended = rules.exhausted(policy, tracked.escalation, now)
-            if ended is not tracked.escalation:
+            escalation = rules.fit(policy, tracked.escalation)
+            if escalation is not tracked.escalation:
+                # The policy was edited: a step past its new end starts the next round
+                self.tracked[key] = replace(tracked, escalation=escalation)
+                self._pager.changed()
+            ended = rules.exhausted(policy, escalation, now)
+            if ended is not escalation:
                 LOGGER.warning(
                     "%s: nobody acknowledged %s (%s); its escalation ran out", source.name, tracked.label, tracked.code
                 )
                 self.tracked[key] = replace(tracked, escalation=ended)
                 self._pager.changed()
                 continue
-            page = rules.due_page(policy, tracked.escalation, now)
+            page = rules.due_page(policy, escalation, now)
             if page is None:
                 continue
             await self._async_page(source, tracked, page)

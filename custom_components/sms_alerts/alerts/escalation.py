@@ -185,6 +185,17 @@ def next_time(escalation: Escalation) -> dt.datetime | None:
     return escalation.due
 
 
+def fit(policy: Policy, escalation: Escalation) -> Escalation:
+    """Fit a running escalation to its source's policy as it is now (edited since it started, perhaps).
+
+    It goes on from the step it reached: past the end of a shorter list, with the next round where one remains
+    (more rounds given, one that ran out goes on too); unchanged otherwise.
+    """
+    if not escalation.active or escalation.step < len(policy.steps) or escalation.round >= policy.repeat:
+        return escalation
+    return replace(escalation, step=0, round=escalation.round + 1)
+
+
 def due_page(policy: Policy, escalation: Escalation, now: dt.datetime) -> Page | None:
     """Return the page due at `now`, if any: hand it to the outbox, then call `mark_paged`."""
     when = next_time(escalation)
