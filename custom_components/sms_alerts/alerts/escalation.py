@@ -189,7 +189,7 @@ def fit(policy: Policy, escalation: Escalation) -> Escalation:
     """Fit a running escalation to its source's policy as it is now (edited since it started, perhaps).
 
     It goes on from the step it reached: past the end of a shorter list, with the next round where one remains
-    (more rounds given, one that ran out goes on too); unchanged otherwise.
+    (given more rounds, one in its last wait goes on); unchanged otherwise.
     """
     if not escalation.active or escalation.step < len(policy.steps) or escalation.round >= policy.repeat:
         return escalation
