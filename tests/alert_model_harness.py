@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
@@ -583,7 +584,7 @@ class AlertWorld:
             event(f"a new day: {'yes' if dt_util.as_local(self.now).date() != self._first_day else 'no'}")
             event(f"quiet hours summary: {'yes' if any(' alerts: ' in text for text in texts) else 'no'}")
             event(f"group body: {'yes' if any(step.startswith("('group'") for step in self.trace) else 'no'}")
-            grouped = any(text.startswith(("FIRING ", "RESOLVED ")) and " alert" in text for text in texts)
+            grouped = any(re.search(r"(FIRING|RESOLVED) \d+( alert|: )", text) for text in texts)
             event(f"one SMS for a group: {'yes' if grouped else 'no'}")
             kuma = any(source == KUMA for source, *_rest in self.model.events)
             event(f"Uptime Kuma alert: {'yes' if kuma else 'no'}")
