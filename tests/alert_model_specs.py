@@ -101,8 +101,9 @@ SPECS = {
     "fp-node": Spec(AM, "NodeDown", "critical", "web", "node unreachable"),
     "fp-lat": Spec(AM, "Latency", "warning", "", "p99 over 2 s"),
     "fp-core": Spec(AM, "CoreDown", "critical", "", "core switch down"),
-    # Never escalated (below both escalation severities drawn): with Latency, two alerts of one group to On call
+    # Never escalated (below both escalation severities drawn): alerts of one group to On call, with Latency
     "fp-mem": Spec(AM, "MemoryHigh", "info", "", "memory at 91%"),
+    "fp-swap": Spec(AM, "SwapHigh", "info", "", "swap at 80%"),
     # Uptime Kuma's fingerprint of a monitor is `monitor-<id>`
     "monitor-1": Spec(KUMA, "Website", "warning", "", "timeout of 48000ms exceeded", monitor=1),
     "monitor-2": Spec(KUMA, "Router", "critical", "ops", "connect ECONNREFUSED", monitor=2),

@@ -29,8 +29,10 @@ SHRINK = os.environ.get("SMS_ALERTS_SOAK_SHRINK") == "1"
 EXAMPLES = int(SOAK) if SOAK else 18
 STEPS = int(os.environ.get("SMS_ALERTS_SOAK_STEPS", "40")) if SOAK else 30
 
-# Alertmanager groups: two routed to On call (Latency, MemoryHigh), two to Team (DiskFull, NodeDown), more
+# Alertmanager groups: routed to On call (Latency, MemoryHigh, SwapHigh), to Team (DiskFull, NodeDown), more
 GROUPS = (
+    ("fp-mem", "fp-swap"),
+    ("fp-lat", "fp-mem", "fp-swap"),
     ("fp-lat", "fp-mem"),
     ("fp-mem", "fp-lat", "fp-core"),
     ("fp-disk", "fp-node"),
