@@ -8,6 +8,7 @@ word to its sender; Alertmanager and Grafana send a notification again after a 5
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -19,6 +20,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.sms_alerts import alert_webhooks
 from custom_components.sms_alerts.alert_sources import AlertSources
 from custom_components.sms_alerts.alert_webhooks import RETRY_AFTER_SECONDS
 from custom_components.sms_alerts.outbox import Outbox
@@ -55,9 +57,14 @@ async def test_an_alert_while_the_entry_is_unloaded_gets_503_and_goes_once_it_is
     hass: HomeAssistant,
     hass_client_no_auth: ClientSessionGenerator,
     gateway: RunningSimulator,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Unloaded: 503 with Retry-After and one warning, 401 without the secret; loaded again, the retry is sent."""
+    """Unloaded: after a short wait for it, 503 with Retry-After and one warning; 401 without the secret at once.
+
+    Loaded again, the sender's retry is sent.
+    """
+    monkeypatch.setattr(alert_webhooks, "WAIT_FOR_ENTRY_SECONDS", 0.05)
     entry = entry_with(gateway, source_subentry())
     await setup(hass, entry)
     assert await hass.config_entries.async_unload(entry.entry_id)
@@ -99,20 +106,26 @@ async def test_an_entry_that_failed_to_set_up_answers_503(
     assert any("is not loaded (setup_error)" in r.getMessage() for r in caplog.records)
 
 
-async def test_a_reload_never_answers_200_without_taking_the_alert(
+async def test_an_alert_in_the_middle_of_a_reload_waits_for_it_and_is_taken(
     hass: HomeAssistant,
     hass_client_no_auth: ClientSessionGenerator,
     gateway: RunningSimulator,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Posted in the middle of a reload (between the unload and the setup): 503, not Home Assistant's 200."""
+    """Posted between the unload and the setup of a reload: it waits for the entry, then 200 and its SMS.
+
+    Not Home Assistant's 200 that drops it, and not even a 503: a sender that never tries again loses nothing.
+    """
     entry = entry_with(gateway, source_subentry())
     await setup(hass, entry)
-    answers: list[int] = []
+    posted: list[asyncio.Task[tuple[int, dict[str, str]]]] = []
     original = hass.config_entries.async_setup
 
     async def post_then_setup(entry_id: str, *args: Any, **kwargs: Any) -> bool:
-        answers.append((await post_raw(hass_client_no_auth, load("alertmanager_firing")))[0])
+        posted.append(
+            asyncio.get_running_loop().create_task(post_raw(hass_client_no_auth, load("alertmanager_firing")))
+        )
+        # The request is in, and waits: the entry is not loaded
+        await until(lambda: bool(gateway.sim.messages) or _waiting(hass), "the request waiting")
         return await original(entry_id, *args, **kwargs)
 
     hass.config_entries.async_setup = post_then_setup  # type: ignore[method-assign]
@@ -120,9 +133,15 @@ async def test_a_reload_never_answers_200_without_taking_the_alert(
         assert await hass.config_entries.async_reload(entry.entry_id)
     finally:
         hass.config_entries.async_setup = original  # type: ignore[method-assign]
-    assert answers == [503]
-    assert gateway.sim.messages == []
-    caplog.clear()
+    [task] = posted
+    assert (await task)[0] == 200
+    await until(lambda: len(gateway.sim.messages) == 1, "the alert sent")
+
+
+def _waiting(hass: HomeAssistant) -> bool:
+    """Whether a request waits for its entry (its hook's event has a waiter)."""
+    hooks = alert_webhooks.source_hooks(hass)
+    return any(hook.taking._waiters for hook in hooks._hooks.values())
 
 
 async def test_the_webhooks_follow_the_sources(

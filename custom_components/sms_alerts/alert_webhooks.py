@@ -3,12 +3,15 @@
 Each source's webhook is listened on from the integration's start until its source or entry is removed, not
 only while its entry is loaded: Home Assistant answers a webhook nobody listens on with 200 and drops the body,
 so an alert posted while the entry reloads (an option or a recipient changed) or failed to set up would be lost
-without a word to its sender. Here it gets 503 with `Retry-After` instead (after its secret was checked), and
-Alertmanager and Grafana send it again (their webhooks retry a 5xx: prometheus/alertmanager notify.Retrier).
+without a word to its sender. Here a request with the secret waits for an entry on its way to loaded, and gets
+503 with `Retry-After` where it failed, is disabled or takes too long: Alertmanager and Grafana send it again
+(their webhooks retry a 5xx: prometheus/alertmanager notify.Retrier).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -30,7 +33,9 @@ from .webhook_body import BodyError, WarningLimiter, async_read_body
 if TYPE_CHECKING:
     from .alerts.models import ParseResult
 
-# When a sender should try again while the entry is not taking alerts (a reload takes seconds)
+# How long a request waits for an entry on its way to loaded (a reload takes a second or two), and when a
+# sender should try again after that
+WAIT_FOR_ENTRY_SECONDS = 10.0
 RETRY_AFTER_SECONDS = 30
 DATA_SOURCE_HOOKS: HassKey[SourceHooks] = HassKey(f"{DOMAIN}_source_hooks")
 
@@ -52,6 +57,8 @@ class _Hook:
     warnings: WarningLimiter = field(default_factory=lambda: WarningLimiter(LOGGER))
     processor: Processor | None = None
     source: SourceConfig | None = None
+    # Set while a processor takes the bodies (a request made meanwhile waits for it a little)
+    taking: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class SourceHooks:
@@ -110,12 +117,14 @@ class SourceHooks:
         for hook in self._hooks.values():
             if hook.entry_id == entry.entry_id and (source := sources.get(hook.subentry_id)) is not None:
                 hook.processor, hook.source = processor, source
+                hook.taking.set()
 
         @callback
         def detach() -> None:
             for hook in self._hooks.values():
                 if hook.processor is processor:
                     hook.processor = hook.source = None
+                    hook.taking.clear()
 
         return detach
 
@@ -128,7 +137,11 @@ class SourceHooks:
                 del self._hooks[webhook_id]
 
     async def _async_handle(self, hass: HomeAssistant, webhook_id: str, request: web.Request) -> web.Response:
-        """Hand a request to its source; 503 (after the secret was checked) while its entry takes no alerts."""
+        """Hand a request to its source; 503 (after the secret was checked) while its entry takes no alerts.
+
+        While the entry is on its way to loaded (a reload, the start), a request with the secret waits for it up
+        to WAIT_FOR_ENTRY_SECONDS: a sender that never tries again (Uptime Kuma) loses nothing either.
+        """
         hook = self._hooks.get(webhook_id)
         if hook is None:
             return web.Response(status=HTTPStatus.NOT_FOUND)
@@ -141,6 +154,13 @@ class SourceHooks:
             name = sub.title if sub is not None else "A removed alert source"
             hook.warnings.warning("%s: refused a request without the source's secret (401)", name)
             return _unauthorized()
+        if _coming(entry):
+            # A reload, or the start: the entry takes alerts again in a moment, and the sender need not try again
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(WAIT_FOR_ENTRY_SECONDS):
+                    await hook.taking.wait()
+            if hook.processor is not None and hook.source is not None:
+                return await async_handle(hook.processor, hook.source, request, hook.warnings)
         if entry.state is ConfigEntryState.LOADED:
             why = "its settings cannot be used (see the error logged when the entry started)"
         else:
@@ -151,6 +171,17 @@ class SourceHooks:
             headers={hdrs.RETRY_AFTER: str(RETRY_AFTER_SECONDS)},
             text="Not taking alerts right now; send again later",
         )
+
+
+def _coming(entry: ConfigEntry[Any]) -> bool:
+    """Tell whether an entry is on its way to loaded: reloading, or not set up yet (not disabled, no error)."""
+    if entry.disabled_by is not None:
+        return False
+    return entry.state in (
+        ConfigEntryState.NOT_LOADED,
+        ConfigEntryState.SETUP_IN_PROGRESS,
+        ConfigEntryState.UNLOAD_IN_PROGRESS,
+    )
 
 
 @callback
