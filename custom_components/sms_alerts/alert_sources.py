@@ -9,7 +9,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.dispatcher import async_dispatcher_send
@@ -21,7 +20,7 @@ from .alert_not_shown import NotShown
 from .alert_source_config import SourceConfig
 from .alert_store import AlertStore
 from .alert_texts import AlertTexts
-from .alert_transitions import SNOOZED, async_send_transition
+from .alert_transitions import SNOOZED, async_fire_transition, async_send_transition
 from .alert_webhooks import source_hooks
 from .alerts.book import ACKNOWLEDGED, FIRING, RESOLVED, AlertBook, OpenAlert
 from .alerts.models import Alert, AlertStatus, ParseResult, Severity
@@ -30,13 +29,11 @@ from .alerts.render import render_group, render_test
 from .alerts.routing import recipients_for
 from .const import (
     CONF_TARGET,
-    EVENT_ALERT,
     LOGGER,
     SIGNAL_ALERTS_CHANGED,
     SUBENTRY_ALERT_SOURCE,
     SUBENTRY_RECIPIENT,
 )
-from .devices import entry_device
 from .outbox import SendOptions, SendReport, SendStatus
 from .submit import async_accept
 
@@ -435,26 +432,9 @@ class AlertSources:
         return sorted(found, key=lambda alert: alert.first_seen, reverse=True)
 
     def _event(self, source: SourceConfig, alert: OpenAlert, status: str, who: str | None = None) -> None:
-        """Fire sms_alerts_alert for a transition of an alert (with the source's device: its logbook shows it).
-
-        The source's event entity shows it too, with `who` (acknowledged by: a name or a masked number).
-        """
-        async_send_transition(self._hass, self._entry.entry_id, alert, status, who)
-        device = entry_device(self._hass, self._entry.entry_id, f"{self._entry.entry_id}_{source.subentry_id}")
-        data = {
-            "entry_id": self._entry.entry_id,
-            "source": source.name,
-            "source_id": source.subentry_id,
-            "fingerprint": alert.fingerprint,
-            "status": status,
-            "name": alert.name,
-            "severity": alert.severity,
-            "reference": alert.code,
-            "maintenance": self.maintenance.active(source.subentry_id),
-        }
-        if device is not None:
-            data[ATTR_DEVICE_ID] = device.id
-        self._hass.bus.async_fire(EVENT_ALERT, data)
+        """Tell of a transition of an alert: sms_alerts_alert, and the source's event entity (`who`: by whom)."""
+        maintenance = self.maintenance.active(source.subentry_id)
+        async_fire_transition(self._hass, self._entry.entry_id, source.name, alert, status, who, maintenance)
 
     @callback
     def changed(self, *, soon: bool = False) -> None:

@@ -9,10 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 
 from .alerts.book import ACKNOWLEDGED, FIRING, RESOLVED
+from .const import EVENT_ALERT
+from .devices import entry_device
 
 if TYPE_CHECKING:
     from .alerts.book import OpenAlert
@@ -54,3 +57,35 @@ def async_send_transition(
     async_dispatcher_send(
         hass, SIGNAL_SOURCE_TRANSITION.format(entry_id, alert.source), Transition(event_type, attributes)
     )
+
+
+@callback
+def async_fire_transition(
+    hass: HomeAssistant,
+    entry_id: str,
+    source_name: str,
+    alert: OpenAlert,
+    status: str,
+    who: str | None,
+    maintenance: bool,
+) -> None:
+    """Fire sms_alerts_alert for a transition of an alert (with the source's device: its logbook shows it).
+
+    The source's event entity shows it too, with `who` (acknowledged by: a name or a masked number).
+    """
+    async_send_transition(hass, entry_id, alert, status, who)
+    device = entry_device(hass, entry_id, f"{entry_id}_{alert.source}")
+    data = {
+        "entry_id": entry_id,
+        "source": source_name,
+        "source_id": alert.source,
+        "fingerprint": alert.fingerprint,
+        "status": status,
+        "name": alert.name,
+        "severity": alert.severity,
+        "reference": alert.code,
+        "maintenance": maintenance,
+    }
+    if device is not None:
+        data[ATTR_DEVICE_ID] = device.id
+    hass.bus.async_fire(EVENT_ALERT, data)
