@@ -103,7 +103,8 @@ class AlertSources:
         self.book.keep_sources(self.sources)
         self.escalations.load(stored.get(ESCALATIONS) if isinstance(stored, dict) else None)
         self.maintenance.load(stored.get(MAINTENANCE) if isinstance(stored, dict) else None)
-        # Each source's webhook hands its bodies here until the entry stops taking them (then it answers 503)
+        # Each source's webhook hands its bodies here until the entry stops taking them (then a request waits for
+        # the entry to be back, or gets 503)
         self._detach = hooks.async_attach(self._entry, self.sources, self)
         self._entry.async_on_unload(self._detach)
         # What fell due while Home Assistant was down is paged now, once
@@ -114,7 +115,10 @@ class AlertSources:
         self._entry.async_on_unload(self.maintenance.cancel)
 
     async def async_stop_taking(self) -> None:
-        """Answer the sources' webhooks with 503 from now on (the entry unloads), and let bodies being acted on end."""
+        """Stop taking the sources' bodies (the entry unloads), and let those being acted on end.
+
+        A request from now on waits for the entry to be back, or gets 503 (alert_webhooks).
+        """
         self._detach()
         async with self.lock:
             pass
