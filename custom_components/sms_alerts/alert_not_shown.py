@@ -9,8 +9,8 @@ saying why and what to change. In a maintenance window the SMS is held back as t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .alerts.models import ParseResult, Severity
 from .alerts.render import render_not_shown
@@ -19,45 +19,23 @@ from .webhook_body import WarningLimiter
 
 if TYPE_CHECKING:
     from .alert_source_config import SourceConfig
-    from .outbox import SendOptions
 
 # Reasons named in the warning (each short, never a value of the body)
 _REASONS = 3
 
 
-class Sender(Protocol):
-    """What this needs of the alert sources: a source's own recipients, and the outbox."""
-
-    def default_targets(self, source: SourceConfig) -> list[str]:
-        """Return the targets of a source's own recipients."""
-
-    async def async_submit(
-        self,
-        source: SourceConfig,
-        text: str,
-        target: str,
-        severity: Severity,
-        fingerprints: Sequence[str] = (),
-        options: SendOptions | None = None,
-        *,
-        lines: list[int] | None = None,
-    ) -> str | None:
-        """Hand one SMS to the outbox; its journal line goes to `lines`."""
-
-
 class NotShown:
     """Tells of what bodies left out, for the alert sources of one entry."""
 
-    def __init__(self, sources: Sender, in_maintenance: Callable[[str], bool]) -> None:
-        """Send through `sources`, not for a source `in_maintenance`; warn at most once a minute (then debug)."""
-        self._sources = sources
+    def __init__(self, in_maintenance: Callable[[str], bool]) -> None:
+        """Say nothing for a source `in_maintenance`; warn at most once a minute (the rest go to debug)."""
         self._in_maintenance = in_maintenance
         self._warnings = WarningLimiter(LOGGER)
 
-    async def async_tell(self, source: SourceConfig, result: ParseResult, lines: list[int]) -> None:
-        """Warn, and send the source's recipients one SMS, when a body holds more alerts than it shows."""
+    def note(self, source: SourceConfig, result: ParseResult) -> tuple[str, Severity] | None:
+        """Warn when a body holds more alerts than it shows, and return the SMS its source's recipients get."""
         if not result.not_shown:
-            return
+            return None
         if result.truncated:
             self._warnings.warning(
                 "%s: the sender left %d alert(s) out of a notification (the max_alerts of its webhook); "
@@ -74,8 +52,6 @@ class NotShown:
             )
         if self._in_maintenance(source.subentry_id):
             LOGGER.debug("%s: in maintenance; no SMS for the alerts a notification left out", source.name)
-            return
-        text = render_not_shown(source.name, result)
+            return None
         severity = min((alert.severity for alert in result.alerts), key=lambda s: s.rank, default=Severity.WARNING)
-        for target in self._sources.default_targets(source):
-            await self._sources.async_submit(source, text, target, severity, lines=lines)
+        return render_not_shown(source.name, result), severity

@@ -76,7 +76,7 @@ class AlertSources:
         self.maintenance = Maintenance(hass, entry, self)
         self.escalations.paused = self.maintenance.active
         self.texts = AlertTexts(hass)
-        self.not_shown = NotShown(self, self.maintenance.active)
+        self.not_shown = NotShown(self.maintenance.active)
         names = {title: key for key, title in self.recipient_names().items()}
         for subentry in entry.subentries.values():
             if subentry.subentry_type != SUBENTRY_ALERT_SOURCE:
@@ -196,7 +196,9 @@ class AlertSources:
             # Targets at once (the outbox keeps each target's order), each target's SMS in order
             await asyncio.gather(*(self._async_send(source, target, sms, lines) for target, sms in outgoing.items()))
             # Alerts it names but does not show (left out by the sender, unreadable): one SMS says so
-            await self.not_shown.async_tell(source, result, lines)
+            if (note := self.not_shown.note(source, result)) is not None:
+                for target in self.default_targets(source):
+                    await self.async_submit(source, note[0], target, note[1], lines=lines)
             # Alerts escalated by this body page their first step now, before the sender gets its answer
             await self.escalations.async_page_due()
         finally:
