@@ -13,11 +13,14 @@ import contextlib
 import copy
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from unittest.mock import patch
+from urllib.parse import parse_qsl
 
 from freezegun.api import TickingDateTimeFactory
 from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState
@@ -28,6 +31,7 @@ from homeassistant.helpers import storage
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.sms_alerts import outbox_store
+from custom_components.sms_alerts.api.base import Provider, TransientError
 from custom_components.sms_alerts.const import DOMAIN, EVENT_FAILED, RETRY_MAX
 from custom_components.sms_alerts.journal import parse, replay
 from simulators.base import Fault
@@ -175,6 +179,7 @@ class World:
 
     async def async_start(self) -> None:
         """Serve two simulators and load the primary entry with the second one as its fallback."""
+        self._watch_requests()
         for name in ENTRIES:
             self.sims[name] = await self._stack.enter_async_context(serving(BrevisOneSimulator()))
         fallback = gateway_entry_for(
@@ -215,6 +220,27 @@ class World:
         for key in [key for key in self.hass_storage if key.startswith(f"{DOMAIN}.")]:
             del self.hass_storage[key]
         await self._stack.aclose()
+
+    def _watch_requests(self) -> None:
+        """Note every request whose sender read no answer (a time limit, a reset, an unload): it may have been taken.
+
+        Only the sender can tell: in a starved event loop, an answer the device wrote in time is read after
+        the time limit ran out, and the simulator's log shows a 200 for a request its sender counts as
+        unanswered, and sends again.
+        """
+        original = Provider._async_request
+        world = self
+
+        async def watched(provider: Provider, method: str, url: Any, **kwargs: Any) -> Any:
+            try:
+                return await original(provider, method, url, **kwargs)
+            except (TransientError, asyncio.CancelledError):
+                data = kwargs.get("data")
+                if isinstance(data, bytes):
+                    world._mark_ambiguous(dict(parse_qsl(data.decode(errors="replace"))))
+                raise
+
+        self._stack.enter_context(patch.object(Provider, "_async_request", watched))
 
     # Steps
 
@@ -281,6 +307,21 @@ class World:
         """The device's password was changed: every login is refused."""
         self.sims[sim].sim.users[GATEWAY_USER].password = "rotated"
 
+    async def _step_stall(self, sim: str) -> None:
+        """The machine stalls just after the device takes the next message, as one under load does.
+
+        The event loop is held past the request's time limit: the device took the message and answered,
+        and its sender reads the answer only after the limit ran out.
+        """
+        running = self.sims[sim].sim
+
+        def take_then_stall(message: Any) -> None:
+            del running.record_message  # the next message is taken as usual
+            running.record_message(message)
+            time.sleep(REQUEST_TIME_LIMIT + 0.1)  # the stall is the point: nothing else runs
+
+        running.record_message = take_then_stall  # type: ignore[method-assign]
+
     async def _step_slow(self, sim: str) -> None:
         """The device answers, but takes its time (within the time limit)."""
         self.sims[sim].sim.latency = SLOW_DEVICE_LATENCY
@@ -289,6 +330,7 @@ class World:
         """The device behaves again (its password too)."""
         running = self.sims[sim].sim
         running.recover()
+        running.__dict__.pop("record_message", None)  # a stall still to come
         running.latency = 0.0
         running.users[GATEWAY_USER].password = GATEWAY_PASSWORD
 
