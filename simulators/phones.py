@@ -69,6 +69,11 @@ def _message_data(message: ReceivedMessage) -> dict[str, Any]:
     }
 
 
+def phone_number(address: str) -> str:
+    """Return the phone an address reaches: `0049170…` (as the SMS Gateway is given it) is `+49170…`."""
+    return f"+{address[2:]}" if address.startswith("00") and address[2:].isdigit() else address
+
+
 class PhonesPage:
     """Collects what a set of simulators received, by number, newest first."""
 
@@ -85,7 +90,12 @@ class PhonesPage:
         )
         phones: dict[str, list[dict[str, Any]]] = {}
         for _, message in reversed(ordered):
-            phones.setdefault(message.to, []).append(_message_data(message))
+            # One phone, however each provider was given its number; the address as given is shown with it
+            number = phone_number(message.to)
+            data = _message_data(message)
+            if number != message.to:
+                data["options"] = {"to": message.to, **data["options"]}
+            phones.setdefault(number, []).append(data)
         return {
             "total": len(ordered),
             "phones": [{"number": number, "messages": messages} for number, messages in phones.items()],

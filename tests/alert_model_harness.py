@@ -572,7 +572,7 @@ class AlertWorld:
         if currently_in_test_context():
             # What the example exercised, for --hypothesis-show-statistics
             texts = [text for due in self.model.sms.values() for _batch, text in due]
-            for kind, word in (("page", " to acknowledge"), ("announcement", "ACK "), ("resolved", "RESOLVED ")):
+            for kind, word in (("page", " in Home Assistant"), ("announcement", "ACK "), ("resolved", "RESOLVED ")):
                 event(f"{kind} SMS: {'yes' if any(word in text for text in texts) else 'no'}")
             event(f"maintenance summary: {'yes' if any('Maintenance' in text for text in texts) else 'no'}")
             event(f"escalation ran out: {'yes' if self.model.ran_out else 'no'}")

@@ -277,7 +277,9 @@ class Model(Outbound):
         """Page the escalation's step now; the next one is due after its wait from now."""
         alert = self.open[fingerprint]
         who, wait = POLICY[escalation.step]
-        text = f"{self.firing_text(fingerprint)} - Reply {alert.code} to acknowledge"
+        # The SMS Gateway hears no replies: the page names the code to look for in Home Assistant (the model
+        # still hands replies to the entry, as a modem or IPEX entry would, for what they do to the alerts)
+        text = f"{self.firing_text(fingerprint)} - Ack {alert.code} in Home Assistant"
         if self.deliver(NUMBERS[who], text, SPECS[fingerprint].severity, now, [fingerprint]):
             self.tell(alert, [NUMBERS[who]])
         escalation.pages.append((escalation.step, escalation.round))

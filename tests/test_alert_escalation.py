@@ -89,7 +89,7 @@ async def test_pages_step_by_step_with_the_waits_then_repeats_then_runs_out(
     await escalated(hass, gateway)
     assert await post(hass, hass_client_no_auth, load("alertmanager_firing")) == 200
     page = "FIRING critical ProbeFailure https://server.example.org: BlackBox Probe Failure: https://server.example.org"
-    assert sent(gateway) == [("oncall", f"{page} - Reply A1 to acknowledge", False)]
+    assert sent(gateway) == [("oncall", f"{page} - Ack A1 in Home Assistant", False)]
     shown = await escalation_shown(hass)
     assert shown["state"] == "active"
     assert (shown["step"], shown["round"], shown["paged"]) == (1, 1, ["On call"])
@@ -97,7 +97,7 @@ async def test_pages_step_by_step_with_the_waits_then_repeats_then_runs_out(
     await advance(hass, freezer, 9 * MINUTE)
     assert len(sent(gateway)) == 1
     await advance(hass, freezer, MINUTE)
-    assert sent(gateway)[1:] == [("night", f"{page} - Reply A1 to acknowledge", True)]
+    assert sent(gateway)[1:] == [("night", f"{page} - Ack A1 in Home Assistant", True)]
     await advance(hass, freezer, 15 * MINUTE)
     assert [who for who, _text, _ring in sent(gateway)] == ["oncall", "night", "oncall"]
     assert (await escalation_shown(hass))["round"] == 2
@@ -354,12 +354,17 @@ async def test_flow_refuses_a_policy_it_cannot_read_naming_the_line(
 
 
 def test_page_text_keeps_the_hint_within_one_sms() -> None:
-    """A long alert text is cut, never the hint: GSM-7 within 160, UCS-2 within 70."""
-    for text in ("FIRING critical " + "x" * 300, "FIRING critical Überhitzung 🔥 " + "y" * 100):
-        page = page_text(text, "A123")
-        assert page.endswith(" - Reply A123 to acknowledge")
-        assert sms_info(page).parts == 1
+    """A long alert text is cut, never the hint: GSM-7 within 160, UCS-2 within 70; either hint."""
+    for replies, tail in ((True, " - Reply A123 to acknowledge"), (False, " - Ack A123 in Home Assistant")):
+        for text in ("FIRING critical " + "x" * 300, "FIRING critical Überhitzung 🔥 " + "y" * 100):
+            page = page_text(text, "A123", replies=replies)
+            assert page.endswith(tail)
+            assert sms_info(page).parts == 1
     assert page_text("FIRING critical DiskFull db1", "A2") == "FIRING critical DiskFull db1 - Reply A2 to acknowledge"
+    assert (
+        page_text("FIRING critical DiskFull db1", "A2", replies=False)
+        == "FIRING critical DiskFull db1 - Ack A2 in Home Assistant"
+    )
 
 
 def test_codes_numbers_and_masks() -> None:

@@ -246,7 +246,7 @@ async def test_no_page_in_the_window_and_the_escalation_starts_when_it_ends(
             ("night", summary, False),
             (
                 "oncall",
-                f"FIRING critical {PROBE}: BlackBox Probe Failure: {PROBE.split()[1]} - Reply A1 to acknowledge",
+                f"FIRING critical {PROBE}: BlackBox Probe Failure: {PROBE.split()[1]} - Ack A1 in Home Assistant",
                 False,
             ),
         ]

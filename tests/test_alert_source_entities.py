@@ -198,7 +198,7 @@ async def test_an_escalation_pages_with_the_template(
     freezer.move_to(START)
     await escalated(hass, gateway, message_template="{{ alert.name }} is down")
     assert await post(hass, hass_client_no_auth, load("alertmanager_firing")) == 200
-    assert sent(gateway) == [("oncall", "ProbeFailure is down - Reply A1 to acknowledge", False)]
+    assert sent(gateway) == [("oncall", "ProbeFailure is down - Ack A1 in Home Assistant", False)]
 
 
 @pytest.mark.parametrize(

@@ -180,6 +180,20 @@ async def test_messages_json_by_number_newest_first(phones: str, sims: list[Simu
     assert [(m["text"], m["encoding"], m["parts"]) for m in second["messages"]] == [(CZECH, UCS2, 1)]
 
 
+async def test_a_number_given_as_00_is_the_same_phone_as_its_plus_form(phones: str, sims: list[Simulator]) -> None:
+    """The SMS Gateway is given 0049…, IPEX +49…: one phone, the address as given shown with its message."""
+    gateway, wildix = sims
+    _receive(gateway, "00491701111111", "through the gateway", 1)
+    _receive(wildix, "+491701111111", "through the PBX", 2)
+    _receive(wildix, "0049x", "not a number", 3)
+    data = await _json(phones)
+    assert [phone["number"] for phone in data["phones"]] == ["0049x", "+491701111111"]
+    assert [(m["text"], m["options"]) for m in data["phones"][1]["messages"]] == [
+        ("through the PBX", {}),
+        ("through the gateway", {"to": "00491701111111"}),
+    ]
+
+
 async def test_same_time_keeps_arrival_order(phones: str, sims: list[Simulator]) -> None:
     """Messages with one timestamp still come newest (last received) first."""
     for number in range(3):
@@ -278,8 +292,8 @@ async def test_message_from_home_assistant_appears_live_in_chromium(
     assert "Pump 3" not in served[0]
     dom = _Dom(out.decode())
     assert dom.main()["data-source"] == "live", out.decode()[-2000:]
-    assert dom.numbers == ["00491701234567"]
+    assert dom.numbers == ["+491701234567"]
     assert dom.texts == [text]
     assert not {"b", "img"} & {tag for tag, _ in dom.tags}
     assert [(li["data-encoding"], li["data-parts"]) for li in dom.sms()] == [(GSM7, "1")]
-    assert "sms_gateway · GSM-7 · 28 septets · 1 part" in out.decode()
+    assert "sms_gateway · GSM-7 · 28 septets · 1 part · to=00491701234567" in out.decode()

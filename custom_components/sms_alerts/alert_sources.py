@@ -24,7 +24,7 @@ from .alert_transitions import SNOOZED, async_fire_transition, async_send_transi
 from .alert_webhooks import source_hooks
 from .alerts.book import ACKNOWLEDGED, FIRING, RESOLVED, AlertBook, OpenAlert
 from .alerts.models import Alert, AlertStatus, ParseResult, Severity
-from .alerts.paging import ACK_BY_HOME_ASSISTANT, codes_in, mask_number
+from .alerts.paging import ACK_BY_HOME_ASSISTANT
 from .alerts.render import render_group, render_test
 from .alerts.routing import recipients_for
 from .const import (
@@ -72,7 +72,9 @@ class AlertSources:
         self._changed_since_load = False
         # Stops handing the sources' bodies here (set while loaded)
         self._detach: Callable[[], None] = lambda: None
-        self.escalations = Escalations(hass, entry, self, can_ring=RING in provider.options)
+        self.escalations = Escalations(
+            hass, entry, self, can_ring=RING in provider.options, replies=provider.receives_replies(entry.data)
+        )
         self.maintenance = Maintenance(hass, entry, self)
         self.escalations.paused = self.maintenance.active
         self.texts = AlertTexts(hass)
@@ -399,15 +401,6 @@ class AlertSources:
             self.changed()
         # On disk before the caller hears of it: a crash right after does not page the acknowledged alert again
         await self._store.async_written()
-        return found
-
-    async def async_reply(self, sender: str, text: str) -> list[OpenAlert]:
-        """Acknowledge the open alerts whose codes a received SMS names (`A12`, `ack a12`); return them."""
-        found = []
-        for code in codes_in(text):
-            alert = await self.async_acknowledge(fingerprint=None, code=code, by=mask_number(sender), sender=sender)
-            if alert is not None:
-                found.append(alert)
         return found
 
     async def async_snooze(

@@ -9,6 +9,7 @@ from homeassistant.components import webhook
 from homeassistant.const import CONF_WEBHOOK_ID, EVENT_CORE_CONFIG_UPDATE
 from homeassistant.core import Event, HomeAssistant, callback
 
+from .alert_replies import async_acknowledge_reply
 from .api.ipex_webhook import MAX_ITEMS, DeliveryReport, InboundSms, TooManyItemsError, parse_webhook
 from .const import DOMAIN, LOGGER
 from .data import SmsAlertsConfigEntry
@@ -100,10 +101,9 @@ async def async_handle_events(
         if isinstance(event, InboundSms):
             notices.fire_received(hass, entry.entry_id, event.sender, event.to, event.text)
             _fire_acknowledged(hass, entry, event)
-            # A reply naming an alert's code (A12) acknowledges it and stops its escalation
-            # (a modem may hear one while its entry is still being set up, before the sources are read)
-            if (sources := getattr(entry.runtime_data, "alert_sources", None)) is not None:
-                await sources.async_reply(event.sender, event.text)
+            # A reply naming an alert's code (A12) acknowledges it and stops its escalation (also one this entry
+            # delivered as another's fallback)
+            await async_acknowledge_reply(hass, entry, event.sender, event.text)
         else:
             await entry.runtime_data.outbox.async_delivery_report(event.id, event.state, event.to)
             notices.fire_delivery(hass, entry.entry_id, event.id, event.to, event.state)

@@ -1,7 +1,8 @@
 """The SMS of an escalation: a page with its reply hint, the acknowledgement notice, codes found in a reply; pure.
 
-A page reads `FIRING critical DiskFull db1: / at 97% - Reply A12 to acknowledge` and stays one SMS where the
-alert's own text allows: the alert's text is cut, never the hint. An acknowledgement is announced as
+A page reads `FIRING critical DiskFull db1: / at 97% - Reply A12 to acknowledge` (`… - Ack A12 in Home
+Assistant` where replies cannot reach it) and stays one SMS where the alert's own text allows: the alert's text
+is cut, never the hint. An acknowledgement is announced as
 `ACK A12 DiskFull db1 by +49170...567`.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 
 from ..message import GSM_SINGLE, UCS2_SINGLE, Encoding, encoding_of, sms_info, truncate, truncate_gsm
+from .book import OpenAlert
 from .models import Alert
 from .render import where
 
@@ -23,9 +25,17 @@ SEPARATOR = " - "
 ACK_BY_HOME_ASSISTANT = "Home Assistant"
 
 
-def hint(code: str) -> str:
-    """Tell how to acknowledge: `Reply A12 to acknowledge`."""
-    return f"Reply {code} to acknowledge"
+def hint(code: str, *, replies: bool = True) -> str:
+    """Tell how to acknowledge: `Reply A12 to acknowledge`, where a reply can reach Home Assistant.
+
+    Where it cannot (the provider receives no SMS for it), `Ack A12 in Home Assistant`: the code to look for there.
+    """
+    return f"Reply {code} to acknowledge" if replies else f"Ack {code} in Home Assistant"
+
+
+def told(alert: OpenAlert, number: str) -> bool:
+    """Tell whether an SMS about an open alert went to this number (its firing SMS or a page)."""
+    return any(same_number(number, target) for target in (*alert.notified, *alert.earlier))
 
 
 def label(alert: Alert) -> str:
@@ -34,9 +44,9 @@ def label(alert: Alert) -> str:
     return alert.name if not place or place in alert.name else f"{alert.name} {place}"
 
 
-def page_text(text: str, code: str) -> str:
-    """End an alert's text with the reply hint, the text cut so that both make one SMS."""
-    tail = f"{SEPARATOR}{hint(code)}"
+def page_text(text: str, code: str, *, replies: bool = True) -> str:
+    """End an alert's text with the hint (a reply's, with `replies`), the text cut so that both make one SMS."""
+    tail = f"{SEPARATOR}{hint(code, replies=replies)}"
     full = f"{text}{tail}"
     return full if sms_info(full).parts <= 1 else _cut(text, tail)
 
