@@ -9,11 +9,11 @@ from homeassistant.components import webhook
 from homeassistant.const import CONF_WEBHOOK_ID, EVENT_CORE_CONFIG_UPDATE
 from homeassistant.core import Event, HomeAssistant, callback
 
-from .alert_replies import async_acknowledge_reply
 from .api.ipex_webhook import MAX_ITEMS, DeliveryReport, InboundSms, TooManyItemsError, parse_webhook
 from .const import DOMAIN, LOGGER
 from .data import SmsAlertsConfigEntry
 from .outbox import notices
+from .replies import async_acknowledge_codes, fire_reference_acknowledged
 from .webhook_body import BodyError, WarningLimiter, async_read_body
 from .webhook_url import async_check_callback_url
 
@@ -54,19 +54,6 @@ def async_register_webhook(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> 
         entry.async_on_unload(cloud.async_listen_connection_change(hass, cloud_connection_changed))
 
 
-def _fire_acknowledged(hass: HomeAssistant, entry: SmsAlertsConfigEntry, sms: InboundSms) -> None:
-    """Fire sms_alerts_acknowledged when a reply quotes an alert's reference."""
-    found = entry.runtime_data.outbox.async_acknowledged(sms.text)
-    if found is None:
-        return
-    reference, message, targets = found
-    target = next((known for known in targets if known == sms.sender), targets[0] if targets else sms.sender)
-    LOGGER.info("%s: alert #%s acknowledged by reply", entry.title, reference)
-    notices.fire_acknowledged(
-        hass, entry.entry_id, reference=f"#{reference}", target=target, message=message, sender=sms.sender
-    )
-
-
 async def async_handle_callback(
     hass: HomeAssistant, entry: SmsAlertsConfigEntry, request: web.Request, warnings: WarningLimiter
 ) -> web.Response:
@@ -100,10 +87,10 @@ async def async_handle_events(
     for event in events:
         if isinstance(event, InboundSms):
             notices.fire_received(hass, entry.entry_id, event.sender, event.to, event.text)
-            _fire_acknowledged(hass, entry, event)
+            fire_reference_acknowledged(hass, entry, event)
             # A reply naming an alert's code (A12) acknowledges it and stops its escalation (also one this entry
             # delivered as another's fallback)
-            await async_acknowledge_reply(hass, entry, event.sender, event.text)
+            await async_acknowledge_codes(hass, entry, event.sender, event.text)
         else:
             await entry.runtime_data.outbox.async_delivery_report(event.id, event.state, event.to)
             notices.fire_delivery(hass, entry.entry_id, event.id, event.to, event.state)

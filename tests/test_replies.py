@@ -1,9 +1,10 @@
-"""Replies that acknowledge: the hint a page carries, and a reply that reaches the entry a page was handed over to.
+"""Replies that acknowledge: the hint a page carries, and a reply that reaches the entry an SMS was handed over to.
 
 A page tells its recipient to reply only where a reply reaches Home Assistant (an IPEX SMS Chat number, a GSM
 modem); the SMS Gateway's pages name the code to look for in Home Assistant instead. A page the SMS Gateway
 could not deliver goes out through its fallback, here an IPEX entry on its simulator: the recipient's reply
-reaches that entry's webhook (real HTTP) and acknowledges the alert of the entry that handed the page over.
+reaches that entry's webhook (real HTTP) and acknowledges the alert of the entry that handed the page over. The
+same holds for the references (#42) of *Acknowledgement reference*, between two IPEX entries on two simulators.
 """
 
 from __future__ import annotations
@@ -15,19 +16,22 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import async_capture_events
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.sms_alerts.alert_replies import handing_over_to
+from custom_components.sms_alerts.replies import handing_over_to
 from simulators.base import Fault
+from simulators.ipex import DEMO_EMAIL, IpexSimulator
 
-from .conftest import RECIPIENT, RunningSimulator, advance
+from .conftest import RECIPIENT, RunningSimulator, advance, send, serving
 from .test_alert_sources import NIGHT, TOKEN, entry_with, load, setup, source_subentry
-from .test_provider_integration import ipex_entry
+from .test_provider_integration import flow, ipex_entry, ipex_form
 
 START = "2026-01-15 12:00:00+00:00"
 MINUTE = 60
 CHAT_NUMBER = "+420777888999"
+SECOND_CHAT_NUMBER = "+420777000111"
 STRANGER = "+491705555555"
 PAGE = "FIRING critical ProbeFailure https://server.example.org: BlackBox Probe Failure: https://server.example.org"
 # On call | 10, once
@@ -74,9 +78,11 @@ async def post(client: Any, hook: str, body: dict[str, Any]) -> None:
     assert response.status == 200, await response.text()
 
 
-async def reply(hass: HomeAssistant, client: Any, entry: ConfigEntry, sender: str, text: str) -> None:
+async def reply(
+    hass: HomeAssistant, client: Any, entry: ConfigEntry, sender: str, text: str, to: str = CHAT_NUMBER
+) -> None:
     """SMS Chat posts a received SMS to the IPEX entry's webhook, as it documents."""
-    body = {"id": f"in-{sender}-{text}", "from": sender, "to": CHAT_NUMBER, "text": text, "direction": "IN"}
+    body = {"id": f"in-{sender}-{text}", "from": sender, "to": to, "text": text, "direction": "IN"}
     response = await client.post(f"/api/webhook/{entry.data['webhook_id']}", json=body)
     assert response.status == 200
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -173,3 +179,43 @@ async def test_a_reply_to_an_entry_that_is_nobody_s_fallback_stays_with_its_own_
     # Its second round pages On call again
     await advance(hass, freezer, 10 * MINUTE)
     assert len(gateway.sim.messages) == 2
+
+
+async def test_a_reference_quoted_to_the_fallback_is_the_one_it_delivered(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    ipex_sim: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Two IPEX entries with references; the first is down and hands "Freezer warm #1" over to the second.
+
+    The second sent its own #1 to Night before. The reply "ACK #1" from the one the handed-over SMS reached is
+    the first entry's alert (its event, on its entry); a stranger's "ACK #1" is the second's own.
+    """
+    freezer.move_to(START)
+    async with serving(IpexSimulator(allowed_numbers={DEMO_EMAIL: [SECOND_CHAT_NUMBER]})) as second_sim:
+        primary = await ipex_entry(hass, ipex_sim.url)
+        result = await flow(hass, "ipex", ipex_form(second_sim.url))
+        result = dict(await hass.config_entries.flow.async_configure(result["flow_id"], {"sender": SECOND_CHAT_NUMBER}))
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        second: ConfigEntry = result["result"]
+        hass.config_entries.async_update_entry(second, options={"ack_reference": True})
+        options = {"ack_reference": True, "fallback_entry": second.entry_id, "handover_minutes": 1}
+        hass.config_entries.async_update_entry(primary, options=options)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        client = await hass_client_no_auth()
+        acknowledged = async_capture_events(hass, "sms_alerts_acknowledged")
+        await send(hass, second, message="Pump 2 off", target=[NIGHT])
+        ipex_sim.sim.fail(Fault.HTTP_503)
+        await send(hass, primary, message="Freezer warm", target=[RECIPIENT])
+        await advance(hass, freezer, 2 * MINUTE)
+        assert [(m.to, m.text) for m in second_sim.sim.messages] == [
+            (NIGHT, "Pump 2 off #1"),
+            (RECIPIENT, "Freezer warm #1"),
+        ]
+        await reply(hass, client, second, RECIPIENT, "ACK #1", to=SECOND_CHAT_NUMBER)
+        assert [(e.data["entry_id"], e.data["message"], e.data["target"]) for e in acknowledged] == [
+            (primary.entry_id, "Freezer warm", RECIPIENT)
+        ]
+        await reply(hass, client, second, STRANGER, "ACK #1", to=SECOND_CHAT_NUMBER)
+        assert [(e.data["entry_id"], e.data["message"]) for e in acknowledged][1:] == [(second.entry_id, "Pump 2 off")]
