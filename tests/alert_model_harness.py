@@ -78,8 +78,14 @@ class AlertWorld:
         rate: int = 0,
         budget: int = 0,
         start: str | None = None,
+        fallback: bool = False,
     ) -> None:
-        """Keep the fixtures; the entry and the simulator come with async_start (at `start`, HH:MM local time)."""
+        """Keep the fixtures; the entry and the simulator come with async_start (at `start`, HH:MM local time).
+
+        With `fallback`, a second SMS Gateway entry on a simulator of its own is the entry's fallback (a minute's
+        wait before a message goes to it, storm control off there): it delivers what waits while the gateway is
+        down, and replies reach it as well.
+        """
         self.hass = hass
         self.freezer = freezer
         self.client_factory = client_factory
@@ -92,6 +98,7 @@ class AlertWorld:
             dedup=dedup * 60.0,
             rate=rate,
             budget=budget,
+            fallback=fallback,
         )
         # Quiet hours of the quiet recipient: (minutes from now to their start, their length)
         self.quiet = quiet
@@ -100,6 +107,12 @@ class AlertWorld:
         self.start = start
         self.running: RunningSimulator | None = None
         self.entry: MockConfigEntry | None = None
+        self.fallback = fallback
+        self.fallback_entry: MockConfigEntry | None = None
+        self.fallback_sms = 0
+        self.fallback_acks = 0
+        # (number as the gateway was given it, text) of every SMS either simulator took, in the order they took them
+        self.arrived: list[tuple[str, str]] = []
         self.client: Any = None
         self.events: list[tuple[str, str, str, bool]] = []
         self.failed: list[dict[str, Any]] = []
@@ -121,7 +134,17 @@ class AlertWorld:
             self.freezer.move_to(dt_util.as_local(self.now).replace(hour=hour, minute=minute, second=0, microsecond=0))
         self._first_day = dt_util.as_local(self.now).date()
         self.running = await self._stack.enter_async_context(serving(BrevisOneSimulator()))
+        self.running.sim.listeners.append(self._arrived)
         base = gateway_entry_for(self.running)
+        options: dict[str, Any] = {}
+        if self.fallback:
+            second = await self._stack.enter_async_context(serving(BrevisOneSimulator()))
+            second.sim.listeners.append(self._arrived)
+            second.sim.listeners.append(self._through_fallback)
+            self.fallback_entry = gateway_entry_for(
+                second, title="Fallback gateway", options={"rate_limit": 0, "dedup_minutes": 0}
+            )
+            options = {"fallback_entry": self.fallback_entry.entry_id, "handover_minutes": 1}
         if self.quiet is not None:
             # Whole minutes of Home Assistant's time zone, from the frozen start on (they may span midnight)
             start = dt_util.as_local(self.now).replace(second=0, microsecond=0) + dt.timedelta(minutes=self.quiet[0])
@@ -138,14 +161,16 @@ class AlertWorld:
                 "rate_limit": self.model.rate,
                 "daily_budget": self.model.budget,
                 "max_age_hours": 168,
+                **options,
             },
             subentries_data=subentries(
                 escalate_from=self.model.escalate_from, repeat=self.model.repeat, quiet=self.model.quiet
             ),
         )
         self.hass.config.country = "DE"
-        self.entry.add_to_hass(self.hass)
-        assert await self.hass.config_entries.async_setup(self.entry.entry_id)
+        for entry in self._entries():
+            entry.add_to_hass(self.hass)
+            assert await self.hass.config_entries.async_setup(entry.entry_id)
         await self.hass.async_block_till_done(wait_background_tasks=True)
         self.client = await self.client_factory()
         self._log_start = len(self.caplog.records)
@@ -166,12 +191,25 @@ class AlertWorld:
             self.hass.bus.async_listen(EVENT_FAILED, on_failed),
         ]
 
+    def _arrived(self, message: Any) -> None:
+        """Note an SMS a simulator took (both simulators, in one order)."""
+        self.arrived.append((message.to, message.text))
+
+    def _through_fallback(self, _message: Any) -> None:
+        """Count an SMS the fallback delivered (for the statistics)."""
+        self.fallback_sms += 1
+
+    def _entries(self) -> list[MockConfigEntry]:
+        """The fallback entry (if any) first, then the entry: the order they are set up in."""
+        return [entry for entry in (self.fallback_entry, self.entry) if entry is not None]
+
     async def async_stop(self) -> None:
-        """Remove the entry and its files, stop the simulator."""
+        """Remove the entries and their files, stop the simulators."""
         for unsub in self._unsubs:
             unsub()
-        if self.entry is not None and self.hass.config_entries.async_get_entry(self.entry.entry_id) is not None:
-            await self.hass.config_entries.async_remove(self.entry.entry_id)
+        for entry in reversed(self._entries()):
+            if self.hass.config_entries.async_get_entry(entry.entry_id) is not None:
+                await self.hass.config_entries.async_remove(entry.entry_id)
         await self.hass.async_block_till_done(wait_background_tasks=True)
         await self._stack.aclose()
 
@@ -326,16 +364,23 @@ class AlertWorld:
         else:
             assert firing, "the Acknowledge button took nothing to acknowledge"
 
-    async def _step_reply(self, fingerprint: str, sender: str) -> None:
-        """A reply SMS naming the alert's code reaches the entry (as the modem and IPEX hand them over)."""
+    async def _step_reply(self, fingerprint: str, sender: str, to_fallback: bool = False) -> None:
+        """A reply SMS naming the alert's code reaches the entry (as the modem and IPEX hand them over).
+
+        `to_fallback`: it reaches the fallback entry instead (an answer to what came from the fallback's number),
+        which acknowledges the entry's alert only where that alert was sent to the replying number.
+        """
         assert self.entry is not None
+        hearing = self.fallback_entry if to_fallback and self.fallback_entry is not None else self.entry
         code = self._reference(fingerprint)
-        if fingerprint in self.model.open:
+        alert = self.model.open.get(fingerprint)
+        if alert is not None and (hearing is self.entry or sender in alert.told):
             self.model.acknowledge(fingerprint, masked(sender), sender, self.now)
+            self.fallback_acks += hearing is not self.entry
         reply = InboundSms(
             id=f"in-{self.model.batch}", sender=sender, to="", text=f"ack {code} on my way", created_at=None
         )
-        await async_handle_events(self.hass, self.entry, [reply])
+        await async_handle_events(self.hass, hearing, [reply])
 
     async def _step_snooze(self, fingerprint: str, minutes: int) -> None:
         """sms_alerts.snooze; refused for an alert not open or not being escalated."""
@@ -399,13 +444,14 @@ class AlertWorld:
 
     async def _step_restart(self, minutes: int) -> None:
         """Home Assistant stops, stays down some minutes, and starts again: what fell due meanwhile runs once."""
-        assert self.entry is not None
-        assert await self.hass.config_entries.async_unload(self.entry.entry_id)
+        for entry in reversed(self._entries()):
+            assert await self.hass.config_entries.async_unload(entry.entry_id)
         await self.hass.async_block_till_done(wait_background_tasks=True)
         self.freezer.tick(dt.timedelta(minutes=minutes))
         self.model.batch += 1
         self.model.run_due(self.now)
-        assert await self.hass.config_entries.async_setup(self.entry.entry_id)
+        for entry in self._entries():
+            assert await self.hass.config_entries.async_setup(entry.entry_id)
         # Timers set at setup for a time already past run at once (the test loop needs the nudge a real one does not)
         await self.hass.async_block_till_done(wait_background_tasks=True)
         async_fire_time_changed(self.hass)
@@ -419,10 +465,11 @@ class AlertWorld:
         """
         assert self.entry is not None
         files, journals, sent = self._at_rest or self._files()
-        if self.running is not None and len(self.running.sim.messages) != sent:
+        if len(self.arrived) != sent:
             # An SMS went out in that second (a timer): the crash comes after it, with the files of now
             files, journals, _sent = self._files()
-        assert await self.hass.config_entries.async_unload(self.entry.entry_id)
+        for entry in reversed(self._entries()):
+            assert await self.hass.config_entries.async_unload(entry.entry_id)
         await self.hass.async_block_till_done(wait_background_tasks=True)
         for key in [key for key in self.hass_storage if key.startswith(f"{DOMAIN}.")]:
             del self.hass_storage[key]
@@ -430,24 +477,24 @@ class AlertWorld:
         write_journals(self.hass, journals)
         self.model.batch += 1
         self.model.run_due(self.now)
-        assert await self.hass.config_entries.async_setup(self.entry.entry_id)
+        for entry in self._entries():
+            assert await self.hass.config_entries.async_setup(entry.entry_id)
         await self.hass.async_block_till_done(wait_background_tasks=True)
         async_fire_time_changed(self.hass)
 
     def _files(self) -> tuple[dict[str, Any], dict[str, bytes], int]:
         """The entry's files now (Store files, outbox journals) and how many SMS the simulator has taken."""
         files = copy.deepcopy({key: value for key, value in self.hass_storage.items() if key.startswith(f"{DOMAIN}.")})
-        return files, read_journals(self.hass), len(self.running.sim.messages) if self.running is not None else 0
+        return files, read_journals(self.hass), len(self.arrived)
 
     # The invariants
 
     def delivered(self) -> dict[str, list[str]]:
-        """The texts the simulator took, per number, in order."""
-        assert self.running is not None
+        """The texts the simulators took, per number, in the order they took them."""
         found: dict[str, list[str]] = {}
-        for message in self.running.sim.messages:
-            digits = "".join(char for char in message.to if char.isdigit()).removeprefix("00")
-            found.setdefault(f"+{digits}", []).append(message.text)
+        for to, text in self.arrived:
+            digits = "".join(char for char in to if char.isdigit()).removeprefix("00")
+            found.setdefault(f"+{digits}", []).append(text)
         return found
 
     async def _sensor_problems(self) -> list[str]:
@@ -519,16 +566,18 @@ class AlertWorld:
         return []
 
     def outbox_empty(self) -> bool:
-        """Whether the entry's outbox holds nothing (every SMS it took went out)."""
-        assert self.entry is not None
-        return self.entry.state is ConfigEntryState.LOADED and not self.entry.runtime_data.outbox.items
+        """Whether the outboxes hold nothing (every SMS they took went out)."""
+        return all(
+            entry.state is ConfigEntryState.LOADED and not entry.runtime_data.outbox.items for entry in self._entries()
+        )
 
     def nothing_waiting(self) -> bool:
-        """Whether the entry's outbox has no message waiting for a retry (held ones aside)."""
-        assert self.entry is not None
-        if self.entry.state is not ConfigEntryState.LOADED:
-            return False
-        return all(item.state is not ItemState.WAITING for item in self.entry.runtime_data.outbox.items)
+        """Whether the outboxes have no message waiting for a retry (held ones aside)."""
+        return all(
+            entry.state is ConfigEntryState.LOADED
+            and all(item.state is not ItemState.WAITING for item in entry.runtime_data.outbox.items)
+            for entry in self._entries()
+        )
 
     async def check(self, *, final: bool = False) -> None:
         """After a step: SMS, events, the sensor and the log agree with the model."""
@@ -586,5 +635,7 @@ class AlertWorld:
             event(f"group body: {'yes' if any(step.startswith("('group'") for step in self.trace) else 'no'}")
             grouped = any(re.search(r"(FIRING|RESOLVED) \d+( alert|: )", text) for text in texts)
             event(f"one SMS for a group: {'yes' if grouped else 'no'}")
+            event(f"SMS through the fallback: {'yes' if self.fallback_sms else 'no' if self.fallback else 'none'}")
+            event(f"acknowledged through the fallback: {'yes' if self.fallback_acks else 'no'}")
             kuma = any(source == KUMA for source, *_rest in self.model.events)
             event(f"Uptime Kuma alert: {'yes' if kuma else 'no'}")

@@ -80,6 +80,8 @@ class Outbound:
     rate: int = 0
     # SMS a day (0: no budget), and the day's count (in Home Assistant's time zone)
     budget: int = 0
+    # A fallback entry (storm control off there): an SMS over the budget goes out through it instead
+    fallback: bool = False
     day: dt.date | None = None
     day_count: int = 0
     # SMS due per number: (batch, text), in the order due; a batch's SMS to one number may come in any order
@@ -163,7 +165,8 @@ class Outbound:
         """An alert SMS to a number: deduplicated, held (quiet hours, rate limit), sent, or over the budget.
 
         Critical SMS pass all of them (and count for the rate and the budget). Whether the number counts as
-        told: a duplicate does, an SMS over the budget ("fails with the reason") does not.
+        told: a duplicate does, an SMS over the budget ("fails with the reason") does not, unless the fallback
+        entry sent it.
         """
         critical = severity == "critical"
         if not critical and self.duplicate(number, text, now):
@@ -178,6 +181,10 @@ class Outbound:
             self.held.setdefault(number, []).append(held)
             self.quiet_held += 1
         elif not critical and self.budget and self.day_count + 1 > self.budget:
+            if self.fallback:
+                # README (Daily SMS budget): "it goes to the fallback entry"; it counts there, not here
+                self.send(number, text)
+                return True
             self.failed.append((number, text))
             return False
         elif not critical and self.rate and len(self.minute(number, now)) >= self.rate:
