@@ -27,8 +27,15 @@ async def start(hass: HomeAssistant, entry: MockConfigEntry, source: str = "user
 
 
 async def configure(hass: HomeAssistant, flow_id: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Submit a step."""
-    return dict(await hass.config_entries.subentries.async_configure(flow_id, data))
+    """Submit a step; a flow that ended changed the entry, so wait for its reload, as the next step would.
+
+    (A test that ended during that reload left the new coordinator's timer behind: its entry was set up again
+    while Home Assistant was being stopped, after the stop that cancels it.)
+    """
+    result = dict(await hass.config_entries.subentries.async_configure(flow_id, data))
+    if result["type"] in (FlowResultType.CREATE_ENTRY, FlowResultType.ABORT):
+        await hass.async_block_till_done(wait_background_tasks=True)
+    return result
 
 
 def sources(entry: MockConfigEntry) -> list[ConfigSubentry]:
