@@ -109,7 +109,9 @@ class Drain:
             return  # the running pass goes on until nothing is due
         self._draining = True
         try:
-            await self._async_expire_and_hand_over()
+            # With the lock: a message a new alert is trying just now is neither handed over nor given up meanwhile
+            async with self._queue.lock:
+                await self._async_expire_and_hand_over()
             self.release_held()
             while groups := self._due_groups():
                 for group in groups:

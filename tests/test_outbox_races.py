@@ -1,0 +1,116 @@
+"""Two ways to one waiting message at once: a new alert tries it first while the drain's timer finds it due.
+
+A message waits for its target; a new alert to the same target tries it first (README: "messages already
+waiting for the same target go over first"), and while that request is under way the drain wakes, finds the
+message past its hand-over delay (or its lifetime) and must not hand it to the fallback (or give it up) as
+well: the device takes it, and it would arrive twice, or arrive and be reported lost. The simulator's gate
+holds the request, so the moment the drain wakes is chosen, not hoped for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_fire_time_changed,
+)
+
+import custom_components.sms_alerts as integration
+from custom_components.sms_alerts.const import RETRY_INITIAL
+from simulators.base import Fault
+
+from .conftest import RunningSimulator, advance, start_send
+from .test_outbox import setup_pair, status_page_answers
+
+TEXT = "UPS on battery"
+
+
+@pytest.fixture(autouse=True)
+def patient_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests that outlast the time jumps here: the held one is answered when released, never cut by its limit."""
+    monkeypatch.setattr(integration, "REQUEST_TIMEOUT", 4 * 3600)
+
+
+async def waiting_message(hass: HomeAssistant, primary: MockConfigEntry, gateway: RunningSimulator) -> None:
+    """The gateway fails a message, which waits; its status page answers, so it is not known down."""
+    gateway.sim.fail(Fault.HTTP_503)
+    assert (await start_send(hass, primary, message=TEXT))["results"][0]["status"] == "queued"
+    await status_page_answers(hass, primary, gateway)
+    # The try that finding brings fails as well
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def try_it_with_a_new_alert(
+    hass: HomeAssistant, primary: MockConfigEntry, gateway: RunningSimulator, freezer: FrozenDateTimeFactory
+) -> asyncio.Task[dict[str, Any]]:
+    """The device answers again; a new alert to the same target tries the waiting message first, held at the door.
+
+    Time moves on just past the pause after a failed request (a new alert may try again), short of the
+    waiting message's next try (the drain's timer does not fire yet).
+    """
+    gateway.sim.recover()
+    gateway.gate.hold()
+    freezer.tick(RETRY_INITIAL + 1)
+    newer = start_send(hass, primary, message="Freezer warm")
+    await gateway.gate.until_held()
+    return newer
+
+
+async def wake_the_drain(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
+    """Let time pass (the event loop's clock follows): the drain's timer fires and its pass runs as far as it can."""
+    freezer.tick(seconds)
+    async_fire_time_changed(hass)
+    for _ in range(50):
+        await asyncio.sleep(0)
+
+
+async def test_a_message_tried_by_a_new_alert_is_not_handed_over_meanwhile(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The drain waits for the try under way: the message goes once, through the entry that tried it."""
+    primary, _fallback = await setup_pair(hass, gateway, second_gateway, handover_minutes=1)
+    await waiting_message(hass, primary, gateway)
+    newer = await try_it_with_a_new_alert(hass, primary, gateway, freezer)
+    # The drain wakes while that try is under way: the message is past its hand-over delay
+    await wake_the_drain(hass, freezer, 60)
+    gateway.gate.release()
+    assert (await newer)["results"][0]["status"] == "sent"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [m.text for m in gateway.sim.messages] == [TEXT, "Freezer warm"]
+    assert second_gateway.sim.messages == []
+    assert primary.runtime_data.outbox.items == []
+
+
+async def test_a_message_tried_by_a_new_alert_is_not_given_up_meanwhile(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """At the end of its lifetime while it is tried: it went, so nobody is told it was lost."""
+    primary, fallback = await setup_pair(hass, gateway, second_gateway, handover_minutes=1440, max_age_hours=1)
+    await waiting_message(hass, primary, gateway)
+    # Most of its hour passes with the gateway failing (each try fails), then its status page answers again
+    await advance(hass, freezer, 3550)
+    await status_page_answers(hass, primary, gateway)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    failed = async_capture_events(hass, "sms_alerts_failed")
+    newer = await try_it_with_a_new_alert(hass, primary, gateway, freezer)
+    # The drain wakes while that try is under way (shorter than aiohttp's own limit): the hour has ended
+    await wake_the_drain(hass, freezer, 30)
+    gateway.gate.release()
+    assert (await newer)["results"][0]["status"] == "sent"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [m.text for m in gateway.sim.messages] == [TEXT, "Freezer warm"]
+    assert second_gateway.sim.messages == []
+    assert failed == []
+    assert fallback.runtime_data.outbox.items == []
