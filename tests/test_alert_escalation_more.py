@@ -92,7 +92,7 @@ def source(subentry_id: str, *steps: Step) -> SourceConfig:
 def escalations(hass: HomeAssistant, pager: Pager, provider_options: tuple[str, ...] = ()) -> Escalations:
     """Escalations of an entry whose provider offers these options, at NOW."""
     entry = SimpleNamespace(entry_id="entry")
-    escalated = Escalations(hass, entry, pager, can_ring=RING in provider_options, replies=True)  # type: ignore[arg-type]
+    escalated = Escalations(hass, entry, pager, can_ring=RING in provider_options, replies=lambda: True)  # type: ignore[arg-type]
     escalated._now = lambda: NOW
     return escalated
 

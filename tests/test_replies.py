@@ -17,9 +17,11 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import async_capture_events
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from custom_components.sms_alerts.const import DOMAIN
 from custom_components.sms_alerts.replies import handing_over_to
 from simulators.base import Fault
 from simulators.ipex import DEMO_EMAIL, IpexSimulator
@@ -101,6 +103,7 @@ async def test_a_page_says_reply_where_replies_reach_and_the_reply_acknowledges(
 ) -> None:
     """An IPEX SMS Chat entry hears replies: its page says so, and the recipient's reply ends the escalation."""
     freezer.move_to(START)
+    await hass.config.async_update(external_url="https://ha.example.com")
     ipex = await ipex_entry(hass, ipex_sim.url)
     await add(hass, ipex, recipient("oncall", RECIPIENT, "On call"), source("ipex-hook", escalation=POLICY))
     client = await hass_client_no_auth()
@@ -111,6 +114,37 @@ async def test_a_page_says_reply_where_replies_reach_and_the_reply_acknowledges(
     assert acknowledged(events) == [(ipex.entry_id, "ipex-hook")]
     await advance(hass, freezer, 30 * MINUTE)
     assert len(ipex_sim.sim.messages) == 1
+
+
+async def test_a_page_asks_for_a_reply_only_while_replies_can_arrive(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    ipex_sim: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Without an address SMS Chat can call (a repair issue says so), a page names the code to look for instead.
+
+    Once Home Assistant has an external URL the issue goes, and the next round's page asks for a reply.
+    """
+    freezer.move_to(START)
+    ipex = await ipex_entry(hass, ipex_sim.url)
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"{ipex.entry_id}_no_external_url") is not None
+    await add(
+        hass,
+        ipex,
+        recipient("oncall", RECIPIENT, "On call"),
+        source("ipex-hook", escalation=POLICY, escalation_repeat=1),
+    )
+    client = await hass_client_no_auth()
+    await post(client, "ipex-hook", load("alertmanager_firing"))
+    await hass.config.async_update(external_url="https://ha.example.com")
+    await hass.async_block_till_done()
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"{ipex.entry_id}_no_external_url") is None
+    await advance(hass, freezer, 10 * MINUTE)
+    assert [m.text for m in ipex_sim.sim.messages] == [
+        f"{PAGE} - Ack A1 in Home Assistant",
+        f"{PAGE} - Reply A1 to acknowledge",
+    ]
 
 
 async def test_a_reply_to_the_fallback_acknowledges_the_page_it_delivered(

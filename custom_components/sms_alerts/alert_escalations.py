@@ -119,9 +119,15 @@ class Escalations:
     """The escalations of one entry's open alerts, and the one timer of the earliest due time."""
 
     def __init__(
-        self, hass: HomeAssistant, entry: ConfigEntry[Any], pager: Pager, *, can_ring: bool, replies: bool
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry[Any],
+        pager: Pager,
+        *,
+        can_ring: bool,
+        replies: Callable[[], bool],
     ) -> None:
-        """Start with nothing escalated; the provider can ring a page's recipients, replies reach the entry."""
+        """Start with nothing escalated; the provider can ring a page's recipients; `replies`: a reply reaches us."""
         self._hass = hass
         self._entry = entry
         self._can_ring = can_ring
@@ -252,7 +258,7 @@ class Escalations:
         if page.ring and not ring:
             LOGGER.debug("%s: the provider cannot ring; %s is paged by SMS only", source.name, tracked.code)
         options = SendOptions(ring=True) if ring else None
-        text = page_text(tracked.text, tracked.code, replies=self._replies)
+        text = page_text(tracked.text, tracked.code, replies=self._replies())
         LOGGER.info("%s: paging step %d (round %d) of %s", source.name, page.step + 1, page.round + 1, tracked.code)
         names = self._pager.recipient_names()
         paged = []

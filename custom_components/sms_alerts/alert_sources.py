@@ -36,6 +36,7 @@ from .const import (
 )
 from .outbox import SendOptions, SendReport, SendStatus
 from .submit import async_accept
+from .webhook_url import replies_arrive
 
 if TYPE_CHECKING:
     from .api.base import Provider
@@ -72,8 +73,14 @@ class AlertSources:
         self._changed_since_load = False
         # Stops handing the sources' bodies here (set while loaded)
         self._detach: Callable[[], None] = lambda: None
+        # A page asks for a reply where one reaches Home Assistant now (not while a repair issue says it cannot)
+        replies = provider.receives_replies(entry.data)
         self.escalations = Escalations(
-            hass, entry, self, can_ring=RING in provider.options, replies=provider.receives_replies(entry.data)
+            hass,
+            entry,
+            self,
+            can_ring=RING in provider.options,
+            replies=lambda: replies and replies_arrive(hass, entry),
         )
         self.maintenance = Maintenance(hass, entry, self)
         self.escalations.paused = self.maintenance.active

@@ -102,6 +102,16 @@ def async_record_webhook_url(hass: HomeAssistant, entry: ConfigEntry[Any], url: 
     hass.config_entries.async_update_entry(entry, data={**entry.data, CONF_WEBHOOK_URL: url})
 
 
+@callback
+def replies_arrive(hass: HomeAssistant, entry: ConfigEntry[Any]) -> bool:
+    """Tell whether the provider's calls reach Home Assistant now: no repair issue of the entry says they cannot."""
+    issues = ir.async_get(hass)
+    return all(
+        issues.async_get_issue(DOMAIN, f"{entry.entry_id}_{key}") is None
+        for key in (ISSUE_NO_EXTERNAL_URL, ISSUE_WEBHOOK_URL_CHANGED)
+    )
+
+
 async def async_check_callback_url(hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
     """Raise a repair issue while SMS Chat cannot reach Home Assistant: no address, or a changed one.
 
