@@ -28,6 +28,7 @@ from simulators.modem import ModemFault, ModemSimulator
 
 from .conftest import send
 from .modem_helpers import TRANSPORTS, running_modem, wait_for
+from .test_event import attributes, event_state
 
 NUMBER = "+491701234567"
 PIN = "4711"
@@ -146,6 +147,14 @@ async def test_reply_is_received_and_acknowledges(hass: HomeAssistant, sim: Mode
     await settle(hass)
     assert [(e.data["from"], e.data["text"]) for e in received] == [(NUMBER, "ACK #1")]
     assert [(e.data["reference"], e.data["message"]) for e in acknowledged] == [("#1", "Freezer warm")]
+    # The entry's event entities show them, as an IPEX entry's do
+    assert attributes(event_state(hass, entry, "received")) == {
+        "event_type": "received",
+        "from": NUMBER,
+        "to": "",
+        "text": "ACK #1",
+    }
+    assert attributes(event_state(hass, entry, "acknowledged"))["message"] == "Freezer warm"
 
 
 async def test_failed_status_report_is_a_failed_delivery(hass: HomeAssistant, sim: ModemSimulator) -> None:
@@ -169,6 +178,8 @@ async def test_delivered_status_report(hass: HomeAssistant, sim: ModemSimulator)
     await send(hass, entry, message="Freezer warm")
     await wait_for(lambda: bool(deliveries))
     assert [(e.data["state"], e.data["to"]) for e in deliveries] == [("DELIVERED", NUMBER)]
+    await settle(hass)
+    assert attributes(event_state(hass, entry, "delivery"))["event_type"] == "delivered"
 
 
 async def test_unplugged_modem_queues_and_sends_once_back(hass: HomeAssistant, sim: ModemSimulator) -> None:

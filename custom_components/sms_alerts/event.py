@@ -17,7 +17,7 @@ from .source_entities import async_add_source_events
 # Event entities only listen to the entry's signal
 PARALLEL_UPDATES = 0
 
-# Replies and delivery reports reach an entry through its webhook (IPEX SMS Chat) only
+# Replies and delivery reports reach an entry through its webhook (IPEX SMS Chat) or its SIM (a GSM modem)
 _INBOUND = (EventKind.RECEIVED, EventKind.DELIVERY, EventKind.ACKNOWLEDGED)
 
 
@@ -32,7 +32,8 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the given-up event entity, those of replies and delivery reports where they can arrive, and each source's."""
-    kinds = [*_INBOUND, EventKind.GIVEN_UP] if CONF_WEBHOOK_ID in entry.data else [EventKind.GIVEN_UP]
+    hears = CONF_WEBHOOK_ID in entry.data or entry.runtime_data.provider.receives_replies(entry.data)
+    kinds = [*_INBOUND, EventKind.GIVEN_UP] if hears else [EventKind.GIVEN_UP]
     async_add_entities(SmsAlertsEventEntity(entry, _description(kind)) for kind in kinds)
     async_add_source_events(entry, async_add_entities)
 
