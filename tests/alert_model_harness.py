@@ -236,7 +236,9 @@ class AlertWorld:
         await self.hass.async_block_till_done(wait_background_tasks=True)
         await self.check()
         # What a crash at the next step finds: the files a second after this step (the check lets that second's
-        # timers run: the sensors', and the write of what a body changed, which the README gives a second)
+        # timers run: the sensors', and the write of what a body changed, which the README gives a second; the
+        # journal lines that started meanwhile are on disk within it too)
+        await self.hass.async_block_till_done(wait_background_tasks=True)
         self._at_rest = self._files()
 
     async def _post(self, fingerprint: str, raw: str, *, reloading: int | None = None) -> None:
