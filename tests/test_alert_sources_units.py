@@ -139,6 +139,13 @@ def test_book_sees_a_delivery_again_only_within_its_window() -> None:
     assert not book.seen_delivery("s", "d", 3 * DELIVERY_WINDOW)
 
 
+def test_book_sees_no_delivery_from_the_future_again() -> None:
+    """After the clock was set back (a start before NTP answers), one seen "later" is no copy of this one."""
+    book = AlertBook()
+    assert not book.seen_delivery("s", "d", 1000.0)
+    assert not book.seen_delivery("s", "d", 1000.0 - 60)
+
+
 def test_book_keeps_a_bounded_number_of_open_alerts() -> None:
     """Past MAX_OPEN_PER_SOURCE the alert quiet the longest is forgotten; removed sources are dropped."""
     book = AlertBook()

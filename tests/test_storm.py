@@ -424,3 +424,19 @@ async def test_long_alert_is_sent_whole_by_default(hass: HomeAssistant, gateway:
     response = await send(hass, entry, message=text, target=[RECIPIENT])
     assert (response["results"][0]["parts"], response["results"][0]["encoding"]) == (3, "ucs2")
     assert gateway.sim.messages[0].text == text.strip()
+
+
+async def test_a_clock_set_back_does_not_make_the_next_alert_a_copy(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, gateway: RunningSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """A Raspberry Pi without a clock after a power cut starts at the time it last saved, before NTP answers.
+
+    "Freezer warm" went out at 12:00 (the duplicate window is 5 min); now the clock reads 11:30, hours later in
+    truth: the same alert is no copy of one sent "in the last 5 min", and goes out.
+    """
+    freezer.move_to("2026-01-15 12:00:00+00:00")
+    assert (await send(hass, loaded_gateway, message="Freezer warm"))["results"][0]["status"] == "sent"
+    freezer.move_to("2026-01-15 11:30:00+00:00")
+    result = (await send(hass, loaded_gateway, message="Freezer warm"))["results"][0]
+    assert result["status"] == "sent", result
+    assert [message.text for message in gateway.sim.messages] == ["Freezer warm", "Freezer warm"]

@@ -249,7 +249,9 @@ class StormGuard:
         if self.reserved_texts.get((target, text)):
             return True  # the same alert is under way to this target now
         sent, held = self.recent.get((target, text)), self.held.get((target, text))
-        return any(when is not None and now - when < window for when in (sent, held))
+        # Only a copy from before now: after the clock was set back (a start before NTP answers), one "from
+        # the future" is no copy of this alert
+        return any(when is not None and 0 <= now - when < window for when in (sent, held))
 
     def window_end(self, target: str, now: float) -> float:
         """When the target's full rate window has room again."""

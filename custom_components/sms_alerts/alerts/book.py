@@ -113,7 +113,8 @@ class AlertBook:
             del deliveries[oldest]
         key = f"{source}:{digest}"
         # A forgotten one stays until it is the oldest, at time 0
-        seen = now - self._deliveries.get(key, -DELIVERY_WINDOW - 1) <= DELIVERY_WINDOW
+        # (one "from the future", after the clock was set back, is not this one again)
+        seen = 0 <= now - self._deliveries.get(key, -DELIVERY_WINDOW - 1) <= DELIVERY_WINDOW
         self._deliveries.pop(key, None)
         self._deliveries[key] = now
         if self.delivery_log is not None:
