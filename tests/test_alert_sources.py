@@ -29,7 +29,7 @@ from custom_components.sms_alerts.diagnostics import async_get_config_entry_diag
 from custom_components.sms_alerts.outbox import parse_items
 from custom_components.sms_alerts.source_sensor import WRITE_INTERVAL
 
-from .conftest import RECIPIENT, RunningSimulator, gateway_entry_for, on_disk, shown_state, until
+from .conftest import RECIPIENT, RunningSimulator, advance, gateway_entry_for, on_disk, shown_state, until
 
 FIXTURES = Path(__file__).parent / "fixtures" / "alerts"
 TOKEN = "s3cret-token-for-tests"
@@ -277,6 +277,67 @@ async def test_the_same_delivery_twice_is_acted_on_once(
     assert await post(hass, hass_client_no_auth, load("alertmanager_resolved")) == 200
     assert await post(hass, hass_client_no_auth, load("alertmanager_firing")) == 200
     assert len(gateway.sim.messages) == 2
+
+
+async def test_a_generic_alert_that_fires_again_after_it_resolved_is_sent(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A generic body carries no time: firing anew minutes after it resolved is the same body, and is acted on.
+
+    A sender's retry of a body acted on changes nothing, and stays one SMS. (The RESOLVED of the second time
+    comes 6 minutes after the first: an identical one within the duplicate window of 5 would be a copy.)
+    """
+    freezer.move_to("2026-01-15 12:00:00+00:00")
+    fields = {key: key for key in ("name", "status", "severity", "message", "dedup_key")}
+    await setup(hass, entry_with(gateway, source_subentry(kind="generic", fields=fields)))
+    firing = {"name": "DiskFull db1", "status": "firing", "severity": "critical", "message": "97%", "dedup_key": "db1"}
+    resolved = {**firing, "status": "resolved"}
+    for body, wait in ((firing, 0), (firing, 10), (resolved, 60), (resolved, 0), (firing, 60), (firing, 0)):
+        await advance(hass, freezer, wait)
+        assert await post(hass, hass_client_no_auth, body) == 200
+    await advance(hass, freezer, 300)
+    assert await post(hass, hass_client_no_auth, resolved) == 200
+    assert [text.split()[0] for _to, text in texts(gateway)] == ["FIRING", "RESOLVED", "FIRING", "RESOLVED"]
+
+
+async def test_a_new_episode_of_an_alert_whose_resolved_never_came_is_sent(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    loaded: MockConfigEntry,
+    gateway: RunningSimulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Its RESOLVED was lost (posted in the seconds of a start, answered by Home Assistant itself: Limits).
+
+    The same alert firing with a later startsAt is a new episode: its FIRING goes out with a new code, and the
+    earlier one is closed without a RESOLVED nobody sent. An earlier startsAt (another Prometheus replica's,
+    which Alertmanager merges to the earliest) is the same episode: counted, not sent.
+    """
+    events = async_capture_events(hass, "sms_alerts_alert")
+    assert await post(hass, hass_client_no_auth, load("alertmanager_firing")) == 200
+    replica = load("alertmanager_firing")
+    replica["alerts"][0]["startsAt"] = "2020-01-01T00:00:00Z"
+    replica["groupKey"] = "a later notification"
+    assert await post(hass, hass_client_no_auth, replica) == 200
+    assert len(texts(gateway)) == 1
+    anew = load("alertmanager_firing")
+    anew["alerts"][0]["startsAt"] = "2099-01-22T12:00:00Z"
+    assert await post(hass, hass_client_no_auth, anew) == 200
+    assert [text.split()[0] for _to, text in texts(gateway)] == ["FIRING", "FIRING"]
+    assert [(e.data["status"], e.data["reference"]) for e in events] == [
+        ("firing", "A1"),
+        ("resolved", "A1"),
+        ("firing", "A2"),
+    ]
+    assert "ProbeFailure (A1) fires anew; its earlier firing never got its resolved and is closed" in caplog.text
+    # Its later RESOLVED tells of the new episode
+    resolved = load("alertmanager_resolved")
+    resolved["alerts"][0]["startsAt"] = "2099-01-22T12:00:00Z"
+    assert await post(hass, hass_client_no_auth, resolved) == 200
+    assert [text.split()[0] for _to, text in texts(gateway)] == ["FIRING", "FIRING", "RESOLVED"]
 
 
 async def test_resolved_is_not_sent_when_send_resolved_is_off(

@@ -178,7 +178,8 @@ class AlertSources:
         """Act on one body with the lock held; the journal lines of its SMS go to `lines`."""
         async with self.lock:
             now = dt_util.utcnow().timestamp()
-            if self.book.seen_delivery(source.subentry_id, result.digest, now):
+            seen = self.book.seen_delivery(source.subentry_id, result.digest, now)
+            if seen and not self.book.changes(source.subentry_id, result.alerts):
                 LOGGER.debug("%s: the same delivery again; ignored", source.name)
                 # Its new time is kept too: after a reload, a retry within the window of this one is still one
                 self._save_soon()
@@ -198,6 +199,15 @@ class AlertSources:
         outgoing: dict[str, _Outgoing] = {}
         for alert in result.alerts:
             if alert.status is AlertStatus.FIRING:
+                if (ended := self.book.ended_unheard(source.subentry_id, alert)) is not None:
+                    # A new episode: the earlier one's resolved never came (lost at a restart, or not sent)
+                    LOGGER.info(
+                        "%s: %s (%s) fires anew; its earlier firing never got its resolved and is closed",
+                        source.name,
+                        alert.name,
+                        ended.code,
+                    )
+                    await self._async_resolve(source, alert, outgoing, tell=False)
                 self._fire(source, alert, now, outgoing)
             else:
                 await self._async_resolve(source, alert, outgoing)
@@ -235,8 +245,10 @@ class AlertSources:
         for target in targets:
             outgoing.setdefault(target, _Outgoing()).firing.append((alert, opened))
 
-    async def _async_resolve(self, source: SourceConfig, alert: Alert, outgoing: dict[str, _Outgoing]) -> None:
-        """Close an alert; tell those who got its firing SMS, and take back firing SMS still held."""
+    async def _async_resolve(
+        self, source: SourceConfig, alert: Alert, outgoing: dict[str, _Outgoing], *, tell: bool = True
+    ) -> None:
+        """Close an alert; tell those who got its firing SMS (unless not `tell`); take back firing SMS still held."""
         closed = self.book.resolve(source.subentry_id, alert.fingerprint)
         if closed is None:
             return
@@ -248,7 +260,7 @@ class AlertSources:
             LOGGER.debug(
                 "%s: %s ended before its SMS went out; %d held SMS taken back", source.name, alert.name, len(withdrawn)
             )
-        if self.maintenance.hold(source.subentry_id, alert) or not source.send_resolved:
+        if not tell or self.maintenance.hold(source.subentry_id, alert) or not source.send_resolved:
             return
         for target, item_id in closed.notified.items():
             if not item_id or item_id not in withdrawn or target in closed.earlier:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .models import Alert
+from .models import Alert, AlertStatus
 
 # Senders retry a delivery they got no answer for within minutes (Alertmanager, Grafana): seen again, it is ignored
 DELIVERY_WINDOW = 600.0
@@ -37,6 +37,8 @@ class OpenAlert:
     count: int = 1
     first_seen: float = 0.0
     last_seen: float = 0.0
+    # When its episode began, as the source says (Alertmanager's and Grafana's startsAt; None for the others)
+    started: float | None = None
     # Targets told of the firing alert, each with the outbox item that may still hold it ("" once it went out)
     notified: dict[str, str] = field(default_factory=dict)
     # Targets told of it by an earlier SMS than the one `notified` holds (a page before the next): told whatever
@@ -59,6 +61,7 @@ class OpenAlert:
             "last_seen": self.last_seen,
             "notified": dict(self.notified),
             "earlier": list(self.earlier),
+            **({"started": self.started} if self.started is not None else {}),
         }
 
 
@@ -79,6 +82,7 @@ def _open_alert(raw: object) -> OpenAlert | None:
             last_seen=float(raw.get("last_seen", 0.0)),
             notified={str(key): str(value) for key, value in dict(raw.get("notified") or {}).items()},
             earlier=[str(target) for target in list(raw.get("earlier") or [])],
+            started=None if raw.get("started") is None else float(raw["started"]),
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -153,6 +157,7 @@ class AlertBook:
             code=f"{CODE_PREFIX}{self._next_code}",
             first_seen=now,
             last_seen=now,
+            started=alert.episode_start,
         )
         self._next_code += 1
         self.open[(source, alert.fingerprint)] = opened
@@ -245,6 +250,25 @@ class AlertBook:
         }
         self._summaries &= referenced
         return own
+
+    def changes(self, source: str, alerts: Iterable[Alert]) -> bool:
+        """Tell whether alerts that carry no time of their own would open or close here (a generic source's).
+
+        Such a body is the same as one seen minutes ago whether it is that one again or the alert firing anew
+        after it resolved: it is acted on while it changes what is open (a repeat of one acted on changes nothing).
+        """
+        return any(
+            alert.untimed and ((source, alert.fingerprint) in self.open) != (alert.status is AlertStatus.FIRING)
+            for alert in alerts
+        )
+
+    def ended_unheard(self, source: str, alert: Alert) -> OpenAlert | None:
+        """Return the open alert a firing one began a new episode of (its resolved never came); None otherwise."""
+        current = self.open.get((source, alert.fingerprint))
+        start = alert.episode_start
+        if current is None or start is None or current.started is None or start <= current.started:
+            return None
+        return current
 
     def resolve(self, source: str, fingerprint: str) -> OpenAlert | None:
         """Close an open alert and return it; None when it is not open."""

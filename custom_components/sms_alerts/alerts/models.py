@@ -91,6 +91,23 @@ class Alert:
     links: Mapping[str, str] = field(default=_EMPTY)
 
     @property
+    def episode_start(self) -> float | None:
+        """When this episode of the alert began (a POSIX time), where the source keeps it for the whole episode.
+
+        Alertmanager's and Grafana's `startsAt` is one time from the first firing to the resolved (Alertmanager
+        keeps the earliest of its replicas'); a later one is a new episode. Uptime Kuma's time is the heartbeat's,
+        new at every resend; the generic source has none.
+        """
+        if self.kind in (SourceKind.ALERTMANAGER, SourceKind.GRAFANA) and self.starts_at is not None:
+            return self.starts_at.timestamp()
+        return None
+
+    @property
+    def untimed(self) -> bool:
+        """Tell whether the alert carries no time of its own: a body repeating it says nothing of when."""
+        return self.starts_at is None and self.ends_at is None
+
+    @property
     def summary(self) -> str:
         """The one line that says what is wrong: summary, description, then the source's message."""
         for text in (self.annotations.get("summary"), self.annotations.get("description"), self.message):
