@@ -340,6 +340,26 @@ async def test_a_new_episode_of_an_alert_whose_resolved_never_came_is_sent(
     assert [text.split()[0] for _to, text in texts(gateway)] == ["FIRING", "FIRING", "RESOLVED"]
 
 
+async def test_uptime_kuma_a_resend_is_counted_and_a_down_after_a_lost_up_is_sent(
+    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator, gateway: RunningSimulator
+) -> None:
+    """Uptime Kuma marks the beat that turns a monitor down `important`; its resends while down are not.
+
+    A resend (Resend Notification if Down X times) is counted. An important down while the alert is open came
+    after an up nobody heard (Uptime Kuma never retries a notification): a new episode, sent.
+    """
+    await setup(hass, entry_with(gateway, source_subentry(kind="uptime_kuma")))
+    assert await post(hass, hass_client_no_auth, load("uptime_kuma_down")) == 200
+    resend = load("uptime_kuma_down")
+    resend["heartbeat"].update(important=False, time="2024-09-24 23:56:35.527")
+    assert await post(hass, hass_client_no_auth, resend) == 200
+    assert [text.split()[0] for _to, text in texts(gateway)] == ["FIRING"]
+    down_again = load("uptime_kuma_down")
+    down_again["heartbeat"]["time"] = "2024-09-25 08:00:00.000"
+    assert await post(hass, hass_client_no_auth, down_again) == 200
+    assert [text.split()[0] for _to, text in texts(gateway)] == ["FIRING", "FIRING"]
+
+
 async def test_resolved_is_not_sent_when_send_resolved_is_off(
     hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator, gateway: RunningSimulator
 ) -> None:

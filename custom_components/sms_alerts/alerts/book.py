@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .models import Alert, AlertStatus
+from .models import Alert, AlertStatus, SourceKind
 
 # Senders retry a delivery they got no answer for within minutes (Alertmanager, Grafana): seen again, it is ignored
 DELIVERY_WINDOW = 600.0
@@ -266,9 +266,13 @@ class AlertBook:
         """Return the open alert a firing one began a new episode of (its resolved never came); None otherwise."""
         current = self.open.get((source, alert.fingerprint))
         start = alert.episode_start
-        if current is None or start is None or current.started is None or start <= current.started:
+        if current is None or start is None:
             return None
-        return current
+        if current.started is None:
+            # Opened by an Uptime Kuma resend (the beat that began it was missed): a beginning now is another one.
+            # (Alertmanager's and Grafana's always have their start, but for those kept before it was.)
+            return current if alert.kind is SourceKind.UPTIME_KUMA else None
+        return current if start > current.started else None
 
     def resolve(self, source: str, fingerprint: str) -> OpenAlert | None:
         """Close an open alert and return it; None when it is not open."""

@@ -89,16 +89,21 @@ class Alert:
     generator_url: str | None = None
     # Further links some sources give (Grafana: silenceURL, dashboardURL, panelURL; Uptime Kuma: the monitor's url)
     links: Mapping[str, str] = field(default=_EMPTY)
+    # The source says this firing begins an episode: Uptime Kuma's `important` beat (up, pending or maintenance to
+    # down, or a monitor's first beat), not a resend of a monitor still down
+    anew: bool = False
 
     @property
     def episode_start(self) -> float | None:
         """When this episode of the alert began (a POSIX time), where the source keeps it for the whole episode.
 
         Alertmanager's and Grafana's `startsAt` is one time from the first firing to the resolved (Alertmanager
-        keeps the earliest of its replicas'); a later one is a new episode. Uptime Kuma's time is the heartbeat's,
-        new at every resend; the generic source has none.
+        keeps the earliest of its replicas'); a later one is a new episode. Uptime Kuma's time is the heartbeat's:
+        an episode's start only on the beat that begins it (`anew`), not on a resend. The generic source has none.
         """
-        if self.kind in (SourceKind.ALERTMANAGER, SourceKind.GRAFANA) and self.starts_at is not None:
+        if self.starts_at is None or (self.kind is SourceKind.UPTIME_KUMA and not self.anew):
+            return None
+        if self.kind in (SourceKind.ALERTMANAGER, SourceKind.GRAFANA, SourceKind.UPTIME_KUMA):
             return self.starts_at.timestamp()
         return None
 

@@ -182,6 +182,7 @@ def parse_uptime_kuma(payload: Any) -> ParseResult:
         starts_at=when if status is AlertStatus.FIRING else None,
         ends_at=when if status is AlertStatus.RESOLVED else None,
         links=MappingProxyType(links),
+        anew=status is AlertStatus.FIRING and beat.get("important") is True,
     )
     return ParseResult(kind=SourceKind.UPTIME_KUMA, alerts=(alert,), status=status, message=msg)
 
