@@ -12,9 +12,14 @@ import datetime as dt
 import logging
 from types import SimpleNamespace
 from typing import Any
+from unittest.mock import patch
 
 import pytest
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.sms_alerts.alert_escalations import RING, Escalations, Tracked
 from custom_components.sms_alerts.alert_source_config import SourceConfig
@@ -23,7 +28,14 @@ from custom_components.sms_alerts.alerts.book import AlertBook
 from custom_components.sms_alerts.alerts.escalation import Policy, Step
 from custom_components.sms_alerts.alerts.models import Alert, AlertStatus, Severity, SourceKind
 from custom_components.sms_alerts.alerts.render import render_alert
+from custom_components.sms_alerts.errors import EntryUnloadingError
 from custom_components.sms_alerts.outbox import SendOptions
+from custom_components.sms_alerts.outbox_store import SnapshotStore
+from custom_components.sms_alerts.submit import async_submit
+
+from .conftest import RECIPIENT, RunningSimulator, advance
+from .test_alert_escalation import MINUTE, START, escalated, escalation_shown, sent
+from .test_alert_sources import load, post
 
 NOW = dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.UTC)
 TARGETS = {"oncall": "+491701234567", "night": "+491709876543"}
@@ -37,6 +49,7 @@ class Pager:
         self.book = AlertBook()
         self.sources = {source.subentry_id: source for source in sources}
         self.lock = asyncio.Lock()
+        self.taking = True
         self.targets = dict(TARGETS)
         self.submitted: list[tuple[str, str, SendOptions | None]] = []
         self.saved = 0
@@ -242,3 +255,68 @@ async def test_a_recipient_removed_from_the_entry_is_skipped_with_a_warning(
     assert "a recipient of step 1 was removed; not paged" in caplog.text
     assert pager.book.open[("src", "f1")].notified == {TARGETS["oncall"]: "item1"}
     assert escalated.tracked[("src", "f1")].escalation.step == 1  # the step counts as paged all the same
+
+
+async def test_a_step_due_while_the_entry_reloads_is_paged_by_its_next_load(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Step 2 falls due while the reload writes the outbox's last snapshot: the closing entry pages nothing more.
+
+    The reloaded entry pages it (it pages what fell due while it was away), once. Before, the closing entry's
+    timer handed the page to its closed outbox, which reported it taken while writing it nowhere: lost.
+    """
+    freezer.move_to(START)
+    entry = await escalated(hass, gateway)
+    assert await post(hass, hass_client_no_auth, load("alertmanager_firing")) == 200
+    assert [who for who, _text, _ring in sent(gateway)] == ["oncall"]
+    await advance(hass, freezer, 9 * MINUTE + 59)
+    original = SnapshotStore.async_save
+    writes: list[str] = []
+
+    async def save(self: SnapshotStore, data: Any) -> None:
+        if self.key.endswith(".outbox") and not writes:
+            writes.append(self.key)
+            # The unload's last snapshot is being written (its data taken): step 2's time comes now
+            freezer.tick(dt.timedelta(seconds=1))
+            async_fire_time_changed(hass)
+            for _ in range(20):
+                await asyncio.sleep(0)
+        await original(self, data)
+
+    with patch.object(SnapshotStore, "async_save", save):
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert writes, "the outbox's snapshot was not written during the reload"
+    await advance(hass, freezer, 60)
+    assert (await escalation_shown(hass))["step"] == 2
+    assert [who for who, _text, _ring in sent(gateway)] == ["oncall", "night"]
+
+
+async def test_an_alert_handed_to_an_outbox_that_closed_is_refused_not_reported_queued(
+    hass: HomeAssistant, gateway: RunningSimulator
+) -> None:
+    """An outbox closes when its entry unloads: an alert handed to it then is refused with a translated error.
+
+    (Taken, it would be in no file: the closing write may be done.) The caller tells or tries again.
+    """
+    entry = await escalated(hass, gateway)
+    outbox = entry.runtime_data.outbox
+    original = SnapshotStore.async_save
+    refused: list[HomeAssistantError] = []
+
+    async def save(self: SnapshotStore, data: Any) -> None:
+        if self.key.endswith(".outbox") and not refused:
+            with pytest.raises(EntryUnloadingError) as caught:
+                await async_submit(outbox, "Freezer warm", None, [RECIPIENT], SendOptions())
+            refused.append(caught.value)
+        await original(self, data)
+
+    with patch.object(SnapshotStore, "async_save", save):
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    assert [(err.translation_key, err.translation_placeholders) for err in refused] == [
+        ("entry_not_loaded", {"entry": entry.title})
+    ]
+    assert not gateway.sim.messages

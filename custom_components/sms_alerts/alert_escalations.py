@@ -44,6 +44,8 @@ class Pager(Protocol):
     sources: dict[str, SourceConfig]
     lock: asyncio.Lock
     texts: AlertTexts
+    # False once the entry unloads: nothing is paged from then on
+    taking: bool
 
     def recipient_targets(self) -> dict[str, str]:
         """Return the target of each recipient, by subentry id."""
@@ -307,9 +309,10 @@ class Escalations:
         self._timer.cancel()
 
     async def _async_run(self) -> None:
-        """Page what is due, one body or page at a time."""
+        """Page what is due, one body or page at a time (not once the entry unloads: its next load pages it)."""
         async with self._pager.lock:
-            await self.async_page_due()
+            if self._pager.taking:
+                await self.async_page_due()
 
     # What is shown
 

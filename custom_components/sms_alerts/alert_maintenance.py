@@ -192,8 +192,10 @@ class Maintenance:
         self._timer.cancel()
 
     async def _async_run(self) -> None:
-        """End every window whose end has come, one at a time."""
+        """End every window whose end has come, one at a time (not once the entry unloads: its next load does)."""
         async with self._sources.lock:
+            if not self._sources.taking:
+                return
             now = self._now()
             for source_id in [key for key, window in self.windows.items() if window.due(now)]:
                 await self._async_end(source_id)

@@ -70,6 +70,8 @@ class AlertSources:
         self.book = AlertBook()
         self.sources: dict[str, SourceConfig] = {}
         self.lock = asyncio.Lock()
+        # False from the start of an unload: timers that fall due then page nothing (the next load pages them)
+        self.taking = True
         self._changed_since_load = False
         # Stops handing the sources' bodies here (set while loaded)
         self._detach: Callable[[], None] = lambda: None
@@ -126,17 +128,24 @@ class AlertSources:
     async def async_stop_taking(self) -> None:
         """Stop taking the sources' bodies (the entry unloads), and let those being acted on end.
 
-        A request from now on waits for the entry to be back, or gets 503 (alert_webhooks).
+        A request from now on waits for the entry to be back, or gets 503 (alert_webhooks). No escalation step
+        or maintenance window's end runs from now on either: the outbox closes in a moment, and what falls due
+        meanwhile is paged by the entry's next load (it pages what fell due while it was away).
         """
         self._detach()
+        self.taking = False
         async with self.lock:
-            pass
+            self.escalations.cancel()
+            self.maintenance.cancel()
 
     @callback
     def resume_taking(self) -> None:
         """Take the sources' bodies again (the entry stays loaded after all)."""
+        self.taking = True
         if self.sources:
             self._detach = source_hooks(self._hass).async_attach(self._entry, self.sources, self)
+            self.escalations.arm()
+            self.maintenance.arm()
 
     async def async_unload(self) -> None:
         """Write the open alerts whole where they changed (their journal then starts afresh), and wait for the disk."""

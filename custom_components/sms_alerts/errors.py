@@ -24,3 +24,16 @@ def send_failed(failed: int, total: int, errors: str) -> HomeAssistantError:
         translation_key="send_failed",
         translation_placeholders={"failed": str(failed), "total": str(total), "errors": errors},
     )
+
+
+class EntryUnloadingError(HomeAssistantError):
+    """The entry unloaded before its outbox took the alert: nothing was taken (the caller tells or tries again)."""
+
+
+def entry_unloading(title: str) -> EntryUnloadingError:
+    """Report that an entry's outbox closed before it took an alert."""
+    return EntryUnloadingError(
+        translation_domain=DOMAIN,
+        translation_key="entry_not_loaded",
+        translation_placeholders={"entry": title},
+    )

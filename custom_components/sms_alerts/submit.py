@@ -6,18 +6,23 @@ import contextlib
 from collections.abc import Iterator
 
 from .const import DEFAULT_SEVERITY
-from .errors import send_failed, validation_error
+from .errors import entry_unloading, send_failed, validation_error
 from .message import MessageError
-from .outbox import Accepted, Outbox, SendOptions, SendReport
+from .outbox import Accepted, Outbox, OutboxClosedError, SendOptions, SendReport
 
 
 @contextlib.contextmanager
 def _validated() -> Iterator[None]:
-    """Turn the outbox's MessageError into a translated validation error, here at the boundary."""
+    """Turn the outbox's MessageError into a translated validation error, here at the boundary.
+
+    An outbox that closed before it took the alert (its entry unloads) is a translated EntryUnloadingError.
+    """
     try:
         yield
     except MessageError as err:
         raise validation_error(err) from err
+    except OutboxClosedError as err:
+        raise entry_unloading(err.title) from err
 
 
 async def async_submit(

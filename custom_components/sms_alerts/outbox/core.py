@@ -26,6 +26,7 @@ from .memory import Memory
 from .models import (
     Accepted,
     Block,
+    OutboxClosedError,
     QueuedItem,
     SendOptions,
     SendReport,
@@ -325,6 +326,9 @@ class Outbox:
 
         `accepted`, when given, gets the number of the journal line that holds the new items, and their ids.
         """
+        if self._queue.closed:
+            # The entry unloads (its closing write may be done): taken now, the alert would be in no file
+            raise OutboxClosedError(self.title)
         now = _now()
         message_id = new_id()
         if self.settings.ack_reference:

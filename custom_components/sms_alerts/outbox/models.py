@@ -33,6 +33,15 @@ def new_id() -> str:
     return f"{_IDS.getrandbits(128):032x}"
 
 
+class OutboxClosedError(Exception):
+    """The entry's outbox closed (its entry unloads) before it took the alert: not taken, nothing on disk."""
+
+    def __init__(self, title: str) -> None:
+        """Name the entry."""
+        super().__init__(f"{title} is being unloaded")
+        self.title = title
+
+
 class SendStatus(StrEnum):
     """Per-target statuses of CONTRACT."""
 
