@@ -439,6 +439,49 @@ async def test_resolved_before_the_held_firing_sms_went_out_sends_nothing(
     assert gateway.sim.messages == []
 
 
+async def test_a_held_sms_another_alert_was_a_copy_of_is_not_taken_back_with_the_first(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Two alerts with the same text (node-exporter's filesystem alert on / and /var of db1), in quiet hours.
+
+    The first SMS is held, the second is its duplicate. The first alert resolves: its held SMS is not taken back,
+    since it tells of the second too, which still fires. It goes out when the quiet hours end, its RESOLVED after
+    it (the two in one summary). Before, it was taken back, and nobody heard of /var. The second's RESOLVED goes
+    to those told.
+    """
+    await hass.config.async_set_time_zone("UTC")
+    freezer.move_to("2026-01-15 12:00:00+00:00")
+    quiet = {"target": RECIPIENT, "quiet_start": "00:00:00", "quiet_end": "12:30:00"}
+    entry = entry_with(gateway, source_subentry(), recipient=quiet)
+    await setup(hass, entry)
+    firing = load("alertmanager_firing")
+    root = firing["alerts"][0]
+    root["labels"].update(severity="warning", mountpoint="/")
+    var = copy.deepcopy(root)
+    var["labels"]["mountpoint"] = "/var"
+    var["fingerprint"] = "2b41cb82ddb3a32a"
+    firing["alerts"].append(var)
+    assert await post(hass, hass_client_no_auth, firing) == 200
+    assert len(entry.runtime_data.outbox.items) == 1
+    resolved = load("alertmanager_resolved")
+    resolved["alerts"][0]["labels"].update(severity="warning", mountpoint="/")
+    assert await post(hass, hass_client_no_auth, resolved) == 200
+    assert len(entry.runtime_data.outbox.items) == 2
+    await advance(hass, freezer, 31 * 60)
+    # The quiet hours' end sends what they held in one SMS
+    [(_to, text)] = texts(gateway)
+    assert text.startswith("2 alerts: FIRING warning ProbeFailure")
+    assert "| RESOLVED ProbeFailure" in text
+    # (after the duplicate window: its text is the first's RESOLVED's)
+    await advance(hass, freezer, 6 * 60)
+    resolved["alerts"][0].update(fingerprint=var["fingerprint"], labels=var["labels"])
+    assert await post(hass, hass_client_no_auth, resolved) == 200
+    assert [text.split()[0] for _to, text in texts(gateway)] == ["2", "RESOLVED"]
+
+
 async def test_open_alerts_survive_a_restart_and_resolve_after_it(
     hass: HomeAssistant,
     hass_client_no_auth: ClientSessionGenerator,

@@ -374,20 +374,21 @@ class AlertSources:
             if any(ended):
                 self.changed(soon=True)
             return
+        result = None
         if (err := report.exception()) is not None:
             LOGGER.warning("%s: an alert SMS could not be sent (%s)", source.name, type(err).__name__)
-            status = None
         else:
-            status = next(
-                (
-                    result.status
-                    for key, result in zip(report.result().item_ids, report.result().results, strict=False)
-                    if key == item_id
-                ),
-                None,
+            done = report.result()
+            result = next(
+                (found for key, found in zip(done.item_ids, done.results, strict=False) if key == item_id), None
             )
+        changed = []
+        if result is not None and (copy_of := result.copy_of) is not None:
+            # A copy of an SMS still held: that one tells, and is not taken back while this alert is open
+            changed = [self.book.copied(source.subentry_id, fp, target, item_id, copy_of) for fp in fingerprints]
+        status = None if result is None else result.status
         sent, told = status is SendStatus.SENT, status is SendStatus.SENT or status in _TOLD
-        changed = [
+        changed += [
             self.book.send_ended(source.subentry_id, fingerprint, target, item_id, told=told, sent=sent)
             for fingerprint in fingerprints
         ]

@@ -223,6 +223,18 @@ class AlertBook:
             return False
         return True
 
+    def copied(self, source: str, fingerprint: str, target: str, item_id: str, copy_of: str) -> bool:
+        """Note that an SMS (item `item_id`) was a copy of one still held (`copy_of`): that one tells the target.
+
+        So the alert that SMS tells of keeps it from being taken back, should its own alert end first. Return
+        whether that changed the book.
+        """
+        current = self.open.get((source, fingerprint))
+        if current is None or current.notified.get(target) != item_id:
+            return False
+        current.notified[target] = copy_of
+        return True
+
     def told(
         self, source: str, fingerprints: Sequence[str], target: str, item_id: str, *, names: int | None = None
     ) -> None:

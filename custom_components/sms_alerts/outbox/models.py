@@ -213,6 +213,8 @@ class TargetResult:
     parts: int
     message_id: str | None = None
     encoding: str = "gsm7"
+    # A duplicate of a message still held (quiet hours, rate limit): that outbox item goes out for both
+    copy_of: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Return the JSON form used in action responses (`id`: the provider's message id, if it gave one)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from homeassistant.util import dt as dt_util
 
 from ..storm import Verdict
@@ -51,7 +53,8 @@ class Screen:
                 held = True
             elif decision.verdict is Verdict.DEDUPLICATED:
                 self._queue.move(item, ItemState.DEDUPLICATED)
-                results[item.id] = self._settler.result(item, decision.status, decision.reason)
+                result = self._settler.result(item, decision.status, decision.reason)
+                results[item.id] = replace(result, copy_of=self._held_copy(item))
             else:
                 # Over the daily budget: a repair issue, and a fallback may take it
                 self._gate.over_budget(self._policy.daily_budget)
@@ -62,3 +65,15 @@ class Screen:
             self._queue.changed()
             self._drain.schedule()
         return results
+
+    def _held_copy(self, item: QueuedItem) -> str | None:
+        """Return the held message a duplicate is a copy of (it goes out for both); None when none is held."""
+        text = self._policy.alert_text(item)
+        return next(
+            (
+                held.id
+                for held in self._queue.held()
+                if held.target == item.target and held.id != item.id and self._policy.alert_text(held) == text
+            ),
+            None,
+        )
