@@ -357,7 +357,11 @@ class Provider(abc.ABC):
         try:
             async with asyncio.timeout(limit):
                 async with self._session.request(method, url, **kwargs) as resp:
-                    body = await resp.text(errors="replace")
+                    try:
+                        body = await resp.text(errors="replace")
+                    except LookupError:
+                        # A charset that names no text codec (`base64`, `zlib`, one Python lacks): read as UTF-8
+                        body = (await resp.read()).decode("utf-8", errors="replace")
                     status, headers = resp.status, resp.headers
         except aiohttp.ClientSSLError as err:  # a certificate refused, too
             raise TlsError(tls.tls_case(err, weak_option=self.weak_tls_option)) from _cause(err, secret_url)

@@ -14,6 +14,7 @@ from typing import Any, Final, Protocol
 
 from yarl import URL
 
+from .answers import ascii_digits, finite_number, parse_json
 from .base import (
     AuthError,
     EntryRejectedError,
@@ -70,7 +71,7 @@ class Requester(Protocol):
 def _json_object(body: str) -> dict[str, Any] | None:
     """Parse a JSON object, or None when the body is anything else (an HTML page, a bare string)."""
     try:
-        value = json.loads(body)
+        value = parse_json(body)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
@@ -83,18 +84,18 @@ def _jwt_expiry(token: str) -> float | None:
         return None
     payload = parts[1] + "=" * (-len(parts[1]) % 4)
     try:
-        claims = json.loads(base64.urlsafe_b64decode(payload))
+        claims = parse_json(base64.urlsafe_b64decode(payload))
     except (ValueError, binascii.Error):
         return None
     exp = claims.get("exp") if isinstance(claims, dict) else None
-    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+    return finite_number(exp)
 
 
 def _epoch(value: Any) -> float | None:
     """Read expireAt: Unix seconds or milliseconds (number or digits), or an ISO 8601 time; None if neither."""
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit():
+        if ascii_digits(text):
             value = int(text)
         else:
             try:
@@ -102,9 +103,10 @@ def _epoch(value: Any) -> float | None:
             except ValueError:
                 return None
             return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).timestamp()
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    number = finite_number(value)
+    if number is None or number <= 0:
         return None
-    return value / 1000 if value > _MILLISECONDS else float(value)
+    return number / 1000 if number > _MILLISECONDS else number
 
 
 def token_expiry(token: str, expire_at: Any, now: float) -> float:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import time
@@ -14,6 +13,7 @@ from typing import Any, ClassVar
 
 import aiohttp
 
+from .answers import parse_json
 from .base import (
     DEFAULT_TIMEOUT,
     AccountInfo,
@@ -488,6 +488,6 @@ def _message_id(body: str) -> str | None:
 def _loads(body: str) -> Any:
     """Parse a JSON body, or None when it is not JSON."""
     try:
-        return json.loads(body)
+        return parse_json(body)
     except ValueError:
         return None

@@ -10,6 +10,7 @@ from typing import Any
 
 from yarl import URL
 
+from .answers import finite_number
 from .base import TransientError
 
 # The token endpoint's public client (IpexCloud/voipex-docs:docs/auth.md)
@@ -120,6 +121,5 @@ def restapi_token_url(instant_url: str) -> str:
 
 def _seconds(value: Any) -> float | None:
     """Read a non-negative number of seconds, or None."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) and value >= 0 else None
+    number = finite_number(value)
+    return number if number is not None and number >= 0 else None

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import aiohttp
 from yarl import URL
 
+from .answers import parse_json, raw_decode
 from .base import (
     DEFAULT_TIMEOUT,
     AccountInfo,
@@ -173,14 +174,14 @@ def parse_payload(body: str) -> Any:
     """Read the JSON answer, skipping PHP notices and warnings around it; None if there is none."""
     text = body.strip()
     try:
-        return json.loads(text)
+        return parse_json(text)
     except ValueError:
         pass
     if not _PHP_MESSAGE.search(text):
         return None
     rest = _PHP_MESSAGE.sub("", text).strip()
     try:
-        return json.loads(rest)
+        return parse_json(rest)
     except ValueError:
         pass
     # Other output is left around the JSON: take the first complete object
@@ -190,7 +191,7 @@ def parse_payload(body: str) -> Any:
         if start < 0:
             break
         try:
-            found, _end = decoder.raw_decode(rest, start)
+            found = raw_decode(decoder, rest, start)
         except ValueError:
             found = None
         if isinstance(found, dict):

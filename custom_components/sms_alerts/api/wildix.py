@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import aiohttp
 from yarl import URL
 
+from .answers import parse_json
 from .base import (
     DEFAULT_TIMEOUT,
     FORM_HEADERS,
@@ -121,7 +122,7 @@ _DEFAULT_RULE = _Rule(status=range(0), error=TransientError, key="unexpected_res
 def _json(body: str) -> dict[str, Any] | None:
     """Parse a JSON object body; anything else is None."""
     try:
-        data = json.loads(body)
+        data = parse_json(body)
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
