@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
@@ -67,9 +69,30 @@ async def test_wildix_postpone_and_gsm_reach_the_pbx(hass: HomeAssistant, wildix
     """Postpone is written in Home Assistant's time zone as dd/mm/YYYY HH:MM; gsm overrides per send."""
     await hass.config.async_set_time_zone("Europe/Rome")
     entry = await wildix_entry(hass, wildix_sim.url)
-    when = datetime(2026, 12, 24, 17, 5, tzinfo=dt_util.UTC)
+    when = (dt_util.utcnow() + timedelta(days=17)).replace(hour=17, minute=5, second=0, microsecond=0)
     await send(hass, entry, message="x", target=[NUMBER], postpone=when.isoformat(), gsm="9C:75:14:33:00:01")
-    assert wildix_sim.sim.messages[0].options == {"postpone": "24/12/2026 18:05", "gsm": "9c7514330001"}
+    rome = when.astimezone(ZoneInfo("Europe/Rome")).strftime("%d/%m/%Y %H:%M")
+    assert rome.endswith(" 18:05")
+    assert wildix_sim.sim.messages[0].options == {"postpone": rome, "gsm": "9c7514330001"}
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:00+00:00", "0001-01-01T00:30:00+05:00", "2099-01-01T08:00:00"])
+async def test_wildix_a_postpone_years_away_is_refused_before_anything_is_sent(
+    hass: HomeAssistant, wildix_sim: RunningSimulator, caplog: pytest.LogCaptureFixture, when: str
+) -> None:
+    """A postponed time more than a year from now is a mistake (year 9999 cannot be written in Rome's time).
+
+    It is refused with a translated error before anything is taken: before, it was taken, and its send failed
+    with a traceback at every retry.
+    """
+    await hass.config.async_set_time_zone("Europe/Rome")
+    entry = await wildix_entry(hass, wildix_sim.url)
+    with pytest.raises(ServiceValidationError, match="not valid for the option postpone"):
+        await send(hass, entry, message="x", target=[NUMBER], postpone=when)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert wildix_sim.sim.messages == []
+    assert entry.runtime_data.outbox.items == []
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
 
 
 async def test_wildix_invalid_gsm_in_action_sends_nothing(hass: HomeAssistant, wildix_sim: RunningSimulator) -> None:

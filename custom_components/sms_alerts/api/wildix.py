@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import logging
@@ -64,6 +65,9 @@ SEND_TIME_BASE = 10.0
 SEND_TIME_PER_NUMBER = 5.0
 # Longer reasons are pages, not the PBX's one-line texts
 _MAX_REASON_LENGTH = 200
+# A postponed SMS is for hours or days: a time further than this either way is a mistake (year 9999 cannot even be
+# written in every time zone), refused before anything is taken
+MAX_POSTPONE = dt.timedelta(days=366)
 
 _SEND_PATH = "api/v1/originate/sms"
 _INFO_PATH = "api/v1/personal/info"
@@ -481,7 +485,13 @@ class WildixProvider(WebInterface, Provider):
         return f"HTTP {status}: {rule.message}"
 
     def normalize_option(self, name: str, value: Any) -> Any:
-        """Check a per-send gateway MAC before anything is sent."""
+        """Check a per-send gateway MAC, and that a postponed time is within a year of now, before anything is sent."""
+        if name == "postpone" and isinstance(value, dt.datetime):
+            when = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+            now = dt.datetime.now(dt.UTC)
+            if not now - MAX_POSTPONE <= when <= now + MAX_POSTPONE:
+                raise ValueError("a postponed time more than a year from now")
+            return value
         return normalize_gsm(value) if name == CONF_GSM else value
 
     def redacted_view(self) -> dict[str, Any]:
