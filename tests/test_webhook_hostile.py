@@ -300,6 +300,37 @@ async def test_failed_report_of_an_unknown_message_is_named_briefly(
     assert [event.data["entry_id"] for event in failed] == [entry.entry_id]
 
 
+async def test_a_burst_of_failed_reports_of_unknown_messages_gives_one_warning_and_forges_no_line(
+    hass: HomeAssistant,
+    ipex_sim: RunningSimulator,
+    hass_client_no_auth: ClientSessionGenerator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two requests of 100 FAILED reports whose ids hold a line break (a forged log line): one short warning.
+
+    Each still fires sms_alerts_failed (a real report of an old message must not pass silently; a request holds
+    at most 100); the other warnings go to the debug log, every id escaped there and in the events.
+    """
+    entry = await ipex_entry(hass, ipex_sim.url)
+    failed = async_capture_events(hass, "sms_alerts_failed")
+    client = await hass_client_no_auth()
+    first_record = len(caplog.records)
+    for burst in range(2):
+        reports = [
+            {"id": f"forged-{burst}-{n}\nERROR fake log line", "to": NUMBER, "state": "FAILED"} for n in range(100)
+        ]
+        response = await client.post(f"/api/webhook/{entry.data['webhook_id']}", json=reports)
+        assert response.status == 200
+    await hass.async_block_till_done()
+    records = [r for r in caplog.records[first_record:] if ours(r)]
+    warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "forged-0-0\\nERROR fake log line" in warnings[0]
+    assert not [r for r in records if "\n" in r.getMessage()]
+    assert len(failed) == 200
+    assert not [event for event in failed if "\n" in event.data["error"]]
+
+
 async def test_valid_callbacks_behave_as_before(
     hass: HomeAssistant,
     ipex_sim: RunningSimulator,

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from ..api.base import mask_target
 from ..const import LOGGER
+from ..webhook_body import WarningLimiter, short
 from . import notices
 from .drain import Drain
 from .lifecycle import ItemState
@@ -26,6 +27,8 @@ class DeliveryReports:
         self._queue = parts.queue
         self._settler = settler
         self._drain = drain
+        # Reports of messages not known here come as the provider sends them: one warning a minute, the rest in debug
+        self._unknown = WarningLimiter(LOGGER)
 
     async def async_report(self, message_id: str, state: str, to: str = "") -> bool:
         """Act on a delivery report; a failed delivery counts as a failed send. False if the message is unknown."""
@@ -34,14 +37,15 @@ class DeliveryReports:
         if item is None:
             if failed and not self._memory.failure_known(message_id):
                 # Sent too long ago to be remembered: it cannot be sent again, but it must not pass silently
-                LOGGER.warning(
+                shown = short(message_id, 66)
+                self._unknown.warning(
                     "%s: the provider reported the delivery of message %s to %s as failed; "
                     "the message is too old to be known here, so it cannot be sent again",
                     self._title,
-                    message_id,
-                    mask_target(to),
+                    shown,
+                    short(mask_target(to), 40),
                 )
-                error = f"the provider reported the delivery as failed (message {message_id}, no longer known)"
+                error = f"the provider reported the delivery as failed (message {shown}, no longer known)"
                 notices.fire_failed(self._hass, self._entry_id, to, "", error)
             return False
         report = self._settler.last_report
