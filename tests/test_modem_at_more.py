@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from custom_components.sms_alerts.api.modem_at import AtError, AtSession, PortClosedError, Unsolicited, parse_error
+from custom_components.sms_alerts.api.modem_at import (
+    MAX_LINE,
+    AtError,
+    AtSession,
+    PortClosedError,
+    Unsolicited,
+    parse_error,
+)
 
 from .modem_helpers import wait_for
 
@@ -274,3 +281,21 @@ async def test_a_failing_handler_does_not_stop_the_reader(caplog: pytest.LogCapt
     failures = [record for record in caplog.records if record.levelno == logging.ERROR]
     assert [record.getMessage() for record in failures] == ["Handling +CMTI from the modem failed"]
     assert failures[0].exc_info is not None
+
+
+async def test_noise_without_a_line_end_is_dropped_not_kept(port: _Port, caplog: pytest.LogCaptureFixture) -> None:
+    """A wrong speed (or no modem at that port) writes noise without a line end: dropped past MAX_LINE.
+
+    Before, it was kept whole and searched again at every read (8 MB took 17 s of the event loop). One warning,
+    then debug lines; what follows a line end is read as before.
+    """
+    for _ in range(4 * MAX_LINE // 1024):
+        port.session.feed("\x7f" * 1024)
+    assert len(port.session._buffer) <= MAX_LINE
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "without a line end" in r.getMessage()]
+    assert len(warnings) == 1
+    port.session.feed("\r\n")  # the rest of the noise, as a line nobody waits for
+    answer = asyncio.ensure_future(port.session.command("AT"))
+    await _written(port.writer, 1)
+    port.modem_writes("\r\nOK\r\n")
+    assert await answer == []

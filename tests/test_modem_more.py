@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 from collections.abc import AsyncGenerator
 
 import pytest
@@ -376,6 +377,26 @@ async def test_an_unreadable_pdu_is_logged_not_raised(
     await wait_for(lambda: "received PDU could not be read" in caplog.text)
     assert events == []
     assert (await provider.async_signal())["rssi"] == sim.rssi
+
+
+def test_a_burst_of_unreadable_pdus_gives_one_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """50 PDUs it cannot read (compressed text, which another sender's gateway may set): one warning, debug lines.
+
+    The next warning, an interval later, says how many went to the debug log meanwhile.
+    """
+    provider = ModemProvider(None, port="/dev/ttyUSB7")
+    provider.on_events = lambda _events: None
+    clock = [1000.0]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(modem_inbound.time, "monotonic", lambda: clock[0])
+        for number in range(50):
+            provider.inbound.take_pdu(f"NOT-A-PDU-{number}")
+        clock[0] += modem_inbound.UNREADABLE_WARNING_INTERVAL
+        provider.inbound.take_pdu("NOT-A-PDU-again")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2
+    assert warnings[1].endswith("; and 49 more since the last warning")
+    assert "NOT-A-PDU-7" in caplog.text  # in the debug log, for whoever looks into it
 
 
 def _part(text: str, reference: int, sequence: int, total: int = 2) -> str:

@@ -36,6 +36,9 @@ _ONE_LINE = ("+CMTI:", "+CDSI:")
 # A command whose text is a secret: logged without its argument
 _SECRET_COMMANDS = ("AT+CPIN=", "AT+CLCK=", "AT+CPWD=")
 _LOG_LIMIT = 200
+# The longest line a modem writes (+COPS=? lists every operator on one) is well under this; more without a line
+# end is noise (a wrong speed, or no modem at that port), dropped so it neither fills memory nor is searched again
+MAX_LINE = 16384
 # What a modem answers to +CGMI/+CGMM/+CGMR: the text, after a prefix some modems add, such as
 # "+CGMR: " or the "Revision:" of SIMCom's SIM900
 _IDENTITY_PREFIX = re.compile(r"^(?:\+C?GM[IMR]:|Revision:|Manufacturer:|Model:)\s*", re.IGNORECASE)
@@ -147,6 +150,8 @@ class AtSession:
         self.timeout = timeout
         self._lock = asyncio.Lock()
         self._buffer = ""
+        # Whether characters were dropped for want of a line end (told once a session)
+        self._overlong = False
         self._pending: _Pending | None = None
         self._pdu_header: Unsolicited | None = None
         self._task: asyncio.Task[None] | None = None
@@ -314,11 +319,23 @@ class AtSession:
                 continue
             ends = [index for index in (self._buffer.find("\r"), self._buffer.find("\n")) if index >= 0]
             if not ends:
+                if len(self._buffer) > MAX_LINE:
+                    self._drop_overlong()
                 return
             line = self._buffer[: min(ends)].strip()
             self._buffer = self._buffer[min(ends) + 1 :]
             if line:
                 self._line(line)
+
+    def _drop_overlong(self) -> None:
+        """Drop what the modem wrote past MAX_LINE without a line end: a warning the first time, then debug lines."""
+        log = _LOGGER.debug if self._overlong else _LOGGER.warning
+        log(
+            "The modem wrote %s characters without a line end (a wrong speed, or no modem at that port?); dropped",
+            len(self._buffer),
+        )
+        self._overlong = True
+        self._buffer = ""
 
     def _line(self, line: str) -> None:
         """Sort one line: the PDU of an unsolicited code, an unsolicited code, an echo, or part of an answer."""

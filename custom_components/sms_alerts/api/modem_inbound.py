@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import itertools
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ MAX_AWAITED = 512
 MAX_PARTIAL = 32
 DELIVERED = "DELIVERED"
 FAILED = "FAILED"
+# Unreadable PDUs come in bursts as others send them: one warning in this many seconds, the rest in the debug log
+UNREADABLE_WARNING_INTERVAL = 600.0
 
 
 @dataclass(kw_only=True)
@@ -90,6 +93,9 @@ class Inbound:
         self._partial: OrderedDict[tuple[str, int, int], dict[int, str]] = OrderedDict()
         # SIM indexes being read and deleted: one SMS is handed on once
         self._claimed: set[int] = set()
+        # When an unreadable PDU was last warned about, and how many went to the debug log since
+        self._unreadable_warned: float | None = None
+        self._unreadable_held = 0
 
     # Tasks ----------------------------------------------------------------------------------------------------
 
@@ -180,12 +186,24 @@ class Inbound:
         try:
             decoded = decode_pdu(pdu.strip())
         except PduError as err:
-            _LOGGER.warning("GSM modem: a received PDU could not be read (%s)", err)
+            self._unreadable(err, pdu)
             return
         if isinstance(decoded, Deliver):
             self._deliver(decoded)
         elif isinstance(decoded, StatusReport):
             self._report(decoded)
+
+    def _unreadable(self, err: PduError, pdu: str) -> None:
+        """Tell of a PDU that cannot be read: a warning once in UNREADABLE_WARNING_INTERVAL, debug lines between."""
+        now = time.monotonic()
+        if self._unreadable_warned is not None and now - self._unreadable_warned < UNREADABLE_WARNING_INTERVAL:
+            self._unreadable_held += 1
+            _LOGGER.debug("GSM modem: a received PDU could not be read (%s): %.80s", err, pdu.strip())
+            return
+        more = f"; and {self._unreadable_held} more since the last warning" if self._unreadable_held else ""
+        _LOGGER.warning("GSM modem: a received PDU could not be read (%s)%s", err, more)
+        _LOGGER.debug("GSM modem: the unreadable PDU: %.80s", pdu.strip())
+        self._unreadable_warned, self._unreadable_held = now, 0
 
     def _deliver(self, part: Deliver) -> None:
         """Hand on an inbound SMS, once all its parts are in."""
