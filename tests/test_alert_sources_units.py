@@ -6,6 +6,7 @@ That they import nothing from Home Assistant is checked for every module of aler
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import pytest
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
@@ -236,3 +237,11 @@ def test_setup_texts(kind: SourceKind, snapshot: SnapshotAssertion) -> None:
     assert TOKEN in text
     assert "<" not in text.replace("<your", "")
     assert text == snapshot(extension_class=HomeAssistantSnapshotExtension)
+
+
+def test_a_long_alert_name_is_cut_for_the_log() -> None:
+    """A sender may name an alert at length (up to 1,024 characters): a log line shows 80 of them."""
+    long = replace(alert("f1"), name="DiskFull " + "x" * 1000)
+    assert len(long.shown_name) == 80
+    assert long.shown_name.endswith("…")
+    assert alert("f2").shown_name == "DiskFull"

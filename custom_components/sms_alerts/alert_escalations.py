@@ -173,7 +173,7 @@ class Escalations:
             severity=alert.severity,
             escalation=rules.start(policy, opened.code, self._now()),
         )
-        LOGGER.info("%s: %s (%s) is escalated", source.name, alert.name, opened.code)
+        LOGGER.info("%s: %s (%s) is escalated", source.name, alert.shown_name, opened.code)
         return True
 
     def escalating(self, source_id: str, fingerprint: str) -> bool:

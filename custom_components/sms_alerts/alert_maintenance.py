@@ -70,7 +70,7 @@ class Maintenance:
         if window is None:
             return False
         window.hold(alert)
-        LOGGER.debug("%s: %s is %s during maintenance; held", source_id, alert.name, alert.status)
+        LOGGER.debug("%s: %s is %s during maintenance; held", source_id, alert.shown_name, alert.status)
         return True
 
     def describe(self, source_id: str) -> dict[str, Any]:

@@ -213,7 +213,7 @@ class AlertSources:
                     LOGGER.info(
                         "%s: %s (%s) fires anew; its earlier firing never got its resolved and is closed",
                         source.name,
-                        alert.name,
+                        alert.shown_name,
                         ended.code,
                     )
                     await self._async_resolve(source, alert, outgoing, tell=False)
@@ -236,7 +236,7 @@ class AlertSources:
         """Open a firing alert and plan its SMS to its recipients; one open already is counted only."""
         opened, new = self.book.fire(source.subentry_id, alert, now)
         if not new and (opened.notified or self.escalations.escalating(source.subentry_id, opened.fingerprint)):
-            LOGGER.debug("%s: %s fires again; counted, not sent", source.name, alert.name)
+            LOGGER.debug("%s: %s fires again; counted, not sent", source.name, alert.shown_name)
             return
         if new:
             self._event(source, opened, FIRING)
@@ -247,10 +247,10 @@ class AlertSources:
         if new and self.escalations.start(source, opened, alert):
             return
         if not new:
-            LOGGER.info("%s: %s fires again and nobody got it yet; sending it again", source.name, alert.name)
+            LOGGER.info("%s: %s fires again and nobody got it yet; sending it again", source.name, alert.shown_name)
         targets = self._targets(source, alert)
         if not targets:
-            LOGGER.warning("%s: %s fires, but no recipient is set up or routed for it", source.name, alert.name)
+            LOGGER.warning("%s: %s fires, but no recipient is set up or routed for it", source.name, alert.shown_name)
         for target in targets:
             outgoing.setdefault(target, _Outgoing()).firing.append((alert, opened))
 

@@ -93,7 +93,7 @@ class AlertTexts:
 
     def _fallback(self, source: SourceConfig, alert: Alert, why: str) -> str:
         """Warn (rate-limited) and return the default text."""
-        self._warnings.warning("%s: %s for %s; the default text is sent", source.name, why, alert.name)
+        self._warnings.warning("%s: %s for %s; the default text is sent", source.name, why, alert.shown_name)
         return render_alert(alert)
 
 

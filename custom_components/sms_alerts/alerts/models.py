@@ -108,6 +108,11 @@ class Alert:
         return None
 
     @property
+    def shown_name(self) -> str:
+        """The name for a log line: cut to 80 characters (a sender may name an alert at length)."""
+        return self.name if len(self.name) <= 80 else f"{self.name[:79]}…"  # noqa: PLR2004 - a log line's share
+
+    @property
     def untimed(self) -> bool:
         """Tell whether the alert carries no time of its own: a body repeating it says nothing of when."""
         return self.starts_at is None and self.ends_at is None
