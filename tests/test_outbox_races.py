@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryDisabler
 from homeassistant.core import HomeAssistant
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -23,6 +25,7 @@ from pytest_homeassistant_custom_component.common import (
 
 import custom_components.sms_alerts as integration
 from custom_components.sms_alerts.const import RETRY_INITIAL
+from custom_components.sms_alerts.outbox_store import SnapshotStore
 from simulators.base import Fault
 
 from .conftest import RunningSimulator, advance, start_send
@@ -113,4 +116,43 @@ async def test_a_message_tried_by_a_new_alert_is_not_given_up_meanwhile(
     assert [m.text for m in gateway.sim.messages] == [TEXT, "Freezer warm"]
     assert second_gateway.sim.messages == []
     assert failed == []
+    assert fallback.runtime_data.outbox.items == []
+
+
+async def test_a_message_the_drain_tries_while_the_entry_is_disabled_goes_to_the_fallback_without_a_fault(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The entry is disabled while the drain's try of a waiting message is under way, and the device answers then.
+
+    The disable hands the message to the fallback (its request may still go through: a duplicate is possible, as
+    the README says). The drain's answer arrives while the unload writes the outbox: the message is the
+    fallback's now, and the answer changes nothing. Before, it tried to mark a handed-over message sent, and
+    the drain failed with InvalidTransitionError (a traceback in the log).
+    """
+    primary, fallback = await setup_pair(hass, gateway, second_gateway, handover_minutes=1440)
+    await waiting_message(hass, primary, gateway)
+    gateway.sim.recover()
+    gateway.gate.hold()
+    await wake_the_drain(hass, freezer, 3600)
+    await gateway.gate.until_held()
+    original = SnapshotStore.async_save
+    answered: list[str] = []
+
+    async def save(self: SnapshotStore, data: Any) -> None:
+        if self.key.endswith(".outbox") and not answered:
+            answered.append(self.key)
+            # The unload writes the outbox: the device answers the drain's try now
+            gateway.gate.release()
+            for _ in range(200):
+                await asyncio.sleep(0)
+        await original(self, data)
+
+    with patch.object(SnapshotStore, "async_save", save):
+        await hass.config_entries.async_set_disabled_by(primary.entry_id, ConfigEntryDisabler.USER)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert answered
+    assert [m.text for m in second_gateway.sim.messages] == [TEXT]
     assert fallback.runtime_data.outbox.items == []

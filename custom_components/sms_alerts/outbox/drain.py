@@ -10,7 +10,7 @@ from homeassistant.core import CALLBACK_TYPE, callback
 from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
-from ..api.base import Target
+from ..api.base import Target, mask_target
 from ..const import DOMAIN, LOGGER
 from ..message import GSM_SINGLE, UCS2_SINGLE, Encoding
 from ..storm import SEVERITY_RANK, summary_text
@@ -154,10 +154,19 @@ class Drain:
         if not group:
             return []
         receipts = await self._settler.async_call(group)
-        return [
-            (item, await self._settler.async_handle(item, receipt))
-            for item, receipt in zip(group, receipts, strict=True)
-        ]
+        handled: list[tuple[QueuedItem, TargetResult]] = []
+        for item, receipt in zip(group, receipts, strict=True):
+            if item.state is not ItemState.WAITING:
+                # Handed to the fallback while its request ran (the entry was disabled): the fallback's now
+                LOGGER.info(
+                    "%s: a message to %s was answered after its fallback took it over (%s): it may arrive twice",
+                    self._entry.title,
+                    mask_target(item.target),
+                    receipt.outcome,
+                )
+                continue
+            handled.append((item, await self._settler.async_handle(item, receipt)))
+        return handled
 
     async def _async_expire_and_hand_over(self) -> None:
         """Give up messages past their lifetime; hand long-waiting ones to the fallback."""
