@@ -5,6 +5,7 @@ Imports for the type checker count: a circle of them is still a circle a reader 
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 from .module_imports import PACKAGE, imports
@@ -62,3 +63,14 @@ def test_no_module_imports_itself_through_others() -> None:
     found = circles(_graph())
     described = [", ".join(str(path.relative_to(PACKAGE)) for path in circle) for circle in found]
     assert not found, f"these modules import each other: {described}"
+
+
+def test_no_class_is_over_400_lines() -> None:
+    """Small parts: a class that grows past 400 lines has more than one job."""
+    long = {
+        f"{path.relative_to(PACKAGE)}:{node.name}": node.end_lineno - node.lineno + 1
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ClassDef) and node.end_lineno is not None and node.end_lineno - node.lineno >= 400
+    }
+    assert long == {}

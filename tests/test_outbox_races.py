@@ -24,7 +24,9 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 import custom_components.sms_alerts as integration
+from custom_components.sms_alerts.api.base import Target, TargetKind
 from custom_components.sms_alerts.const import RETRY_INITIAL
+from custom_components.sms_alerts.outbox import QueuedItem, SendOptions, SendStatus
 from custom_components.sms_alerts.outbox_store import SnapshotStore
 from simulators.base import Fault
 
@@ -156,3 +158,41 @@ async def test_a_message_the_drain_tries_while_the_entry_is_disabled_goes_to_the
     assert answered
     assert [m.text for m in second_gateway.sim.messages] == [TEXT]
     assert fallback.runtime_data.outbox.items == []
+
+
+async def test_a_hand_over_to_a_fallback_whose_outbox_closed_is_given_up_loudly(
+    hass: HomeAssistant, gateway: RunningSimulator, second_gateway: RunningSimulator
+) -> None:
+    """The fallback began to unload after the other entry found it loaded: it cannot take the message any more.
+
+    Taken, the message would be in no file (its last write may be done): it is given up with sms_alerts_failed
+    instead, never lost in silence.
+    """
+    _primary, fallback = await setup_pair(hass, gateway, second_gateway)
+    failed = async_capture_events(hass, "sms_alerts_failed")
+    outbox = fallback.runtime_data.outbox
+    handed = QueuedItem(
+        id="handed-1",
+        message_id="m1",
+        text=TEXT,
+        target=Target(kind=TargetKind.NUMBER, value="+491701234567"),
+        options=SendOptions(),
+        parts=1,
+        severity="warning",
+        created=0.0,
+        visited=(_primary.entry_id,),
+    )
+    original = SnapshotStore.async_save
+    results: list[Any] = []
+
+    async def save(self: SnapshotStore, data: Any) -> None:
+        if self.key.endswith(".outbox") and not results:
+            results.append(await outbox.async_take_over([handed]))
+        await original(self, data)
+
+    with patch.object(SnapshotStore, "async_save", save):
+        assert await hass.config_entries.async_unload(fallback.entry_id)
+    [[result]] = results
+    assert result.status is SendStatus.FAILED
+    assert [event.data["error"] for event in failed] == ["its fallback Fallback gateway was being unloaded"]
+    assert second_gateway.sim.messages == []

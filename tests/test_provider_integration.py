@@ -594,7 +594,7 @@ async def test_ipex_failed_delivery_of_a_message_no_longer_known_is_reported(
     await hass.async_block_till_done()
     assert [(e.data["target"], e.data["message"]) for e in failed] == [(NUMBER, "")]
     assert failed[0].data["error"].startswith("the provider reported the delivery as failed")
-    assert "reported the delivery of message sent-long-ago to" in caplog.text
+    assert "reported the delivery of message 'sent-long-ago' to" in caplog.text
     # Other states of unknown messages are only events
     report = {"id": "sent-long-ago-2", "to": NUMBER, "state": "DELIVERED"}
     assert (await client.post(f"/api/webhook/{entry.data['webhook_id']}", json=report)).status == 200

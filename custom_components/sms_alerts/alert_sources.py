@@ -22,19 +22,18 @@ from .alert_store import AlertStore
 from .alert_texts import AlertTexts
 from .alert_transitions import SNOOZED, async_fire_transition, async_send_transition
 from .alert_webhooks import source_hooks
-from .alerts.book import ACKNOWLEDGED, FIRING, RESOLVED, AlertBook, OpenAlert
+from .alerts.book import ACKNOWLEDGED, FIRING, RESOLVED, AlertBook, Ending, OpenAlert
 from .alerts.models import Alert, AlertStatus, ParseResult, Severity
 from .alerts.paging import ACK_BY_HOME_ASSISTANT
 from .alerts.render import render_group, render_test
 from .alerts.routing import recipients_for
 from .const import (
-    CONF_TARGET,
     LOGGER,
     SIGNAL_ALERTS_CHANGED,
     SUBENTRY_ALERT_SOURCE,
-    SUBENTRY_RECIPIENT,
 )
 from .outbox import SendOptions, SendReport, SendStatus
+from .recipients import recipient_names, recipient_targets
 from .submit import async_accept
 from .webhook_url import replies_arrive
 
@@ -283,19 +282,11 @@ class AlertSources:
 
     def recipient_names(self) -> dict[str, str]:
         """Return the name of each of the entry's recipients, by subentry id."""
-        return {
-            sub.subentry_id: sub.title
-            for sub in self._entry.subentries.values()
-            if sub.subentry_type == SUBENTRY_RECIPIENT
-        }
+        return recipient_names(self._entry)
 
     def recipient_targets(self) -> dict[str, str]:
         """Return the target of each of the entry's recipients, by subentry id."""
-        return {
-            sub.subentry_id: str(sub.data[CONF_TARGET])
-            for sub in self._entry.subentries.values()
-            if sub.subentry_type == SUBENTRY_RECIPIENT and CONF_TARGET in sub.data
-        }
+        return recipient_targets(self._entry)
 
     async def _async_send(self, source: SourceConfig, target: str, sms: _Outgoing, lines: list[int]) -> None:
         """Send one target its SMS of a body: one per alert, or one summary where they would pass the rate limit."""
@@ -363,36 +354,20 @@ class AlertSources:
         item_id: str,
         report: asyncio.Future[SendReport],
     ) -> None:
-        """Note how the first send of an alert SMS ended: sent, kept (told), or failed (nobody told after all)."""
+        """Note how the first send of an alert SMS ended: sent, kept (told), or failed (nobody told after all).
+
+        Cancelled, the entry unloads: the SMS stays in the outbox and goes out later (its unload writes it).
+        """
         self.book.under_way.discard(item_id)
-        if report.cancelled():
-            # The entry unloads: the SMS stays in the outbox and goes out later (its unload writes the change)
-            ended = [
-                self.book.send_ended(source.subentry_id, fingerprint, target, item_id, told=True)
-                for fingerprint in fingerprints
-            ]
-            if any(ended):
-                self.changed(soon=True)
-            return
         result = None
-        if (err := report.exception()) is not None:
+        if not report.cancelled() and (err := report.exception()) is not None:
             LOGGER.warning("%s: an alert SMS could not be sent (%s)", source.name, type(err).__name__)
-        else:
-            done = report.result()
-            result = next(
-                (found for key, found in zip(done.item_ids, done.results, strict=False) if key == item_id), None
-            )
-        changed = []
-        if result is not None and (copy_of := result.copy_of) is not None:
-            # A copy of an SMS still held: that one tells, and is not taken back while this alert is open
-            changed = [self.book.copied(source.subentry_id, fp, target, item_id, copy_of) for fp in fingerprints]
+        elif not report.cancelled():
+            result = report.result().result_of(item_id)
         status = None if result is None else result.status
-        sent, told = status is SendStatus.SENT, status is SendStatus.SENT or status in _TOLD
-        changed += [
-            self.book.send_ended(source.subentry_id, fingerprint, target, item_id, told=told, sent=sent)
-            for fingerprint in fingerprints
-        ]
-        if any(changed):
+        told = report.cancelled() or status in _TOLD
+        ended = Ending(told=told, sent=status is SendStatus.SENT, copy_of=None if result is None else result.copy_of)
+        if self.book.first_send_ended(source.subentry_id, fingerprints, target, item_id, ended):
             self.changed(soon=True)
 
     async def _async_send_test(self, source: SourceConfig, result: ParseResult) -> None:

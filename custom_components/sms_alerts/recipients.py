@@ -1,14 +1,31 @@
-"""Recipients named by their notify entities: `notify.on_call` among an action's targets stands for its target."""
+"""An entry's recipients: their names and targets, and `notify.on_call` among an action's targets for its target."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 
-from .const import CONF_TARGET, DOMAIN
+from .const import CONF_TARGET, DOMAIN, SUBENTRY_RECIPIENT
 
 _NOTIFY = "notify."
+
+
+def recipient_names(entry: ConfigEntry[Any]) -> dict[str, str]:
+    """Return the name of each of the entry's recipients, by subentry id."""
+    return {sub.subentry_id: sub.title for sub in entry.subentries.values() if sub.subentry_type == SUBENTRY_RECIPIENT}
+
+
+def recipient_targets(entry: ConfigEntry[Any]) -> dict[str, str]:
+    """Return the target of each of the entry's recipients, by subentry id."""
+    return {
+        sub.subentry_id: str(sub.data[CONF_TARGET])
+        for sub in entry.subentries.values()
+        if sub.subentry_type == SUBENTRY_RECIPIENT and CONF_TARGET in sub.data
+    }
 
 
 def resolve_recipient_entities(hass: HomeAssistant, targets: list[str] | None) -> list[str] | None:

@@ -48,7 +48,8 @@ from .alerts.generic import FIELD_NAMES, FieldPathError, GenericFields
 from .alerts.models import Severity, SourceKind
 from .alerts.routing import RouteError, load_routes, parse_lines, route_line
 from .alerts.setup import GENERIC_EXAMPLE_FIELDS, setup_text
-from .const import SUBENTRY_ALERT_SOURCE, SUBENTRY_RECIPIENT
+from .const import SUBENTRY_ALERT_SOURCE
+from .recipients import recipient_names
 
 CONF_RESOLVED_VALUES = "resolved"
 _PATH = TextSelector()
@@ -93,11 +94,7 @@ class AlertSourceSubentryFlow(ConfigSubentryFlow):
 
     def _recipients(self) -> dict[str, str]:
         """Return the entry's recipients: subentry id to name."""
-        return {
-            sub.subentry_id: sub.title
-            for sub in self._get_entry().subentries.values()
-            if sub.subentry_type == SUBENTRY_RECIPIENT
-        }
+        return recipient_names(self._get_entry())
 
     def _schema(self) -> vol.Schema:
         """Return the form of a source."""

@@ -89,6 +89,18 @@ def _open_alert(raw: object) -> OpenAlert | None:
     return alert
 
 
+@dataclass(frozen=True, kw_only=True)
+class Ending:
+    """How the first send of an alert SMS ended.
+
+    It went (`sent`); it tells (it went or waits: `told`); it was a copy of a held SMS (`copy_of`), which tells.
+    """
+
+    told: bool
+    sent: bool = False
+    copy_of: str | None = None
+
+
 class AlertBook:
     """The open alerts and recent deliveries of one entry's alert sources."""
 
@@ -222,6 +234,17 @@ class AlertBook:
         else:
             return False
         return True
+
+    def first_send_ended(
+        self, source: str, fingerprints: Sequence[str], target: str, item_id: str, ended: Ending
+    ) -> bool:
+        """Note how the first send of an SMS telling of these alerts ended; return whether that changed the book."""
+        changed = False
+        for fingerprint in fingerprints:
+            if ended.copy_of is not None:
+                changed |= self.copied(source, fingerprint, target, item_id, ended.copy_of)
+            changed |= self.send_ended(source, fingerprint, target, item_id, told=ended.told, sent=ended.sent)
+        return changed
 
     def copied(self, source: str, fingerprint: str, target: str, item_id: str, copy_of: str) -> bool:
         """Note that an SMS (item `item_id`) was a copy of one still held (`copy_of`): that one tells the target.

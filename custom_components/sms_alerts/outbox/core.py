@@ -404,6 +404,7 @@ class Outbox:
     async def async_take_over(self, items: Sequence[QueuedItem]) -> list[TargetResult]:
         """Take messages another entry could not deliver, as its fallback (of one or several messages)."""
         taken: list[QueuedItem] = []
+        refused: list[QueuedItem] = []
         results: dict[str, TargetResult] = {}
         for item in items:
             moved = replace(
@@ -415,11 +416,20 @@ class Outbox:
                 state=ItemState.NEW,
                 visited=(*item.visited, self._entry.entry_id),
             )
-            if item.target.kind not in self._provider.target_kinds:
-                error = f"{self.title} cannot send to {item.target.kind} targets"
-                results[item.id] = await self._settler.async_fail(moved, error)
-            else:
-                taken.append(moved)
+            (taken if item.target.kind in self._provider.target_kinds else refused).append(moved)
+        if self._queue.closed:
+            # Unloading since the other entry found it loaded: taken now, they would be in no file. Loudly, then
+            for item in taken:
+                error = f"its fallback {self.title} was being unloaded"
+                self._settler.give_up(item, error)
+                results[item.id] = self._settler.result(item, SendStatus.FAILED, error)
+            taken = []
+        # On disk before anything here waits: the unload cannot close the queue between the two
+        self._queue.admit(taken)
+        accepted = self._queue.write_new(taken)
+        for item in refused:
+            error = f"{self.title} cannot send to {item.target.kind} targets"
+            results[item.id] = await self._settler.async_fail(item, error)
         if any(result.status is SendStatus.QUEUED for result in results.values()) and not self._queue.unloaded():
             # One waiting here for this entry's own fallback is written, and looked at again
             self._queue.flush()
@@ -433,8 +443,6 @@ class Outbox:
         by_message: dict[str, list[QueuedItem]] = {}
         for item in taken:
             by_message.setdefault(item.message_id, []).append(item)
-        self._queue.admit(taken)
-        accepted = self._queue.write_new(taken)
         for group in by_message.values():
             results.update(await self._intake.async_take(group, accepted))
         return [results[item.id] for item in items]

@@ -301,6 +301,10 @@ class SendReport:
         """Results that failed."""
         return [result for result in self.results if result.status is SendStatus.FAILED]
 
+    def result_of(self, item_id: str) -> TargetResult | None:
+        """Return the result of one item, None when the report has none."""
+        return next((result for key, result in zip(self.item_ids, self.results, strict=False) if key == item_id), None)
+
     def with_delivery(self, item_id: str, state: str) -> SendReport:
         """Return the report with a delivery state for one target."""
         target = self.results[self.item_ids.index(item_id)].target
