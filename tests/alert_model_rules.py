@@ -162,6 +162,15 @@ class Model(Outbound):
         """An alert fires: it opens (or is counted) and its SMS (to `plan`) or its first page goes, unless held."""
         spec = SPECS[fingerprint]
         alert = self.open.get(fingerprint)
+        if alert is not None and starts > alert.starts:
+            # A new episode (README "A new episode whose RESOLVED never came"): the earlier one closes without a
+            # RESOLVED, its escalation ends and its held SMS are taken back; this one fires as any new alert
+            del self.open[fingerprint]
+            self.escalations.pop(fingerprint, None)
+            self.event(fingerprint, "resolved")
+            for number in alert.told:
+                self.withdraw(number, fingerprint)
+            alert = None
         if alert is not None:
             alert.count += 1
             if alert.told or self.escalating(fingerprint):

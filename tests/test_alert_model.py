@@ -59,6 +59,7 @@ def steps_of(chosen: list[str]) -> st.SearchStrategy[Step]:
         st.tuples(st.just("fire"), fingerprints),
         st.tuples(st.just("fire"), fingerprints),
         st.tuples(st.just("resolve"), fingerprints),
+        st.tuples(st.just("anew"), fingerprints),
         st.tuples(st.just("retry"), fingerprints),
         # The alert fires while the entry reloads: its webhook takes it, or answers 503 and takes the retry
         st.tuples(st.just("fire_reloading"), fingerprints, st.sampled_from((0, 1, 3, 8, 20))),
