@@ -18,6 +18,7 @@ from simulators.brevisone import ApiUser
 
 from .conftest import GATEWAY_PASSWORD, GATEWAY_USER, RECIPIENT, RunningSimulator, send
 from .options_form import form_sections, nest
+from .test_outbox import setup_pair
 
 
 def form(address: str, **overrides: Any) -> dict[str, Any]:
@@ -448,6 +449,26 @@ async def test_options_are_stored_flat_and_shown_again_in_their_sections(
     assert loaded_gateway.runtime_data.outbox.settings.gsm_only
     result = await hass.config_entries.options.async_init(loaded_gateway.entry_id)
     suggested = _suggested(result)
-    assert suggested["fallback"] == {"fallback_entry": "", "handover_minutes": 15, "max_age_hours": 12}
+    # No fallback chosen (stored as ""): none suggested, or the selector would refuse its own form's value
+    assert suggested["fallback"] == {"handover_minutes": 15, "max_age_hours": 12}
     assert suggested["text"] == {"long_messages": "split", "gsm_only": True}
-    hass.config_entries.options.async_abort(result["flow_id"])
+    # Sent back as the frontend fills the form, unchanged: taken
+    result = await hass.config_entries.options.async_configure(result["flow_id"], suggested)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert loaded_gateway.options["fallback_entry"] == ""
+
+
+async def test_options_suggest_no_fallback_entry_that_was_deleted(
+    hass: HomeAssistant, gateway: RunningSimulator, second_gateway: RunningSimulator
+) -> None:
+    """The fallback entry was deleted: its id is not suggested (the selector would refuse it), and the form saves."""
+    primary, fallback = await setup_pair(hass, gateway, second_gateway)
+    assert await hass.config_entries.async_remove(fallback.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    result = await hass.config_entries.options.async_init(primary.entry_id)
+    suggested = _suggested(result)
+    assert "fallback_entry" not in suggested["fallback"]
+    suggested["storm_control"]["rate_limit"] = 3
+    result = await hass.config_entries.options.async_configure(result["flow_id"], suggested)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert (primary.options["fallback_entry"], primary.options["rate_limit"]) == ("", 3)

@@ -716,11 +716,14 @@ class SmsAlertsOptionsFlow(OptionsFlow):
         placeholders: dict[str, str] = {}
         if CONF_WEBHOOK_ID in self.config_entry.data:
             placeholders["webhook_url"] = await async_entry_webhook_url(self.hass, self.config_entry)
+        stored = dict(self.config_entry.options)
+        fallback_id = stored.get(CONF_FALLBACK_ENTRY)
+        if not fallback_id or self.hass.config_entries.async_get_entry(fallback_id) is None:
+            # None chosen (stored as ""), or that entry was deleted: suggested, the selector would refuse it
+            stored.pop(CONF_FALLBACK_ENTRY, None)
         return self.async_show_form(
             step_id=step_id,
-            data_schema=self.add_suggested_values_to_schema(
-                schema, user_input or _nested(self.config_entry.options, sections)
-            ),
+            data_schema=self.add_suggested_values_to_schema(schema, user_input or _nested(stored, sections)),
             errors=errors,
             description_placeholders=placeholders,
         )
