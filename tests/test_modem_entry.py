@@ -333,3 +333,28 @@ async def test_new_firmware_shows_on_the_device_after_a_restart(hass: HomeAssist
     device = entry_device(hass, entry.entry_id, entry.entry_id)
     assert device is not None
     assert (device.manufacturer, device.sw_version) == ("SIMCOM_Ltd", "1418B04SIM800L24")
+
+
+async def test_reconfigure_without_the_pin_keeps_the_stored_one(hass: HomeAssistant, sim: ModemSimulator) -> None:
+    """The form never shows the PIN back: setting only the SMS centre (as smsc_unknown says) keeps it.
+
+    Before, the PIN was dropped: nothing showed until the next power cycle, when the SIM asked for it and the
+    modem sent nothing until someone typed it.
+    """
+    entry = await add_entry(hass, sim)
+    assert entry.data["pin"] == PIN
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"port": sim.path, "baudrate": "115200", "smsc": "+491710760000"}
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert result["reason"] == "reconfigure_successful"
+    assert (entry.data["pin"], entry.data["smsc"]) == (PIN, "+491710760000")
+    await wait_for(lambda: modem(entry).connected)
+    sim.pin_entered = False  # a power cycle: the SIM asks for its PIN again
+    await sim.replug()
+    await wait_for(lambda: not modem(entry).connected or sim.pin_entered)
+    await wait_for(lambda: modem(entry).connected and sim.pin_entered)
+    assert not [flow for flow in hass.config_entries.flow.async_progress() if flow["context"]["source"] == "reauth"]

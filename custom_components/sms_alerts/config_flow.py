@@ -541,7 +541,12 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             # The API a gateway offers is found again (CONF_API left out), as after a firmware change
             kept = {k: v for k, v in entry.data.items() if k not in SCHEMAS[key].schema and k != CONF_API}
+            if not user_input.get(CONF_PIN) and entry.data.get(CONF_PIN):
+                # A SIM PIN is never shown again: left empty, the stored one stays (else the next power cut locks)
+                kept[CONF_PIN] = entry.data[CONF_PIN]
             data = {**kept, **user_input, CONF_PROVIDER: str(key)}
+            if not data.get(CONF_PIN):
+                data.pop(CONF_PIN, None)
             info, errors = await async_check_account(self.hass, key, data)
             if info is not None:
                 await self._async_check_same_account(entry, info, data)
