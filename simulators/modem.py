@@ -89,6 +89,17 @@ class _Pending:
 # What a SIMCom SIM900 answers to +CGMI, +CGMM and +CGMR (the transcript of m2msupport.net's AT
 # Command Tester, "SIM900 diagnostics"): the revision keeps its "Revision:" prefix
 SIM900_IDENTITY = {"+CGMI": "SIMCOM_Ltd", "+CGMM": "SIMCOM_SIM900", "+CGMR": "Revision:1137B03SIM900M64_ST_MMS"}
+# Lines real modems write unasked on the AT port, in the middle of other answers. Huawei sticks: signal, mode and
+# service reports (ModemManager's Huawei plugin filters ^RSSI, ^MODE, ^SIMST, ^SRVST and ^HCSQ out of answers:
+# src/plugins/huawei/mm-broadband-modem-huawei.c); SIMCom SIM800 at start and on registration changes; a call to
+# the alert SIM that rings and is hung up (ModemManager reads RING and NO CARRIER as call events,
+# src/mm-broadband-modem.c)
+CHATTER: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "huawei": ("^RSSI: 17", '^HCSQ: "LTE",48,51,116,24', "^MODE: 5,4", "^SRVST: 2", "^SIMST: 1"),
+    "sim800": ("+CREG: 1", "SMS Ready", "Call Ready", "UNDER-VOLTAGE WARNNING"),
+    "call": ("RING", '+CLIP: "+491709999999",145,"",0,"",0', "NO CARRIER"),
+}
 
 
 class ModemSimulator(Simulator):
@@ -128,6 +139,8 @@ class ModemSimulator(Simulator):
         self.parts: list[SentPart] = []
         self.inbox: dict[int, str] = {}
         self.unplug_next_send = False
+        # Unsolicited lines written before each answer, and between a PDU and its +CMGS (CHATTER's presets)
+        self.chatter: tuple[str, ...] = ()
         self._refusals: list[int] = []
         self._pending: dict[tuple[str, int], _Pending] = {}
         self._inbound_reference = 0
@@ -264,10 +277,11 @@ class ModemSimulator(Simulator):
         return None
 
     def _command(self, line: str) -> None:  # noqa: PLR0911, PLR0912, C901 - one branch per command
-        """Answer one command line."""
+        """Answer one command line (after the chatter a real modem writes unasked, if any)."""
         upper = line.upper()
         if not upper.startswith("AT"):
             return
+        self._chatter()
         body = upper[2:]
         if body in ("", "Z", "&F"):
             self._ok()
@@ -375,6 +389,25 @@ class ModemSimulator(Simulator):
             return
         self._write("\r\nERROR\r\n")
 
+    async def _plug(self, plug: str | None) -> None:
+        """Pull the cable (`out`) or plug it back in (`in`); anything else leaves it."""
+        if plug == "out":
+            self.unplug()
+        elif plug == "in":
+            await self.replug()
+
+    def chat(self, preset: str) -> bool:
+        """Write a preset of CHATTER before every answer from now on; False for an unknown one."""
+        if preset not in CHATTER:
+            return False
+        self.chatter = CHATTER[preset]
+        return True
+
+    def _chatter(self) -> None:
+        """Write the unsolicited lines of the chosen chatter, as a real modem does between and within answers."""
+        for line in self.chatter:
+            self._write(f"\r\n{line}\r\n")
+
     # Sending --------------------------------------------------------------------------------------------------
 
     def _start_send(self, value: str) -> None:
@@ -413,6 +446,7 @@ class ModemSimulator(Simulator):
             return
         if self.send_delay:
             await asyncio.sleep(self.send_delay)
+        self._chatter()
         if self._refusals:
             self._cms(self._refusals.pop(0))
             return
@@ -479,7 +513,8 @@ class ModemSimulator(Simulator):
 
         POST /_sim/inbound?from=...&text=... lets an SMS arrive; POST /_sim/modem?fault=no_sim|pin_required|
         sim_puk|no_network|registration_denied|slow_network|unplug|none misbehaves (none: recover);
-        POST /_sim/modem?plug=out|in pulls the cable or plugs it back in.
+        POST /_sim/modem?plug=out|in pulls the cable or plugs it back in; ?chatter=huawei|sim800|call|none
+        writes those unsolicited lines before every answer (CHATTER).
         """
 
         async def inbound(request: web.Request) -> web.Response:
@@ -490,6 +525,9 @@ class ModemSimulator(Simulator):
 
         async def control(request: web.Request) -> web.Response:
             fault, plug = request.query.get("fault"), request.query.get("plug")
+            chatter = request.query.get("chatter")
+            if chatter is not None and not self.chat(chatter):
+                return web.Response(status=400, text=f"unknown chatter; one of {', '.join(CHATTER)}")
             try:
                 if fault == "none":
                     self.recover()
@@ -497,10 +535,7 @@ class ModemSimulator(Simulator):
                     self.inject(fault)
             except ValueError:
                 return web.Response(status=400, text=f"unknown fault; one of {', '.join(ModemFault)}, none")
-            if plug == "out":
-                self.unplug()
-            elif plug == "in":
-                await self.replug()
+            await self._plug(plug)
             return web.Response(text="OK")
 
         return [web.post("/_sim/inbound", inbound), web.post("/_sim/modem", control)]

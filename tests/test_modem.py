@@ -190,6 +190,28 @@ async def test_inbound_sms_is_read_joined_and_deleted(
     assert (sms.sender, sms.text) == ("+491709999999", text)
 
 
+@pytest.mark.parametrize("chatter", ["huawei", "sim800", "call"])
+async def test_what_a_modem_writes_unasked_breaks_neither_a_send_nor_a_reading(
+    sim: ModemSimulator, linked: tuple[ModemProvider, list[object]], chatter: str
+) -> None:
+    """Lines real modems write unasked in the middle of answers break neither a send nor a reading.
+
+    A Huawei stick's ^RSSI, a SIM800's +CREG: 1 and SMS Ready, a caller ringing and hanging up (RING, NO
+    CARRIER; this integration never dials). A send goes out once and is reported sent; an SMS that arrives is
+    read and handed on, then deleted. Before, a NO CARRIER failed the send (it went, and was sent again), and a
+    line before +CMGR's PDU was read as the PDU: the reply was deleted unread.
+    """
+    provider, events = linked
+    assert sim.chat(chatter)
+    [receipt] = await provider.async_send(OutboundSms(text="Water in the cellar"), [TARGET])
+    assert receipt.outcome is Outcome.SENT, receipt
+    assert [message.text for message in sim.messages] == ["Water in the cellar"]
+    sim.deliver("+491709999999", "ACK 17")
+    await wait_for(lambda: bool([event for event in events if isinstance(event, InboundSms)]) and not sim.inbox)
+    await provider.inbound.async_idle()
+    assert [event.text for event in events if isinstance(event, InboundSms)] == ["ACK 17"]
+
+
 async def test_messages_stored_while_away_are_read_at_link_up(sim: ModemSimulator) -> None:
     """SMS that arrived while nobody listened are read with AT+CMGL when the port opens."""
     sim.cnmi = (2, 1, 0, 0, 0)

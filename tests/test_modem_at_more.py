@@ -1,9 +1,9 @@
 """The AT session's edges over an in-memory reader and a recording writer: errors, timeouts, lost ports.
 
 Facts used (3GPP): final result codes OK / ERROR / +CMS ERROR / +CME ERROR, TS 27.005 §3.2.5 and TS 27.007
-§9.2 (V.250 also ends a command with NO CARRIER); AT+CMGS=<length> is answered by the prompt `> `, takes the
-PDU ended by Ctrl-Z (ESC cancels) and answers `+CMGS: <mr>` then OK, TS 27.005 §3.5.1; +CMTI announces a
-stored SMS, TS 27.005 §3.4.1.
+§9.2 (V.250's NO CARRIER ends a call, and nothing here dials: a caller hanging up); AT+CMGS=<length> is
+answered by the prompt `> `, takes the PDU ended by Ctrl-Z (ESC cancels) and answers `+CMGS: <mr>` then OK,
+TS 27.005 §3.5.1; +CMTI announces a stored SMS, TS 27.005 §3.4.1.
 """
 
 from __future__ import annotations
@@ -85,7 +85,6 @@ async def port() -> AsyncGenerator[_Port]:
     ("line", "kind", "code", "text"),
     [
         ("ERROR", "ERROR", None, ""),
-        ("NO CARRIER", "ERROR", None, ""),
         ("COMMAND NOT SUPPORT", "ERROR", None, ""),
         ("+CMS ERROR: 330", "CMS", 330, "330"),
         ("+CME ERROR: SIM not inserted", "CME", None, "SIM not inserted"),
@@ -98,7 +97,7 @@ def test_parse_error_reads_each_final_error(line: str, kind: str, code: int | No
     assert (error.kind, error.code, error.text) == (kind, code, text)
 
 
-@pytest.mark.parametrize("line", ["OK", "+CSQ: 17,99", "ERRORS", "+CMGS: 12"])
+@pytest.mark.parametrize("line", ["OK", "+CSQ: 17,99", "ERRORS", "+CMGS: 12", "NO CARRIER"])
 def test_parse_error_leaves_other_lines(line: str) -> None:
     """Only a final error line is an error."""
     assert parse_error(line) is None

@@ -327,6 +327,23 @@ async def test_an_announced_sms_that_is_gone_is_logged(
     assert provider.connected
 
 
+async def test_an_sms_read_without_its_pdu_is_left_on_the_sim(
+    linked: tuple[ModemProvider, list[object]], sim: ScriptedModem, caplog: pytest.LogCaptureFixture
+) -> None:
+    """+CMGR answered without a PDU line (only the header, and lines the modem wrote unasked): nothing is deleted.
+
+    The SMS stays on the SIM for the next listing; before, it was deleted unread.
+    """
+    provider, events = linked
+    sim.script["AT+CMGR=7"] = "\r\n+CMGR: 0,,24\r\n+CREG: 1\r\n\r\nOK\r\n"
+    sim._write('\r\n+CMTI: "SM",7\r\n')
+    await wait_for(lambda: "AT+CMGR=7" in sim.seen)
+    await provider.inbound.async_idle()
+    assert events == []
+    assert "AT+CMGD=7" not in sim.seen
+    assert "SMS 7 on the SIM came without its PDU; it is left there" in caplog.text
+
+
 async def test_a_refused_listing_leaves_the_link_up(sim: ScriptedModem, caplog: pytest.LogCaptureFixture) -> None:
     """AT+CMGL=4 refused at link-up: noted at debug level; the link is up and announced SMS still come in."""
     sim.script["AT+CMGL=4"] = ERROR

@@ -27,12 +27,17 @@ CTRL_Z = "\x1a"
 ESC = "\x1b"
 DEFAULT_COMMAND_TIMEOUT = 10.0
 READ_SIZE = 1024
-# Final result codes that end a command with a failure (V1 verbose form)
-_ERROR = re.compile(r"^(?:\+(?P<kind>CMS|CME) ERROR:\s*(?P<detail>.*)|ERROR|COMMAND NOT SUPPORT|NO CARRIER)$")
+# Final result codes that end a command with a failure (V1 verbose form). NO CARRIER ends a call, and this
+# integration never dials: on its port it is a caller hanging up, unsolicited (below)
+_ERROR = re.compile(r"^(?:\+(?P<kind>CMS|CME) ERROR:\s*(?P<detail>.*)|ERROR|COMMAND NOT SUPPORT)$")
 _CMGS = re.compile(r"^\+CMGS:\s*(\d+)")
 # Unsolicited result codes followed by a line holding a PDU (PDU mode), and those of one line
 _WITH_PDU = ("+CMT:", "+CDS:")
 _ONE_LINE = ("+CMTI:", "+CDSI:")
+# Lines a modem writes unasked that are never part of an answer here: calls to the SIM (RING, +CRING, +CLIP, NO
+# CARRIER, BUSY, NO ANSWER; this integration never dials) and a Huawei stick's reports (^RSSI, ^HCSQ, ^MODE,
+# ^SRVST, ^SIMST, ...: no command here starts with ^). ModemManager leaves the same out of answers.
+_CHATTER = re.compile(r"^(?:RING|\+CRING:.*|\+CLIP:.*|NO CARRIER|BUSY|NO ANSWER|\^[A-Z]+:.*)$")
 # A command whose text is a secret: logged without its argument
 _SECRET_COMMANDS = ("AT+CPIN=", "AT+CLCK=", "AT+CPWD=")
 _LOG_LIMIT = 200
@@ -349,6 +354,9 @@ class AtSession:
             return
         if line.startswith(_ONE_LINE):
             self._unsolicited(Unsolicited(name=name, args=args.strip()))
+            return
+        if _CHATTER.match(line):
+            _LOGGER.debug("Modem -> %s (unsolicited; left out)", _shown(line))
             return
         pending = self._pending
         if pending is None or pending.done.done():

@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import itertools
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
@@ -34,6 +34,8 @@ MAX_AWAITED = 512
 MAX_PARTIAL = 32
 DELIVERED = "DELIVERED"
 FAILED = "FAILED"
+# A PDU line: hex digits, an even number of them; the shortest SMS-DELIVER or STATUS-REPORT takes more than 10 octets
+_HEX_PDU = re.compile(r"(?:[0-9A-Fa-f]{2}){10,}")
 # Unreadable PDUs come in bursts as others send them: one warning in this many seconds, the rest in the debug log
 UNREADABLE_WARNING_INTERVAL = 600.0
 
@@ -78,6 +80,23 @@ class ModemPort(Protocol):
     async def async_command(self, command: str, doing: str) -> list[str]:
         """Run one command on the linked modem; its answer's lines."""
         ...
+
+
+def pdu_after(lines: list[str], header: str) -> str | None:
+    """Return the PDU that follows the first line starting with `header`: the next line of hex digits.
+
+    Unsolicited lines a modem writes unasked (a Huawei stick's ^RSSI, SIM800's +CREG: 1) may come between the
+    header and its PDU; the next header ends the search. None when no PDU follows.
+    """
+    found = False
+    for line in lines:
+        if line.startswith(header):
+            if found:
+                return None
+            found = True
+        elif found and _HEX_PDU.fullmatch(line.strip()):
+            return line.strip()
+    return None
 
 
 class Inbound:
@@ -140,9 +159,12 @@ class Inbound:
         self._claimed.add(index)
         try:
             lines = await self._provider.async_command(f"AT+CMGR={index}", "reading a received SMS")
-            pdus = [line for line in lines if not line.startswith("+CMGR:")]
-            if pdus:
-                self.take_pdu(pdus[0])
+            pdu = pdu_after(lines, "+CMGR:")
+            if pdu is None:
+                # Not read (an answer without its PDU): left on the SIM, the next listing reads it
+                _LOGGER.warning("GSM modem: SMS %d on the SIM came without its PDU; it is left there", index)
+                return
+            self.take_pdu(pdu)
             await self._async_delete(index)
         except ProviderError as err:
             _LOGGER.warning("GSM modem: SMS %d on the SIM could not be read (%s)", index, err.reason)
@@ -161,9 +183,10 @@ class Inbound:
             _LOGGER.debug("GSM modem: stored SMS not listed (%s)", err.reason)
             return
         indexes: list[int] = []
-        for header, pdu in itertools.pairwise(lines):
+        for position, header in enumerate(lines):
             slot = header[6:].split(",")[0].strip()
-            if header.startswith("+CMGL:") and slot.isdigit() and int(slot) not in self._claimed:
+            pdu = pdu_after(lines[position:], "+CMGL:")
+            if header.startswith("+CMGL:") and slot.isdigit() and int(slot) not in self._claimed and pdu is not None:
                 self._claimed.add(int(slot))
                 indexes.append(int(slot))
                 self.take_pdu(pdu)
