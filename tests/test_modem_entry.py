@@ -358,3 +358,50 @@ async def test_reconfigure_without_the_pin_keeps_the_stored_one(hass: HomeAssist
     await wait_for(lambda: not modem(entry).connected or sim.pin_entered)
     await wait_for(lambda: modem(entry).connected and sim.pin_entered)
     assert not [flow for flow in hass.config_entries.flow.async_progress() if flow["context"]["source"] == "reauth"]
+
+
+def count_pins(sim: ModemSimulator) -> list[str]:
+    """Record every PIN the modem is given (AT+CPIN=...)."""
+    tries: list[str] = []
+    setting = sim._setting
+
+    def counting(name: str, value: str) -> None:
+        if name == "CPIN":
+            tries.append(value)
+        setting(name, value)
+
+    sim._setting = counting  # type: ignore[method-assign]
+    return tries
+
+
+async def test_a_refused_pin_is_not_entered_again_after_a_reload_or_a_restart(
+    hass: HomeAssistant, sim: ModemSimulator, hass_storage: dict[str, Any]
+) -> None:
+    """The SIM was given another PIN (in a phone): the stored one is refused once, and reauthentication starts.
+
+    An options change or a restart before anybody answers it reloads the entry: the refused PIN is not entered
+    again (the third wrong try locks the SIM: only its PUK, typed in a phone, frees it). Before, each reload
+    entered it again. The PIN the user then confirms is entered, even the refused one, once the SIM takes it.
+    """
+    entry = await add_entry(hass, sim)
+    tries = count_pins(sim)
+    sim.pin, sim.pin_entered = "13572468", False
+    await sim.replug()
+    await wait_for(lambda: any(f["context"]["source"] == "reauth" for f in hass.config_entries.flow.async_progress()))
+    assert len(tries) == 1
+    for _ in range(2):
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        await wait_for(lambda: modem(entry).last_error is not None)
+    assert len(tries) == 1
+    stored = hass_storage[f"{DOMAIN}.{entry.entry_id}.modem_pin"]["data"]
+    assert set(stored) == {"refused"}
+    assert PIN not in json.dumps(stored)
+    # The SIM's PIN is set back to the stored one in a phone, and the user confirms it
+    sim.pin = PIN
+    flow = next(f for f in hass.config_entries.flow.async_progress() if f["context"]["source"] == "reauth")
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"pin": PIN})
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await wait_for(lambda: entry.state is ConfigEntryState.LOADED and modem(entry).connected)
+    assert (await send(hass, entry, message="Back"))["results"][0]["status"] == "sent"

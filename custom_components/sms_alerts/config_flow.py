@@ -99,6 +99,7 @@ from .const import (
 )
 from .data import SmsAlertsConfigEntry
 from .message import MessageError, parse_target
+from .modem_pin import confirm_pin
 from .session import async_entry_session
 from .source_flow import AlertSourceSubentryFlow
 from .webhook_url import async_entry_webhook_url, async_webhook_url, placeholder_webhook_url
@@ -626,6 +627,8 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
         ConfigFlow.async_update_and_abort is missing on 2025.4; an entry left unloaded by an error is
         reloaded here even when nothing changed.
         """
+        # A SIM PIN the check just entered is no refused one any more (modem_pin)
+        confirm_pin(self.hass, entry.entry_id, data.get(CONF_PIN))
         changed = self.hass.config_entries.async_update_entry(entry, data=data, unique_id=self.unique_id)
         if not changed and entry.state is not ConfigEntryState.LOADED:
             self.hass.config_entries.async_schedule_reload(entry.entry_id)

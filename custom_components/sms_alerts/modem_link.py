@@ -21,6 +21,7 @@ from .coordinator import answered
 from .data import SmsAlertsConfigEntry
 from .entity import async_show_hardware
 from .modem_issues import ModemIssues
+from .modem_pin import async_load_refused, async_remove_refused, async_save_refused
 from .modem_status import ModemStatusCoordinator
 from .webhook import async_handle_events
 
@@ -35,8 +36,9 @@ def _reports_store(hass: HomeAssistant, entry_id: str) -> Store[list[list[object
 
 
 async def async_remove_link_store(hass: HomeAssistant, entry_id: str) -> None:
-    """Delete a removed entry's awaited status reports."""
+    """Delete a removed entry's awaited status reports and refused PIN."""
     await _reports_store(hass, entry_id).async_remove()
+    await async_remove_refused(hass, entry_id)
 
 
 async def async_start_link(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> None:
@@ -77,6 +79,16 @@ async def async_start_link(hass: HomeAssistant, entry: SmsAlertsConfigEntry) -> 
     async def async_save_reports() -> None:
         await store.async_save(provider.inbound.stored())
 
+    # A PIN the SIM refused is not entered again after a reload or a restart either: a third try locks the SIM
+    provider.pin_refused = await async_load_refused(hass, entry.entry_id)
+
+    @callback
+    def pin_refused(digest: str) -> None:
+        entry.async_create_background_task(
+            hass, async_save_refused(hass, entry.entry_id, digest), f"{DOMAIN} modem pin {entry.entry_id}"
+        )
+
+    provider.on_pin_refused = pin_refused
     provider.on_link = link_changed
     provider.on_events = received
     provider.on_reports_changed = reports_changed

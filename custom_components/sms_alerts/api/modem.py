@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import astuple
@@ -113,6 +114,11 @@ def port_error(err: OSError | ValueError) -> TransientError:
     return TransientError(f"cannot open the serial port ({type(err).__name__})", key="no_port")
 
 
+def pin_digest(pin: str) -> str:
+    """Name a PIN without keeping it: the SHA-256 of it (stored beside the entry, which holds the PIN itself)."""
+    return hashlib.sha256(f"sms_alerts SIM PIN {pin}".encode()).hexdigest()
+
+
 class ModemProvider(Provider):
     """A GSM modem with a SIM: a 3GPP TS 27.005 modem in PDU mode."""
 
@@ -141,7 +147,10 @@ class ModemProvider(Provider):
         self._pin = pin or None
         self._smsc = smsc or None
         # A PIN the SIM refused is never entered again by itself: three refusals lock the SIM (PUK)
-        self._pin_refused: str | None = None
+        # A digest of a PIN the SIM refused: never entered again (the third wrong try locks the SIM). The entry
+        # keeps it across reloads and restarts (pin_refused is set before start, on_pin_refused tells of a new one)
+        self.pin_refused: str | None = None
+        self.on_pin_refused: Callable[[str], None] = lambda _digest: None
         self._at: AtSession | None = None
         self._link_task: asyncio.Task[None] | None = None
         self._linked = asyncio.Event()
@@ -347,14 +356,15 @@ class ModemProvider(Provider):
             raise _sim_error(state)
         if self._pin is None:
             raise AuthError("the SIM needs its PIN", key="sim_pin_required")
-        if self._pin == self._pin_refused:
+        if self.pin_refused == pin_digest(self._pin):
             raise AuthError("the SIM refused this PIN before: enter the right one", key="wrong_pin")
         try:
             await at.command(f'AT+CPIN="{self._pin}"')
         except AtError as err:
             error = classify(err, doing="entering the PIN")
             if err.kind == "ERROR" or error.key == "wrong_pin":
-                self._pin_refused = self._pin
+                self.pin_refused = pin_digest(self._pin)
+                self.on_pin_refused(self.pin_refused)
                 raise AuthError("the SIM refused the PIN", key="wrong_pin") from None
             raise error from None
         except TimeoutError:
