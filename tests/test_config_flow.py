@@ -298,6 +298,43 @@ async def test_duplicate_recipient_aborts(hass: HomeAssistant, loaded_gateway: M
     assert result["reason"] == "already_configured"
 
 
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("ON CALL ", "name_taken"),
+        ("Anna, Ben", "name_separator"),
+        ("Duty | 5", "name_separator"),
+        ("a -> b", "name_separator"),
+    ],
+)
+async def test_a_recipient_name_routes_could_not_tell_apart_is_refused(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, name: str, error: str
+) -> None:
+    """Routes and escalation steps name recipients (`severity=critical -> On call`, `On call | 10`).
+
+    Another recipient's name in another case would send a route to one of the two; a comma, | or -> splits it.
+    Before, both were taken, and routes went to the newer namesake only.
+    """
+    [existing] = [sub.title for sub in loaded_gateway.subentries.values() if sub.subentry_type == "recipient"]
+    assert existing == "On call"
+    result = await add_recipient(hass, loaded_gateway, name, "+49 170 7654321")
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"name": error}
+
+
+async def test_a_recipient_keeps_its_own_name_when_reconfigured(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry
+) -> None:
+    """Its own name (another case too) is not another's."""
+    subentry_id = next(iter(loaded_gateway.subentries))
+    result = await reconfigure_recipient(hass, loaded_gateway, subentry_id)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"name": "ON CALL", "target": RECIPIENT}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
 async def reconfigure_recipient(hass: HomeAssistant, entry: MockConfigEntry, subentry_id: str) -> dict[str, Any]:
     """Open the reconfigure step of a recipient."""
     return dict(

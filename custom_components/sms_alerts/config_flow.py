@@ -12,6 +12,7 @@ from homeassistant.config_entries import (
     ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
+    ConfigSubentry,
     ConfigSubentryFlow,
     OptionsFlow,
     SubentryFlowResult,
@@ -800,6 +801,21 @@ class SmsAlertsOptionsFlow(OptionsFlow):
         return sections
 
 
+def _recipient_name_error(entry: SmsAlertsConfigEntry, name: str, current: ConfigSubentry | None) -> str | None:
+    """Refuse a name that routes and escalation steps could not tell apart: another's (any case), or one with , or |.
+
+    They name recipients in lines like `severity=critical -> On call, Night` and `On call | 10`.
+    """
+    if any(mark in name for mark in (",", "|")) or "->" in name:
+        return "name_separator"
+    taken = any(
+        sub.title.strip().casefold() == name.casefold() and sub is not current
+        for sub in entry.subentries.values()
+        if sub.subentry_type == SUBENTRY_RECIPIENT
+    )
+    return "name_taken" if taken else None
+
+
 class RecipientSubentryFlow(ConfigSubentryFlow):
     """Add or change a recipient: a name, a target, quiet hours and the severity of its notify entity."""
 
@@ -836,7 +852,9 @@ class RecipientSubentryFlow(ConfigSubentryFlow):
                 data = {CONF_TARGET: unique_id, CONF_SEVERITY: user_input.get(CONF_SEVERITY, DEFAULT_SEVERITY)}
                 quiet = {key: user_input[key] for key in (CONF_QUIET_START, CONF_QUIET_END) if user_input.get(key)}
                 data.update(quiet)
-                if len(quiet) == 1:
+                if name_error := _recipient_name_error(entry, name, current):
+                    errors[CONF_NAME] = name_error
+                elif len(quiet) == 1:
                     errors["base"] = "quiet_hours_incomplete"
                 elif current is not None:
                     return self.async_update_and_abort(entry, current, unique_id=unique_id, title=name, data=data)
