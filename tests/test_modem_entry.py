@@ -405,3 +405,31 @@ async def test_a_refused_pin_is_not_entered_again_after_a_reload_or_a_restart(
     await hass.async_block_till_done(wait_background_tasks=True)
     await wait_for(lambda: entry.state is ConfigEntryState.LOADED and modem(entry).connected)
     assert (await send(hass, entry, message="Back"))["results"][0]["status"] == "sent"
+
+
+async def test_reconfigure_moves_a_modem_entry_to_another_port(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another port (the modem_unsupported issue asks for one): the same entry, its recipients and ids, moves there.
+
+    Before, any other port aborted as another account (a port another entry has still does: its unique id).
+    """
+    async with (
+        running_modem("memory", monkeypatch, pin=PIN) as first,
+        running_modem("memory", monkeypatch, pin=PIN) as second,
+    ):
+        entry = await add_entry(hass, first)
+        subentries = dict(entry.subentries)
+        result = await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+        )
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"port": second.path, "baudrate": "115200"}
+        )
+        await hass.async_block_till_done(wait_background_tasks=True)
+        assert result["reason"] == "reconfigure_successful"
+        assert (entry.data["port"], entry.data["pin"], entry.unique_id) == (second.path, PIN, f"modem:{second.path}")
+        assert dict(entry.subentries) == subentries
+        await wait_for(lambda: modem(entry).connected)
+        assert (await send(hass, entry, message="Moved"))["results"][0]["status"] == "sent"
+        assert [message.text for message in second.messages] == ["Moved"]

@@ -9,6 +9,7 @@ from typing import Any
 import voluptuous as vol
 from homeassistant.components import webhook
 from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
     ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
@@ -603,6 +604,10 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
             self._abort_if_unique_id_configured()
         same_address = _address(entry.data) == _address(data)
         if info.unique_id == old.unique_id or (same_address and info.account_id == old.account_id):
+            return
+        if key is ProviderKey.MODEM and self.source == SOURCE_RECONFIGURE:
+            # A modem entry is its port's: moved to another port (as the modem_unsupported issue asks), it is the
+            # same entry with its recipients, sources and ids; another entry on that port aborted above
             return
         if key is ProviderKey.WILDIX and wildix.switches_auth(entry.data, data):
             return
