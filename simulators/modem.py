@@ -72,11 +72,12 @@ class ModemFault(StrEnum):
 
 @dataclass(kw_only=True)
 class SentPart:
-    """One SMS-SUBMIT the modem took, with the TP-MR it answered."""
+    """One SMS-SUBMIT the modem took, with the TP-MR it answered and when the SMS centre took it."""
 
     reference: int
     submit: Submit
     pdu: str
+    received: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0))
 
 
 @dataclass(kw_only=True)
@@ -502,9 +503,15 @@ class ModemSimulator(Simulator):
     async def _report(self, part: SentPart) -> None:
         """Send the status report of a part after `report_delay`."""
         await asyncio.sleep(self.report_delay)
+        # TP-SCTS is when the SMS centre took the SMS-SUBMIT, TP-DT when it delivered or gave up (TS 23.040 9.2.2.3)
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         report = encode_status_report(
-            part.reference, part.submit.number, status=self.report_status, timestamp=now, discharged=now, smsc=self.smsc
+            part.reference,
+            part.submit.number,
+            status=self.report_status,
+            timestamp=part.received,
+            discharged=now,
+            smsc=self.smsc,
         )
         self._write(f"\r\n+CDS: {report.length}\r\n{report.hex}\r\n")
 

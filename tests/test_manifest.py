@@ -172,7 +172,7 @@ def test_form_errors_have_texts() -> None:
             "empty_message",
             "no_targets",
         }
-        | {"quiet_hours_incomplete"}
+        | {"quiet_hours_incomplete", "name_taken", "name_separator"}
         == recipient_errors
     )
 

@@ -7,6 +7,7 @@ entry's health goes down, the alert waits, and it goes out once the modem is bac
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -433,3 +434,39 @@ async def test_reconfigure_moves_a_modem_entry_to_another_port(
         await wait_for(lambda: modem(entry).connected)
         assert (await send(hass, entry, message="Moved"))["results"][0]["status"] == "sent"
         assert [message.text for message in second.messages] == ["Moved"]
+
+
+async def test_a_late_report_of_an_earlier_message_with_the_same_reference_fails_neither_silently(
+    hass: HomeAssistant, sim: ModemSimulator
+) -> None:
+    """TP-MR is one octet: 256 parts later another message to the same number gets the same reference.
+
+    The earlier message's FAILED report then comes (its recipient's phone was off): its TP-SCTS says the SMS centre
+    took that SMS an hour before the later one went, so it is not the later one's. The later one is not given up;
+    the earlier one's failure still fires sms_alerts_failed (which alert it was cannot be told). Before, the
+    later message was given up (or handed over) and the earlier one's failure passed unseen.
+    """
+    entry = await add_entry(hass, sim)
+    failed = async_capture_events(hass, "sms_alerts_failed")
+    sim.hold_reports = True
+    start = sim.next_reference
+    await send(hass, entry, message="A: water in the cellar")
+    sim.held_reports[0].received -= dt.timedelta(hours=1)  # taken an hour ago: 256 parts went since
+    sim.next_reference = start
+    await send(hass, entry, message="B: door open")
+    assert [part.reference for part in sim.held_reports] == [start, start]
+    sim.report_status = 0x46  # A: validity period expired
+    sim.release_reports(1)
+    await wait_for(lambda: bool(failed))
+    await settle(hass)
+    [event] = failed
+    assert event.data["message"] == ""
+    assert "no longer known" in event.data["error"]
+    # B's own report still settles B
+    sim.report_status = 0x00
+    delivered = async_capture_events(hass, "sms_alerts_delivery")
+    sim.release_reports()
+    await wait_for(lambda: bool(delivered))
+    await settle(hass)
+    assert [e.data["state"] for e in delivered] == ["DELIVERED"]
+    assert len(failed) == 1

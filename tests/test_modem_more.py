@@ -436,8 +436,9 @@ async def test_half_received_messages_are_bounded(monkeypatch: pytest.MonkeyPatc
 
 
 def _report(reference: int, status: int = 0x00, recipient: str = NUMBER) -> str:
-    """A status report PDU for the part with TP-MR `reference`."""
-    return encode_status_report(reference, recipient, status=status, timestamp=NOW, discharged=NOW).hex
+    """A status report PDU for the part with TP-MR `reference`, which the SMS centre took just now."""
+    taken = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return encode_status_report(reference, recipient, status=status, timestamp=taken, discharged=taken).hex
 
 
 async def test_awaited_reports_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -102,9 +102,14 @@ def test_stored_form_is_bounded_and_malformed_rows_are_dropped() -> None:
     inbound.part_sent(awaited, 18)
     message = inbound.all_sent(awaited)
     stored = inbound.stored()
-    assert stored == [["+491701234567", 2, [17, 18], [], False, False, message]]
+    assert stored == [["+491701234567", 2, [17, 18], [], False, False, message, awaited.sent_at]]
+    assert awaited.sent_at > 0
     again = Inbound(Provider())  # type: ignore[arg-type]
     again.restore([*stored, ["bad"], None, ["+49", "x", [], [], False, False, "id"]])
     assert again.stored() == stored
+    # A row stored before the time was kept reads as sent at an unknown time (0: any report is its)
+    older = Inbound(Provider())  # type: ignore[arg-type]
+    older.restore([stored[0][:7]])
+    assert older.stored() == [[*stored[0][:7], 0.0]]
     again.restore("not a list")
     assert again.stored() == stored

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import hashlib
 import logging
 import re
@@ -36,6 +37,9 @@ DELIVERED = "DELIVERED"
 FAILED = "FAILED"
 # A PDU line: hex digits, an even number of them; the shortest SMS-DELIVER or STATUS-REPORT takes more than 10 octets
 _HEX_PDU = re.compile(r"(?:[0-9A-Fa-f]{2}){10,}")
+# The SMS centre's clock and this host's may differ: a report is another message's only when its SMS centre took
+# that one this much before this one went
+CLOCK_SLACK = 600.0
 # Unreadable PDUs come in bursts as others send them: one warning in this many seconds, the rest in the debug log
 UNREADABLE_WARNING_INTERVAL = 600.0
 
@@ -58,6 +62,8 @@ class Awaited:
     # The id, once every part was sent; reported already (a delivery report went out) after that
     message_id: str = ""
     settled: bool = False
+    # When its first part went (POSIX time): a report whose SMS centre took its SMS well before is another's
+    sent_at: float = 0.0
 
 
 def _digits(number: str) -> str:
@@ -250,11 +256,11 @@ class Inbound:
     def stored(self) -> list[list[Any]]:
         """Return the messages whose reports are awaited, in a form for storage (oldest first, at most MAX_AWAITED).
 
-        Each: number, parts, the parts' references, those reported, failed, settled, the message id.
+        Each: number, parts, the parts' references, those reported, failed, settled, the message id, when sent.
         """
         messages = {id(awaited): awaited for awaited in self._awaited.values() if awaited.message_id}
         return [
-            [m.number, m.total, m.references, sorted(m.reported), m.failed, m.settled, m.message_id]
+            [m.number, m.total, m.references, sorted(m.reported), m.failed, m.settled, m.message_id, m.sent_at]
             for m in messages.values()
         ]
 
@@ -262,7 +268,7 @@ class Inbound:
         """Await again the reports of messages sent before a restart; anything malformed is dropped."""
         for row in stored if isinstance(stored, list) else []:
             with contextlib.suppress(TypeError, ValueError):
-                number, total, references, reported, failed, settled, mid = row
+                number, total, references, reported, failed, settled, mid, *sent = row
                 awaited = Awaited(
                     number=str(number),
                     total=int(total),
@@ -271,6 +277,7 @@ class Inbound:
                     failed=bool(failed),
                     message_id=str(mid),
                     settled=bool(settled),
+                    sent_at=float(sent[0]) if sent else 0.0,
                 )
                 for reference in awaited.references:
                     if reference not in awaited.reported:
@@ -282,7 +289,7 @@ class Inbound:
 
     def begin_reports(self, number: str, total: int) -> Awaited:
         """Start to await the status reports of a message of `total` parts, before its first part goes out."""
-        awaited = Awaited(number=number, total=total)
+        awaited = Awaited(number=number, total=total, sent_at=time.time())
         self._sending.append(awaited)
         return awaited
 
@@ -318,6 +325,12 @@ class Inbound:
             return  # the SMS centre still tries; its final report comes later
         key = (_digits(report.recipient), report.reference)
         awaited = self._awaited.pop(key, None)
+        if awaited is not None and awaited.sent_at and report.timestamp.timestamp() < awaited.sent_at - CLOCK_SLACK:
+            # The SMS centre took that SMS well before this message went: an earlier one whose TP-MR (one octet)
+            # came round again since. Not this message's report: this one still awaits its own
+            self._awaited[key] = awaited
+            self._earlier(report, outcome)
+            return
         if awaited is None and (sending := self._sending_to(report.recipient)) is not None:
             # A part whose answer (+CMGS) is still being read: the report waits for it
             sending.early[report.reference] = outcome is ReportStatus.FAILED
@@ -331,6 +344,25 @@ class Inbound:
         awaited.failed = awaited.failed or outcome is ReportStatus.FAILED
         self._settle(awaited)
         self._provider.on_reports_changed()
+
+    def _earlier(self, report: StatusReport, outcome: ReportStatus) -> None:
+        """Tell of the report of an earlier message whose reference another has now: its failure must not pass silently.
+
+        Which alert it was cannot be told (their ids are alike): a FAILED goes on under an id nothing was sent
+        by, which the outbox reports as a failed delivery of a message no longer known (sms_alerts_failed).
+        """
+        number = report.recipient if report.recipient.startswith("+") else f"+{report.recipient}"
+        taken = report.timestamp.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        _LOGGER.info(
+            "GSM modem: a status report (%s) of an earlier message to %s, taken by the SMS centre at %s, "
+            "came after its reference was used again",
+            outcome.value,
+            mask_target(number),
+            taken,
+        )
+        if outcome is ReportStatus.FAILED:
+            earlier_id = f"{message_id(number, [report.reference])}@{taken}"
+            self._provider.on_events([DeliveryReport(id=earlier_id, to=number, state=FAILED)])
 
     def _sending_to(self, number: str) -> Awaited | None:
         """Return the message being sent to a number now, if any (one command at a time: at most one)."""
