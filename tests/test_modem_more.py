@@ -119,6 +119,9 @@ async def linked(sim: ScriptedModem) -> AsyncGenerator[tuple[ModemProvider, list
         ("AT+CMEE=1", UNPLUG, TransientError, "port_closed"),
         ("AT+CPIN?", "\r\n+CPIN: SIM PUK\r\n" + OK, EntryRejectedError, "sim_puk"),
         ("AT+CPIN?", "\r\n+CPIN: PH-SIM PIN\r\n" + OK, EntryRejectedError, "sim_locked"),
+        # Some modems say so where others give +CME ERROR 10; SIMCom and Quectel while the SIM starts
+        ("AT+CPIN?", "\r\n+CPIN: NOT INSERTED\r\n" + OK, EntryRejectedError, "no_sim"),
+        ("AT+CPIN?", "\r\n+CPIN: NOT READY\r\n" + OK, TransientError, "modem_busy"),
         ('AT+CPIN="4711"', SILENT, TransientError, "no_answer"),
         ('AT+CPIN="4711"', "\r\n+CME ERROR: 10\r\n", EntryRejectedError, "no_sim"),
     ],

@@ -498,7 +498,15 @@ class ModemProvider(Provider):
 
 
 def _sim_error(state: str) -> ProviderError:
-    """Return the error of a SIM that wants something other than its PIN (PUK, PH-SIM PIN, PIN2)."""
+    """Return the error of a SIM that wants something other than its PIN (PUK, PH-SIM PIN, PIN2), or is not there.
+
+    Some modems answer `+CPIN: NOT INSERTED` where others give +CME ERROR 10, and `+CPIN: NOT READY` while the SIM
+    starts (SIMCom, Quectel): no SIM, and a moment to wait, not a locked SIM.
+    """
     if state == "SIM PUK":
         return EntryRejectedError("the SIM is locked and needs its PUK (enter it in a phone)", key="sim_puk")
+    if state == "NOT INSERTED":
+        return EntryRejectedError("SIM not inserted", key="no_sim")
+    if state == "NOT READY":
+        return TransientError("the SIM is not ready yet", key="modem_busy")
     return EntryRejectedError(f"the SIM is locked ({state})", key="sim_locked")
