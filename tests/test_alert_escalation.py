@@ -218,6 +218,19 @@ async def test_resolved_by_the_source_stops_it_and_tells_those_paged(
     assert told == [("oncall", "FIRING"), ("oncall", "RESOLVED")]
 
 
+@pytest.mark.parametrize(("action", "extra"), [("acknowledge", {}), ("snooze", {"minutes": 5})])
+async def test_an_action_that_names_no_alert_is_a_translated_error(
+    hass: HomeAssistant, gateway: RunningSimulator, action: str, extra: dict[str, Any]
+) -> None:
+    """Neither a reference nor a fingerprint (both are optional in the form): a translated error, not the library's."""
+    entry = await escalated(hass, gateway)
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN, action, {"config_entry_id": entry.entry_id, "reference": "", **extra}, blocking=True
+        )
+    assert err.value.translation_key == "alert_key_missing"
+
+
 async def test_snooze_holds_it_until_the_snooze_ends(
     hass: HomeAssistant,
     hass_client_no_auth: ClientSessionGenerator,

@@ -155,6 +155,27 @@ async def test_a_timed_window_ends_by_itself(
     ]
 
 
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"duration": {"hours": 1}, "end": "2026-01-15 18:00:00"}, "maintenance_duration_and_end"),
+        ({"duration": {"seconds": 0}}, "maintenance_duration_short"),
+    ],
+)
+async def test_a_window_asked_for_wrongly_is_a_translated_error(
+    hass: HomeAssistant, loaded: MockConfigEntry, data: dict[str, Any], key: str
+) -> None:
+    """A duration and an end together, or a duration under a minute: a translated error, no window.
+
+    Before, the action form offered both and the library's own English said "two or more values in the same group
+    of exclusion"; a duration of 0 said the end had passed.
+    """
+    with pytest.raises(ServiceValidationError) as err:
+        await start_maintenance(hass, **data)
+    assert err.value.translation_key == key
+    assert hass.states.get(SWITCH).state == "off"  # type: ignore[union-attr]
+
+
 async def test_an_end_given_as_a_time_and_one_in_the_past(
     hass: HomeAssistant, loaded: MockConfigEntry, freezer: FrozenDateTimeFactory
 ) -> None:

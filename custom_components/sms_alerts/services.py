@@ -70,29 +70,32 @@ LIST_WAITING_SCHEMA = vol.Schema({vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string}
 DROP_WAITING_SCHEMA = vol.Schema({vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string, vol.Required(ATTR_ID): cv.string})
 ATTR_FINGERPRINT = "fingerprint"
 ATTR_REFERENCE = "reference"
-ACKNOWLEDGE_SCHEMA = vol.All(
-    vol.Schema(
-        {
-            vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
-            vol.Optional(ATTR_FINGERPRINT): cv.string,
-            vol.Optional(ATTR_REFERENCE): cv.string,
-        }
-    ),
-    cv.has_at_least_one_key(ATTR_FINGERPRINT, ATTR_REFERENCE),
+# One of fingerprint and reference is needed: checked by the action, for a translated error
+ACKNOWLEDGE_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
+        vol.Optional(ATTR_FINGERPRINT): cv.string,
+        vol.Optional(ATTR_REFERENCE): cv.string,
+    }
 )
 SERVICE_SNOOZE = "snooze"
 ATTR_MINUTES = "minutes"
-SNOOZE_SCHEMA = vol.All(
-    vol.Schema(
-        {
-            vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
-            vol.Optional(ATTR_FINGERPRINT): cv.string,
-            vol.Optional(ATTR_REFERENCE): cv.string,
-            vol.Required(ATTR_MINUTES): vol.All(vol.Coerce(int), vol.Range(min=1, max=24 * 60)),
-        }
-    ),
-    cv.has_at_least_one_key(ATTR_FINGERPRINT, ATTR_REFERENCE),
+SNOOZE_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
+        vol.Optional(ATTR_FINGERPRINT): cv.string,
+        vol.Optional(ATTR_REFERENCE): cv.string,
+        vol.Required(ATTR_MINUTES): vol.All(vol.Coerce(int), vol.Range(min=1, max=24 * 60)),
+    }
 )
+
+
+def _alert_key(call: ServiceCall) -> tuple[str | None, str | None]:
+    """Return the fingerprint and reference an action names an alert by; a translated error when it names none."""
+    fingerprint, reference = call.data.get(ATTR_FINGERPRINT) or None, call.data.get(ATTR_REFERENCE) or None
+    if fingerprint is None and reference is None:
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="alert_key_missing")
+    return fingerprint, reference
 
 
 @callback
@@ -205,8 +208,8 @@ async def _async_drop_waiting(call: ServiceCall) -> None:
 
 async def _async_acknowledge(call: ServiceCall) -> None:
     """Mark an open alert of an entry's alert sources acknowledged (by fingerprint or reference)."""
+    fingerprint, reference = _alert_key(call)
     entry = await async_loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
-    fingerprint, reference = call.data.get(ATTR_FINGERPRINT), call.data.get(ATTR_REFERENCE)
     if await entry.runtime_data.alert_sources.async_acknowledge(fingerprint=fingerprint, code=reference) is None:
         raise ServiceValidationError(
             translation_domain=DOMAIN,
@@ -217,8 +220,8 @@ async def _async_acknowledge(call: ServiceCall) -> None:
 
 async def _async_snooze(call: ServiceCall) -> None:
     """Hold the escalation of an open alert for some minutes (by fingerprint or reference)."""
+    fingerprint, reference = _alert_key(call)
     entry = await async_loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
-    fingerprint, reference = call.data.get(ATTR_FINGERPRINT), call.data.get(ATTR_REFERENCE)
     found, held = await entry.runtime_data.alert_sources.async_snooze(
         fingerprint=fingerprint, code=reference, minutes=call.data[ATTR_MINUTES]
     )

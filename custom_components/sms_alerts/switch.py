@@ -31,9 +31,10 @@ ATTR_DURATION = "duration"
 ATTR_END = "end"
 ATTR_ENDS = "ends"
 ATTR_HELD = "held"
+# A duration or an end, not both: checked by the action, for a translated error
 START_MAINTENANCE_SCHEMA: dict[str | vol.Marker, Any] = {
-    vol.Exclusive(ATTR_DURATION, "until"): cv.positive_time_period,
-    vol.Exclusive(ATTR_END, "until"): cv.datetime,
+    vol.Optional(ATTR_DURATION): cv.positive_time_period,
+    vol.Optional(ATTR_END): cv.datetime,
 }
 
 
@@ -106,6 +107,10 @@ class MaintenanceSwitch(SourceEntity, SwitchEntity):
         """Open a window for a duration or until an end (neither: until turned off); an open one gets the new end."""
         now = dt_util.utcnow()
         ends: dt.datetime | None = None
+        if duration is not None and end is not None:
+            raise ServiceValidationError(translation_domain=DOMAIN, translation_key="maintenance_duration_and_end")
+        if duration is not None and duration < dt.timedelta(minutes=1):
+            raise ServiceValidationError(translation_domain=DOMAIN, translation_key="maintenance_duration_short")
         if duration is not None:
             ends = now + duration
         elif end is not None:
