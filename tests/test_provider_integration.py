@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntry
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE, SOURCE_USER, ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
@@ -320,6 +320,36 @@ async def test_ipex_sender_step_and_webhook_address(hass: HomeAssistant, ipex_si
     assert result["data"]["mode"] == "chat"
     assert result["description_placeholders"]["webhook_url"].endswith(f"/api/webhook/{result['data']['webhook_id']}")
     await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_ipex_reconfigure_chooses_the_sender_anew(hass: HomeAssistant, ipex_sim: RunningSimulator) -> None:
+    """Reconfigure chooses the number an IPEX entry sends from anew; the entry keeps its webhook, recipients, ids.
+
+    The number is no longer allowed (the sender_not_allowed issue): Reconfigure, log in, choose another of the
+    account's numbers. Before, reconfigure kept the old sender with no way to change it, and the issue said to add
+    the entry again.
+    """
+    entry = await ipex_entry(hass, ipex_sim.url)
+    webhook_id, entry_id = entry.data["webhook_id"], entry.entry_id
+    ipex_sim.sim.allowed_numbers["alerts@example.com"] = ["+420777888999", "+420777111222"]
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_RECONFIGURE, "entry_id": entry.entry_id}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {k: v for k, v in ipex_form(ipex_sim.url).items() if k != "username"} | {"username": "alerts@example.com"},
+    )
+    assert result["step_id"] == "reconfigure_sender"
+    [field] = result["data_schema"].schema
+    assert field.default() == "+420777888999"  # the current one, chosen already
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"sender": "+420777111222"})
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert (entry.entry_id, entry.unique_id, entry.data["sender"]) == (entry_id, "ipex:+420777111222", "+420777111222")
+    assert entry.data["webhook_id"] == webhook_id
+    response = await send(hass, entry, message="From the new number", target=[NUMBER])
+    assert response["results"][0]["status"] == "sent"
+    assert ipex_sim.sim.messages[-1].options["from"] == "+420777111222"
 
 
 async def test_ipex_without_external_url_raises_a_repair_issue_until_one_is_set(

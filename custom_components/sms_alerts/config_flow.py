@@ -514,24 +514,46 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
                 description="webhook",
                 description_placeholders={"webhook_url": url or placeholder_webhook_url(data[CONF_WEBHOOK_ID])},
             )
+        return self.async_show_form(step_id="sender", data_schema=self._sender_schema(), last_step=True)
+
+    def _sender_schema(self, current: Mapping[str, Any] | None = None) -> vol.Schema:
+        """Return the sender form: one of the account's SMS Chat numbers, or a trunk number for instant SMS."""
         if self._numbers:
-            schema = vol.Schema(
+            chosen = str((current or {}).get(CONF_SENDER, ""))
+            return vol.Schema(
                 {
-                    vol.Required(CONF_SENDER, default=self._numbers[0]): SelectSelector(
-                        SelectSelectorConfig(options=self._numbers, mode=SelectSelectorMode.LIST)
+                    vol.Required(CONF_SENDER, default=chosen if chosen in self._numbers else self._numbers[0]): (
+                        SelectSelector(SelectSelectorConfig(options=self._numbers, mode=SelectSelectorMode.LIST))
                     )
                 }
             )
-        else:
-            schema = vol.Schema(
-                {
-                    vol.Required(CONF_SENDER): TextSelector(TextSelectorConfig(type=TextSelectorType.TEL)),
-                    vol.Optional(CONF_SHORTNAME): _TEXT,
-                }
-            )
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_SENDER): TextSelector(TextSelectorConfig(type=TextSelectorType.TEL)),
+                vol.Optional(CONF_SHORTNAME): _TEXT,
+            }
+        )
+        if current is not None and current.get(CONF_MODE) == ipex.MODE_INSTANT:
+            schema = self.add_suggested_values_to_schema(schema, current)
+        return schema
+
+    async def async_step_reconfigure_sender(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Choose the number an IPEX entry sends from anew (its webhook, recipients, sources and ids stay)."""
+        entry = self._get_reconfigure_entry()
+        if user_input is not None:
+            mode = ipex.MODE_CHAT if self._numbers else ipex.MODE_INSTANT
+            data = {k: v for k, v in self._pending.items() if k != CONF_SHORTNAME}
+            data = {**data, **user_input, CONF_MODE: mode}
+            info = _ipex(self.hass, data).identity()
+            await self.async_set_unique_id(info.unique_id)
+            if info.unique_id != entry.unique_id:
+                # Another entry sends from that number already
+                self._abort_if_unique_id_configured()
+            return self._async_update_and_abort(entry, data, "reconfigure_successful")
         return self.async_show_form(
-            step_id="sender",
-            data_schema=schema,
+            step_id="reconfigure_sender",
+            data_schema=self._sender_schema(entry.data),
+            description_placeholders={"title": entry.title},
             last_step=True,
         )
 
@@ -551,7 +573,16 @@ class SmsAlertsConfigFlow(ConfigFlow, domain=DOMAIN):
             if not data.get(CONF_PIN):
                 data.pop(CONF_PIN, None)
             info, errors = await async_check_account(self.hass, key, data)
-            if info is not None:
+            if info is not None and key is ProviderKey.IPEX:
+                # An IPEX entry is its sender number: chosen again from what the account may send from
+                self._pending = {**data, **info.data}
+                try:
+                    self._numbers = await _ipex(self.hass, self._pending).async_allowed_numbers()
+                except ProviderError as err:
+                    errors = {"base": form_error(err)}
+                else:
+                    return await self.async_step_reconfigure_sender()
+            elif info is not None:
                 await self._async_check_same_account(entry, info, data)
                 return self._async_update_and_abort(entry, {**data, **info.data}, "reconfigure_successful")
             suggested = _without_secrets(user_input)
