@@ -20,8 +20,9 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from pytest_homeassistant_custom_component.common import async_capture_events
 
+from custom_components.sms_alerts import modem_pin
 from custom_components.sms_alerts.api import modem as modem_api
-from custom_components.sms_alerts.api.modem import ModemProvider
+from custom_components.sms_alerts.api.modem import ModemProvider, pin_digest
 from custom_components.sms_alerts.const import DOMAIN
 from custom_components.sms_alerts.devices import entry_device
 from custom_components.sms_alerts.diagnostics import async_get_config_entry_diagnostics
@@ -354,10 +355,11 @@ async def test_reconfigure_without_the_pin_keeps_the_stored_one(hass: HomeAssist
     assert result["reason"] == "reconfigure_successful"
     assert (entry.data["pin"], entry.data["smsc"]) == (PIN, "+491710760000")
     await wait_for(lambda: modem(entry).connected)
-    sim.pin_entered = False  # a power cycle: the SIM asks for its PIN again
-    await sim.replug()
-    await wait_for(lambda: not modem(entry).connected or sim.pin_entered)
+    # A power cycle: the SIM asks for its PIN again when the entry opens the port next (here: a reload)
+    sim.pin_entered = False
+    assert await hass.config_entries.async_reload(entry.entry_id)
     await wait_for(lambda: modem(entry).connected and sim.pin_entered)
+    await settle(hass)
     assert not [flow for flow in hass.config_entries.flow.async_progress() if flow["context"]["source"] == "reauth"]
 
 
@@ -398,7 +400,7 @@ async def test_a_refused_pin_is_not_entered_again_after_a_reload_or_a_restart(
     stored = hass_storage[f"{DOMAIN}.{entry.entry_id}.modem_pin"]["data"]
     assert set(stored) == {"refused"}
     assert PIN not in json.dumps(stored)
-    # The SIM's PIN is set back to the stored one in a phone, and the user confirms it
+    # The SIM's PIN is set back to the stored one in a phone, and the user confirms it (the check unlocks the SIM)
     sim.pin = PIN
     flow = next(f for f in hass.config_entries.flow.async_progress() if f["context"]["source"] == "reauth")
     result = await hass.config_entries.flow.async_configure(flow["flow_id"], {"pin": PIN})
@@ -406,6 +408,15 @@ async def test_a_refused_pin_is_not_entered_again_after_a_reload_or_a_restart(
     await hass.async_block_till_done(wait_background_tasks=True)
     await wait_for(lambda: entry.state is ConfigEntryState.LOADED and modem(entry).connected)
     assert (await send(hass, entry, message="Back"))["results"][0]["status"] == "sent"
+    assert f"{DOMAIN}.{entry.entry_id}.modem_pin" not in hass_storage
+    # The next power cycle: the confirmed PIN is entered again, no reauthentication
+    tried = len(tries)
+    sim.pin_entered = False
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await wait_for(lambda: modem(entry).connected and sim.pin_entered)
+    await settle(hass)
+    assert len(tries) == tried + 1
+    assert not [f for f in hass.config_entries.flow.async_progress() if f["context"]["source"] == "reauth"]
 
 
 async def test_reconfigure_moves_a_modem_entry_to_another_port(
@@ -470,3 +481,21 @@ async def test_a_late_report_of_an_earlier_message_with_the_same_reference_fails
     await settle(hass)
     assert [e.data["state"] for e in delivered] == ["DELIVERED"]
     assert len(failed) == 1
+
+
+async def test_the_refused_pin_store_forgets_what_a_flow_confirmed_and_a_removed_entry(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """A refusal is read back until a flow confirms that PIN; no PIN confirms nothing; removal deletes the store."""
+    key = f"{DOMAIN}.entry1.modem_pin"
+    await modem_pin.async_save_refused(hass, "entry1", pin_digest("1234"))
+    assert await modem_pin.async_load_refused(hass, "entry1") == pin_digest("1234")
+    modem_pin.confirm_pin(hass, "entry1", None)
+    assert await modem_pin.async_load_refused(hass, "entry1") == pin_digest("1234")
+    # Confirmed while the store still held it (the start read it before the removal ran): not a refusal
+    hass.data.setdefault(modem_pin._CONFIRMED, {})["entry1"] = pin_digest("1234")
+    assert await modem_pin.async_load_refused(hass, "entry1") is None
+    assert key not in hass_storage
+    await modem_pin.async_save_refused(hass, "entry1", pin_digest("9999"))
+    await modem_pin.async_remove_refused(hass, "entry1")
+    assert key not in hass_storage

@@ -143,10 +143,12 @@ async def test_a_message_the_drain_tries_while_the_entry_is_disabled_goes_to_the
     original = SnapshotStore.async_save
     answered: list[str] = []
 
+    queue = primary.runtime_data.outbox._queue
+
     async def save(self: SnapshotStore, data: Any) -> None:
-        if self.key.endswith(".outbox") and not answered:
+        if self.key.endswith(f"{primary.entry_id}.outbox") and queue.closed and not answered:
             answered.append(self.key)
-            # The unload writes the outbox: the device answers the drain's try now
+            # The unload writes the outbox (it handed the message over just before): the device answers now
             gateway.gate.release()
             for _ in range(200):
                 await asyncio.sleep(0)

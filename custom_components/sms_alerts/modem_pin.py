@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import Store
 
-from .api.modem import pin_digest
+from .api.modem import ModemProvider, pin_digest
 from .const import DOMAIN
 
 PIN_VERSION = 1
@@ -26,10 +27,21 @@ def _store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, str]]:
 
 
 def confirm_pin(hass: HomeAssistant, entry_id: str, pin: str | None) -> None:
-    """Note that a flow checked this PIN against the entry's SIM just now: the entry's next start may enter it."""
-    if pin:
-        confirmed: dict[str, str] = hass.data.setdefault(_CONFIRMED, {})
-        confirmed[entry_id] = pin_digest(pin)
+    """Note that a flow checked this PIN against the entry's SIM just now: no refusal of the entry stands any more.
+
+    The running provider may enter it again (the entry is not reloaded where its data did not change), the store
+    forgets the refusal, and a start that reads the store before that is done takes the confirmation instead.
+    """
+    if not pin:
+        return
+    confirmed: dict[str, str] = hass.data.setdefault(_CONFIRMED, {})
+    confirmed[entry_id] = pin_digest(pin)
+    entry = hass.config_entries.async_get_entry(entry_id)
+    if entry is not None and entry.state is ConfigEntryState.LOADED:
+        provider = getattr(entry.runtime_data, "provider", None)
+        if isinstance(provider, ModemProvider):
+            provider.pin_refused = None
+    hass.async_create_task(_store(hass, entry_id).async_remove(), f"{DOMAIN} modem pin confirmed")
 
 
 async def async_load_refused(hass: HomeAssistant, entry_id: str) -> str | None:
