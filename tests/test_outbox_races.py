@@ -196,5 +196,7 @@ async def test_a_hand_over_to_a_fallback_whose_outbox_closed_is_given_up_loudly(
         assert await hass.config_entries.async_unload(fallback.entry_id)
     [[result]] = results
     assert result.status is SendStatus.FAILED
-    assert [event.data["error"] for event in failed] == ["its fallback Fallback gateway was being unloaded"]
+    assert [event.data["error"] for event in failed] == [
+        "Fallback gateway was being unloaded as it took the message over as fallback"
+    ]
     assert second_gateway.sim.messages == []

@@ -420,7 +420,7 @@ class Outbox:
         if self._queue.closed:
             # Unloading since the other entry found it loaded: taken now, they would be in no file. Loudly, then
             for item in taken:
-                error = f"its fallback {self.title} was being unloaded"
+                error = f"{self.title} was being unloaded as it took the message over as fallback"
                 self._settler.give_up(item, error)
                 results[item.id] = self._settler.result(item, SendStatus.FAILED, error)
             taken = []
