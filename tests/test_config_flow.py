@@ -322,19 +322,6 @@ async def test_a_recipient_name_routes_could_not_tell_apart_is_refused(
     assert result["errors"] == {"name": error}
 
 
-async def test_a_recipient_keeps_its_own_name_when_reconfigured(
-    hass: HomeAssistant, loaded_gateway: MockConfigEntry
-) -> None:
-    """Its own name (another case too) is not another's."""
-    subentry_id = next(iter(loaded_gateway.subentries))
-    result = await reconfigure_recipient(hass, loaded_gateway, subentry_id)
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"name": "ON CALL", "target": RECIPIENT}
-    )
-    assert result["reason"] == "reconfigure_successful"
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
 async def reconfigure_recipient(hass: HomeAssistant, entry: MockConfigEntry, subentry_id: str) -> dict[str, Any]:
     """Open the reconfigure step of a recipient."""
     return dict(
@@ -364,12 +351,15 @@ async def test_reconfigure_recipient_renames_it(hass: HomeAssistant, loaded_gate
     await hass.async_block_till_done(wait_background_tasks=True)
 
 
-async def test_reconfigure_recipient_keeps_its_own_target(hass: HomeAssistant, loaded_gateway: MockConfigEntry) -> None:
-    """Renaming without changing the target is not a duplicate of itself."""
+@pytest.mark.parametrize("name", ["Renamed", "ON CALL"])
+async def test_reconfigure_recipient_keeps_its_own_target_and_name(
+    hass: HomeAssistant, loaded_gateway: MockConfigEntry, name: str
+) -> None:
+    """Its own target is not a duplicate of itself, nor its own name (in another case too) another's."""
     subentry_id = next(iter(loaded_gateway.subentries))
     result = await reconfigure_recipient(hass, loaded_gateway, subentry_id)
     result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"], {"name": "Renamed", "target": RECIPIENT}
+        result["flow_id"], {"name": name, "target": RECIPIENT}
     )
     assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done(wait_background_tasks=True)
