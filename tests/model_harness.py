@@ -172,6 +172,8 @@ class World:
         # (uid, target) a crash may have lost (TOLERATE_LOSS_IN_MEMORY_WINDOW)
         self.may_be_lost: set[tuple[int, str]] = set()
         self.trace: list[str] = []
+        # The form of every request its sender has begun and not yet finished, seen by the device or not
+        self._open_requests: dict[object, dict[str, str]] = {}
         self._stack = contextlib.AsyncExitStack()
         self._unsub: Callable[[], None] | None = None
 
@@ -232,13 +234,17 @@ class World:
         world = self
 
         async def watched(provider: Provider, method: str, url: Any, **kwargs: Any) -> Any:
+            data = kwargs.get("data")
+            form = dict(parse_qsl(data.decode(errors="replace"))) if isinstance(data, bytes) else {}
+            token = object()
+            world._open_requests[token] = form
             try:
                 return await original(provider, method, url, **kwargs)
             except (TransientError, asyncio.CancelledError):
-                data = kwargs.get("data")
-                if isinstance(data, bytes):
-                    world._mark_ambiguous(dict(parse_qsl(data.decode(errors="replace"))))
+                world._mark_ambiguous(form)
                 raise
+            finally:
+                del world._open_requests[token]
 
         self._stack.enter_context(patch.object(Provider, "_async_request", watched))
 
@@ -445,11 +451,18 @@ class World:
                     self.may_be_lost.add((uid, target))
 
     def _cut_requests_under_way(self) -> None:
-        """Requests still unanswered now may be cut (a timeout fired early, a reset, an unload, a crash)."""
+        """Requests still unanswered now may be cut (a timeout fired early, a reset, an unload, a crash).
+
+        Those the device has begun to answer, and those its sender has begun to make: in a busy event loop a
+        request is on its way some time before the device reads it, and whether it arrives before the unload
+        has written its message for the next outbox (the README's duplicate) is the event loop's choice.
+        """
         for running in self.sims.values():
             for request in running.sim.requests:
                 if request.status == 0:
                     self._mark_ambiguous(request.form)
+        for form in self._open_requests.values():
+            self._mark_ambiguous(form)
 
     def _mark_ambiguous(self, form: dict[str, str]) -> None:
         """Note the alert and target of a request whose outcome its sender cannot know."""
