@@ -2,7 +2,8 @@
 
 The port is the slave side of a pty (`ModemSimulator.port`, or a stable symlink given as `link`, like a
 /dev/serial/by-id path). Submitted PDUs are decoded with the integration's codec and recorded as messages
-(one per concatenated message); status reports (+CDS) and inbound SMS (+CMT, +CMTI) go out unsolicited.
+(one per concatenated message); status reports (+CDS, +CDSI) and inbound SMS (+CMT, +CMTI) go out unsolicited.
+What it stores and which AT+CPMS and AT+CNMI settings it takes follow a model's profile (modem_memory).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-from dataclasses import dataclass, field
 from enum import StrEnum
 
 from aiohttp import web
@@ -25,18 +25,18 @@ from custom_components.sms_alerts.api.pdu import (
     split_text,
 )
 
-from .base import ReceivedMessage, Simulator
+from .base import Simulator
 from .memory_wire import MemoryWire
+from .modem_memory import CMS_OPERATION_NOT_ALLOWED, PROFILES, MessageMemory
+from .modem_sent import PartCollector, SentPart
 from .pty_wire import PtyWire
 
 DEFAULT_SMSC = "+491710760000"
 # +CMS ERROR codes (TS 27.005 §3.2.5) and +CME ERROR codes (TS 27.007 §9.2)
-CMS_OPERATION_NOT_ALLOWED = 302
 CMS_INVALID_PDU = 304
 CMS_SIM_NOT_INSERTED = 310
 CMS_SIM_PIN_REQUIRED = 311
 CMS_SIM_PUK_REQUIRED = 316
-CMS_INVALID_INDEX = 321
 CMS_NO_NETWORK = 331
 CME_SIM_NOT_INSERTED = 10
 CME_SIM_PIN_REQUIRED = 11
@@ -52,6 +52,7 @@ _CNMI_DEFAULT = (0, 0, 0, 0, 0)
 _CNMI_MT_STORE_AND_TELL = 1
 _CNMI_MT_FORWARD = 2
 _CNMI_DS_FORWARD = 1
+_CNMI_DS_STORE_AND_TELL = 2
 _SET = re.compile(r"^\+(?P<name>[A-Z]+)=(?P<value>.*)$")
 
 
@@ -70,26 +71,6 @@ class ModemFault(StrEnum):
     UNPLUG = "unplug"
 
 
-@dataclass(kw_only=True)
-class SentPart:
-    """One SMS-SUBMIT the modem took, with the TP-MR it answered and when the SMS centre took it."""
-
-    reference: int
-    submit: Submit
-    pdu: str
-    received: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0))
-
-
-@dataclass(kw_only=True)
-class _Pending:
-    """Parts of a concatenated message seen so far."""
-
-    parts: dict[int, SentPart] = field(default_factory=dict)
-
-
-# What a SIMCom SIM900 answers to +CGMI, +CGMM and +CGMR (the transcript of m2msupport.net's AT
-# Command Tester, "SIM900 diagnostics"): the revision keeps its "Revision:" prefix
-SIM900_IDENTITY = {"+CGMI": "SIMCOM_Ltd", "+CGMM": "SIMCOM_SIM900", "+CGMR": "Revision:1137B03SIM900M64_ST_MMS"}
 # Lines real modems write unasked on the AT port, in the middle of other answers. Huawei sticks: signal, mode and
 # service reports (ModemManager's Huawei plugin filters ^RSSI, ^MODE, ^SIMST, ^SRVST and ^HCSQ out of answers:
 # src/plugins/huawei/mm-broadband-modem-huawei.c); SIMCom SIM800 at start and on registration changes; a call to
@@ -109,11 +90,18 @@ class ModemSimulator(Simulator):
     name = "modem"
 
     def __init__(
-        self, *, pin: str | None = None, smsc: str = DEFAULT_SMSC, link: str | None = None, memory: bool = False
+        self,
+        *,
+        pin: str | None = None,
+        smsc: str = DEFAULT_SMSC,
+        link: str | None = None,
+        memory: bool = False,
+        profile: str = "sim900",
     ) -> None:
         """Set up a modem with a SIM that needs `pin` (None: no PIN), registered, good signal.
 
         `memory`: an in-memory port (simulators.memory_wire) instead of a pty, for systems without /dev/pts.
+        `profile`: the model whose storages and AT+CNMI settings it has (modem_memory.PROFILES).
         """
         super().__init__()
         self.pin = pin
@@ -122,12 +110,11 @@ class ModemSimulator(Simulator):
         self.puk_required = False
         self.registration = _REG_HOME
         self.rssi = 20
-        # Its answers to +CGMI, +CGMM and +CGMR; a command left out answers ERROR
-        self.identity = dict(SIM900_IDENTITY)
+        # Its storages, the settings it takes, its answers to +CGMI, +CGMM and +CGMR (one left out: ERROR), +CNMI
+        self.memory, self.identity, self.cnmi = _power_on(profile)
         self.smsc = smsc
         self.pdu_mode = True
         self.cmee = 0
-        self.cnmi = _CNMI_DEFAULT
         # Seconds from Ctrl-Z to +CMGS, and from +CMGS to the status report
         self.send_delay = 0.0
         self.report_delay = 0.05
@@ -138,12 +125,11 @@ class ModemSimulator(Simulator):
         self.held_reports: list[SentPart] = []
         self.next_reference = 0
         self.parts: list[SentPart] = []
-        self.inbox: dict[int, str] = {}
         self.unplug_next_send = False
         # Unsolicited lines written before each answer, and between a PDU and its +CMGS (CHATTER's presets)
         self.chatter: tuple[str, ...] = ()
         self._refusals: list[int] = []
-        self._pending: dict[tuple[str, int], _Pending] = {}
+        self._sent = PartCollector(self.name)
         self._inbound_reference = 0
         self._expected_length = 0
         self.wire = MemoryWire(self._handle, link=link) if memory else PtyWire(self._handle, link=link)
@@ -176,6 +162,15 @@ class ModemSimulator(Simulator):
     def path(self) -> str:
         """The path a host opens: the stable link where one was given, else the port."""
         return self.wire.link or self.wire.port
+
+    @property
+    def inbox(self) -> dict[int, str]:
+        """Received SMS stored and not deleted yet, by index (in the storage they arrive in)."""
+        return self.memory.received
+
+    def use_profile(self, name: str) -> None:
+        """Become another model, as after power-on: its storages (empty), settings and identity."""
+        self.memory, self.identity, self.cnmi = _power_on(name)
 
     # Faults ---------------------------------------------------------------------------------------------------
 
@@ -234,10 +229,10 @@ class ModemSimulator(Simulator):
             if mode == _CNMI_MT_FORWARD:
                 self._write(f"\r\n+CMT: ,{pdu.length}\r\n{pdu.hex}\r\n")
                 continue
-            slot = max(self.inbox, default=0) + 1
-            self.inbox[slot] = pdu.hex
+            storage = self.memory.mem[2]
+            slot = self.memory.store(storage, pdu.hex)
             if mode == _CNMI_MT_STORE_AND_TELL:
-                self._write(f'\r\n+CMTI: "SM",{slot}\r\n')
+                self._write(f'\r\n+CMTI: "{storage}",{slot}\r\n')
         return pdus
 
     async def _handle(self, kind: str, text: str) -> None:
@@ -258,6 +253,13 @@ class ModemSimulator(Simulator):
     def _ok(self, *lines: str) -> None:
         """Answer information lines, then OK."""
         self._write("".join(f"\r\n{line}\r\n" for line in lines) + "\r\nOK\r\n")
+
+    def _answer(self, answer: tuple[str, ...] | int | None) -> None:
+        """Answer information lines and OK, a +CMS ERROR (a code), or a bare ERROR (None)."""
+        if answer is None:
+            self._write("\r\nERROR\r\n")
+        else:
+            self._cms(answer) if isinstance(answer, int) else self._ok(*answer)
 
     def _cme(self, code: int) -> None:
         """Answer a +CME ERROR (or plain ERROR when AT+CMEE=0)."""
@@ -325,13 +327,8 @@ class ModemSimulator(Simulator):
         if body == "+CSCA?":
             self._ok(f'+CSCA: "{self.smsc}",145')
             return
-        if body.startswith("+CMGL"):
-            self._ok(
-                *(
-                    f"+CMGL: {slot},0,,{(len(pdu) - 2) // 2 - int(pdu[:2], 16)}\r\n{pdu}"
-                    for slot, pdu in sorted(self.inbox.items())
-                )
-            )
+        if (answer := self.memory.answer(body)) is not None:
+            self._answer(answer)
             return
         match = _SET.match(body)
         if match is None:
@@ -339,7 +336,7 @@ class ModemSimulator(Simulator):
             return
         self._setting(match["name"], line[len(match["name"]) + 4 :])
 
-    def _setting(self, name: str, value: str) -> None:  # noqa: PLR0911, PLR0912, C901 - one branch per command
+    def _setting(self, name: str, value: str) -> None:  # noqa: PLR0911, C901 - one branch per command
         """Answer an AT+NAME=value command (value as the host wrote it)."""
         value = value.strip()
         if name == "CPIN":
@@ -363,27 +360,15 @@ class ModemSimulator(Simulator):
             self._ok()
             return
         if name == "CNMI":
-            fields = [int(item) if item.strip().isdigit() else 0 for item in value.split(",")]
-            self.cnmi = (*fields, *_CNMI_DEFAULT)[:5]  # type: ignore[assignment]
-            self._ok()
+            self.cnmi, answer = self.memory.set_indications(value, self.cnmi)
+            self._answer(answer)
             return
         if name == "CSCA":
             self.smsc = value.split(",")[0].strip('"') or self.smsc
             self._ok()
             return
-        if name in ("CREG", "CEREG", "CSMS", "CSMP", "CPMS"):
+        if name in ("CREG", "CEREG", "CSMS", "CSMP"):
             self._ok()
-            return
-        if name in ("CMGR", "CMGD"):
-            slot = int(value.split(",")[0]) if value.split(",")[0].isdigit() else -1
-            if slot not in self.inbox:
-                self._cms(CMS_INVALID_INDEX)
-            elif name == "CMGD":
-                del self.inbox[slot]
-                self._ok()
-            else:
-                pdu = self.inbox[slot]
-                self._ok(f"+CMGR: 0,,{(len(pdu) - 2) // 2 - int(pdu[:2], 16)}\r\n{pdu}")
             return
         if name == "CMGS":
             self._start_send(value)
@@ -456,39 +441,12 @@ class ModemSimulator(Simulator):
         part = SentPart(reference=reference, submit=submit, pdu=pdu)
         self.parts.append(part)
         self._ok(f"+CMGS: {reference}")
-        self._collect(part)
+        if (message := self._sent.add(part)) is not None:
+            self.record_message(message)
         if submit.status_report and self.hold_reports:
             self.held_reports.append(part)
-        elif submit.status_report and self.cnmi[3] == _CNMI_DS_FORWARD:
+        elif submit.status_report and self.cnmi[3] in (_CNMI_DS_FORWARD, _CNMI_DS_STORE_AND_TELL):
             self.wire.spawn(self._report(part))
-
-    def _collect(self, part: SentPart) -> None:
-        """Record a message once all its parts are in."""
-        submit = part.submit
-        concat = submit.concat
-        if concat is None:
-            parts = [part]
-        else:
-            key = (submit.number, concat.reference)
-            pending = self._pending.setdefault(key, _Pending())
-            pending.parts[concat.sequence] = part
-            if len(pending.parts) < concat.total:
-                return
-            del self._pending[key]
-            parts = [pending.parts[index] for index in sorted(pending.parts)]
-        self.record_message(
-            ReceivedMessage(
-                provider=self.name,
-                to=submit.number,
-                text="".join(item.submit.text for item in parts),
-                options={
-                    "encoding": str(submit.alphabet),
-                    "parts": len(parts),
-                    "references": [item.reference for item in parts],
-                    "status_report": submit.status_report,
-                },
-            )
-        )
 
     def release_reports(self, count: int | None = None) -> None:
         """Send the first `count` status reports held back (None: all, and hold no more), in the order sent."""
@@ -513,36 +471,57 @@ class ModemSimulator(Simulator):
             discharged=now,
             smsc=self.smsc,
         )
-        self._write(f"\r\n+CDS: {report.length}\r\n{report.hex}\r\n")
+        if self.cnmi[3] == _CNMI_DS_STORE_AND_TELL:
+            storage = self.memory.profile.reports
+            self._write(f'\r\n+CDSI: "{storage}",{self.memory.store(storage, report.hex)}\r\n')
+        else:
+            self._write(f"\r\n+CDS: {report.length}\r\n{report.hex}\r\n")
 
     def routes(self) -> list[web.RouteDef]:
-        """Serve no provider routes (the modem speaks on its pty), only controls for scripts/develop.
+        """Serve no provider routes (the modem speaks on its pty), only the controls of `control_routes`."""
+        return control_routes(self)
 
-        POST /_sim/inbound?from=...&text=... lets an SMS arrive; POST /_sim/modem?fault=no_sim|pin_required|
-        sim_puk|no_network|registration_denied|slow_network|unplug|none misbehaves (none: recover);
-        POST /_sim/modem?plug=out|in pulls the cable or plugs it back in; ?chatter=huawei|sim800|call|none
-        writes those unsolicited lines before every answer (CHATTER).
-        """
 
-        async def inbound(request: web.Request) -> web.Response:
-            sender, text = request.query.get("from", ""), request.query.get("text", "")
-            if not sender or not text:
-                return web.Response(status=400, text="from and text are required")
-            return web.json_response({"pdus": self.deliver(sender, text)})
+def _power_on(name: str) -> tuple[MessageMemory, dict[str, str], tuple[int, ...]]:
+    """Give the storages, identity and AT+CNMI setting of a model after power-on."""
+    memory = MessageMemory(PROFILES[name])
+    return memory, dict(memory.profile.identity), _CNMI_DEFAULT
 
-        async def control(request: web.Request) -> web.Response:
-            fault, plug = request.query.get("fault"), request.query.get("plug")
-            chatter = request.query.get("chatter")
-            if chatter is not None and not self.chat(chatter):
-                return web.Response(status=400, text=f"unknown chatter; one of {', '.join(CHATTER)}")
-            try:
-                if fault == "none":
-                    self.recover()
-                elif fault:
-                    self.inject(fault)
-            except ValueError:
-                return web.Response(status=400, text=f"unknown fault; one of {', '.join(ModemFault)}, none")
-            await self._plug(plug)
-            return web.Response(text="OK")
 
-        return [web.post("/_sim/inbound", inbound), web.post("/_sim/modem", control)]
+def control_routes(self: ModemSimulator) -> list[web.RouteDef]:
+    """Serve the simulated modem's controls, for scripts/develop and tests.
+
+    POST /_sim/inbound?from=...&text=... lets an SMS arrive; POST /_sim/modem?fault=no_sim|pin_required|
+    sim_puk|no_network|registration_denied|slow_network|unplug|none misbehaves (none: recover);
+    POST /_sim/modem?plug=out|in pulls the cable or plugs it back in; ?chatter=huawei|sim800|call|none
+    writes those unsolicited lines before every answer (CHATTER); ?profile=sim900|mc75i plugs in another
+    model (modem_memory.PROFILES).
+    """
+
+    async def inbound(request: web.Request) -> web.Response:
+        sender, text = request.query.get("from", ""), request.query.get("text", "")
+        if not sender or not text:
+            return web.Response(status=400, text="from and text are required")
+        return web.json_response({"pdus": self.deliver(sender, text)})
+
+    async def control(request: web.Request) -> web.Response:
+        fault, plug = request.query.get("fault"), request.query.get("plug")
+        chatter, profile = request.query.get("chatter"), request.query.get("profile")
+        if chatter is not None and not self.chat(chatter):
+            return web.Response(status=400, text=f"unknown chatter; one of {', '.join(CHATTER)}")
+        if profile is not None and profile not in PROFILES:
+            return web.Response(status=400, text=f"unknown profile; one of {', '.join(PROFILES)}")
+        if profile is not None:
+            self.use_profile(profile)
+            await self.replug()
+        try:
+            if fault == "none":
+                self.recover()
+            elif fault:
+                self.inject(fault)
+        except ValueError:
+            return web.Response(status=400, text=f"unknown fault; one of {', '.join(ModemFault)}, none")
+        await self._plug(plug)
+        return web.Response(text="OK")
+
+    return [web.post("/_sim/inbound", inbound), web.post("/_sim/modem", control)]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from custom_components.sms_alerts.api import modem as modem_api
 from simulators import memory_wire
 from simulators.modem import ModemSimulator
 
@@ -65,6 +66,11 @@ async def running_modem(
         yield sim
     finally:
         serial_logger.setLevel(level)
+        # The reads a link started when it came up (AT+CPMS?, AT+CMGL) end before the port goes: a pty closed
+        # under a write is EIO, which the serial library reports to the event loop as a fatal error
+        for holder in list(modem_api._HOLDERS.values()):
+            async with asyncio.timeout(5):
+                await holder.inbound.async_idle()
         await sim.stop()
         if transport == "pty":
             shutil.rmtree(links, ignore_errors=True)

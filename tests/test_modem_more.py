@@ -34,6 +34,7 @@ from custom_components.sms_alerts.api.ipex_webhook import DeliveryReport, Inboun
 from custom_components.sms_alerts.api.modem import ModemProvider
 from custom_components.sms_alerts.api.modem_at import AtSession, identity_answer
 from custom_components.sms_alerts.api.modem_inbound import message_id
+from custom_components.sms_alerts.api.modem_indications import FIXED_SETTINGS
 from custom_components.sms_alerts.api.pdu import Concat, encode_deliver, encode_status_report
 from simulators import memory_wire
 from simulators.modem import ModemSimulator
@@ -172,21 +173,18 @@ async def test_a_cpin_answer_without_state_counts_as_ready(sim: ScriptedModem) -
 
 
 async def test_cnmi_fallbacks_then_none(sim: ScriptedModem, caplog: pytest.LogCaptureFixture) -> None:
-    """Each AT+CNMI setting is tried in turn; a modem refusing all still sends, with one warning."""
+    """Without AT+CNMI=?, each fixed AT+CNMI setting is tried in turn; a modem refusing all still sends, one warning."""
+    sim.script["AT+CNMI=?"] = ERROR
     sim.script["AT+CNMI=2,1,0,1,0"] = ERROR
     await ModemProvider(None, port=sim.path, pin=PIN).async_validate()
     assert sim.cnmi == (2, 1, 0, 2, 0)
     assert "AT+CNMI refused" not in caplog.text
-    sim.script["AT+CNMI=2,1,0,2,0"] = ERROR
-    sim.script["AT+CNMI=2,1,0,0,0"] = ERROR
+    for setting in FIXED_SETTINGS:
+        sim.script[setting] = ERROR
     sim.cnmi = (0, 0, 0, 0, 0)
     await ModemProvider(None, port=sim.path, pin=PIN).async_validate()
     assert sim.cnmi == (0, 0, 0, 0, 0)
-    assert [line for line in sim.seen if line.startswith("AT+CNMI")][-3:] == [
-        "AT+CNMI=2,1,0,1,0",
-        "AT+CNMI=2,1,0,2,0",
-        "AT+CNMI=2,1,0,0,0",
-    ]
+    assert [line for line in sim.seen if line.startswith("AT+CNMI")][-5:] == ["AT+CNMI=?", *FIXED_SETTINGS]
     assert caplog.text.count("announces no inbound SMS (AT+CNMI refused)") == 1
 
 

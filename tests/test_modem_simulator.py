@@ -267,3 +267,42 @@ async def test_inbound_stored_and_read(port: Port, modem: ModemSimulator) -> Non
     assert (deliver.sender, deliver.text) == ("Alarmanlage", "Zone 3 offen")
     assert await port.command(f"AT+CMGD={slot}") == "\r\nOK\r\n"
     assert await port.command(f"AT+CMGR={slot}") == "\r\n+CMS ERROR: 321\r\n"
+
+
+async def test_storages_and_indications_as_a_cinterion_mc75i_answers(tmp_path: Path) -> None:
+    """The `mc75i` profile answers AT+CPMS and AT+CNMI as the MC75i does in gammu's logs (issue 1206, PR 1207).
+
+    It refuses the storage and the settings it does not take; a received SMS goes to the SIM while reading is
+    from its own memory; a status report with <ds> 2 is stored and announced (+CDSI).
+    """
+    modem = ModemSimulator(link=str(tmp_path / "usb-Cinterion-if00"), profile="mc75i")
+    await modem.start()
+    host = Port(modem.path)
+    try:
+        await host.command("ATE0")
+        assert await host.command("AT+CGMM") == "\r\nMC75i\r\n\r\nOK\r\n"
+        assert '+CPMS: ("ME","SM","MT"),("ME","SM","MT"),("SM","MT")' in await host.command("AT+CPMS=?")
+        assert '+CPMS: "ME",0,25,"ME",0,25,"SM",0,20' in await host.command("AT+CPMS?")
+        assert "+CNMI: (0-3),(0,1),(0,2,3),(0,2),(1)" in await host.command("AT+CNMI=?")
+        assert await host.command("AT+CNMI=2,1,0,2,0") == "\r\n+CMS ERROR: 538\r\n"
+        assert await host.command("AT+CNMI=2,1,0,1,1") == "\r\n+CMS ERROR: 538\r\n"
+        assert await host.command("AT+CNMI=2,1,0,2") == "\r\nOK\r\n"
+        assert modem.cnmi == (2, 1, 0, 2, 0)  # <bfr> as it was
+        assert await host.command("AT+CNMI=2,1,0,2,1") == "\r\nOK\r\n"
+        await host.command("AT+CMGF=0")
+        modem.deliver("+491709999999", "ACK 7")
+        await host.read_until(r'\+CMTI: "SM",1\r\n')
+        assert await host.command("AT+CMGR=1") == "\r\n+CMS ERROR: 321\r\n"  # the modem's own memory is empty
+        assert await host.command('AT+CPMS="SR"') == "\r\n+CMS ERROR: 302\r\n"
+        assert "+CPMS: 1,20,0,25,1,20" in await host.command('AT+CPMS="SM"')
+        assert isinstance(decode_pdu((await host.command("AT+CMGR=1")).split("\r\n")[2]), Deliver)
+        assert await host.command("AT+CMGD=1") == "\r\nOK\r\n"
+        pdu = encode_submit(NUMBER, "Freezer warm", status_report=True)
+        await host.send_pdu(pdu.hex, pdu.length)
+        await host.read_until(r'\+CDSI: "SM",1\r\n')
+        answer = await host.command("AT+CMGL=4")
+        assert answer.startswith("\r\n+CMGL: 1,0,,")
+        assert isinstance(decode_pdu(answer.split("\r\n")[2]), StatusReport)
+    finally:
+        host.close()
+        await modem.stop()

@@ -40,6 +40,7 @@ from .ipex_webhook import DeliveryReport, InboundSms
 from .modem_at import AtError, AtSession, PortClosedError, Reader, Unsolicited, Writer, async_identify
 from .modem_errors import classify
 from .modem_inbound import Inbound
+from .modem_indications import settings_to_try
 from .pdu import PduError, encode_message
 
 _LOGGER = logging.getLogger(__name__)
@@ -66,9 +67,6 @@ SYNC_TIMEOUT = 2.0
 # Probing a discovered USB modem's ports: a short wait, as a port that is not for commands never answers
 PROBE_TIMEOUT = 1.0
 PROBE_TRIES = 2
-# +CNMI: buffer in the modem (2), new SMS stored and announced with +CMTI (1), no cell broadcast (0),
-# status reports shown as +CDS (1); then the same without status reports, for modems that refuse them
-CNMI_SETTINGS = ("AT+CNMI=2,1,0,1,0", "AT+CNMI=2,1,0,2,0", "AT+CNMI=2,1,0,0,0")
 _RSSI_UNKNOWN = 99
 
 # The provider of each loaded entry, by port: the one that holds the port open
@@ -308,9 +306,13 @@ class ModemProvider(Provider):
             self._hardware = await async_identify(at)
         await self._async_unlock(at)
         await self._run(at, "AT+CMGF=0", "choosing PDU mode")
-        for setting in CNMI_SETTINGS:
+        offered: list[str] | None = None
+        with contextlib.suppress(AtError):
+            offered = await at.command("AT+CNMI=?")
+        for setting in settings_to_try(offered):
             try:
                 await at.command(setting)
+                _LOGGER.debug("GSM modem on %s: %s", self.port, setting)
                 break
             except AtError:
                 continue

@@ -1,8 +1,9 @@
 """What a modem receives: inbound SMS (+CMTI / +CMT) and status reports (+CDS / +CDSI), 3GPP TS 27.005 §3.4.1.
 
 An SMS stored on the SIM is announced as `+CMTI: "SM",<index>`: it is read with AT+CMGR=<index>, decoded,
-handed on, then deleted with AT+CMGD=<index> so that the SIM never fills up. Messages stored while Home
-Assistant was away are read with AT+CMGL=4 (all, PDU mode) when the link comes up. Parts of a
+handed on, then deleted with AT+CMGD=<index> so that the SIM never fills up (in the storage the announcement
+names: modem_storage). Messages stored while Home Assistant was away are read with AT+CMGL=4 (all, PDU mode)
+when the link comes up, from the storage read now and the one SMS arrive in. Parts of a
 concatenated SMS are joined before they are handed on. A status report's TP-MR and recipient name the
 part it is about; a message counts as delivered once every part is, and as failed at the first part
 that failed. What is awaited is kept across a restart (`stored` / `restore`, in the entry's storage):
@@ -26,6 +27,7 @@ from typing import Any, Protocol
 from .base import ProviderError, mask_target
 from .ipex_webhook import MAX_TEXT, DeliveryReport, InboundSms
 from .modem_at import Unsolicited
+from .modem_storage import StorageChoice, UnknownStorageError, parse_indication, where
 from .pdu import Deliver, PduError, ReportStatus, StatusReport, decode_pdu
 
 _LOGGER = logging.getLogger(__name__)
@@ -116,8 +118,9 @@ class Inbound:
         # Messages whose parts are being sent now
         self._sending: list[Awaited] = []
         self._partial: OrderedDict[tuple[str, int, int], dict[int, str]] = OrderedDict()
-        # SIM indexes being read and deleted: one SMS is handed on once
-        self._claimed: set[int] = set()
+        # (storage, index) of stored messages being read and deleted: one SMS is handed on once
+        self._claimed: set[tuple[str | None, int]] = set()
+        self.storage = StorageChoice(provider)
         # When an unreadable PDU was last warned about, and how many went to the debug log since
         self._unreadable_warned: float | None = None
         self._unreadable_held = 0
@@ -148,61 +151,80 @@ class Inbound:
     def unsolicited(self, code: Unsolicited) -> None:
         """Act on +CMTI / +CDSI (read the stored message) and +CMT / +CDS (the PDU came along)."""
         if code.name in ("+CMTI", "+CDSI"):
-            index = code.args.rsplit(",", 1)[-1].strip()
-            if index.isdigit():
-                self._spawn(self._async_read_stored(int(index)))
+            try:
+                where = parse_indication(code.args)
+            except UnknownStorageError as err:
+                # Which message it means cannot be told (ModemManager skips it too); the next listing may read it
+                _LOGGER.warning("GSM modem: %s names a storage it does not know (%.8s); not read", code.name, err)
+                return
+            if where is not None:
+                self._spawn(self._async_read_stored(*where))
         elif code.name in ("+CMT", "+CDS") and code.pdu:
             self.take_pdu(code.pdu)
 
     def read_stored(self) -> None:
-        """Read every message the SIM holds (those that arrived while nobody listened)."""
+        """Read every message the modem holds (those that arrived while nobody listened); the link just opened."""
+        self.storage.forget()
         self._spawn(self._async_list_stored())
 
-    async def _async_read_stored(self, index: int) -> None:
+    async def _async_read_stored(self, storage: str | None, index: int) -> None:
         """Read one stored message, hand it on, delete it (unless a listing has it in hand already)."""
-        if index in self._claimed:
+        key = (storage, index)
+        if key in self._claimed:
             return
-        self._claimed.add(index)
+        self._claimed.add(key)
+        place = f"SMS {index} {where(storage)}"
         try:
-            lines = await self._provider.async_command(f"AT+CMGR={index}", "reading a received SMS")
-            pdu = pdu_after(lines, "+CMGR:")
-            if pdu is None:
-                # Not read (an answer without its PDU): left on the SIM, the next listing reads it
-                _LOGGER.warning("GSM modem: SMS %d on the SIM came without its PDU; it is left there", index)
-                return
-            self.take_pdu(pdu)
-            await self._async_delete(index)
+            async with self.storage.lock:
+                await self.storage.async_choose(storage)
+                lines = await self._provider.async_command(f"AT+CMGR={index}", "reading a received SMS")
+                pdu = pdu_after(lines, "+CMGR:")
+                if pdu is None:
+                    # Not read (an answer without its PDU): left where it is, the next listing reads it
+                    _LOGGER.warning("GSM modem: %s came without its PDU; it is left there", place)
+                    return
+                self.take_pdu(pdu)
+                await self._async_delete(index)
         except ProviderError as err:
-            _LOGGER.warning("GSM modem: SMS %d on the SIM could not be read (%s)", index, err.reason)
+            _LOGGER.warning("GSM modem: %s could not be read (%s)", place, err.reason)
         finally:
-            self._claimed.discard(index)
+            self._claimed.discard(key)
 
     async def _async_list_stored(self) -> None:
-        """Read all stored messages (AT+CMGL=4), hand them on, delete each.
+        """Read all stored messages (AT+CMGL=4) of each storage they may wait in, hand them on, delete each.
 
         An SMS arriving during the listing is both listed and announced (+CMTI): whichever takes its
         index first hands it on, the other leaves it.
         """
-        try:
-            lines = await self._provider.async_command("AT+CMGL=4", "listing stored SMS")
-        except ProviderError as err:
-            _LOGGER.debug("GSM modem: stored SMS not listed (%s)", err.reason)
-            return
-        indexes: list[int] = []
+        async with self.storage.lock:
+            for storage in await self.storage.async_to_list():
+                try:
+                    await self.storage.async_choose(storage)
+                    lines = await self._provider.async_command("AT+CMGL=4", "listing stored SMS")
+                except ProviderError as err:
+                    _LOGGER.debug("GSM modem: stored SMS not listed %s (%s)", where(storage), err.reason)
+                    continue
+                await self._async_take_listed(storage, lines)
+
+    async def _async_take_listed(self, storage: str | None, lines: list[str]) -> None:
+        """Hand on each listed message nobody else has in hand, then delete it."""
+        keys: list[tuple[str | None, int]] = []
         for position, header in enumerate(lines):
             slot = header[6:].split(",")[0].strip()
             pdu = pdu_after(lines[position:], "+CMGL:")
-            if header.startswith("+CMGL:") and slot.isdigit() and int(slot) not in self._claimed and pdu is not None:
-                self._claimed.add(int(slot))
-                indexes.append(int(slot))
+            if not (header.startswith("+CMGL:") and slot.isascii() and slot.isdigit() and pdu is not None):
+                continue
+            if (key := (storage, int(slot))) not in self._claimed:
+                self._claimed.add(key)
+                keys.append(key)
                 self.take_pdu(pdu)
-        for index in indexes:
+        for key in keys:
             try:
-                await self._async_delete(index)
+                await self._async_delete(key[1])
             except ProviderError as err:
-                _LOGGER.warning("GSM modem: SMS %d on the SIM could not be deleted (%s)", index, err.reason)
+                _LOGGER.warning("GSM modem: SMS %d %s could not be deleted (%s)", key[1], where(storage), err.reason)
             finally:
-                self._claimed.discard(index)
+                self._claimed.discard(key)
 
     async def _async_delete(self, index: int) -> None:
         """Delete a read SMS from the SIM, so that it never fills up."""
