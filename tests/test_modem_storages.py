@@ -17,7 +17,14 @@ from collections.abc import AsyncGenerator
 import pytest
 
 from custom_components.sms_alerts.api import modem as modem_api
-from custom_components.sms_alerts.api.base import OutboundSms, Outcome, Target, TargetKind
+from custom_components.sms_alerts.api.base import (
+    OutboundSms,
+    Outcome,
+    ProviderError,
+    Target,
+    TargetKind,
+    TransientError,
+)
 from custom_components.sms_alerts.api.ipex_webhook import DeliveryReport, InboundSms
 from custom_components.sms_alerts.api.modem import ModemProvider
 from custom_components.sms_alerts.api.modem_indications import (
@@ -27,6 +34,7 @@ from custom_components.sms_alerts.api.modem_indications import (
     settings_to_try,
 )
 from custom_components.sms_alerts.api.modem_storage import (
+    StorageChoice,
     UnknownStorageError,
     parse_indication,
     parse_preferred,
@@ -256,3 +264,56 @@ def test_the_chosen_setting_comes_first_and_once() -> None:
     assert chosen == list(FIXED_SETTINGS)
     assert settings_to_try(None) == list(FIXED_SETTINGS)
     assert settings_to_try(["+CNMI: (0-3),(0,1),(0,2,3),(0,2),(1)"]) == ["AT+CNMI=2,1,0,2,1", *FIXED_SETTINGS]
+
+
+class FakePort:
+    """Answers each command from a table (a ProviderError where the table holds one); notes what it was asked."""
+
+    def __init__(self, answers: dict[str, list[str] | ProviderError]) -> None:
+        """Answer from `answers`; any other command gets no lines."""
+        self.answers = answers
+        self.asked: list[str] = []
+
+    async def async_command(self, command: str, doing: str) -> list[str]:
+        """Answer one command."""
+        self.asked.append(command)
+        answer = self.answers.get(command, [])
+        if isinstance(answer, ProviderError):
+            raise answer
+        return answer
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected", "current"),
+    [
+        (['+CPMS: "ME",0,25,"ME",0,25,"SM",0,20'], ["ME", "SM"], "ME"),
+        (['+CPMS: "SM",0,20,"SM",0,20,"SM",0,20'], ["SM"], "SM"),
+        (["+CPMS: 0,25,0,25,0,20"], [None], None),
+        (TransientError("reading the message storages: the modem answered ERROR"), [None], None),
+    ],
+    ids=["two", "one", "unreadable", "refused"],
+)
+async def test_the_storages_listed_at_link_time(
+    answer: list[str] | ProviderError, expected: list[str | None], current: str | None
+) -> None:
+    """AT+CPMS? names where to list: the storage read now and the one SMS arrive in; without it, where it reads now."""
+    choice = StorageChoice(FakePort({"AT+CPMS?": answer}))
+    assert await choice.async_to_list() == expected
+    assert choice.current == current
+
+
+async def test_a_storage_is_chosen_only_when_it_changes() -> None:
+    """AT+CPMS="…" only for a storage other than the one chosen last; forgotten when the link opens again."""
+    port = FakePort({})
+    choice = StorageChoice(port)
+    for storage in (None, "SM", "SM", "SR", "SR"):
+        await choice.async_choose(storage)
+    assert port.asked == ['AT+CPMS="SM"', 'AT+CPMS="SR"']
+    choice.forget()
+    await choice.async_choose("SR")
+    assert port.asked[-1] == 'AT+CPMS="SR"'
+
+
+def test_other_lines_before_the_lists_are_passed_over() -> None:
+    """A line a modem writes unasked before its +CNMI: lists is not read as them."""
+    assert settings_to_try(["^RSSI: 17", "+CNMI: (0-3),(0,1),(0,2,3),(0,2),(1)"])[0] == "AT+CNMI=2,1,0,2,1"
