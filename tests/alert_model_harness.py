@@ -464,7 +464,7 @@ class AlertWorld:
         await self.hass.async_block_till_done(wait_background_tasks=True)
         self.freezer.tick(dt.timedelta(minutes=minutes))
         self.model.batch += 1
-        self.model.run_due(self.now)
+        self.model.run_due(self.now, loading=True)
         for entry in self._entries():
             assert await self.hass.config_entries.async_setup(entry.entry_id)
         # Timers set at setup for a time already past run at once (the test loop needs the nudge a real one does not)
@@ -491,7 +491,7 @@ class AlertWorld:
         self.hass_storage.update(files)
         write_journals(self.hass, journals)
         self.model.batch += 1
-        self.model.run_due(self.now)
+        self.model.run_due(self.now, loading=True)
         for entry in self._entries():
             assert await self.hass.config_entries.async_setup(entry.entry_id)
         await self.hass.async_block_till_done(wait_background_tasks=True)

@@ -266,8 +266,15 @@ class Model(Outbound):
 
     # Time
 
-    def run_due(self, now: dt.datetime) -> None:
-        """What is due at `now`: windows' ends, held SMS, then each escalation's step (one page each) or its end."""
+    def run_due(self, now: dt.datetime, *, loading: bool = False) -> None:
+        """What is due at `now`: windows' ends, held SMS, then each escalation's step (one page each) or its end.
+
+        `loading`: the entry loads again (a restart, a crash) with all of it overdue. Its outbox drains at once
+        and lets out the held SMS whose time came before the windows' timer, set for a time already past, ends
+        them: those SMS count for the rate limit first.
+        """
+        if loading:
+            self.release(now)
         for source, window in list(self.windows.items()):
             if window.ends is not None and window.ends <= now:
                 self.end_window(source, now)
