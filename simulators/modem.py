@@ -16,19 +16,15 @@ from enum import StrEnum
 from aiohttp import web
 
 from custom_components.sms_alerts.api.pdu import (
-    Concat,
     PduError,
     Submit,
     decode_pdu,
-    encode_deliver,
-    encode_status_report,
-    split_text,
 )
 
 from .base import Simulator
 from .memory_wire import MemoryWire
 from .modem_memory import CMS_OPERATION_NOT_ALLOWED, PROFILES, MessageMemory
-from .modem_sent import PartCollector, SentPart
+from .modem_sent import PartCollector, SentPart, deliver_pdus, status_report
 from .pty_wire import PtyWire
 
 DEFAULT_SMSC = "+491710760000"
@@ -115,9 +111,10 @@ class ModemSimulator(Simulator):
         self.smsc = smsc
         self.pdu_mode = True
         self.cmee = 0
-        # Seconds from Ctrl-Z to +CMGS, and from +CMGS to the status report
+        # Seconds from Ctrl-Z to +CMGS, from +CMGS to the status report, and for AT+CNMA after a +CMT or +CDS
         self.send_delay = 0.0
         self.report_delay = 0.05
+        self.ack_timeout = 60.0
         # TP-ST of the status reports: 0x00 delivered; 0x30 still trying; 0x41 incompatible destination
         self.report_status = 0x00
         # Status reports held back (the SMS centre reports later, e.g. while Home Assistant restarts)
@@ -215,25 +212,31 @@ class ModemSimulator(Simulator):
 
         Return the SMS-DELIVER PDUs (one per part).
         """
-        stamp = (when or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-        alphabet, parts = split_text(text)
         self._inbound_reference = (self._inbound_reference + 1) % 256
-        pdus: list[str] = []
-        for index, part in enumerate(parts, start=1):
-            concat = (
-                Concat(reference=self._inbound_reference, total=len(parts), sequence=index) if len(parts) > 1 else None
-            )
-            pdu = encode_deliver(sender, part, timestamp=stamp, concat=concat, alphabet=alphabet, smsc=self.smsc)
-            pdus.append(pdu.hex)
-            mode = self.cnmi[1]
+        pdus = deliver_pdus(
+            sender, text, when=when or dt.datetime.now(dt.UTC), reference=self._inbound_reference, smsc=self.smsc
+        )
+        for pdu in pdus:
+            storage, mode = self.memory.mem[2], self.cnmi[1]
             if mode == _CNMI_MT_FORWARD:
                 self._write(f"\r\n+CMT: ,{pdu.length}\r\n{pdu.hex}\r\n")
+                self._shown(storage, pdu.hex)
                 continue
-            storage = self.memory.mem[2]
             slot = self.memory.store(storage, pdu.hex)
             if mode == _CNMI_MT_STORE_AND_TELL:
                 self._write(f'\r\n+CMTI: "{storage}",{slot}\r\n')
-        return pdus
+        return [pdu.hex for pdu in pdus]
+
+    def _shown(self, storage: str, pdu: str) -> None:
+        """Note a +CMT or +CDS that went out: with <service> 1 it wants AT+CNMA within `ack_timeout`."""
+        if self.memory.expect_ack(storage, pdu):
+            self.wire.spawn(self._ack_lapse())
+
+    async def _ack_lapse(self) -> None:
+        """No AT+CNMA in time: what was shown is kept in storage, and routing stops (<mt> and <ds> 0)."""
+        await asyncio.sleep(self.ack_timeout)
+        if self.memory.lapse():
+            self.cnmi = (self.cnmi[0], 0, self.cnmi[2], 0, *self.cnmi[4:])
 
     async def _handle(self, kind: str, text: str) -> None:
         """Answer a command line or a PDU."""
@@ -459,23 +462,15 @@ class ModemSimulator(Simulator):
             self.wire.spawn(self._report(part))
 
     async def _report(self, part: SentPart) -> None:
-        """Send the status report of a part after `report_delay`."""
+        """Send the status report of a part after `report_delay`: shown (+CDS) or stored and announced (+CDSI)."""
         await asyncio.sleep(self.report_delay)
-        # TP-SCTS is when the SMS centre took the SMS-SUBMIT, TP-DT when it delivered or gave up (TS 23.040 9.2.2.3)
-        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        report = encode_status_report(
-            part.reference,
-            part.submit.number,
-            status=self.report_status,
-            timestamp=part.received,
-            discharged=now,
-            smsc=self.smsc,
-        )
+        report = status_report(part, status=self.report_status, smsc=self.smsc)
+        storage = self.memory.profile.reports
         if self.cnmi[3] == _CNMI_DS_STORE_AND_TELL:
-            storage = self.memory.profile.reports
             self._write(f'\r\n+CDSI: "{storage}",{self.memory.store(storage, report.hex)}\r\n')
         else:
             self._write(f"\r\n+CDS: {report.length}\r\n{report.hex}\r\n")
+            self._shown(storage, report.hex)
 
     def routes(self) -> list[web.RouteDef]:
         """Serve no provider routes (the modem speaks on its pty), only the controls of `control_routes`."""

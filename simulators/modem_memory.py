@@ -15,6 +15,13 @@ Two profiles:
   `AT+CNMI=2,1,0,2,0` is refused with +CMS ERROR: 538 while `AT+CNMI=2,1,0,2` and `2,1,0,2,1` are taken.
   Where it stores status reports (<ds> 2) is not in those logs: the SIM here (an assumption).
 A storage a profile does not take is refused with +CMS ERROR: 302 (an assumption: modems differ).
+
+Message service (AT+CSMS, §3.2.1): with <service> 0 the modem acknowledges to the network what it shows at once
+(+CMT, +CDS); with 1 it waits for AT+CNMA, and without one in time it "shall automatically disable routing to TE
+by setting both <mt> and <ds> values of +CNMI to zero" (27.005's text, as a Maxon modem's manual quotes it); a
+Motorola G24 also keeps the unacknowledged report in its storage (its manual: 60 s, then <ds> 0). The simulator
+does both after `ack_timeout`. Both profiles take <service> 0 and 1 and start at 0 (an assumption); a modem left
+at 1 by another program is `csms = 1`. AT+CNMA with nothing to acknowledge is +CMS ERROR: 340.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from dataclasses import dataclass, field
 
 CMS_OPERATION_NOT_ALLOWED = 302
 CMS_INVALID_INDEX = 321
+CMS_NO_ACK_EXPECTED = 340
 # How many messages each storage holds (a profile may say otherwise)
 CAPACITY = {"SM": 30, "ME": 100, "MT": 130, "SR": 30}
 
@@ -45,6 +53,8 @@ class ModemProfile:
     cnmi_refusal: int | None = None
     # How many messages each storage holds
     capacity: dict[str, int] = field(default_factory=lambda: dict(CAPACITY))
+    # AT+CSMS=?: the message services it takes
+    services: frozenset[int] = frozenset({0, 1})
 
 
 def _values(*ranges: range | int) -> frozenset[int]:
@@ -91,6 +101,9 @@ class MessageMemory:
     profile: ModemProfile
     slots: dict[str, dict[int, str]] = field(default_factory=dict)
     mem: list[str] = field(default_factory=list)
+    # AT+CSMS's <service>: 1 wants AT+CNMA for each +CMT and +CDS; what was shown and waits for it
+    csms: int = 0
+    unacknowledged: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         """Empty storages, chosen as after power-on."""
@@ -168,6 +181,10 @@ class MessageMemory:
         if name == "+CPMS" and value:
             answer = self.test() if value == "?" else self.choose(value)
             return answer if isinstance(answer, int) else (answer,)
+        if body == "+CSMS?" or (name == "+CSMS" and value):
+            return self._service(value)
+        if name == "+CNMA":
+            return () if self.acknowledge() else CMS_NO_ACK_EXPECTED
         if name in ("+CMGR", "+CMGD") and value:
             slot = int(value.split(",")[0]) if value.split(",")[0].isdigit() else -1
             pdu = self.read(slot)
@@ -178,6 +195,35 @@ class MessageMemory:
                 return ()
             return (f"+CMGR: 0,,{tpdu_length(pdu)}\r\n{pdu}",)
         return None
+
+    def _service(self, value: str) -> tuple[str, ...] | int:
+        """AT+CSMS=?, AT+CSMS? and AT+CSMS=<service>."""
+        if value == "?":
+            return ("+CSMS: (" + ",".join(map(str, sorted(self.profile.services))) + ")",)
+        if not value:
+            return (f"+CSMS: {self.csms},1,1,1",)
+        if not value.isdigit() or int(value) not in self.profile.services:
+            return CMS_OPERATION_NOT_ALLOWED
+        self.csms = int(value)
+        return ("+CSMS: 1,1,1",)
+
+    def expect_ack(self, storage: str, pdu: str) -> bool:
+        """Note a PDU just shown (+CMT, +CDS); True when it waits for AT+CNMA (<service> 1)."""
+        if self.csms != 1:
+            return False
+        self.unacknowledged.append((storage, pdu))
+        return True
+
+    def acknowledge(self) -> bool:
+        """AT+CNMA: the oldest PDU shown is acknowledged; False when none waited."""
+        return bool(self.unacknowledged) and bool(self.unacknowledged.pop(0))
+
+    def lapse(self) -> bool:
+        """Store what still waits when the time for AT+CNMA ran out; True when something did."""
+        lapsed, self.unacknowledged = self.unacknowledged, []
+        for storage, pdu in lapsed:
+            self.store(storage, pdu)
+        return bool(lapsed)
 
     # AT+CNMI
 

@@ -1,11 +1,22 @@
-"""What the simulated modem sent: each SMS-SUBMIT it took, joined into messages once all their parts are in."""
+"""What passes through the simulated modem's SMS centre.
+
+The SMS-SUBMITs it took, joined into messages once all their parts are in; the status reports it makes of them;
+the SMS-DELIVERs of an SMS that arrives.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
 
-from custom_components.sms_alerts.api.pdu import Submit
+from custom_components.sms_alerts.api.pdu import (
+    Concat,
+    EncodedPdu,
+    Submit,
+    encode_deliver,
+    encode_status_report,
+    split_text,
+)
 
 from .base import ReceivedMessage
 
@@ -53,3 +64,30 @@ class PartCollector:
                 "status_report": submit.status_report,
             },
         )
+
+
+def status_report(part: SentPart, *, status: int, smsc: str) -> EncodedPdu:
+    """Make the SMS-STATUS-REPORT of a part now.
+
+    TP-SCTS is when the SMS centre took the SMS-SUBMIT, TP-DT when it delivered or gave up (TS 23.040 9.2.2.3).
+    """
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    return encode_status_report(
+        part.reference, part.submit.number, status=status, timestamp=part.received, discharged=now, smsc=smsc
+    )
+
+
+def deliver_pdus(sender: str, text: str, *, when: dt.datetime, reference: int, smsc: str) -> list[EncodedPdu]:
+    """Make the SMS-DELIVERs of an SMS from `sender` (one per part, joined by `reference` if there are several)."""
+    alphabet, parts = split_text(text)
+    return [
+        encode_deliver(
+            sender,
+            part,
+            timestamp=when.replace(microsecond=0),
+            concat=Concat(reference=reference, total=len(parts), sequence=index) if len(parts) > 1 else None,
+            alphabet=alphabet,
+            smsc=smsc,
+        )
+        for index, part in enumerate(parts, start=1)
+    ]

@@ -306,3 +306,19 @@ async def test_storages_and_indications_as_a_cinterion_mc75i_answers(tmp_path: P
     finally:
         host.close()
         await modem.stop()
+
+
+async def test_message_service_1_waits_for_cnma_then_stops_announcing(port: Port, modem: ModemSimulator) -> None:
+    """AT+CSMS=1: each +CMT wants AT+CNMA; one left without stops all announcements (<mt>, <ds> 0) and is stored."""
+    assert "+CSMS: 0,1,1,1" in await port.command("AT+CSMS?")
+    assert await port.command("AT+CNMA") == "\r\n+CMS ERROR: 340\r\n"
+    assert "+CSMS: 1,1,1" in await port.command("AT+CSMS=1")
+    modem.ack_timeout = 0.2
+    modem.deliver("+491709999999", "ACK 1")
+    await port.read_until(r"\+CMT: ,\d+\r\n[0-9A-F]+\r\n")
+    assert await port.command("AT+CNMA") == "\r\nOK\r\n"
+    modem.deliver("+491709999999", "ACK 2")
+    await port.read_until(r"\+CMT: ,\d+\r\n[0-9A-F]+\r\n")
+    await asyncio.sleep(0.4)
+    assert modem.cnmi == (2, 0, 0, 0, 0)
+    assert [decode_pdu(pdu).text for pdu in modem.inbox.values()] == ["ACK 2"]  # type: ignore[union-attr]

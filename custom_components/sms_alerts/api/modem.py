@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Mapping
@@ -40,7 +41,7 @@ from .ipex_webhook import DeliveryReport, InboundSms
 from .modem_at import AtError, AtSession, PortClosedError, Reader, Unsolicited, Writer, async_identify
 from .modem_errors import classify
 from .modem_inbound import Inbound
-from .modem_indications import settings_to_try
+from .modem_indications import async_keep_announcing, async_message_service, settings_to_try
 from .pdu import PduError, encode_message
 
 _LOGGER = logging.getLogger(__name__)
@@ -160,6 +161,8 @@ class ModemProvider(Provider):
         # What the modem is, asked at its first link only: one that never answers costs one reopening
         self._hardware: Hardware | None = None
         self._identify = True
+        # The AT+CNMI setting the modem took (None: none), asked for again if the modem drops it
+        self._announcing: str | None = None
         self.inbound = Inbound(self)
         # What the entry listens to: the link going up or down, and inbound SMS and delivery reports
         self.on_link: Callable[[bool, ProviderError | None], None] = lambda _up, _err: None
@@ -306,13 +309,16 @@ class ModemProvider(Provider):
             self._hardware = await async_identify(at)
         await self._async_unlock(at)
         await self._run(at, "AT+CMGF=0", "choosing PDU mode")
+        self.inbound.acknowledging = await async_message_service(at)
         offered: list[str] | None = None
         with contextlib.suppress(AtError):
             offered = await at.command("AT+CNMI=?")
+        self._announcing = None
         for setting in settings_to_try(offered):
             try:
                 await at.command(setting)
                 _LOGGER.debug("GSM modem on %s: %s", self.port, setting)
+                self._announcing = setting
                 break
             except AtError:
                 continue
@@ -418,7 +424,10 @@ class ModemProvider(Provider):
         return at
 
     async def async_signal(self) -> dict[str, Any]:
-        """Return the signal (+CSQ: rssi, dBm) and registration (+CREG/+CEREG <stat>) of a linked modem."""
+        """Return the signal (+CSQ: rssi, dBm) and registration (+CREG/+CEREG <stat>) of a linked modem.
+
+        Read every few minutes: the modem is also asked again for announcements it dropped (`async_keep_announcing`).
+        """
         at = await self._async_wait_link()
         status: dict[str, Any] = {}
         for line in await self._run(at, "AT+CSQ", "reading the signal"):
@@ -432,6 +441,8 @@ class ModemProvider(Provider):
                     fields = line.split(":", 1)[-1].split(",")
                     if line.startswith(("+CREG:", "+CEREG:")) and len(fields) > 1 and fields[1].strip().isdigit():
                         status[command[3:-1].lower()] = int(fields[1])
+        if await async_keep_announcing(functools.partial(self._run, at), self._announcing, self.port):
+            self.inbound.read_stored()
         return status
 
     # Sending --------------------------------------------------------------------------------------------------

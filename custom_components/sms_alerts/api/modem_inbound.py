@@ -121,6 +121,8 @@ class Inbound:
         # (storage, index) of stored messages being read and deleted: one SMS is handed on once
         self._claimed: set[tuple[str | None, int]] = set()
         self.storage = StorageChoice(provider)
+        # Whether the modem wants AT+CNMA after each +CMT and +CDS (message service 1, or it did not say)
+        self.acknowledging = False
         # When an unreadable PDU was last warned about, and how many went to the debug log since
         self._unreadable_warned: float | None = None
         self._unreadable_held = 0
@@ -161,6 +163,15 @@ class Inbound:
                 self._spawn(self._async_read_stored(*where))
         elif code.name in ("+CMT", "+CDS") and code.pdu:
             self.take_pdu(code.pdu)
+            if self.acknowledging:
+                self._spawn(self._async_acknowledge())
+
+    async def _async_acknowledge(self) -> None:
+        """AT+CNMA: tell the modem what it showed was taken (with message service 1 it stops announcing without)."""
+        try:
+            await self._provider.async_command("AT+CNMA", "acknowledging a received SMS or report")
+        except ProviderError as err:
+            _LOGGER.debug("GSM modem: AT+CNMA not taken (%s)", err.reason)
 
     def read_stored(self) -> None:
         """Read every message the modem holds (those that arrived while nobody listened); the link just opened."""
