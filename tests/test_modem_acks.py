@@ -11,16 +11,29 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import pytest
 
 from custom_components.sms_alerts.api import modem as modem_api
-from custom_components.sms_alerts.api.base import OutboundSms, Outcome, Target, TargetKind
+from custom_components.sms_alerts.api.base import (
+    OutboundSms,
+    Outcome,
+    ProviderError,
+    Target,
+    TargetKind,
+    TransientError,
+)
 from custom_components.sms_alerts.api.ipex_webhook import DeliveryReport, InboundSms
 from custom_components.sms_alerts.api.modem import ModemProvider
 from custom_components.sms_alerts.api.modem_at import AtError
-from custom_components.sms_alerts.api.modem_indications import announcements_dropped, async_message_service
+from custom_components.sms_alerts.api.modem_indications import (
+    announcements_dropped,
+    async_keep_announcing,
+    async_message_service,
+)
 from simulators.modem import ModemSimulator
 
 from .modem_helpers import TRANSPORTS, running_modem, wait_for
@@ -162,3 +175,67 @@ async def test_acknowledgements_follow_the_message_service(
 ) -> None:
     """AT+CNMA is sent where the modem keeps service 1 or does not say which it has."""
     assert await async_message_service(Session(answers)) is acknowledging  # type: ignore[arg-type]
+
+
+async def test_an_acknowledgement_the_modem_did_not_expect_changes_nothing(
+    sim: ModemSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A modem that did not say its service gets AT+CNMA; with service 0 it answers +CMS ERROR: 340, a debug line."""
+    caplog.set_level(logging.DEBUG, logger="custom_components.sms_alerts.api.modem_inbound")
+    events: list[object] = []
+    provider = await linked(sim, events)
+    try:
+        assert sim.memory.csms == 0
+        provider.inbound.acknowledging = True
+        [receipt] = await provider.async_send(OutboundSms(text="UPS on battery"), [TARGET])
+        assert receipt.outcome is Outcome.SENT
+        await wait_for(lambda: "AT+CNMA not taken" in caplog.text)
+        await provider.inbound.async_idle()
+    finally:
+        await provider.async_stop()
+    assert [type(event) for event in events] == [DeliveryReport]
+    assert "+CMS ERROR: 340" in caplog.text
+
+
+async def _answers(table: dict[str, list[str] | ProviderError], asked: list[str]) -> Any:
+    """A `run(command, doing)` answering from a table (a ProviderError where it holds one)."""
+
+    async def run(command: str, doing: str) -> list[str]:
+        asked.append(command)
+        answer = table.get(command, [])
+        if isinstance(answer, ProviderError):
+            raise answer
+        return answer
+
+    return run
+
+
+@pytest.mark.parametrize(
+    ("setting", "table", "asked_again", "warnings"),
+    [
+        (None, {}, False, 0),
+        ("AT+CNMI=2,1,0,1,0", {"AT+CNMI?": TransientError("reading: no answer", key="no_answer")}, False, 0),
+        ("AT+CNMI=2,1,0,1,0", {"AT+CNMI?": ["+CNMI: 2,1,0,1,0"]}, False, 0),
+        ("AT+CNMI=2,1,0,1,0", {"AT+CNMI?": ["+CNMI: 2,0,0,0,0"]}, True, 1),
+        (
+            "AT+CNMI=2,1,0,1,0",
+            {"AT+CNMI?": ["+CNMI: 2,0,0,0,0"], "AT+CNMI=2,1,0,1,0": TransientError("asking: ERROR", key="x")},
+            False,
+            2,
+        ),
+    ],
+    ids=["none_made", "unreadable", "kept", "dropped", "refused_again"],
+)
+async def test_keeping_the_announcements(
+    setting: str | None,
+    table: dict[str, list[str] | ProviderError],
+    asked_again: bool,
+    warnings: int,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Only a setting made and found dropped is asked for again; a refusal is a second warning, nothing raises."""
+    asked: list[str] = []
+    run = await _answers(table, asked)
+    assert await async_keep_announcing(run, setting, "/dev/ttyUSB2") is asked_again
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == warnings
+    assert asked == ([] if setting is None else ["AT+CNMI?", *([setting] if warnings else [])])
