@@ -76,6 +76,7 @@ def _describe(name: str, url: str, sim: Simulator) -> str:
                 f"    Faults: curl -X POST '{url}/_sim/modem?fault=no_network'  (no_sim, pin_required, slow_network,",
                 "            unplug: the next send pulls the cable; fault=none recovers)",
                 f"    The cable: curl -X POST '{url}/_sim/modem?plug=out'  (plug=in puts it back)",
+                f"    Another model: curl -X POST '{url}/_sim/modem?profile=mc75i'  (a Cinterion MC75i; sim900 back)",
             ]
         )
     else:

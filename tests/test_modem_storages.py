@@ -14,6 +14,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import AsyncGenerator
 
+import aiohttp
 import pytest
 
 from custom_components.sms_alerts.api import modem as modem_api
@@ -43,6 +44,7 @@ from custom_components.sms_alerts.api.pdu import encode_deliver
 from simulators.modem import ModemSimulator
 from simulators.modem_memory import PROFILES
 
+from .conftest import serving
 from .modem_helpers import TRANSPORTS, running_modem, wait_for
 
 NUMBER = "+491701234567"
@@ -317,3 +319,25 @@ async def test_a_storage_is_chosen_only_when_it_changes() -> None:
 def test_other_lines_before_the_lists_are_passed_over() -> None:
     """A line a modem writes unasked before its +CNMI: lists is not read as them."""
     assert settings_to_try(["^RSSI: 17", "+CNMI: (0-3),(0,1),(0,2,3),(0,2),(1)"])[0] == "AT+CNMI=2,1,0,2,1"
+
+
+async def test_the_controls_plug_in_another_model(socket_enabled: None) -> None:
+    """POST /_sim/modem?profile=…: another model is plugged in (its identity, storages, settings); unknown ones 400."""
+    modem = ModemSimulator(memory=True)
+    await modem.start()
+    try:
+        async with serving(modem) as running, aiohttp.ClientSession() as session:
+            for query, status in (
+                ("profile=nokia", 400),
+                ("chatter=loud", 400),
+                ("fault=melted", 400),
+                ("profile=mc75i", 200),
+            ):
+                async with session.post(f"{running.url}/_sim/modem?{query}") as resp:
+                    assert resp.status == status, query
+            async with session.post(f"{running.url}/_sim/inbound?from=%2B491709999999") as resp:
+                assert resp.status == 400
+        assert modem.identity["+CGMM"] == "MC75i"
+        assert modem.memory.mem == ["ME", "ME", "SM"]
+    finally:
+        await modem.stop()
