@@ -953,6 +953,32 @@ async def test_disabling_an_entry_hands_its_waiting_messages_to_the_fallback(
     assert "was disabled with 1 message(s) waiting; its fallback takes them over" in caplog.text
 
 
+async def test_disabling_an_entry_whose_fallback_is_disabled_too_keeps_its_waiting_messages(
+    hass: HomeAssistant,
+    gateway: RunningSimulator,
+    second_gateway: RunningSimulator,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Its fallback cannot take them: the warning names it and why, the messages stay, and go once it is enabled."""
+    primary, fallback = await setup_pair(hass, gateway, second_gateway, handover_minutes=60)
+    gateway.sim.fail(Fault.HTTP_503)
+    assert (await send(hass, primary, message="UPS on battery"))["results"][0]["status"] == "queued"
+    await status_page_answers(hass, primary, gateway)
+    assert await hass.config_entries.async_set_disabled_by(fallback.entry_id, ConfigEntryDisabler.USER)
+    assert await hass.config_entries.async_set_disabled_by(primary.entry_id, ConfigEntryDisabler.USER)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert second_gateway.sim.messages == []
+    assert [item["text"] for item in stored(hass_storage, primary)] == ["UPS on battery"]
+    assert (
+        f"was disabled with 1 message(s) waiting; its fallback {fallback.title} is not loaded (disabled)" in caplog.text
+    )
+    gateway.sim.recover()
+    assert await hass.config_entries.async_set_disabled_by(primary.entry_id, None)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [m.text for m in gateway.sim.messages] == ["UPS on battery"]
+
+
 async def test_disabling_an_entry_without_a_fallback_keeps_its_waiting_messages(
     hass: HomeAssistant,
     loaded_gateway: MockConfigEntry,

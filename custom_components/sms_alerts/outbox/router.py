@@ -70,11 +70,6 @@ class Router:
         self._title = title
         self._fallback_id = settings.fallback_entry_id
 
-    @property
-    def fallback_id(self) -> str | None:
-        """The fallback entry's id, if the entry has one."""
-        return self._fallback_id
-
     def entry(self) -> OutboxEntry | None:
         """Return the fallback entry, loaded or not."""
         return fallback_entry(self._hass, self._fallback_id)
