@@ -43,6 +43,13 @@ TRANSPORTS = [
 ]
 
 
+def quick_link(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let the link retry, find the modem and wait for a SIM quickly (a test's time, not a real modem's)."""
+    monkeypatch.setattr(modem_api, "BACKOFF_INITIAL", 0.05)
+    monkeypatch.setattr(modem_api, "SYNC_TIMEOUT", 0.3)
+    monkeypatch.setattr(modem_api, "PIN_READY_WAIT", 0.05)
+
+
 @contextlib.asynccontextmanager
 async def running_modem(
     transport: str, monkeypatch: pytest.MonkeyPatch, **kwargs: object

@@ -31,7 +31,7 @@ from custom_components.sms_alerts.api.modem_errors import classify
 from simulators.memory_wire import MemoryWire
 from simulators.modem import ModemFault, ModemSimulator
 
-from .modem_helpers import TRANSPORTS, running_modem, wait_for
+from .modem_helpers import TRANSPORTS, quick_link, running_modem, wait_for
 
 NUMBER = "+491701234567"
 TARGET = Target(kind=TargetKind.NUMBER, value=NUMBER)
@@ -41,9 +41,7 @@ PIN = "4711"
 @pytest.fixture(params=TRANSPORTS)
 async def sim(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> AsyncGenerator[ModemSimulator]:
     """A modem whose SIM wants PIN 4711, on a pty or in memory."""
-    monkeypatch.setattr(modem_api, "BACKOFF_INITIAL", 0.05)
-    monkeypatch.setattr(modem_api, "SYNC_TIMEOUT", 0.3)
-    monkeypatch.setattr(modem_api, "PIN_READY_WAIT", 0.05)
+    quick_link(monkeypatch)
     async with running_modem(request.param, monkeypatch, pin=PIN) as modem:
         yield modem
 

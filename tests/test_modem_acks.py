@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from custom_components.sms_alerts.api import modem as modem_api
 from custom_components.sms_alerts.api.base import (
     OutboundSms,
     Outcome,
@@ -36,7 +35,7 @@ from custom_components.sms_alerts.api.modem_indications import (
 )
 from simulators.modem import ModemSimulator
 
-from .modem_helpers import TRANSPORTS, running_modem, wait_for
+from .modem_helpers import TRANSPORTS, quick_link, running_modem, wait_for
 
 TARGET = Target(kind=TargetKind.NUMBER, value="+491701234567")
 PIN = "4711"
@@ -48,9 +47,7 @@ ACK_TIMEOUT = 0.3
 @pytest.fixture(params=TRANSPORTS)
 async def sim(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> AsyncGenerator[ModemSimulator]:
     """A modem left at message service 1 (by another program), that waits ACK_TIMEOUT for AT+CNMA."""
-    monkeypatch.setattr(modem_api, "BACKOFF_INITIAL", 0.05)
-    monkeypatch.setattr(modem_api, "SYNC_TIMEOUT", 0.3)
-    monkeypatch.setattr(modem_api, "PIN_READY_WAIT", 0.05)
+    quick_link(monkeypatch)
     async with running_modem(request.param, monkeypatch, pin=PIN) as modem:
         modem.memory.csms = 1
         modem.ack_timeout = ACK_TIMEOUT
@@ -79,25 +76,23 @@ async def report_then_reply(sim: ModemSimulator, provider: ModemProvider, events
     await provider.inbound.async_idle()
 
 
-async def test_a_modem_left_at_service_1_is_given_service_0(sim: ModemSimulator) -> None:
-    """AT+CSMS=0 at setup: the modem acknowledges its reports itself, and keeps announcing."""
+@pytest.mark.parametrize(
+    ("services", "kept"),
+    [(frozenset({0, 1}), 0), (frozenset({1}), 1)],
+    ids=["service_0_taken", "service_1_only"],
+)
+async def test_a_modem_left_at_service_1_keeps_announcing(
+    sim: ModemSimulator, services: frozenset[int], kept: int
+) -> None:
+    """AT+CSMS=0 at setup, so the modem acknowledges its reports itself; one with service 1 only gets AT+CNMA.
+
+    Either way the report is not left unacknowledged, and the reply after it is still announced.
+    """
+    sim.memory.profile = dataclasses.replace(sim.memory.profile, services=services)
     events: list[object] = []
     provider = await linked(sim, events)
     try:
-        assert sim.memory.csms == 0
-        await report_then_reply(sim, provider, events)
-    finally:
-        await provider.async_stop()
-    assert sim.cnmi == (2, 1, 0, 1, 0)
-
-
-async def test_a_modem_that_keeps_service_1_gets_an_acknowledgement_for_each_report(sim: ModemSimulator) -> None:
-    """A modem with service 1 only: AT+CNMA follows each +CDS in time, and the next reply is still announced."""
-    sim.memory.profile = dataclasses.replace(sim.memory.profile, services=frozenset({1}))
-    events: list[object] = []
-    provider = await linked(sim, events)
-    try:
-        assert sim.memory.csms == 1
+        assert sim.memory.csms == kept
         await report_then_reply(sim, provider, events)
     finally:
         await provider.async_stop()

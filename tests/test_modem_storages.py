@@ -17,7 +17,6 @@ from collections.abc import AsyncGenerator
 import aiohttp
 import pytest
 
-from custom_components.sms_alerts.api import modem as modem_api
 from custom_components.sms_alerts.api.base import (
     OutboundSms,
     Outcome,
@@ -45,7 +44,7 @@ from simulators.modem import ModemSimulator
 from simulators.modem_memory import PROFILES
 
 from .conftest import serving
-from .modem_helpers import TRANSPORTS, running_modem, wait_for
+from .modem_helpers import TRANSPORTS, quick_link, running_modem, wait_for
 
 NUMBER = "+491701234567"
 TARGET = Target(kind=TargetKind.NUMBER, value=NUMBER)
@@ -57,9 +56,7 @@ TEXTS = ["Arrived on the SIM", "Kept in the modem"]
 @pytest.fixture(params=TRANSPORTS)
 async def mc75i(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> AsyncGenerator[ModemSimulator]:
     """A Cinterion MC75i whose SIM wants PIN 4711."""
-    monkeypatch.setattr(modem_api, "BACKOFF_INITIAL", 0.05)
-    monkeypatch.setattr(modem_api, "SYNC_TIMEOUT", 0.3)
-    monkeypatch.setattr(modem_api, "PIN_READY_WAIT", 0.05)
+    quick_link(monkeypatch)
     async with running_modem(request.param, monkeypatch, pin=PIN, profile="mc75i") as modem:
         yield modem
 
