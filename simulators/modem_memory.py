@@ -216,7 +216,10 @@ class MessageMemory:
 
     def acknowledge(self) -> bool:
         """AT+CNMA: the oldest PDU shown is acknowledged; False when none waited."""
-        return bool(self.unacknowledged) and bool(self.unacknowledged.pop(0))
+        if not self.unacknowledged:
+            return False
+        del self.unacknowledged[0]
+        return True
 
     def lapse(self) -> bool:
         """Store what still waits when the time for AT+CNMA ran out; True when something did."""

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from custom_components.sms_alerts.api import modem as modem_api
+from custom_components.sms_alerts.api.base import ProviderError
 from simulators import memory_wire
 from simulators.modem import ModemSimulator
 
@@ -88,3 +89,20 @@ async def wait_for(condition: Callable[[], bool], within: float = 5.0) -> None:
     async with asyncio.timeout(within):
         while not condition():  # noqa: ASYNC110 - the condition is another task's state, polled
             await asyncio.sleep(0.01)
+
+
+class TablePort:
+    """Answers each command from a table (a ProviderError where the table holds one); notes what it was asked."""
+
+    def __init__(self, answers: dict[str, list[str] | ProviderError]) -> None:
+        """Answer from `answers`; any other command gets no lines."""
+        self.answers = answers
+        self.asked: list[str] = []
+
+    async def async_command(self, command: str, doing: str) -> list[str]:
+        """Answer one command, as the provider's `async_command` (and its `_run`) does."""
+        self.asked.append(command)
+        answer = self.answers.get(command, [])
+        if isinstance(answer, ProviderError):
+            raise answer
+        return answer

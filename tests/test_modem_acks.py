@@ -13,7 +13,6 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncGenerator
-from typing import Any
 
 import pytest
 
@@ -35,7 +34,7 @@ from custom_components.sms_alerts.api.modem_indications import (
 )
 from simulators.modem import ModemSimulator
 
-from .modem_helpers import TRANSPORTS, quick_link, running_modem, wait_for
+from .modem_helpers import TRANSPORTS, TablePort, quick_link, running_modem, wait_for
 
 TARGET = Target(kind=TargetKind.NUMBER, value="+491701234567")
 PIN = "4711"
@@ -192,19 +191,6 @@ async def test_an_acknowledgement_the_modem_did_not_expect_changes_nothing(
     assert "+CMS ERROR: 340" in caplog.text
 
 
-async def _answers(table: dict[str, list[str] | ProviderError], asked: list[str]) -> Any:
-    """A `run(command, doing)` answering from a table (a ProviderError where it holds one)."""
-
-    async def run(command: str, doing: str) -> list[str]:
-        asked.append(command)
-        answer = table.get(command, [])
-        if isinstance(answer, ProviderError):
-            raise answer
-        return answer
-
-    return run
-
-
 @pytest.mark.parametrize(
     ("setting", "table", "asked_again", "warnings"),
     [
@@ -229,8 +215,7 @@ async def test_keeping_the_announcements(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Only a setting made and found dropped is asked for again; a refusal is a second warning, nothing raises."""
-    asked: list[str] = []
-    run = await _answers(table, asked)
-    assert await async_keep_announcing(run, setting, "/dev/ttyUSB2") is asked_again
+    port = TablePort(table)
+    assert await async_keep_announcing(port.async_command, setting, "/dev/ttyUSB2") is asked_again
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == warnings
-    assert asked == ([] if setting is None else ["AT+CNMI?", *([setting] if warnings else [])])
+    assert port.asked == ([] if setting is None else ["AT+CNMI?", *([setting] if warnings else [])])

@@ -44,7 +44,7 @@ from simulators.modem import ModemSimulator
 from simulators.modem_memory import PROFILES
 
 from .conftest import serving
-from .modem_helpers import TRANSPORTS, quick_link, running_modem, wait_for
+from .modem_helpers import TRANSPORTS, TablePort, quick_link, running_modem, wait_for
 
 NUMBER = "+491701234567"
 TARGET = Target(kind=TargetKind.NUMBER, value=NUMBER)
@@ -265,23 +265,6 @@ def test_the_chosen_setting_comes_first_and_once() -> None:
     assert settings_to_try(["+CNMI: (0-3),(0,1),(0,2,3),(0,2),(1)"]) == ["AT+CNMI=2,1,0,2,1", *FIXED_SETTINGS]
 
 
-class FakePort:
-    """Answers each command from a table (a ProviderError where the table holds one); notes what it was asked."""
-
-    def __init__(self, answers: dict[str, list[str] | ProviderError]) -> None:
-        """Answer from `answers`; any other command gets no lines."""
-        self.answers = answers
-        self.asked: list[str] = []
-
-    async def async_command(self, command: str, doing: str) -> list[str]:
-        """Answer one command."""
-        self.asked.append(command)
-        answer = self.answers.get(command, [])
-        if isinstance(answer, ProviderError):
-            raise answer
-        return answer
-
-
 @pytest.mark.parametrize(
     ("answer", "expected", "current"),
     [
@@ -296,14 +279,14 @@ async def test_the_storages_listed_at_link_time(
     answer: list[str] | ProviderError, expected: list[str | None], current: str | None
 ) -> None:
     """AT+CPMS? names where to list: the storage read now and the one SMS arrive in; without it, where it reads now."""
-    choice = StorageChoice(FakePort({"AT+CPMS?": answer}))
+    choice = StorageChoice(TablePort({"AT+CPMS?": answer}))
     assert await choice.async_to_list() == expected
     assert choice.current == current
 
 
 async def test_a_storage_is_chosen_only_when_it_changes() -> None:
     """AT+CPMS="…" only for a storage other than the one chosen last; forgotten when the link opens again."""
-    port = FakePort({})
+    port = TablePort({})
     choice = StorageChoice(port)
     for storage in (None, "SM", "SM", "SR", "SR"):
         await choice.async_choose(storage)

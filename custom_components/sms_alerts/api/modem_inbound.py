@@ -154,13 +154,13 @@ class Inbound:
         """Act on +CMTI / +CDSI (read the stored message) and +CMT / +CDS (the PDU came along)."""
         if code.name in ("+CMTI", "+CDSI"):
             try:
-                where = parse_indication(code.args)
+                stored = parse_indication(code.args)
             except UnknownStorageError as err:
                 # Which message it means cannot be told (ModemManager skips it too); the next listing may read it
                 _LOGGER.warning("GSM modem: %s names a storage it does not know (%.8s); not read", code.name, err)
                 return
-            if where is not None:
-                self._spawn(self._async_read_stored(*where))
+            if stored is not None:
+                self._spawn(self._async_read_stored(*stored))
         elif code.name in ("+CMT", "+CDS") and code.pdu:
             self.take_pdu(code.pdu)
             if self.acknowledging:
